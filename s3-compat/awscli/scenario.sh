@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# aws CLI (v1) scenario against an S3 endpoint.
+#
+# Environment: S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION (default in-mum),
+#              S3_VERIFY (CA bundle path for https, or "false").
+# Runs in a throwaway HOME with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_DEFAULT_REGION,
+# path-style addressing and a multipart threshold above every file used (multipart is
+# not implemented by cnx-storage yet; all files stay under 8 MiB).
+# Prints one line per check, then "N passed, N failed"; exits non-zero on any failure.
+set -euo pipefail
+
+: "${S3_ENDPOINT:?set S3_ENDPOINT}"
+: "${S3_ACCESS_KEY:?set S3_ACCESS_KEY}"
+: "${S3_SECRET_KEY:?set S3_SECRET_KEY}"
+REGION="${S3_REGION:-in-mum}"
+VERIFY="${S3_VERIFY:-}"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/cnx-awscli.XXXXXX")"
+LOGS="$WORK/logs"
+mkdir -p "$WORK/home/.aws" "$LOGS"
+
+# A clean, self-contained CLI environment.
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ENDPOINT_URL \
+  AWS_ENDPOINT_URL_S3 AWS_CA_BUNDLE AWS_REQUEST_CHECKSUM_CALCULATION \
+  AWS_RESPONSE_CHECKSUM_VALIDATION 2>/dev/null || true
+export HOME="$WORK/home"
+export AWS_CONFIG_FILE="$HOME/.aws/config"
+export AWS_SHARED_CREDENTIALS_FILE="$HOME/.aws/credentials"
+export AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY"
+export AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY"
+export AWS_DEFAULT_REGION="$REGION"
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_PAGER=""
+cat >"$AWS_CONFIG_FILE" <<EOF
+[default]
+region = $REGION
+s3 =
+    addressing_style = path
+    multipart_threshold = 64MB
+    multipart_chunksize = 64MB
+EOF
+: >"$AWS_SHARED_CREDENTIALS_FILE"
+
+AWS_ARGS=(--endpoint-url "$S3_ENDPOINT")
+CURL_ARGS=(--silent --show-error --fail --globoff)
+if [[ "$S3_ENDPOINT" == https://* ]]; then
+  if [[ "${VERIFY,,}" == "false" ]]; then
+    AWS_ARGS+=(--no-verify-ssl)
+    CURL_ARGS+=(--insecure)
+    export PYTHONWARNINGS="ignore:Unverified HTTPS request"
+  elif [[ -n "$VERIFY" ]]; then
+    export AWS_CA_BUNDLE="$VERIFY"
+    CURL_ARGS+=(--cacert "$VERIFY")
+  fi
+fi
+
+awsx() { aws "${AWS_ARGS[@]}" "$@"; }
+# transfer commands without the \r progress meter, so their output can be grepped
+s3x() {
+  local verb="$1"
+  shift
+  awsx s3 "$verb" --no-progress "$@"
+}
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+rand_suffix() { od -An -N6 -tx1 /dev/urandom | tr -d ' \n'; }
+
+BUCKET="cnx-cli-$(rand_suffix)"
+BUCKET2="cnx-cli-force-$(rand_suffix)"
+
+cleanup() {
+  local rc=$?
+  for b in "$BUCKET" "$BUCKET2"; do
+    awsx s3 rb --force "s3://$b" >/dev/null 2>&1 || true
+  done
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+PASSED=0
+FAILED=0
+check() {
+  local name="$1"
+  shift
+  local log="$LOGS/$((PASSED + FAILED)).log" rc
+  set +e
+  (
+    set -euo pipefail
+    "$@"
+  ) >"$log" 2>&1
+  rc=$?
+  set -e
+  if ((rc == 0)); then
+    PASSED=$((PASSED + 1))
+    echo "ok   - $name"
+  else
+    FAILED=$((FAILED + 1))
+    echo "FAIL - $name (exit $rc)"
+    tail -n 25 "$log" | sed 's/^/       /'
+  fi
+}
+
+expect_eq() { # expect_eq WHAT EXPECTED ACTUAL
+  if [[ "$2" != "$3" ]]; then
+    echo "$1: expected [$2], got [$3]" >&2
+    return 1
+  fi
+}
+
+# ------------------------------------------------------------------ fixtures
+
+FILES="$WORK/files"
+mkdir -p "$FILES/tree/a/deep" "$FILES/tree/b" "$FILES/tree/with space"
+head -c 1024 /dev/urandom >"$FILES/small.bin"
+head -c $((5 * 1024 * 1024 + 7)) /dev/urandom >"$FILES/big.bin"
+: >"$FILES/empty.txt"
+printf 'hello from the aws cli\n' >"$FILES/my file (1).txt"
+printf 'unicode name\n' >"$FILES/résumé-日本.txt"
+printf '0123456789abcdefghijklmnopqrstuvwxyz' >"$FILES/alpha.txt"
+for i in 1 2 3; do head -c $((i * 3000)) /dev/urandom >"$FILES/tree/a/f$i.bin"; done
+head -c 7000 /dev/urandom >"$FILES/tree/a/deep/g.bin"
+printf 'b\n' >"$FILES/tree/b/h.txt"
+printf 'spaced\n' >"$FILES/tree/with space/i j.txt"
+printf 'top\n' >"$FILES/tree/top+plus.txt"
+
+# ------------------------------------------------------------------ aws s3
+
+t_mb() {
+  awsx s3 mb "s3://$BUCKET"
+  awsx s3api head-bucket --bucket "$BUCKET"
+  awsx s3 ls | grep -q " $BUCKET\$"
+  local loc
+  loc="$(awsx s3api get-bucket-location --bucket "$BUCKET" --query LocationConstraint --output text)"
+  expect_eq location "$REGION" "$loc"
+}
+
+t_cp_roundtrip() {
+  local f
+  for f in small.bin big.bin empty.txt "my file (1).txt" "résumé-日本.txt"; do
+    s3x cp "$FILES/$f" "s3://$BUCKET/cp/$f"
+    s3x cp "s3://$BUCKET/cp/$f" "$WORK/down-$f"
+    expect_eq "sha256 of $f" "$(sha "$FILES/$f")" "$(sha "$WORK/down-$f")"
+  done
+}
+
+t_cp_headers_metadata() {
+  s3x cp "$FILES/alpha.txt" "s3://$BUCKET/meta/alpha.txt" \
+    --content-type "text/plain; charset=utf-8" --cache-control "max-age=60" \
+    --content-disposition 'attachment; filename="a.txt"' --metadata colour=blue,size=large
+  local out
+  out="$(awsx s3api head-object --bucket "$BUCKET" --key meta/alpha.txt \
+    --query '[ContentType, CacheControl, ContentDisposition, Metadata.colour, Metadata.size, ContentLength]' \
+    --output text)"
+  expect_eq head "text/plain; charset=utf-8	max-age=60	attachment; filename=\"a.txt\"	blue	large	36" "$out"
+}
+
+t_cp_stdin_stdout() {
+  printf 'streamed through stdin' | s3x cp - "s3://$BUCKET/stream/stdin.txt"
+  expect_eq stdout "streamed through stdin" "$(s3x cp "s3://$BUCKET/stream/stdin.txt" -)"
+}
+
+t_ls() {
+  local listing
+  listing="$(awsx s3 ls "s3://$BUCKET/cp/")"
+  grep -q " small.bin\$" <<<"$listing"
+  grep -q " my file (1).txt\$" <<<"$listing"
+  grep -q " résumé-日本.txt\$" <<<"$listing"
+  grep -q "$((5 * 1024 * 1024 + 7)) big.bin\$" <<<"$listing"
+  expect_eq "top-level prefixes" "PRE cp/ PRE meta/ PRE stream/" \
+    "$(awsx s3 ls "s3://$BUCKET/" | awk '{print $1, $2}' | sort | paste -sd' ')"
+  expect_eq "recursive count" 7 "$(awsx s3 ls --recursive "s3://$BUCKET/" | wc -l | tr -d ' ')"
+}
+
+t_sync() {
+  local out
+  s3x sync "$FILES/tree" "s3://$BUCKET/sync/"
+  expect_eq "objects after sync" 7 "$(awsx s3 ls --recursive "s3://$BUCKET/sync/" | wc -l | tr -d ' ')"
+  # second run: nothing to do
+  out="$(s3x sync "$FILES/tree" "s3://$BUCKET/sync/")"
+  expect_eq "idempotent sync output" "" "$out"
+  # change one file (size differs): only it is uploaded
+  printf 'changed and longer\n' >"$FILES/tree/b/h.txt"
+  out="$(s3x sync "$FILES/tree" "s3://$BUCKET/sync/")"
+  expect_eq "uploads after change" 1 "$(grep -c '^upload:' <<<"$out")"
+  grep -q 'b/h.txt' <<<"$out"
+  # down again and compare trees
+  s3x sync "s3://$BUCKET/sync/" "$WORK/synced"
+  diff -r "$FILES/tree" "$WORK/synced"
+  # --delete removes what vanished locally
+  rm "$FILES/tree/a/f1.bin"
+  s3x sync --delete "$FILES/tree" "s3://$BUCKET/sync/"
+  expect_eq "objects after --delete" 6 "$(awsx s3 ls --recursive "s3://$BUCKET/sync/" | wc -l | tr -d ' ')"
+  if awsx s3 ls "s3://$BUCKET/sync/a/f1.bin" | grep -q f1.bin; then
+    echo "f1.bin still listed" >&2
+    return 1
+  fi
+}
+
+t_presign_curl() {
+  local url
+  url="$(awsx s3 presign "s3://$BUCKET/cp/big.bin" --expires-in 300)"
+  [[ "$url" == *X-Amz-Signature=* ]]
+  curl "${CURL_ARGS[@]}" -o "$WORK/presigned.bin" "$url"
+  expect_eq "presigned sha256" "$(sha "$FILES/big.bin")" "$(sha "$WORK/presigned.bin")"
+  url="$(awsx s3 presign "s3://$BUCKET/cp/my file (1).txt" --expires-in 60)"
+  expect_eq "presigned spaced key" "hello from the aws cli" "$(curl "${CURL_ARGS[@]}" "$url")"
+}
+
+t_mv() {
+  s3x cp "$FILES/alpha.txt" "s3://$BUCKET/mv/src.txt"
+  s3x mv "s3://$BUCKET/mv/src.txt" "s3://$BUCKET/mv/dst.txt"
+  expect_eq "mv listing" "dst.txt" "$(awsx s3 ls "s3://$BUCKET/mv/" | awk '{print $4}')"
+}
+
+# ------------------------------------------------------------------ aws s3api
+
+t_put_head_get() {
+  local etag len
+  etag="$(awsx s3api put-object --bucket "$BUCKET" --key api/alpha.txt --body "$FILES/alpha.txt" \
+    --content-type text/x-alpha --metadata k1=v1 --query ETag --output text)"
+  expect_eq etag "\"$(md5sum "$FILES/alpha.txt" | cut -d' ' -f1)\"" "$etag"
+  len="$(awsx s3api head-object --bucket "$BUCKET" --key api/alpha.txt \
+    --query '[ContentLength, ContentType, Metadata.k1, ETag]' --output text)"
+  expect_eq head "36	text/x-alpha	v1	$etag" "$len"
+  awsx s3api get-object --bucket "$BUCKET" --key api/alpha.txt "$WORK/alpha.out" >/dev/null
+  cmp "$FILES/alpha.txt" "$WORK/alpha.out"
+}
+
+t_get_range() {
+  local meta
+  meta="$(awsx s3api get-object --bucket "$BUCKET" --key api/alpha.txt --range bytes=10-19 \
+    "$WORK/range.out" --query '[ContentRange, ContentLength]' --output text)"
+  expect_eq "content-range" "bytes 10-19/36	10" "$meta"
+  expect_eq "range body" "abcdefghij" "$(cat "$WORK/range.out")"
+  awsx s3api get-object --bucket "$BUCKET" --key cp/big.bin --range bytes=-100 "$WORK/tail.out" >/dev/null
+  expect_eq "suffix range" "$(tail -c 100 "$FILES/big.bin" | sha256sum | cut -d' ' -f1)" "$(sha "$WORK/tail.out")"
+}
+
+t_list_v2_prefix_delimiter() {
+  local out
+  out="$(awsx s3api list-objects-v2 --bucket "$BUCKET" --prefix sync/ --delimiter / \
+    --query 'CommonPrefixes[].Prefix' --output text)"
+  expect_eq "common prefixes" "sync/a/	sync/b/	sync/with space/" "$out"
+  out="$(awsx s3api list-objects-v2 --bucket "$BUCKET" --prefix sync/ --delimiter / \
+    --query 'Contents[].Key' --output text)"
+  expect_eq "keys at sync/" "sync/top+plus.txt" "$out"
+  out="$(awsx s3api list-objects-v2 --bucket "$BUCKET" --prefix sync/a/ --no-paginate --query 'KeyCount' --output text)"
+  expect_eq "keycount sync/a/" 3 "$out"
+  # pagination through the CLI's own paginator with tiny pages
+  # (text output applies --query per page: one tab-separated line per page)
+  out="$(awsx s3api list-objects-v2 --bucket "$BUCKET" --prefix sync/ --page-size 2 \
+    --query 'Contents[].Key' --output text)"
+  expect_eq "pages of 2" 3 "$(grep -c . <<<"$out")"
+  expect_eq "paginated keys" 6 "$(tr '\t' '\n' <<<"$out" | grep -c .)"
+}
+
+t_copy_object() {
+  awsx s3api copy-object --bucket "$BUCKET" --key api/copy.txt --copy-source "$BUCKET/api/alpha.txt" >/dev/null
+  awsx s3api get-object --bucket "$BUCKET" --key api/copy.txt "$WORK/copy.out" >/dev/null
+  cmp "$FILES/alpha.txt" "$WORK/copy.out"
+  expect_eq "copied metadata" "v1" \
+    "$(awsx s3api head-object --bucket "$BUCKET" --key api/copy.txt --query Metadata.k1 --output text)"
+  awsx s3api copy-object --bucket "$BUCKET" --key api/replaced.txt --copy-source "$BUCKET/api/alpha.txt" \
+    --metadata-directive REPLACE --metadata k2=v2 --content-type text/x-new >/dev/null
+  expect_eq "replaced metadata" "text/x-new	v2	None" \
+    "$(awsx s3api head-object --bucket "$BUCKET" --key api/replaced.txt \
+      --query '[ContentType, Metadata.k2, Metadata.k1]' --output text)"
+  # copy of a key with spaces and unicode
+  awsx s3api copy-object --bucket "$BUCKET" --key "api/copy of résumé.txt" \
+    --copy-source "$BUCKET/cp/résumé-日本.txt" >/dev/null
+  s3x cp "s3://$BUCKET/api/copy of résumé.txt" "$WORK/uni.out"
+  cmp "$FILES/résumé-日本.txt" "$WORK/uni.out"
+}
+
+t_checksums() {
+  local want got
+  want="$(openssl dgst -sha256 -binary "$FILES/small.bin" | base64)"
+  got="$(awsx s3api put-object --bucket "$BUCKET" --key api/sum.bin --body "$FILES/small.bin" \
+    --checksum-algorithm SHA256 --query ChecksumSHA256 --output text)"
+  expect_eq "put checksum" "$want" "$got"
+  got="$(awsx s3api head-object --bucket "$BUCKET" --key api/sum.bin --checksum-mode ENABLED \
+    --query ChecksumSHA256 --output text)"
+  expect_eq "head checksum" "$want" "$got"
+  want="$(python3 -c 'import sys,zlib,base64;d=open(sys.argv[1],"rb").read();print(base64.b64encode((zlib.crc32(d)&0xffffffff).to_bytes(4,"big")).decode())' "$FILES/small.bin")"
+  got="$(awsx s3api put-object --bucket "$BUCKET" --key api/crc.bin --body "$FILES/small.bin" \
+    --checksum-algorithm CRC32 --query ChecksumCRC32 --output text)"
+  expect_eq "crc32" "$want" "$got"
+}
+
+t_delete_objects() {
+  local n
+  for k in del/1 del/2 "del/three 3"; do
+    awsx s3api put-object --bucket "$BUCKET" --key "$k" --body "$FILES/alpha.txt" >/dev/null
+  done
+  n="$(awsx s3api delete-objects --bucket "$BUCKET" \
+    --delete '{"Objects":[{"Key":"del/1"},{"Key":"del/2"},{"Key":"del/three 3"}],"Quiet":false}' \
+    --query 'length(Deleted)' --output text)"
+  expect_eq "deleted" 3 "$n"
+  expect_eq "left under del/" 0 \
+    "$(awsx s3api list-objects-v2 --bucket "$BUCKET" --prefix del/ --no-paginate --query KeyCount --output text)"
+}
+
+t_errors() {
+  local err
+  if err="$(awsx s3api get-object --bucket "$BUCKET" --key no/such/key "$WORK/nothing" 2>&1)"; then
+    echo "get of a missing key succeeded" >&2
+    return 1
+  fi
+  grep -q NoSuchKey <<<"$err"
+  if err="$(awsx s3api head-bucket --bucket "$BUCKET-missing" 2>&1)"; then
+    echo "head of a missing bucket succeeded" >&2
+    return 1
+  fi
+  grep -q 404 <<<"$err"
+  if awsx s3 rb "s3://$BUCKET" 2>"$WORK/rb.err"; then
+    echo "rb of a non-empty bucket succeeded" >&2
+    return 1
+  fi
+  grep -q BucketNotEmpty "$WORK/rb.err"
+}
+
+t_rm_rb() {
+  awsx s3 rm "s3://$BUCKET/cp/empty.txt"
+  if awsx s3 ls "s3://$BUCKET/cp/" | grep -q ' empty.txt$'; then return 1; fi
+  awsx s3 rm --recursive "s3://$BUCKET/"
+  expect_eq "empty listing" "" "$(awsx s3 ls --recursive "s3://$BUCKET/")"
+  awsx s3 rb "s3://$BUCKET"
+  if awsx s3api head-bucket --bucket "$BUCKET" 2>/dev/null; then return 1; fi
+}
+
+t_rb_force() {
+  awsx s3 mb "s3://$BUCKET2"
+  s3x cp --recursive "$FILES/tree" "s3://$BUCKET2/"
+  awsx s3 rb --force "s3://$BUCKET2"
+  if awsx s3 ls | grep -q " $BUCKET2\$"; then return 1; fi
+}
+
+echo "aws CLI scenario against $S3_ENDPOINT ($(aws --version 2>&1))"
+check "s3 mb + head-bucket + get-bucket-location" t_mb
+check "s3 cp round trip (sha256, spaces, unicode, empty, 5 MiB)" t_cp_roundtrip
+check "s3 cp with content headers and metadata" t_cp_headers_metadata
+check "s3 cp via stdin/stdout" t_cp_stdin_stdout
+check "s3 ls (plain, prefixes, recursive)" t_ls
+check "s3 sync up, idempotent, changed file, down, --delete" t_sync
+check "s3 presign + curl" t_presign_curl
+check "s3 mv" t_mv
+check "s3api put-object / head-object / get-object" t_put_head_get
+check "s3api get-object --range" t_get_range
+check "s3api list-objects-v2 prefix/delimiter/pagination" t_list_v2_prefix_delimiter
+check "s3api copy-object (COPY, REPLACE, unicode source)" t_copy_object
+check "s3api put-object --checksum-algorithm SHA256/CRC32" t_checksums
+check "s3api delete-objects" t_delete_objects
+check "errors: NoSuchKey, 404 head-bucket, BucketNotEmpty" t_errors
+check "s3 rm (single, recursive) + rb" t_rm_rb
+check "s3 rb --force" t_rb_force
+
+echo "awscli: $PASSED passed, $FAILED failed"
+((FAILED == 0))

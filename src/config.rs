@@ -1,0 +1,344 @@
+//! Typed configuration: file < `CNX_*` env < command-line flags, merged in one testable function.
+//!
+//! Nothing here reads the process environment: `main.rs` passes it in as a map, so tests can
+//! resolve any layering without touching globals.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The region a server speaks for when nothing else is configured.
+pub const DEFAULT_REGION: &str = "in-mum";
+/// The listen address of the embedded default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file `{path}`: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid listen address `{0}`: expected HOST:PORT such as 127.0.0.1:9000")]
+    Listen(String),
+    #[error("invalid {name} `{value}`: {why}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        why: &'static str,
+    },
+}
+
+/// How hard a successful write is made to stick before the client hears 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Blob and metadata are fsynced before the response: a 200 survives power loss.
+    #[default]
+    Strict,
+    /// Written to the OS only: a 200 survives a process crash, not power loss.
+    Relaxed,
+}
+
+/// Where blobs live. Blob paths are server-generated ids in every backend.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(tag = "backend", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BlobBackend {
+    /// `DATA_DIR/blobs` on the local filesystem.
+    #[default]
+    Local,
+    /// Process memory; for tests and throwaway servers only.
+    Memory,
+    /// An S3-compatible bucket upstream.
+    S3 {
+        bucket: String,
+        #[serde(default)]
+        region: Option<String>,
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        access_key_id: Option<String>,
+        #[serde(default)]
+        secret_access_key: Option<String>,
+        #[serde(default)]
+        allow_http: bool,
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+    /// A Google Cloud Storage bucket; credentials from `service_account_path` or the environment.
+    Gcs {
+        bucket: String,
+        #[serde(default)]
+        service_account_path: Option<String>,
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+    /// An Azure Blob Storage container.
+    Azure {
+        account: String,
+        container: String,
+        #[serde(default)]
+        access_key: Option<String>,
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Section {
+    /// Base domain for virtual-hosted addressing (`bucket.DOMAIN`); path style always works.
+    #[serde(default)]
+    pub domain: Option<String>,
+}
+
+/// The config file as written; every key optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub region: Option<String>,
+    pub durability: Option<Durability>,
+    pub tls: Option<TlsConfig>,
+    #[serde(default)]
+    pub s3: S3Section,
+    pub blob: Option<BlobBackend>,
+    /// Longest a graceful shutdown waits for in-flight requests, in seconds.
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+/// Flags given to `cnx-storage serve`.
+#[derive(Debug, Clone, Default)]
+pub struct CliOverrides {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub durability: Durability,
+    pub tls: Option<TlsConfig>,
+    pub s3_domain: Option<String>,
+    pub blob: BlobBackend,
+    pub shutdown_grace: std::time::Duration,
+    /// Root credentials from the environment; when absent the server loads or generates them.
+    pub root_access_key: Option<String>,
+    pub root_secret_key: Option<String>,
+}
+
+impl Config {
+    pub fn meta_dir(&self) -> PathBuf {
+        self.data_dir.join("meta")
+    }
+    pub fn blob_dir(&self) -> PathBuf {
+        self.data_dir.join("blobs")
+    }
+}
+
+/// Reads and parses a TOML config file.
+pub fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Merges file < env < flags. The config file itself is named by `--config`, else `CNX_CONFIG`.
+pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Config, ConfigError> {
+    let file_path = cli
+        .config
+        .clone()
+        .or_else(|| env.get("CNX_CONFIG").map(PathBuf::from));
+    let file = match file_path {
+        Some(p) => read_file(&p)?,
+        None => ConfigFile::default(),
+    };
+    let listen = cli
+        .listen
+        .clone()
+        .or_else(|| env.get("CNX_LISTEN").cloned())
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen: SocketAddr = listen
+        .parse()
+        .map_err(|_| ConfigError::Listen(listen.clone()))?;
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .or_else(|| env.get("CNX_DATA_DIR").map(PathBuf::from))
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("./data"));
+    let region = env
+        .get("CNX_REGION")
+        .cloned()
+        .or(file.region)
+        .unwrap_or_else(|| DEFAULT_REGION.to_owned());
+    validate_region(&region)?;
+    let root_access_key = non_empty(env.get("CNX_ROOT_ACCESS_KEY"));
+    let root_secret_key = non_empty(env.get("CNX_ROOT_SECRET_KEY"));
+    if root_access_key.is_some() != root_secret_key.is_some() {
+        return Err(ConfigError::Invalid {
+            name: "root credentials",
+            value: String::new(),
+            why: "set both CNX_ROOT_ACCESS_KEY and CNX_ROOT_SECRET_KEY, or neither",
+        });
+    }
+    Ok(Config {
+        listen,
+        data_dir,
+        region,
+        durability: file.durability.unwrap_or_default(),
+        tls: file.tls,
+        s3_domain: file
+            .s3
+            .domain
+            .map(|d| d.trim_matches('.').to_ascii_lowercase()),
+        blob: file.blob.unwrap_or_default(),
+        shutdown_grace: std::time::Duration::from_secs(file.shutdown_grace_secs.unwrap_or(10)),
+        root_access_key,
+        root_secret_key,
+    })
+}
+
+fn non_empty(v: Option<&String>) -> Option<String> {
+    v.filter(|s| !s.is_empty()).cloned()
+}
+
+fn validate_region(region: &str) -> Result<(), ConfigError> {
+    let ok = !region.is_empty()
+        && region.len() <= 64
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            name: "region",
+            value: region.to_owned(),
+            why: "use lowercase letters, digits and dashes, e.g. in-mum",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn embedded_default() {
+        let c = resolve(&env(&[]), &CliOverrides::default()).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.region, "in-mum");
+        assert_eq!(c.durability, Durability::Strict);
+        assert_eq!(c.blob, BlobBackend::Local);
+    }
+
+    #[test]
+    fn flags_win_over_env_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1\"\ndata_dir = \"/f\"\nregion = \"eu-x\"\ndurability = \"relaxed\"\n",
+        )
+        .unwrap();
+        let e = env(&[
+            ("CNX_LISTEN", "127.0.0.1:2"),
+            ("CNX_DATA_DIR", "/e"),
+            ("CNX_CONFIG", file.to_str().unwrap()),
+        ]);
+        let c = resolve(&e, &CliOverrides::default()).unwrap();
+        assert_eq!(c.listen.port(), 2);
+        assert_eq!(c.data_dir, PathBuf::from("/e"));
+        assert_eq!(c.region, "eu-x");
+        assert_eq!(c.durability, Durability::Relaxed);
+        let cli = CliOverrides {
+            listen: Some("127.0.0.1:3".into()),
+            data_dir: Some("/c".into()),
+            config: None,
+        };
+        let c = resolve(&e, &cli).unwrap();
+        assert_eq!(c.listen.port(), 3);
+        assert_eq!(c.data_dir, PathBuf::from("/c"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let cli = CliOverrides {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert!(matches!(
+            resolve(&env(&[]), &cli),
+            Err(ConfigError::Parse { .. })
+        ));
+        assert!(matches!(
+            resolve(&env(&[("CNX_LISTEN", "nope")]), &CliOverrides::default()),
+            Err(ConfigError::Listen(_))
+        ));
+        assert!(resolve(
+            &env(&[("CNX_ROOT_ACCESS_KEY", "a")]),
+            &CliOverrides::default()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn shipped_examples_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                read_file(&path).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 4);
+    }
+
+    #[test]
+    fn blob_backends_parse() {
+        let f: ConfigFile =
+            toml::from_str("[blob]\nbackend = \"s3\"\nbucket = \"b\"\nendpoint = \"http://127.0.0.1:5000\"\nallow_http = true\n")
+                .unwrap();
+        assert!(
+            matches!(f.blob, Some(BlobBackend::S3 { ref bucket, allow_http: true, .. }) if bucket == "b")
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! Root credentials and the key ring the S3 surface authenticates against.
+//!
+//! Root credentials come from `CNX_ROOT_ACCESS_KEY`/`CNX_ROOT_SECRET_KEY`; without them the
+//! first start generates a pair, stores it in the data dir (mode 0600) and prints it once.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::SecretLookup;
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// The account that root credentials act as.
+pub const ROOT_ACCOUNT: &str = "root";
+const ROOT_FILE: &str = "root-credentials.json";
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RootCredentials {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for RootCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootCredentials")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+fn random_string(len: usize, alphabet: &[u8]) -> String {
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
+        .collect()
+}
+
+impl RootCredentials {
+    pub fn generate() -> Self {
+        const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        const MIXED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        Self {
+            access_key: format!("CNX{}", random_string(17, UPPER)),
+            secret_key: random_string(40, MIXED),
+        }
+    }
+
+    /// Env wins; else the stored pair; else a new pair, stored and printed once.
+    pub fn load_or_create(cfg: &Config) -> Result<Self> {
+        if let (Some(a), Some(s)) = (&cfg.root_access_key, &cfg.root_secret_key) {
+            return Ok(Self {
+                access_key: a.clone(),
+                secret_key: s.clone(),
+            });
+        }
+        let path = cfg.data_dir.join(ROOT_FILE);
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Error::Internal(format!("cannot read {}: {e}", path.display())))?;
+            return serde_json::from_str(&text)
+                .map_err(|e| Error::Internal(format!("invalid {}: {e}", path.display())));
+        }
+        let creds = Self::generate();
+        write_private(
+            &path,
+            &serde_json::to_vec_pretty(&creds).map_err(|e| Error::Internal(e.to_string()))?,
+        )?;
+        eprintln!(
+            "generated root credentials (stored in {}; shown once):\n  access key: {}\n  secret key: {}",
+            path.display(),
+            creds.access_key,
+            creds.secret_key
+        );
+        Ok(creds)
+    }
+}
+
+/// Writes a file only its owner can read, atomically.
+fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |e: std::io::Error| Error::Internal(format!("cannot write {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(err)?;
+    f.write_all(data).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Who may sign requests, and which account each key acts as.
+pub struct KeyRing {
+    root: RootCredentials,
+}
+
+impl KeyRing {
+    pub fn new(root: RootCredentials) -> Self {
+        Self { root }
+    }
+
+    /// The account an access key acts as.
+    pub fn account_of(&self, access_key: &str) -> Option<String> {
+        (access_key == self.root.access_key).then(|| ROOT_ACCOUNT.to_owned())
+    }
+}
+
+impl SecretLookup for KeyRing {
+    fn secret_for(&self, access_key: &str) -> Option<String> {
+        (access_key == self.root.access_key).then(|| self.root.secret_key.clone())
+    }
+}

@@ -1,0 +1,56 @@
+//! The domain error that `store/` and below return. No HTTP, XML or JSON here: each surface maps
+//! these to its own dialect in one place (`s3/error.rs`, and later `api/error.rs`).
+
+use crate::checksum::ChecksumAlgorithm;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the bucket `{0}` does not exist")]
+    NoSuchBucket(String),
+    #[error("the key does not exist")]
+    NoSuchKey,
+    #[error("the bucket `{0}` already exists and is yours")]
+    BucketAlreadyOwnedByYou(String),
+    #[error("the bucket `{0}` already exists and belongs to another account")]
+    BucketAlreadyExists(String),
+    #[error("the bucket `{0}` is not empty")]
+    BucketNotEmpty(String),
+    #[error("invalid bucket name `{name}`: {why}")]
+    InvalidBucketName { name: String, why: &'static str },
+    #[error("a precondition on the write did not hold")]
+    PreconditionFailed,
+    #[error("a concurrent write to the same key raced this conditional write")]
+    ConditionalRequestConflict,
+    #[error("the {0:?} checksum of the body does not match the one sent")]
+    ChecksumMismatch(ChecksumAlgorithm),
+    #[error("the Content-MD5 of the body does not match the one sent")]
+    Md5Mismatch,
+    #[error("the body ended after {got} bytes; {expected} were announced")]
+    IncompleteBody { expected: u64, got: u64 },
+    #[error("metadata index: {0}")]
+    Meta(String),
+    #[error("blob store: {0}")]
+    Blob(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<object_store::Error> for Error {
+    fn from(e: object_store::Error) -> Self {
+        Error::Blob(e.to_string())
+    }
+}
+
+impl From<rocksdb::Error> for Error {
+    fn from(e: rocksdb::Error) -> Self {
+        Error::Meta(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::Internal(format!("blocking task failed: {e}"))
+    }
+}

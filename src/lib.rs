@@ -1,0 +1,24 @@
+//! cnx-storage: an S3-compatible object storage gateway with a JSON management surface.
+//!
+//! Layers (dependencies point down only):
+//!
+//! ```text
+//! server (accept, router, request ids, panic guard)
+//!   └─ s3 (endpoint → handler per operation, XML errors)     auth (SigV4, presign, aws-chunked)
+//!        └─ store (buckets, objects, write order, orphan guard)
+//!             ├─ meta (MetaStore trait; RocksDB)
+//!             └─ blob (object_store: local, memory, S3, GCS, Azure)
+//! ```
+//! `config`, `error`, `checksum` and `xml` are shared by all layers.
+
+pub mod auth;
+pub mod blob;
+pub mod checksum;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod meta;
+pub mod s3;
+pub mod server;
+pub mod store;
+pub mod xml;

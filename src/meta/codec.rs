@@ -1,0 +1,108 @@
+//! Key layout and value encoding of the RocksDB index.
+//!
+//! - `buckets`: bucket name → `BucketRecord` (JSON, version-tagged)
+//! - `objects`: bucket id (16 bytes) ‖ key (UTF-8) → `ObjectRecord`; one bucket's keys are one
+//!   contiguous range in S3's binary key order, so a listing page is one range scan.
+//! - `usage`: bucket id → two little-endian i64 (bytes, objects), summed by a merge operator.
+//! - `staged`: blob id → unix millis when staged.
+//! - `gc`: unix millis (8 bytes, big-endian) ‖ blob id → empty; oldest first.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{BucketId, Usage, RECORD_VERSION};
+use crate::error::{Error, Result};
+
+pub fn object_key(bucket: &BucketId, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16 + key.len());
+    k.extend_from_slice(&bucket.0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The smallest byte string greater than every string that starts with `prefix`, if any.
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xff {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::Meta(format!("encode: {e}")))
+}
+
+#[derive(serde::Deserialize)]
+struct VersionProbe {
+    v: u8,
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let probe: VersionProbe =
+        serde_json::from_slice(bytes).map_err(|e| Error::Meta(format!("decode: {e}")))?;
+    if probe.v != RECORD_VERSION {
+        return Err(Error::Meta(format!(
+            "record version {} is newer than this server understands",
+            probe.v
+        )));
+    }
+    serde_json::from_slice(bytes).map_err(|e| Error::Meta(format!("decode: {e}")))
+}
+
+pub fn gc_key(queued_ms: i64, blob: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + blob.len());
+    k.extend_from_slice(&queued_ms.max(0).to_be_bytes());
+    k.extend_from_slice(blob.as_bytes());
+    k
+}
+
+pub fn parse_gc_key(k: &[u8]) -> Option<(i64, String)> {
+    let ts = i64::from_be_bytes(k.get(..8)?.try_into().ok()?);
+    let blob = std::str::from_utf8(k.get(8..)?).ok()?;
+    Some((ts, blob.to_owned()))
+}
+
+pub fn encode_usage(u: Usage) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&u.bytes.to_le_bytes());
+    out[8..].copy_from_slice(&u.objects.to_le_bytes());
+    out
+}
+
+pub fn decode_usage(b: &[u8]) -> Usage {
+    let mut bytes = [0u8; 8];
+    let mut objects = [0u8; 8];
+    if b.len() == 16 {
+        bytes.copy_from_slice(&b[..8]);
+        objects.copy_from_slice(&b[8..]);
+    }
+    Usage {
+        bytes: i64::from_le_bytes(bytes),
+        objects: i64::from_le_bytes(objects),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn successor() {
+        assert_eq!(prefix_successor(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+    }
+
+    #[test]
+    fn usage_roundtrip() {
+        let u = Usage {
+            bytes: -5,
+            objects: 7,
+        };
+        assert_eq!(decode_usage(&encode_usage(u)), u);
+    }
+}

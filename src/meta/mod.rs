@@ -1,0 +1,183 @@
+//! The metadata index: buckets, objects, usage counters and the blob bookkeeping that keeps
+//! writes crash-safe. `MetaStore` is the narrow trait the store layer uses; `rocks` is the
+//! RocksDB implementation. Calls are blocking: async callers run them on the blocking pool.
+
+pub mod codec;
+pub mod rocks;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checksum::Checksum;
+use crate::error::Result;
+
+/// Current version tag of stored records; readers refuse records they do not know.
+pub const RECORD_VERSION: u8 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    pub v: u8,
+    /// Server-generated, never reused: object keys are prefixed with it, not with the name.
+    pub id: BucketId,
+    pub name: String,
+    /// The account that owns the bucket.
+    pub owner: String,
+    pub region: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BucketId(#[serde(with = "hex_bytes")] pub [u8; 16]);
+
+impl BucketId {
+    pub fn random() -> Self {
+        BucketId(*uuid::Uuid::new_v4().as_bytes())
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 16], D::Error> {
+        let s = String::deserialize(d)?;
+        let mut out = [0u8; 16];
+        hex::decode_to_slice(&s, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(out)
+    }
+}
+
+/// Standard headers stored byte-exact and returned on GET/HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredHeaders {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    pub expires: Option<String>,
+}
+
+/// One stretch of an object's bytes, held by one blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub blob: String,
+    pub len: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub v: u8,
+    pub size: u64,
+    /// Unquoted: hex MD5, or `hex-N` for multipart objects.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub headers: StoredHeaders,
+    /// `x-amz-meta-*` pairs, names lowercased and without the prefix, in arrival order.
+    pub user_meta: Vec<(String, String)>,
+    pub checksum: Option<Checksum>,
+    /// The object's bytes in order; empty for an empty object.
+    pub segments: Vec<Segment>,
+}
+
+impl ObjectRecord {
+    pub fn blob_ids(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().map(|s| s.blob.as_str())
+    }
+}
+
+/// What must hold about the current object for a write to go ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    Always,
+    /// `If-None-Match: *`: only if the key does not exist.
+    Absent,
+    /// `If-Match: "etag"`: only if the current object has this ETag (unquoted).
+    ETag(String),
+}
+
+impl WriteCondition {
+    pub fn holds(&self, current: Option<&ObjectRecord>) -> bool {
+        match (self, current) {
+            (WriteCondition::Always, _) => true,
+            (WriteCondition::Absent, cur) => cur.is_none(),
+            (WriteCondition::ETag(_), None) => false,
+            (WriteCondition::ETag(want), Some(cur)) => want == "*" || *want == cur.etag,
+        }
+    }
+}
+
+/// Exact per-bucket totals, maintained by the same batch that writes object metadata.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub bytes: i64,
+    pub objects: i64,
+}
+
+/// A blob waiting in the deletion queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcEntry {
+    pub blob: String,
+    pub queued_ms: i64,
+}
+
+/// One entry of a listing page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListEntry {
+    Object(String, ObjectRecord),
+    CommonPrefix(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListPage {
+    pub entries: Vec<ListEntry>,
+    /// Set when more entries follow; the key or prefix to resume after.
+    pub next_after: Option<String>,
+}
+
+pub struct ListQuery<'a> {
+    pub prefix: &'a str,
+    pub delimiter: Option<&'a str>,
+    /// Return only keys strictly greater than this.
+    pub after: Option<&'a str>,
+    pub max: usize,
+}
+
+/// The index operations the store needs. Each mutating call is one atomic commit.
+pub trait MetaStore: Send + Sync + 'static {
+    fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>>;
+    fn list_buckets(&self) -> Result<Vec<BucketRecord>>;
+    /// Inserts unless the name is taken; returns the existing record when it is.
+    fn insert_bucket(&self, rec: &BucketRecord) -> Result<Option<BucketRecord>>;
+    /// Removes an empty bucket (`BucketNotEmpty` otherwise).
+    fn delete_bucket(&self, name: &str) -> Result<()>;
+    fn usage(&self, bucket: &BucketId) -> Result<Usage>;
+
+    fn get_object(&self, bucket: &BucketId, key: &str) -> Result<Option<ObjectRecord>>;
+    /// Writes `rec` if `cond` holds, in one batch with: the usage delta, the release of the
+    /// staged blobs `rec` now owns, and the queueing of the replaced object's blobs for deletion.
+    /// Returns the replaced record.
+    fn put_object(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        rec: &ObjectRecord,
+        cond: &WriteCondition,
+    ) -> Result<Option<ObjectRecord>>;
+    /// Removes the key (if present) and queues its blobs for deletion; returns what was removed.
+    fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<Option<ObjectRecord>>;
+    fn list_objects(&self, bucket: &BucketId, q: &ListQuery<'_>) -> Result<ListPage>;
+
+    /// Records that a blob is being written, so a crash before commit cannot orphan it.
+    fn stage_blob(&self, blob: &str) -> Result<()>;
+    /// Drops a staged blob that was abandoned before commit, queueing it for deletion.
+    fn abandon_blob(&self, blob: &str) -> Result<()>;
+    /// Blobs queued for deletion at or before `until_ms` (unix millis), oldest first.
+    fn pending_deletes(&self, until_ms: i64, limit: usize) -> Result<Vec<GcEntry>>;
+    /// Forgets a queued blob once it is deleted.
+    fn deleted(&self, entry: &GcEntry) -> Result<()>;
+    /// At start-up: every blob still staged belonged to a request that died; queue it.
+    fn recover_staged(&self) -> Result<usize>;
+}

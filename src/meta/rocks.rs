@@ -1,0 +1,532 @@
+//! RocksDB implementation of `MetaStore`.
+//!
+//! Writers that touch the same object key are serialised by a striped lock around the
+//! read-check-write; different keys commit concurrently, so RocksDB's group commit lets
+//! concurrent synced writers share one WAL fsync.
+
+use std::path::Path;
+use std::sync::{Mutex, RwLock};
+
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, MergeOperands, Options, WriteBatch, WriteOptions, DB,
+};
+
+use super::codec::{self, decode, encode, object_key, prefix_successor};
+use super::{
+    BucketId, BucketRecord, GcEntry, ListEntry, ListPage, ListQuery, MetaStore, ObjectRecord,
+    Usage, WriteCondition,
+};
+use crate::error::{Error, Result};
+
+const CF_BUCKETS: &str = "buckets";
+const CF_OBJECTS: &str = "objects";
+const CF_USAGE: &str = "usage";
+const CF_STAGED: &str = "staged";
+const CF_GC: &str = "gc";
+const STRIPES: usize = 256;
+
+pub struct RocksMeta {
+    db: DB,
+    sync: bool,
+    stripes: Vec<Mutex<()>>,
+    /// Object commits hold it shared; bucket create/delete hold it exclusively, so a bucket
+    /// cannot be deleted between an object commit's bucket check and its write.
+    bucket_gate: RwLock<()>,
+}
+
+fn usage_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    let mut total = existing.map(codec::decode_usage).unwrap_or_default();
+    for op in operands {
+        let d = codec::decode_usage(op);
+        total.bytes += d.bytes;
+        total.objects += d.objects;
+    }
+    Some(codec::encode_usage(total).to_vec())
+}
+
+fn lock_err<T>(_: T) -> Error {
+    Error::Internal("a metadata lock was poisoned by a panic".into())
+}
+
+fn now_ms() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
+impl RocksMeta {
+    /// Opens (creating if needed) the index at `path`. `sync` makes every commit durable
+    /// against power loss before it returns.
+    pub fn open(path: &Path, sync: bool) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        opts.increase_parallelism(2);
+        let mut usage_opts = Options::default();
+        usage_opts.set_merge_operator_associative("usage_add", usage_merge);
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(CF_BUCKETS, Options::default()),
+            ColumnFamilyDescriptor::new(CF_OBJECTS, opts.clone()),
+            ColumnFamilyDescriptor::new(CF_USAGE, usage_opts),
+            ColumnFamilyDescriptor::new(CF_STAGED, Options::default()),
+            ColumnFamilyDescriptor::new(CF_GC, Options::default()),
+        ];
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Self {
+            db,
+            sync,
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            bucket_gate: RwLock::new(()),
+        })
+    }
+
+    fn cf(&self, name: &str) -> Result<&ColumnFamily> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| Error::Meta(format!("column family `{name}` is missing")))
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.sync);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    fn stripe(&self, bucket: &BucketId, key: &str) -> &Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bucket.hash(&mut h);
+        key.hash(&mut h);
+        &self.stripes[(h.finish() as usize) % STRIPES]
+    }
+
+    /// The bucket named `rec.name` must still be the one with `rec.id`.
+    fn check_bucket_live(&self, rec: &BucketRecord) -> Result<()> {
+        match self.get_bucket(&rec.name)? {
+            Some(b) if b.id == rec.id => Ok(()),
+            _ => Err(Error::NoSuchBucket(rec.name.clone())),
+        }
+    }
+
+    fn queue_blobs(&self, batch: &mut WriteBatch, rec: &ObjectRecord) -> Result<()> {
+        let gc = self.cf(CF_GC)?;
+        let ts = now_ms();
+        for blob in rec.blob_ids() {
+            batch.put_cf(gc, codec::gc_key(ts, blob), []);
+        }
+        Ok(())
+    }
+
+    fn usage_delta(&self, batch: &mut WriteBatch, bucket: &BucketId, delta: Usage) -> Result<()> {
+        if delta != Usage::default() {
+            batch.merge_cf(self.cf(CF_USAGE)?, bucket.0, codec::encode_usage(delta));
+        }
+        Ok(())
+    }
+}
+
+impl MetaStore for RocksMeta {
+    fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_BUCKETS)?, name.as_bytes())?
+        {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn list_buckets(&self) -> Result<Vec<BucketRecord>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_BUCKETS)?, rocksdb::IteratorMode::Start)
+        {
+            let (_, v) = item?;
+            out.push(decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    fn insert_bucket(&self, rec: &BucketRecord) -> Result<Option<BucketRecord>> {
+        let _gate = self.bucket_gate.write().map_err(lock_err)?;
+        if let Some(existing) = self.get_bucket(&rec.name)? {
+            return Ok(Some(existing));
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_BUCKETS)?, rec.name.as_bytes(), encode(rec)?);
+        self.write(batch)?;
+        Ok(None)
+    }
+
+    fn delete_bucket(&self, name: &str) -> Result<()> {
+        let _gate = self.bucket_gate.write().map_err(lock_err)?;
+        let rec = self
+            .get_bucket(name)?
+            .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))?;
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_OBJECTS)?);
+        it.seek(rec.id.0);
+        if it.valid() && it.key().is_some_and(|k| k.starts_with(&rec.id.0)) {
+            return Err(Error::BucketNotEmpty(name.to_owned()));
+        }
+        it.status()?;
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_BUCKETS)?, name.as_bytes());
+        batch.delete_cf(self.cf(CF_USAGE)?, rec.id.0);
+        self.write(batch)
+    }
+
+    fn usage(&self, bucket: &BucketId) -> Result<Usage> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_USAGE)?, bucket.0)?
+            .map(|v| codec::decode_usage(&v))
+            .unwrap_or_default())
+    }
+
+    fn get_object(&self, bucket: &BucketId, key: &str) -> Result<Option<ObjectRecord>> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_OBJECTS)?, object_key(bucket, key))?
+        {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_object(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        rec: &ObjectRecord,
+        cond: &WriteCondition,
+    ) -> Result<Option<ObjectRecord>> {
+        let _gate = self.bucket_gate.read().map_err(lock_err)?;
+        self.check_bucket_live(bucket)?;
+        let _key_lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
+        let old = self.get_object(&bucket.id, key)?;
+        if !cond.holds(old.as_ref()) {
+            return Err(Error::PreconditionFailed);
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_OBJECTS)?,
+            object_key(&bucket.id, key),
+            encode(rec)?,
+        );
+        let staged = self.cf(CF_STAGED)?;
+        for blob in rec.blob_ids() {
+            batch.delete_cf(staged, blob.as_bytes());
+        }
+        let mut delta = Usage {
+            bytes: rec.size as i64,
+            objects: 1,
+        };
+        if let Some(old) = &old {
+            self.queue_blobs(&mut batch, old)?;
+            delta.bytes -= old.size as i64;
+            delta.objects -= 1;
+        }
+        self.usage_delta(&mut batch, &bucket.id, delta)?;
+        self.write(batch)?;
+        Ok(old)
+    }
+
+    fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<Option<ObjectRecord>> {
+        let _gate = self.bucket_gate.read().map_err(lock_err)?;
+        let _key_lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
+        let Some(old) = self.get_object(&bucket.id, key)? else {
+            return Ok(None);
+        };
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_OBJECTS)?, object_key(&bucket.id, key));
+        self.queue_blobs(&mut batch, &old)?;
+        self.usage_delta(
+            &mut batch,
+            &bucket.id,
+            Usage {
+                bytes: -(old.size as i64),
+                objects: -1,
+            },
+        )?;
+        self.write(batch)?;
+        Ok(Some(old))
+    }
+
+    fn list_objects(&self, bucket: &BucketId, q: &ListQuery<'_>) -> Result<ListPage> {
+        let base = bucket.0;
+        let full_prefix = object_key(bucket, q.prefix);
+        // Everything in this bucket sorts below the successor of its id.
+        let end = prefix_successor(&full_prefix);
+        let mut start = full_prefix.clone();
+        if let Some(after) = q.after {
+            let after_key = object_key(bucket, after);
+            if after_key >= start {
+                // Strictly greater than `after`: its immediate successor is `after` + 0x00.
+                start = after_key;
+                start.push(0);
+            }
+        }
+        let mut page = ListPage::default();
+        if q.max == 0 {
+            return Ok(page);
+        }
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_OBJECTS)?);
+        it.seek(&start);
+        let mut last: Option<String> = None;
+        loop {
+            let (k, v) = match (it.key(), it.value()) {
+                (Some(k), Some(v)) if it.valid() => (k, v),
+                _ => break,
+            };
+            if !k.starts_with(&full_prefix) || end.as_deref().is_some_and(|e| k >= e) {
+                break;
+            }
+            let key = std::str::from_utf8(&k[base.len()..])
+                .map_err(|_| Error::Meta("stored key is not UTF-8".into()))?;
+            if page.entries.len() == q.max {
+                page.next_after = last;
+                return Ok(page);
+            }
+            let rest = &key[q.prefix.len()..];
+            let common = q
+                .delimiter
+                .filter(|d| !d.is_empty())
+                .and_then(|d| rest.find(d).map(|i| &key[..q.prefix.len() + i + d.len()]));
+            match common {
+                Some(cp) => {
+                    let cp = cp.to_owned();
+                    let skip_to = prefix_successor(&object_key(bucket, &cp));
+                    // A resume point inside this prefix means it was already returned.
+                    if !q.after.is_some_and(|a| a.starts_with(cp.as_str())) {
+                        page.entries.push(ListEntry::CommonPrefix(cp.clone()));
+                        last = Some(cp);
+                    }
+                    match skip_to {
+                        Some(s) => it.seek(&s),
+                        None => break,
+                    }
+                }
+                None => {
+                    page.entries
+                        .push(ListEntry::Object(key.to_owned(), decode(v)?));
+                    last = Some(key.to_owned());
+                    it.next();
+                }
+            }
+        }
+        it.status()?;
+        Ok(page)
+    }
+
+    fn stage_blob(&self, blob: &str) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_STAGED)?, blob.as_bytes(), now_ms().to_be_bytes());
+        // The blob is not durable yet either, so this needs no sync of its own.
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    fn abandon_blob(&self, blob: &str) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_STAGED)?, blob.as_bytes());
+        batch.put_cf(self.cf(CF_GC)?, codec::gc_key(now_ms(), blob), []);
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    fn pending_deletes(&self, until_ms: i64, limit: usize) -> Result<Vec<GcEntry>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_GC)?, rocksdb::IteratorMode::Start)
+        {
+            let (k, _) = item?;
+            let Some((queued_ms, blob)) = codec::parse_gc_key(&k) else {
+                continue;
+            };
+            if queued_ms > until_ms || out.len() == limit {
+                break;
+            }
+            out.push(GcEntry { blob, queued_ms });
+        }
+        Ok(out)
+    }
+
+    fn deleted(&self, entry: &GcEntry) -> Result<()> {
+        self.db
+            .delete_cf(self.cf(CF_GC)?, codec::gc_key(entry.queued_ms, &entry.blob))?;
+        Ok(())
+    }
+
+    fn recover_staged(&self) -> Result<usize> {
+        let mut batch = WriteBatch::default();
+        let staged = self.cf(CF_STAGED)?;
+        let gc = self.cf(CF_GC)?;
+        let mut n = 0;
+        for item in self.db.iterator_cf(staged, rocksdb::IteratorMode::Start) {
+            let (k, _) = item?;
+            batch.delete_cf(staged, &k);
+            batch.put_cf(gc, codec::gc_key(0, &String::from_utf8_lossy(&k)), []);
+            n += 1;
+        }
+        self.write(batch)?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{StoredHeaders, RECORD_VERSION};
+
+    fn bucket(name: &str) -> BucketRecord {
+        BucketRecord {
+            v: RECORD_VERSION,
+            id: BucketId::random(),
+            name: name.into(),
+            owner: "root".into(),
+            region: "in-mum".into(),
+            created_at_ms: 0,
+        }
+    }
+
+    fn obj(size: u64, blob: &str) -> ObjectRecord {
+        ObjectRecord {
+            v: RECORD_VERSION,
+            size,
+            etag: format!("e{size}"),
+            last_modified_ms: 0,
+            headers: StoredHeaders::default(),
+            user_meta: vec![],
+            checksum: None,
+            segments: vec![crate::meta::Segment {
+                blob: blob.into(),
+                len: size,
+            }],
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, RocksMeta) {
+        let dir = tempfile::tempdir().unwrap();
+        let m = RocksMeta::open(dir.path(), false).unwrap();
+        (dir, m)
+    }
+
+    fn names(p: &ListPage) -> Vec<String> {
+        p.entries
+            .iter()
+            .map(|e| match e {
+                ListEntry::Object(k, _) => k.clone(),
+                ListEntry::CommonPrefix(p) => format!("P:{p}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn put_replace_delete_keeps_usage_and_gc_exact() {
+        let (_d, m) = open();
+        let b = bucket("b");
+        assert!(m.insert_bucket(&b).unwrap().is_none());
+        assert!(m.insert_bucket(&b).unwrap().is_some());
+        m.stage_blob("x1").unwrap();
+        m.put_object(&b, "k", &obj(10, "x1"), &WriteCondition::Always)
+            .unwrap();
+        assert_eq!(
+            m.usage(&b.id).unwrap(),
+            Usage {
+                bytes: 10,
+                objects: 1
+            }
+        );
+        assert!(matches!(
+            m.put_object(&b, "k", &obj(3, "x2"), &WriteCondition::Absent),
+            Err(Error::PreconditionFailed)
+        ));
+        let old = m
+            .put_object(&b, "k", &obj(3, "x2"), &WriteCondition::ETag("e10".into()))
+            .unwrap();
+        assert_eq!(old.unwrap().size, 10);
+        assert_eq!(
+            m.usage(&b.id).unwrap(),
+            Usage {
+                bytes: 3,
+                objects: 1
+            }
+        );
+        let gc = m.pending_deletes(i64::MAX, 10).unwrap();
+        assert_eq!(gc.len(), 1);
+        assert_eq!(gc[0].blob, "x1");
+        assert!(m.pending_deletes(0, 10).unwrap().is_empty());
+        assert!(matches!(
+            m.delete_bucket("b"),
+            Err(Error::BucketNotEmpty(_))
+        ));
+        m.delete_object(&b, "k").unwrap();
+        assert_eq!(m.usage(&b.id).unwrap(), Usage::default());
+        m.delete_bucket("b").unwrap();
+        assert!(matches!(
+            m.put_object(&b, "k", &obj(1, "x3"), &WriteCondition::Always),
+            Err(Error::NoSuchBucket(_))
+        ));
+        assert_eq!(m.recover_staged().unwrap(), 0);
+    }
+
+    #[test]
+    fn listing_with_prefix_delimiter_and_resume() {
+        let (_d, m) = open();
+        let b = bucket("b");
+        let other = bucket("c");
+        m.insert_bucket(&b).unwrap();
+        m.insert_bucket(&other).unwrap();
+        for k in ["a/1", "a/2", "a/b/3", "b", "c/x", "d", "d/"] {
+            m.put_object(&b, k, &obj(1, k), &WriteCondition::Always)
+                .unwrap();
+        }
+        m.put_object(&other, "a/9", &obj(1, "z"), &WriteCondition::Always)
+            .unwrap();
+        let q = |prefix, delimiter, after, max| ListQuery {
+            prefix,
+            delimiter,
+            after,
+            max,
+        };
+        let all = m.list_objects(&b.id, &q("", None, None, 100)).unwrap();
+        assert_eq!(names(&all), ["a/1", "a/2", "a/b/3", "b", "c/x", "d", "d/"]);
+        let p = m.list_objects(&b.id, &q("", Some("/"), None, 100)).unwrap();
+        assert_eq!(names(&p), ["P:a/", "b", "P:c/", "d", "P:d/"]);
+        let p = m
+            .list_objects(&b.id, &q("a/", Some("/"), None, 100))
+            .unwrap();
+        assert_eq!(names(&p), ["a/1", "a/2", "P:a/b/"]);
+        let p1 = m.list_objects(&b.id, &q("", Some("/"), None, 2)).unwrap();
+        assert_eq!(names(&p1), ["P:a/", "b"]);
+        assert_eq!(p1.next_after.as_deref(), Some("b"));
+        let p2 = m
+            .list_objects(&b.id, &q("", Some("/"), Some("a/"), 2))
+            .unwrap();
+        assert_eq!(names(&p2), ["b", "P:c/"]);
+        let p3 = m.list_objects(&b.id, &q("", None, Some("c/x"), 5)).unwrap();
+        assert_eq!(names(&p3), ["d", "d/"]);
+        assert!(p3.next_after.is_none());
+        let exact = m.list_objects(&b.id, &q("", None, None, 7)).unwrap();
+        assert!(exact.next_after.is_none());
+    }
+
+    #[test]
+    fn staged_blobs_are_recovered_into_gc() {
+        let (_d, m) = open();
+        m.stage_blob("s1").unwrap();
+        m.stage_blob("s2").unwrap();
+        m.abandon_blob("s2").unwrap();
+        assert_eq!(m.recover_staged().unwrap(), 1);
+        let gc = m.pending_deletes(i64::MAX, 10).unwrap();
+        let names: Vec<&str> = gc.iter().map(|e| e.blob.as_str()).collect();
+        // Recovered blobs are queued as oldest: nothing can be reading them.
+        assert_eq!(names, ["s1", "s2"]);
+        m.deleted(&gc[0]).unwrap();
+        let left = m.pending_deletes(i64::MAX, 10).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].blob, "s2");
+    }
+}

@@ -1,0 +1,104 @@
+//! Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
+
+use http::{header, HeaderValue, StatusCode};
+use hyper::body::Incoming;
+
+use super::body::Payload;
+use super::error::{S3Code, S3Error, S3Result};
+use super::headers::iso_date;
+use super::{owner_id, status_only, xml_ok, Ctx};
+use crate::meta::BucketRecord;
+use crate::server::body::Response;
+use crate::xml::{self, XmlWriter};
+
+/// The bucket the request names, if the caller may act on it.
+pub async fn resolve(ctx: &Ctx) -> S3Result<BucketRecord> {
+    let b = ctx.state.store.bucket(ctx.bucket_name()?).await?;
+    if b.owner != ctx.account {
+        return Err(S3Error::code(S3Code::AccessDenied));
+    }
+    Ok(b)
+}
+
+pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
+    let buckets = ctx.state.store.list_buckets().await?;
+    let mut w = XmlWriter::new("ListAllMyBucketsResult");
+    w.open("Owner")
+        .elem("ID", &owner_id(&ctx.account))
+        .elem("DisplayName", &ctx.account)
+        .close();
+    w.open("Buckets");
+    for b in buckets.iter().filter(|b| b.owner == ctx.account) {
+        w.open("Bucket")
+            .elem("Name", &b.name)
+            .elem("CreationDate", &iso_date(b.created_at_ms))
+            .elem("BucketRegion", &b.region)
+            .close();
+    }
+    w.close();
+    Ok(xml_ok(w.finish()))
+}
+
+pub async fn create_bucket(ctx: &Ctx, body: Incoming) -> S3Result<Response> {
+    let name = ctx.bucket_name()?;
+    let region = &ctx.state.cfg.region;
+    let mut payload = Payload::new(body, &ctx.verified);
+    let doc = payload.read_small(64 * 1024).await?;
+    if !doc.iter().all(u8::is_ascii_whitespace) {
+        let conf: xml::CreateBucketConfiguration = xml::parse(&doc).map_err(|m| {
+            S3Error::new(
+                S3Code::MalformedXML,
+                format!("CreateBucketConfiguration: {m}"),
+            )
+        })?;
+        if let Some(loc) = conf.location_constraint.filter(|l| !l.is_empty()) {
+            if &loc != region {
+                return Err(S3Error::new(
+                    S3Code::IllegalLocationConstraintException,
+                    format!(
+                        "The {loc} location constraint is incompatible for the region specific endpoint this request was sent to; this server is in {region}."
+                    ),
+                ));
+            }
+        }
+    }
+    ctx.state
+        .store
+        .create_bucket(name, &ctx.account, region)
+        .await?;
+    let mut r = status_only(StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+pub async fn head_bucket(ctx: &Ctx) -> S3Result<Response> {
+    let b = resolve(ctx).await?;
+    let mut r = status_only(StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&b.region) {
+        r.headers_mut().insert("x-amz-bucket-region", v);
+    }
+    Ok(r)
+}
+
+pub async fn delete_bucket(ctx: &Ctx) -> S3Result<Response> {
+    let b = resolve(ctx).await?;
+    ctx.state.store.delete_bucket(&b.name).await?;
+    Ok(status_only(StatusCode::NO_CONTENT))
+}
+
+pub async fn get_bucket_location(ctx: &Ctx) -> S3Result<Response> {
+    let b = resolve(ctx).await?;
+    // AWS leaves the element empty for us-east-1 only.
+    let region = if b.region == "us-east-1" {
+        ""
+    } else {
+        &b.region
+    };
+    Ok(xml_ok(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>",
+        xml::S3_NS,
+        xml::escape(region)
+    )))
+}

@@ -1,0 +1,259 @@
+//! The S3 operation a request names, parsed from method, bucket/key and query sub-resources.
+//! Unknown sub-resources are `NotImplemented`, never a wrong 200.
+
+use http::Method;
+
+use super::error::{S3Code, S3Error, S3Result};
+use crate::server::router::S3Target;
+
+/// Decoded query parameters in arrival order.
+#[derive(Debug, Default, Clone)]
+pub struct Query(pub Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(raw: Option<&str>) -> Self {
+        let Some(raw) = raw else {
+            return Self::default();
+        };
+        let dec = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        Query(
+            raw.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| match p.split_once('=') {
+                    Some((k, v)) => (dec(k), dec(v)),
+                    None => (dec(p), String::new()),
+                })
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3Op {
+    ListBuckets,
+    CreateBucket,
+    HeadBucket,
+    DeleteBucket,
+    GetBucketLocation,
+    ListObjects,
+    ListObjectsV2,
+    DeleteObjects,
+    GetObject,
+    HeadObject,
+    PutObject,
+    CopyObject,
+    DeleteObject,
+}
+
+/// What an operation needs of the caller's rights on the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    Read,
+    Write,
+    /// Bucket lifecycle: the bucket's owner only, never a bucket key.
+    Owner,
+}
+
+impl S3Op {
+    pub fn required_permission(self) -> Permission {
+        use S3Op::*;
+        match self {
+            ListBuckets | GetBucketLocation | HeadBucket | ListObjects | ListObjectsV2
+            | GetObject | HeadObject => Permission::Read,
+            PutObject | CopyObject | DeleteObject | DeleteObjects => Permission::Write,
+            CreateBucket | DeleteBucket => Permission::Owner,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        use S3Op::*;
+        match self {
+            ListBuckets => "ListBuckets",
+            CreateBucket => "CreateBucket",
+            HeadBucket => "HeadBucket",
+            DeleteBucket => "DeleteBucket",
+            GetBucketLocation => "GetBucketLocation",
+            ListObjects => "ListObjects",
+            ListObjectsV2 => "ListObjectsV2",
+            DeleteObjects => "DeleteObjects",
+            GetObject => "GetObject",
+            HeadObject => "HeadObject",
+            PutObject => "PutObject",
+            CopyObject => "CopyObject",
+            DeleteObject => "DeleteObject",
+        }
+    }
+}
+
+/// Parameters that never select an operation: SDK hints, presign fields, per-op options.
+fn is_plain_param(name: &str) -> bool {
+    const PLAIN: &[&str] = &[
+        "x-id",
+        "prefix",
+        "delimiter",
+        "max-keys",
+        "marker",
+        "continuation-token",
+        "start-after",
+        "encoding-type",
+        "fetch-owner",
+        "list-type",
+        "partNumber",
+        "versionId",
+        "x-amz-expected-bucket-owner",
+    ];
+    PLAIN.contains(&name)
+        || name.starts_with("X-Amz-")
+        || name.starts_with("x-amz-")
+        || name.starts_with("response-")
+}
+
+pub fn parse(
+    method: &Method,
+    target: &S3Target,
+    q: &Query,
+    has_copy_source: bool,
+) -> S3Result<S3Op> {
+    let unsupported =
+        q.0.iter()
+            .find(|(k, _)| !is_plain_param(k) && !matches!(k.as_str(), "location" | "delete"));
+    let not_impl = |what: &str| {
+        S3Error::new(
+            S3Code::NotImplemented,
+            format!("{what} is not implemented by this server."),
+        )
+    };
+    if let Some((name, _)) = unsupported {
+        return Err(not_impl(&format!("The `{name}` sub-resource")));
+    }
+    if let Some(v) = q.get("versionId").filter(|v| *v != "null") {
+        return Err(not_impl(&format!("Object versioning (versionId={v})")));
+    }
+    let op = match (&target.bucket, &target.key) {
+        (None, _) => match *method {
+            Method::GET => S3Op::ListBuckets,
+            _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
+        },
+        (Some(_), None) => match *method {
+            Method::GET if q.has("location") => S3Op::GetBucketLocation,
+            Method::GET if q.get("list-type") == Some("2") => S3Op::ListObjectsV2,
+            Method::GET if q.has("list-type") => {
+                return Err(S3Error::new(S3Code::InvalidArgument, "list-type must be 2"))
+            }
+            Method::GET => S3Op::ListObjects,
+            Method::HEAD => S3Op::HeadBucket,
+            Method::PUT => S3Op::CreateBucket,
+            Method::DELETE => S3Op::DeleteBucket,
+            Method::POST if q.has("delete") => S3Op::DeleteObjects,
+            _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
+        },
+        (Some(_), Some(_)) => match *method {
+            Method::GET => S3Op::GetObject,
+            Method::HEAD => S3Op::HeadObject,
+            Method::PUT if has_copy_source => S3Op::CopyObject,
+            Method::PUT => S3Op::PutObject,
+            Method::DELETE => S3Op::DeleteObject,
+            Method::POST => return Err(not_impl("This POST operation")),
+            _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
+        },
+    };
+    if q.has("partNumber") && !matches!(op, S3Op::GetObject | S3Op::HeadObject) {
+        return Err(not_impl("partNumber on this operation"));
+    }
+    Ok(op)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(bucket: Option<&str>, key: Option<&str>) -> S3Target {
+        S3Target {
+            bucket: bucket.map(Into::into),
+            key: key.map(Into::into),
+        }
+    }
+
+    fn op(m: Method, b: Option<&str>, k: Option<&str>, q: &str, copy: bool) -> S3Result<S3Op> {
+        parse(&m, &t(b, k), &Query::parse(Some(q)), copy)
+    }
+
+    #[test]
+    fn aws_urls() {
+        use S3Op::*;
+        let b = Some("b");
+        let k = Some("k");
+        assert_eq!(
+            op(Method::GET, None, None, "x-id=ListBuckets", false).unwrap(),
+            ListBuckets
+        );
+        assert_eq!(
+            op(Method::GET, b, None, "location", false).unwrap(),
+            GetBucketLocation
+        );
+        assert_eq!(
+            op(Method::GET, b, None, "list-type=2&prefix=a", false).unwrap(),
+            ListObjectsV2
+        );
+        assert_eq!(
+            op(Method::GET, b, None, "marker=x", false).unwrap(),
+            ListObjects
+        );
+        assert_eq!(
+            op(Method::POST, b, None, "delete=", false).unwrap(),
+            DeleteObjects
+        );
+        assert_eq!(
+            op(Method::PUT, b, k, "x-id=PutObject", false).unwrap(),
+            PutObject
+        );
+        assert_eq!(op(Method::PUT, b, k, "", true).unwrap(), CopyObject);
+        assert_eq!(
+            op(
+                Method::GET,
+                b,
+                k,
+                "X-Amz-Algorithm=AWS4-HMAC-SHA256&response-content-type=a",
+                false
+            )
+            .unwrap(),
+            GetObject
+        );
+        for (m, q) in [
+            (Method::GET, "acl"),
+            (Method::PUT, "tagging"),
+            (Method::GET, "torrent"),
+            (Method::POST, "uploads"),
+        ] {
+            let e = op(m, b, k, q, false).unwrap_err();
+            assert_eq!(e.code, S3Code::NotImplemented, "{q}");
+        }
+        assert_eq!(
+            op(Method::GET, b, k, "versionId=null", false).unwrap(),
+            GetObject
+        );
+    }
+
+    #[test]
+    fn query_decoding_keeps_plus() {
+        let q = Query::parse(Some("prefix=a%20b+c&delimiter=%2F&flag"));
+        assert_eq!(q.get("prefix"), Some("a b+c"));
+        assert_eq!(q.get("delimiter"), Some("/"));
+        assert!(q.has("flag"));
+    }
+}

@@ -1,0 +1,196 @@
+//! S3 errors: the one table of codes and HTTP statuses, the mapping from domain and auth
+//! errors, and XML rendering. See
+//! <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>.
+
+use http::StatusCode;
+
+use crate::error::Error;
+use crate::xml::XmlWriter;
+
+macro_rules! s3_codes {
+    ($($code:ident => $status:ident, $msg:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum S3Code { $($code),* }
+
+        impl S3Code {
+            pub fn as_str(self) -> &'static str {
+                match self { $(S3Code::$code => stringify!($code)),* }
+            }
+            pub fn status(self) -> StatusCode {
+                match self { $(S3Code::$code => StatusCode::$status),* }
+            }
+            pub fn default_message(self) -> &'static str {
+                match self { $(S3Code::$code => $msg),* }
+            }
+        }
+    };
+}
+
+s3_codes! {
+    AccessDenied => FORBIDDEN, "Access Denied";
+    AuthorizationHeaderMalformed => BAD_REQUEST, "The authorization header is malformed.";
+    AuthorizationQueryParametersError => BAD_REQUEST, "Error parsing the query-string authentication parameters.";
+    BadDigest => BAD_REQUEST, "The Content-MD5 or checksum you specified did not match what we received.";
+    BucketAlreadyExists => CONFLICT, "The requested bucket name is not available. Please select a different name and try again.";
+    BucketAlreadyOwnedByYou => CONFLICT, "Your previous request to create the named bucket succeeded and you already own it.";
+    BucketNotEmpty => CONFLICT, "The bucket you tried to delete is not empty.";
+    ConditionalRequestConflict => CONFLICT, "A conflicting conditional operation is currently in progress against this resource.";
+    EntityTooLarge => BAD_REQUEST, "Your proposed upload exceeds the maximum allowed object size.";
+    EntityTooSmall => BAD_REQUEST, "Your proposed upload is smaller than the minimum allowed object size.";
+    IllegalLocationConstraintException => BAD_REQUEST, "The specified location constraint is not valid for this server.";
+    IncompleteBody => BAD_REQUEST, "You did not provide the number of bytes specified by the Content-Length HTTP header.";
+    InternalError => INTERNAL_SERVER_ERROR, "We encountered an internal error. Please try again.";
+    InvalidAccessKeyId => FORBIDDEN, "The AWS access key Id you provided does not exist in our records.";
+    InvalidArgument => BAD_REQUEST, "Invalid Argument";
+    InvalidBucketName => BAD_REQUEST, "The specified bucket is not valid.";
+    InvalidDigest => BAD_REQUEST, "The Content-MD5 or checksum you specified is not valid.";
+    InvalidLocationConstraint => BAD_REQUEST, "The specified location constraint is not valid.";
+    InvalidRange => RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
+    InvalidRequest => BAD_REQUEST, "Invalid Request";
+    InvalidURI => BAD_REQUEST, "Couldn't parse the specified URI.";
+    KeyTooLongError => BAD_REQUEST, "Your key is too long";
+    MalformedXML => BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
+    MetadataTooLarge => BAD_REQUEST, "Your metadata headers exceed the maximum allowed metadata size.";
+    MethodNotAllowed => METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource.";
+    MissingContentLength => LENGTH_REQUIRED, "You must provide the Content-Length HTTP header.";
+    MissingSecurityHeader => BAD_REQUEST, "Your request is missing a required header.";
+    NoSuchBucket => NOT_FOUND, "The specified bucket does not exist";
+    NoSuchKey => NOT_FOUND, "The specified key does not exist.";
+    NoSuchUpload => NOT_FOUND, "The specified multipart upload does not exist.";
+    NotImplemented => NOT_IMPLEMENTED, "A header or query you provided implies functionality that is not implemented.";
+    NotModified => NOT_MODIFIED, "Not Modified";
+    PreconditionFailed => PRECONDITION_FAILED, "At least one of the pre-conditions you specified did not hold";
+    RequestTimeTooSkewed => FORBIDDEN, "The difference between the request time and the server's time is too large.";
+    SignatureDoesNotMatch => FORBIDDEN, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+    SlowDown => SERVICE_UNAVAILABLE, "Please reduce your request rate.";
+    XAmzContentSHA256Mismatch => BAD_REQUEST, "The provided 'x-amz-content-sha256' header does not match what was computed.";
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Error {
+    pub code: S3Code,
+    pub message: String,
+    /// Extra elements AWS adds for some codes (`Region`, `BucketName`, …).
+    pub extra: Vec<(&'static str, String)>,
+}
+
+pub type S3Result<T> = Result<T, S3Error>;
+
+impl S3Error {
+    pub fn new(code: S3Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn code(code: S3Code) -> Self {
+        Self::new(code, code.default_message())
+    }
+
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((name, value.into()));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// The `<Error>` document; `resource` is the request path.
+    pub fn to_xml(&self, resource: &str, request_id: &str) -> String {
+        let mut w = XmlWriter::new_plain("Error");
+        w.elem("Code", self.code.as_str())
+            .elem("Message", &self.message);
+        for (name, value) in &self.extra {
+            w.elem(name, value);
+        }
+        w.elem("Resource", resource).elem("RequestId", request_id);
+        w.finish()
+    }
+}
+
+impl std::fmt::Display for S3Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl From<Error> for S3Error {
+    fn from(e: Error) -> Self {
+        use S3Code as C;
+        match e {
+            Error::NoSuchBucket(b) => S3Error::code(C::NoSuchBucket).with("BucketName", b),
+            Error::NoSuchKey => S3Error::code(C::NoSuchKey),
+            Error::BucketAlreadyOwnedByYou(b) => {
+                S3Error::code(C::BucketAlreadyOwnedByYou).with("BucketName", b)
+            }
+            Error::BucketAlreadyExists(b) => {
+                S3Error::code(C::BucketAlreadyExists).with("BucketName", b)
+            }
+            Error::BucketNotEmpty(b) => S3Error::code(C::BucketNotEmpty).with("BucketName", b),
+            Error::InvalidBucketName { name, why } => S3Error::new(
+                C::InvalidBucketName,
+                format!("The specified bucket is not valid: {why}."),
+            )
+            .with("BucketName", name),
+            Error::PreconditionFailed => S3Error::code(C::PreconditionFailed),
+            Error::ConditionalRequestConflict => S3Error::code(C::ConditionalRequestConflict),
+            Error::ChecksumMismatch(alg) => S3Error::new(
+                C::BadDigest,
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    alg.as_str()
+                ),
+            ),
+            Error::Md5Mismatch => S3Error::new(
+                C::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+            ),
+            Error::IncompleteBody { expected, got } => S3Error::new(
+                C::IncompleteBody,
+                format!("The request body ended after {got} of {expected} bytes."),
+            ),
+            Error::Meta(_) | Error::Blob(_) | Error::Internal(_) => {
+                tracing::error!(error = %e, "internal error");
+                S3Error::code(C::InternalError)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_document() {
+        let e = S3Error::code(S3Code::NoSuchKey);
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            e.to_xml("/b/k", "RID"),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/b/k</Resource><RequestId>RID</RequestId></Error>"
+        );
+    }
+}
+
+impl From<crate::auth::AuthError> for S3Error {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError as A;
+        use S3Code as C;
+        let code = match &e {
+            A::SignatureDoesNotMatch => C::SignatureDoesNotMatch,
+            A::InvalidAccessKeyId => C::InvalidAccessKeyId,
+            A::RequestTimeTooSkewed => C::RequestTimeTooSkewed,
+            A::AuthorizationHeaderMalformed(_) => C::AuthorizationHeaderMalformed,
+            A::AuthorizationQueryParametersError(_) => C::AuthorizationQueryParametersError,
+            A::AccessDenied(_) => C::AccessDenied,
+            A::InvalidRequest(_) => C::InvalidRequest,
+            A::XAmzContentSHA256Mismatch => C::XAmzContentSHA256Mismatch,
+            A::IncompleteBody(_) => C::IncompleteBody,
+            A::InvalidArgument(_) => C::InvalidArgument,
+        };
+        S3Error::new(code, e.to_string())
+    }
+}

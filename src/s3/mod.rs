@@ -1,0 +1,180 @@
+//! The S3 surface: authenticate, parse the operation, check the bucket and the caller's
+//! rights, then dispatch to one handler per operation. Every error becomes an S3 XML error here.
+
+pub mod body;
+pub mod bucket;
+pub mod endpoint;
+pub mod error;
+pub mod headers;
+pub mod list;
+pub mod object;
+
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Method, StatusCode};
+use hyper::body::Incoming;
+use sha2::Digest as _;
+
+use self::endpoint::{Query, S3Op};
+use self::error::{S3Code, S3Error, S3Result};
+use crate::auth::{self, Verified};
+use crate::server::body::{self as rbody, Response};
+use crate::server::router::S3Target;
+use crate::server::AppState;
+
+/// Longest object key S3 accepts, in bytes of UTF-8.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// One authenticated S3 request on its way to a handler.
+pub struct Ctx {
+    pub state: Arc<AppState>,
+    pub parts: http::request::Parts,
+    pub query: Query,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub verified: Verified,
+    /// The account acting; owns what it creates.
+    pub account: String,
+    pub request_id: String,
+}
+
+impl Ctx {
+    pub fn bucket_name(&self) -> S3Result<&str> {
+        self.bucket
+            .as_deref()
+            .ok_or_else(|| S3Error::code(S3Code::InvalidRequest))
+    }
+
+    pub fn key(&self) -> S3Result<&str> {
+        self.key
+            .as_deref()
+            .ok_or_else(|| S3Error::code(S3Code::InvalidRequest))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        headers::header(&self.parts.headers, name)
+    }
+}
+
+/// The stable canonical ID S3 listings show for an account.
+pub fn owner_id(account: &str) -> String {
+    hex::encode(sha2::Sha256::digest(format!("cnx-storage/owner/{account}")))
+}
+
+pub async fn handle(
+    state: Arc<AppState>,
+    req: http::Request<Incoming>,
+    target: S3Target,
+    request_id: &str,
+) -> (Response, Option<&'static str>) {
+    let (parts, body) = req.into_parts();
+    let resource = parts.uri.path().to_owned();
+    let head = parts.method == Method::HEAD;
+    let mut op_name = None;
+    let result = run(state, parts, body, target, request_id, &mut op_name).await;
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => error_response(&e, &resource, request_id, head),
+    };
+    (resp, op_name)
+}
+
+async fn run(
+    state: Arc<AppState>,
+    parts: http::request::Parts,
+    body: Incoming,
+    target: S3Target,
+    request_id: &str,
+    op_name: &mut Option<&'static str>,
+) -> S3Result<Response> {
+    let now = time::OffsetDateTime::now_utc();
+    let verified =
+        auth::verify_request(&parts, &state.cfg.region, &["s3"], now, state.keys.as_ref())
+            .map_err(S3Error::from)?
+            .ok_or_else(|| S3Error::code(S3Code::AccessDenied))?;
+    let account = state
+        .keys
+        .account_of(&verified.access_key)
+        .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))?;
+    let query = Query::parse(parts.uri.query());
+    let has_copy_source = parts.headers.contains_key("x-amz-copy-source");
+    let op = endpoint::parse(&parts.method, &target, &query, has_copy_source)?;
+    *op_name = Some(op.name());
+    if let Some(k) = &target.key {
+        if k.len() > MAX_KEY_LEN {
+            return Err(S3Error::code(S3Code::KeyTooLongError)
+                .with("MaxSizeAllowed", MAX_KEY_LEN.to_string())
+                .with("Size", k.len().to_string()));
+        }
+    }
+    let ctx = Ctx {
+        state,
+        parts,
+        query,
+        bucket: target.bucket,
+        key: target.key,
+        verified,
+        account,
+        request_id: request_id.to_owned(),
+    };
+    dispatch(ctx, op, body).await
+}
+
+async fn dispatch(ctx: Ctx, op: S3Op, body: Incoming) -> S3Result<Response> {
+    use S3Op::*;
+    match op {
+        ListBuckets => bucket::list_buckets(&ctx).await,
+        CreateBucket => bucket::create_bucket(&ctx, body).await,
+        HeadBucket => bucket::head_bucket(&ctx).await,
+        DeleteBucket => bucket::delete_bucket(&ctx).await,
+        GetBucketLocation => bucket::get_bucket_location(&ctx).await,
+        ListObjects => list::list_objects(&ctx, false).await,
+        ListObjectsV2 => list::list_objects(&ctx, true).await,
+        DeleteObjects => object::delete_objects(&ctx, body).await,
+        GetObject => object::get_object(&ctx, false).await,
+        HeadObject => object::get_object(&ctx, true).await,
+        PutObject => object::put_object(&ctx, body).await,
+        CopyObject => object::copy_object(&ctx).await,
+        DeleteObject => object::delete_object(&ctx).await,
+    }
+}
+
+pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool) -> Response {
+    let status = e.status();
+    let no_body = head || status == StatusCode::NOT_MODIFIED;
+    let mut builder = http::Response::builder().status(status);
+    if !no_body {
+        builder = builder.header(header::CONTENT_TYPE, "application/xml");
+    }
+    if e.code == S3Code::InvalidRange {
+        if let Some((_, size)) = e.extra.iter().find(|(k, _)| *k == "ActualObjectSize") {
+            builder = builder.header(header::CONTENT_RANGE, format!("bytes */{size}"));
+        }
+    }
+    let body = if no_body {
+        rbody::empty()
+    } else {
+        rbody::full(e.to_xml(resource, request_id))
+    };
+    builder.body(body).unwrap_or_else(|_| {
+        let mut r = http::Response::new(rbody::empty());
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+/// A 200 with an XML document.
+pub fn xml_ok(doc: String) -> Response {
+    let mut r = http::Response::new(rbody::full(doc));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+pub fn status_only(status: StatusCode) -> Response {
+    let mut r = http::Response::new(rbody::empty());
+    *r.status_mut() = status;
+    r
+}

@@ -1,0 +1,464 @@
+//! Object operations: PutObject, GetObject/HeadObject, DeleteObject, DeleteObjects, CopyObject.
+
+use futures::TryStreamExt;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use hyper::body::Incoming;
+
+use super::body::Payload;
+use super::bucket::resolve;
+use super::error::{S3Code, S3Error, S3Result};
+use super::headers::{
+    checksum_request, content_md5, header, http_date, iso_date, parse_range, quote_etag,
+    read_condition, stored_metadata, write_condition, ChecksumRequest, ReadCondition,
+};
+use super::{status_only, xml_ok, Ctx, MAX_KEY_LEN};
+use crate::checksum::{ChecksumAlgorithm, ObjectDigests, ObjectHasher};
+use crate::meta::{ObjectRecord, RECORD_VERSION};
+use crate::server::body::{self as rbody, Response};
+use crate::store::now_ms;
+use crate::xml::{self, XmlWriter};
+
+/// S3's largest single PUT.
+pub const MAX_PUT_SIZE: u64 = 5 << 30;
+/// A DeleteObjects document of 1000 maximal keys fits well within this.
+const MAX_DELETE_DOC: usize = 2 << 20;
+
+fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
+}
+
+/// The payload length the client announced: `x-amz-decoded-content-length` for aws-chunked
+/// bodies, `Content-Length` otherwise. Checked before the body is touched.
+fn declared_length(ctx: &Ctx, chunked: bool) -> S3Result<u64> {
+    let name = if chunked {
+        "x-amz-decoded-content-length"
+    } else {
+        "content-length"
+    };
+    let len = match ctx.header(name) {
+        Some(v) => v.trim().parse::<u64>().map_err(|_| {
+            S3Error::new(
+                S3Code::InvalidArgument,
+                format!("The {name} header is not a number."),
+            )
+        })?,
+        None => return Err(S3Error::code(S3Code::MissingContentLength)),
+    };
+    if len > MAX_PUT_SIZE {
+        return Err(S3Error::code(S3Code::EntityTooLarge)
+            .with("ProposedSize", len.to_string())
+            .with("MaxSizeAllowed", MAX_PUT_SIZE.to_string()));
+    }
+    Ok(len)
+}
+
+/// Checks the digests of a received body against Content-MD5 and the announced checksum.
+fn verify_digests(
+    payload: &Payload,
+    md5: Option<[u8; 16]>,
+    checksum: Option<&ChecksumRequest>,
+    digests: &ObjectDigests,
+) -> S3Result<()> {
+    if let Some(want) = md5 {
+        if want != digests.md5 {
+            return Err(crate::error::Error::Md5Mismatch.into());
+        }
+    }
+    if let Some(req) = checksum {
+        let sent = match &req.value {
+            Some(v) => Some(v.as_str()),
+            None => payload.trailer(req.algorithm.header()),
+        };
+        match sent {
+            Some(v) if v == digests.checksum.value => {}
+            Some(_) => return Err(crate::error::Error::ChecksumMismatch(req.algorithm).into()),
+            None if payload.is_chunked() => {
+                return Err(S3Error::new(
+                    S3Code::InvalidRequest,
+                    format!(
+                        "The trailer {} was announced but not sent.",
+                        req.algorithm.header()
+                    ),
+                ))
+            }
+            // An algorithm named without a value: compute and store it.
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+fn new_record(
+    digests: &ObjectDigests,
+    stored: crate::meta::StoredHeaders,
+    user_meta: Vec<(String, String)>,
+) -> ObjectRecord {
+    ObjectRecord {
+        v: RECORD_VERSION,
+        size: digests.len,
+        etag: hex::encode(digests.md5),
+        last_modified_ms: now_ms(),
+        headers: stored,
+        user_meta,
+        checksum: Some(digests.checksum.clone()),
+        segments: Vec::new(),
+    }
+}
+
+fn checksum_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
+    if let Some(c) = &rec.checksum {
+        set(h, c.algorithm.header(), &c.value);
+        set(h, "x-amz-checksum-type", "FULL_OBJECT");
+    }
+}
+
+pub async fn put_object(ctx: &Ctx, body: Incoming) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    let key = ctx.key()?;
+    let h = &ctx.parts.headers;
+    let (stored, user_meta) = stored_metadata(h)?;
+    let cond = write_condition(h)?;
+    let md5 = content_md5(h)?;
+    let checksum = checksum_request(h)?;
+    let mut payload = Payload::new(body, &ctx.verified);
+    let declared = declared_length(ctx, payload.is_chunked())?;
+
+    let store = &ctx.state.store;
+    let mut staged = store.stage_blob().await?;
+    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm));
+    while let Some(chunk) = payload.next().await? {
+        if payload.received() > declared {
+            return Err(S3Error::new(
+                S3Code::InvalidRequest,
+                "The body is longer than the announced length.",
+            ));
+        }
+        hasher.update(&chunk);
+        staged.write(chunk).await?;
+    }
+    let digests = hasher.finish();
+    if digests.len != declared {
+        return Err(crate::error::Error::IncompleteBody {
+            expected: declared,
+            got: digests.len,
+        }
+        .into());
+    }
+    verify_digests(&payload, md5, checksum.as_ref(), &digests)?;
+    let rec = new_record(&digests, stored, user_meta);
+    let rec = store.commit_object(&bucket, key, staged, rec, cond).await?;
+
+    let mut r = status_only(StatusCode::OK);
+    set(r.headers_mut(), "etag", &quote_etag(&rec.etag));
+    checksum_headers(r.headers_mut(), &rec);
+    Ok(r)
+}
+
+/// Query parameters that override response headers of a GET.
+const OVERRIDES: [(&str, &str); 6] = [
+    ("response-content-type", "content-type"),
+    ("response-content-language", "content-language"),
+    ("response-expires", "expires"),
+    ("response-cache-control", "cache-control"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+];
+
+fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
+    set(h, "etag", &quote_etag(&rec.etag));
+    set(h, "last-modified", &http_date(rec.last_modified_ms));
+    let s = &rec.headers;
+    set(
+        h,
+        "content-type",
+        s.content_type.as_deref().unwrap_or("binary/octet-stream"),
+    );
+    for (name, v) in [
+        ("content-encoding", &s.content_encoding),
+        ("content-disposition", &s.content_disposition),
+        ("content-language", &s.content_language),
+        ("cache-control", &s.cache_control),
+        ("expires", &s.expires),
+    ] {
+        if let Some(v) = v {
+            set(h, name, v);
+        }
+    }
+    for (k, v) in &rec.user_meta {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()),
+            HeaderValue::from_bytes(v.as_bytes()),
+        ) {
+            h.append(name, value);
+        }
+    }
+}
+
+pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    let key = ctx.key()?;
+    let store = &ctx.state.store;
+    let rec = store.head_object(&bucket, key).await?;
+    let h = &ctx.parts.headers;
+    match read_condition(h, "", &rec) {
+        ReadCondition::Proceed => {}
+        ReadCondition::Failed => return Err(S3Error::code(S3Code::PreconditionFailed)),
+        ReadCondition::NotModified => {
+            let mut r = status_only(StatusCode::NOT_MODIFIED);
+            set(r.headers_mut(), "etag", &quote_etag(&rec.etag));
+            set(
+                r.headers_mut(),
+                "last-modified",
+                &http_date(rec.last_modified_ms),
+            );
+            return Ok(r);
+        }
+    }
+    let range = match ctx.query.get("partNumber") {
+        Some(n) => {
+            // A single-part object has exactly one part: the whole object.
+            if n.parse::<u32>().ok() != Some(1) {
+                return Err(S3Error::new(
+                    S3Code::InvalidRange,
+                    "The requested partnumber is not satisfiable",
+                )
+                .with("ActualObjectSize", rec.size.to_string()));
+            }
+            None
+        }
+        None => parse_range(h, rec.size)?,
+    };
+    let mut r = status_only(StatusCode::OK);
+    let hm = r.headers_mut();
+    object_headers(hm, &rec);
+    set(hm, "accept-ranges", "bytes");
+    let served = match &range {
+        Some(rg) => {
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            set(
+                r.headers_mut(),
+                "content-range",
+                &format!("bytes {}-{}/{}", rg.start, rg.end - 1, rec.size),
+            );
+            rg.clone()
+        }
+        None => 0..rec.size,
+    };
+    let hm = r.headers_mut();
+    if ctx.query.has("partNumber") {
+        set(hm, "x-amz-mp-parts-count", "1");
+    }
+    let checksum_mode =
+        header(h, "x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
+    if checksum_mode && range.is_none() {
+        checksum_headers(hm, &rec);
+    }
+    for (param, name) in OVERRIDES {
+        if let Some(v) = ctx.query.get(param) {
+            set(hm, name, v);
+        }
+    }
+    set(
+        hm,
+        "content-length",
+        &(served.end - served.start).to_string(),
+    );
+    if !head && served.end > served.start {
+        *r.body_mut() = rbody::stream(store.read_object(&rec, served));
+    }
+    Ok(r)
+}
+
+pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    ctx.state.store.delete_object(&bucket, ctx.key()?).await?;
+    Ok(status_only(StatusCode::NO_CONTENT))
+}
+
+pub async fn delete_objects(ctx: &Ctx, body: Incoming) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    let h = &ctx.parts.headers;
+    let md5 = content_md5(h)?;
+    let checksum = checksum_request(h)?;
+    let mut payload = Payload::new(body, &ctx.verified);
+    let doc = payload.read_small(MAX_DELETE_DOC).await?;
+    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm));
+    hasher.update(&doc);
+    verify_digests(&payload, md5, checksum.as_ref(), &hasher.finish())?;
+    let req: xml::Delete = xml::parse(&doc).map_err(|m| S3Error::new(S3Code::MalformedXML, m))?;
+    if req.objects.is_empty() || req.objects.len() > 1000 {
+        return Err(S3Error::new(
+            S3Code::MalformedXML,
+            "A DeleteObjects request names 1 to 1000 keys.",
+        ));
+    }
+    let quiet = req.quiet.unwrap_or(false);
+    let mut w = XmlWriter::new("DeleteResult");
+    for obj in &req.objects {
+        let outcome = if obj.key.is_empty() || obj.key.len() > MAX_KEY_LEN {
+            Err(S3Error::code(S3Code::KeyTooLongError))
+        } else if obj.version_id.as_deref().is_some_and(|v| v != "null") {
+            Err(S3Error::new(
+                S3Code::NotImplemented,
+                "Object versioning is not implemented.",
+            ))
+        } else {
+            ctx.state
+                .store
+                .delete_object(&bucket, &obj.key)
+                .await
+                .map_err(S3Error::from)
+        };
+        match outcome {
+            Ok(_) if quiet => {}
+            Ok(_) => {
+                w.open("Deleted").elem("Key", &obj.key).close();
+            }
+            Err(e) => {
+                w.open("Error")
+                    .elem("Key", &obj.key)
+                    .elem("Code", e.code.as_str())
+                    .elem("Message", &e.message)
+                    .close();
+            }
+        }
+    }
+    Ok(xml_ok(w.finish()))
+}
+
+/// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
+fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
+    let bad = || {
+        S3Error::new(
+            S3Code::InvalidArgument,
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )
+    };
+    let (path, version) = match raw.split_once('?') {
+        Some((p, q)) => (p, q.strip_prefix("versionId=")),
+        None => (raw, None),
+    };
+    if version.is_some_and(|v| v != "null") {
+        return Err(S3Error::new(
+            S3Code::NotImplemented,
+            "Copying a specific object version is not implemented.",
+        ));
+    }
+    let decoded = crate::server::router::decode_path(path).map_err(|_| bad())?;
+    let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
+    let (b, k) = decoded.split_once('/').ok_or_else(bad)?;
+    if b.is_empty() || k.is_empty() {
+        return Err(bad());
+    }
+    Ok((b.to_owned(), k.to_owned()))
+}
+
+pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
+    let dest_bucket = resolve(ctx).await?;
+    let dest_key = ctx.key()?;
+    let h = &ctx.parts.headers;
+    let (src_bucket_name, src_key) =
+        parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+    let store = &ctx.state.store;
+    let src_bucket = store.bucket(&src_bucket_name).await?;
+    if src_bucket.owner != ctx.account {
+        return Err(S3Error::code(S3Code::AccessDenied));
+    }
+    let src = store.head_object(&src_bucket, &src_key).await?;
+    if read_condition(h, "x-amz-copy-source-", &src) != ReadCondition::Proceed {
+        return Err(S3Error::code(S3Code::PreconditionFailed));
+    }
+    let replace = match ctx.header("x-amz-metadata-directive") {
+        None => false,
+        Some(d) if d.eq_ignore_ascii_case("COPY") => false,
+        Some(d) if d.eq_ignore_ascii_case("REPLACE") => true,
+        Some(d) => {
+            return Err(S3Error::new(
+                S3Code::InvalidArgument,
+                format!("Unknown metadata directive `{d}`."),
+            ))
+        }
+    };
+    let algorithm = match ctx.header("x-amz-checksum-algorithm") {
+        Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
+            S3Error::new(
+                S3Code::InvalidRequest,
+                format!("Checksum algorithm `{a}` is not supported."),
+            )
+        })?),
+        None => None,
+    };
+    if src_bucket.id == dest_bucket.id && src_key == dest_key && !replace && algorithm.is_none() {
+        return Err(S3Error::new(
+            S3Code::InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+        ));
+    }
+    let (stored, user_meta) = if replace {
+        stored_metadata(h)?
+    } else {
+        (src.headers.clone(), src.user_meta.clone())
+    };
+    let cond = write_condition(h)?;
+    let algorithm = algorithm.or(src.checksum.as_ref().map(|c| c.algorithm));
+
+    let mut staged = store.stage_blob().await?;
+    let mut hasher = ObjectHasher::new(algorithm);
+    let mut data = store.read_object(&src, 0..src.size);
+    while let Some(chunk) = data.try_next().await? {
+        hasher.update(&chunk);
+        staged.write(chunk).await?;
+    }
+    let digests = hasher.finish();
+    if digests.len != src.size {
+        return Err(crate::error::Error::Internal(format!(
+            "source blob held {} of {} bytes",
+            digests.len, src.size
+        ))
+        .into());
+    }
+    let rec = new_record(&digests, stored, user_meta);
+    let rec = store
+        .commit_object(&dest_bucket, dest_key, staged, rec, cond)
+        .await?;
+
+    let mut w = XmlWriter::new("CopyObjectResult");
+    w.elem("LastModified", &iso_date(rec.last_modified_ms))
+        .elem("ETag", &quote_etag(&rec.etag));
+    if let Some(c) = &rec.checksum {
+        let name = match c.algorithm {
+            ChecksumAlgorithm::Crc32 => "ChecksumCRC32",
+            ChecksumAlgorithm::Crc32c => "ChecksumCRC32C",
+            ChecksumAlgorithm::Crc64Nvme => "ChecksumCRC64NVME",
+            ChecksumAlgorithm::Sha1 => "ChecksumSHA1",
+            ChecksumAlgorithm::Sha256 => "ChecksumSHA256",
+        };
+        w.elem("ChecksumType", "FULL_OBJECT").elem(name, &c.value);
+    }
+    Ok(xml_ok(w.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_sources() {
+        assert_eq!(
+            parse_copy_source("/b/a%20b%2Bc").unwrap(),
+            ("b".into(), "a b+c".into())
+        );
+        assert_eq!(
+            parse_copy_source("b//x").unwrap(),
+            ("b".into(), "/x".into())
+        );
+        assert_eq!(
+            parse_copy_source("b/k?versionId=null").unwrap(),
+            ("b".into(), "k".into())
+        );
+        assert!(parse_copy_source("b").is_err());
+        assert!(parse_copy_source("/b/").is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! Pure routing: which surface a request is for and, for S3, which bucket and key it names.
+//! Path style always; virtual-hosted style (`bucket.DOMAIN`) when a base domain is configured.
+
+use http::{Method, Uri};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    /// The JSON management surface under `/storage/`.
+    Api,
+    S3(S3Target),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Target {
+    pub bucket: Option<String>,
+    /// Percent-decoded; `None` for service and bucket requests.
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the request path is not valid percent-encoded UTF-8")]
+pub struct InvalidUri;
+
+/// Decodes `%XX` escapes (a literal `+` stays a plus) into UTF-8.
+pub fn decode_path(s: &str) -> Result<String, InvalidUri> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| InvalidUri)
+}
+
+pub fn route(
+    method: &Method,
+    uri: &Uri,
+    host: Option<&str>,
+    s3_domain: Option<&str>,
+) -> Result<Route, InvalidUri> {
+    let path = uri.path();
+    if path == "/health" && (method == Method::GET || method == Method::HEAD) {
+        return Ok(Route::Health);
+    }
+    if let Some(bucket) = virtual_host_bucket(host, s3_domain) {
+        let rest = path.strip_prefix('/').unwrap_or(path);
+        let key = if rest.is_empty() {
+            None
+        } else {
+            Some(decode_path(rest)?)
+        };
+        return Ok(Route::S3(S3Target {
+            bucket: Some(bucket),
+            key,
+        }));
+    }
+    if path == "/storage" || path.starts_with("/storage/") {
+        return Ok(Route::Api);
+    }
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    if rest.is_empty() {
+        return Ok(Route::S3(S3Target {
+            bucket: None,
+            key: None,
+        }));
+    }
+    let (bucket, key) = match rest.split_once('/') {
+        Some((b, k)) => (b, k),
+        None => (rest, ""),
+    };
+    Ok(Route::S3(S3Target {
+        bucket: Some(decode_path(bucket)?),
+        key: if key.is_empty() {
+            None
+        } else {
+            Some(decode_path(key)?)
+        },
+    }))
+}
+
+/// `bucket.DOMAIN[:port]` → `bucket`, matched against the configured base domain only.
+fn virtual_host_bucket(host: Option<&str>, domain: Option<&str>) -> Option<String> {
+    let (host, domain) = (host?, domain?);
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.to_ascii_lowercase();
+    let bucket = host.strip_suffix(domain)?.strip_suffix('.')?;
+    (!bucket.is_empty()).then(|| bucket.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(method: Method, uri: &str, host: Option<&str>, domain: Option<&str>) -> Route {
+        route(&method, &uri.parse().unwrap(), host, domain).unwrap()
+    }
+
+    fn s3(bucket: Option<&str>, key: Option<&str>) -> Route {
+        Route::S3(S3Target {
+            bucket: bucket.map(Into::into),
+            key: key.map(Into::into),
+        })
+    }
+
+    #[test]
+    fn table() {
+        let cases: &[(Method, &str, Option<&str>, Route)] = &[
+            (Method::GET, "/health", None, Route::Health),
+            (Method::GET, "/storage/buckets", None, Route::Api),
+            (Method::GET, "/", None, s3(None, None)),
+            (Method::PUT, "/b", None, s3(Some("b"), None)),
+            (Method::GET, "/b/?list-type=2", None, s3(Some("b"), None)),
+            (
+                Method::GET,
+                "/b/a%20b%2Bc+d",
+                None,
+                s3(Some("b"), Some("a b+c+d")),
+            ),
+            (Method::GET, "/b//lead", None, s3(Some("b"), Some("/lead"))),
+            (
+                Method::GET,
+                "/b/x//y/./../z",
+                None,
+                s3(Some("b"), Some("x//y/./../z")),
+            ),
+            (Method::GET, "/b/%E2%9C%93", None, s3(Some("b"), Some("✓"))),
+            (
+                Method::GET,
+                "/examplebucket/photos/p.jpg",
+                Some("examplebucket.s3.local:9000"),
+                s3(Some("examplebucket"), Some("photos/p.jpg")),
+            ),
+        ];
+        for (m, uri, host, want) in cases {
+            assert_eq!(&r(m.clone(), uri, *host, None), want, "{uri}");
+        }
+    }
+
+    #[test]
+    fn virtual_hosted() {
+        let d = Some("s3.example.com");
+        assert_eq!(
+            r(Method::GET, "/k/x", Some("bkt.s3.example.com:9000"), d),
+            s3(Some("bkt"), Some("k/x"))
+        );
+        assert_eq!(
+            r(Method::GET, "/", Some("bkt.s3.example.com"), d),
+            s3(Some("bkt"), None)
+        );
+        assert_eq!(
+            r(Method::GET, "/b/k", Some("s3.example.com"), d),
+            s3(Some("b"), Some("k"))
+        );
+        assert_eq!(
+            r(Method::GET, "/b/k", Some("other.com"), d),
+            s3(Some("b"), Some("k"))
+        );
+    }
+
+    #[test]
+    fn bad_utf8_is_invalid() {
+        assert!(route(&Method::GET, &"/b/%FF".parse().unwrap(), None, None).is_err());
+    }
+}

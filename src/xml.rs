@@ -1,0 +1,173 @@
+//! S3 XML: a small writer for response documents and serde (quick-xml) types for request bodies.
+//!
+//! Responses are written by hand rather than through serde so that element order, empty
+//! elements and escaping are exactly what the SDKs' parsers expect; golden tests pin them.
+
+use std::fmt::Write as _;
+
+use serde::Deserialize;
+
+pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// Escapes text for an XML element. Control characters become numeric references so that
+/// parsers do not normalise them away (keys may contain `\r`).
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s
+        .bytes()
+        .any(|b| matches!(b, b'<' | b'>' | b'&' | b'\'' | b'"') || b < 0x20)
+    {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\'' => out.push_str("&apos;"),
+            '"' => out.push_str("&quot;"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "&#{};", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Builds one XML document.
+pub struct XmlWriter {
+    buf: String,
+    stack: Vec<&'static str>,
+}
+
+impl XmlWriter {
+    /// Starts a document whose root element carries the S3 namespace.
+    pub fn new(root: &'static str) -> Self {
+        let mut w = Self::bare();
+        let _ = write!(w.buf, "<{root} xmlns=\"{S3_NS}\">");
+        w.stack.push(root);
+        w
+    }
+
+    /// Starts a document whose root has no namespace (S3's `<Error>`).
+    pub fn new_plain(root: &'static str) -> Self {
+        let mut w = Self::bare();
+        let _ = write!(w.buf, "<{root}>");
+        w.stack.push(root);
+        w
+    }
+
+    fn bare() -> Self {
+        Self {
+            buf: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
+            stack: Vec::new(),
+        }
+    }
+
+    pub fn open(&mut self, name: &'static str) -> &mut Self {
+        let _ = write!(self.buf, "<{name}>");
+        self.stack.push(name);
+        self
+    }
+
+    pub fn close(&mut self) -> &mut Self {
+        if let Some(name) = self.stack.pop() {
+            let _ = write!(self.buf, "</{name}>");
+        }
+        self
+    }
+
+    pub fn elem(&mut self, name: &str, text: &str) -> &mut Self {
+        let _ = write!(self.buf, "<{name}>{}</{name}>", escape(text));
+        self
+    }
+
+    pub fn opt(&mut self, name: &str, text: Option<&str>) -> &mut Self {
+        if let Some(t) = text {
+            self.elem(name, t);
+        }
+        self
+    }
+
+    pub fn finish(mut self) -> String {
+        while !self.stack.is_empty() {
+            self.close();
+        }
+        self.buf
+    }
+}
+
+/// `<CreateBucketConfiguration>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateBucketConfiguration {
+    #[serde(default)]
+    pub location_constraint: Option<String>,
+}
+
+/// `<Delete>` of DeleteObjects.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Delete {
+    #[serde(default)]
+    pub quiet: Option<bool>,
+    #[serde(rename = "Object", default)]
+    pub objects: Vec<ObjectIdentifier>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ObjectIdentifier {
+    pub key: String,
+    #[serde(default)]
+    pub version_id: Option<String>,
+}
+
+/// Parses a request body; `Err` carries a message for `MalformedXML`.
+pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "the XML is not UTF-8".to_string())?;
+    quick_xml::de::from_str(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golden_document() {
+        let mut w = XmlWriter::new("ListAllMyBucketsResult");
+        w.open("Owner").elem("ID", "abc").close();
+        w.open("Buckets")
+            .open("Bucket")
+            .elem("Name", "b<&>")
+            .close();
+        assert_eq!(
+            w.finish(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Owner><ID>abc</ID></Owner><Buckets><Bucket><Name>b&lt;&amp;&gt;</Name></Bucket></Buckets></ListAllMyBucketsResult>"
+        );
+    }
+
+    #[test]
+    fn escapes_control_characters() {
+        assert_eq!(escape("a\rb\"c'"), "a&#13;b&quot;c&apos;");
+        assert_eq!(escape("plain ✓"), "plain ✓");
+    }
+
+    #[test]
+    fn parses_delete() {
+        let d: Delete = parse(
+            br#"<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>a &amp; b</Key></Object><Object><Key>c</Key><VersionId>null</VersionId></Object><Quiet>true</Quiet></Delete>"#,
+        )
+        .unwrap();
+        assert_eq!(d.quiet, Some(true));
+        assert_eq!(d.objects.len(), 2);
+        assert_eq!(d.objects[0].key, "a & b");
+        let c: CreateBucketConfiguration = parse(
+            b"<CreateBucketConfiguration><LocationConstraint>in-mum</LocationConstraint></CreateBucketConfiguration>",
+        )
+        .unwrap();
+        assert_eq!(c.location_constraint.as_deref(), Some("in-mum"));
+        assert!(parse::<Delete>(b"<Delete><Object>").is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! The S3 blob backend against moto's server on loopback, and the relaxed durability mode.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::harness::{get_bytes, pattern, Server};
+
+/// `python3 -m moto.server` on a free loopback port; killed on drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let mut child = Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start moto (pip install 'moto[server]')");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(at) = line.find("http://127.0.0.1:") {
+                        sent = tx.send(line[at..].trim().to_owned()).is_ok();
+                    }
+                }
+            }
+        });
+        let endpoint = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("moto did not announce its address");
+        Moto { child, endpoint }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn s3_blob_backend_against_moto() {
+    let moto = Moto::start();
+    let upstream = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+            .force_path_style(true)
+            .build(),
+    );
+    upstream
+        .create_bucket()
+        .bucket("cnx-blobs")
+        .send()
+        .await
+        .expect("create upstream bucket");
+    let server = Server::start_with_config(&format!(
+        "[blob]\nbackend = \"s3\"\nbucket = \"cnx-blobs\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\nallow_http = true\naccess_key_id = \"test\"\nsecret_access_key = \"test\"\nprefix = \"cnx\"\n",
+        moto.endpoint
+    ));
+    let client = server.client();
+    let bucket = server.bucket(&client, "upstream").await;
+    // Small (one put) and larger than one 8 MiB part (streamed as a multipart upload upstream).
+    for (key, len) in [("small.txt", 1000usize), ("big.bin", (8 << 20) + 12345)] {
+        let data = pattern(len, len as u64);
+        client
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .expect("put through the s3 backend");
+        assert_eq!(get_bytes(&client, &bucket, key).await, data, "{key}");
+    }
+    let ranged = client
+        .get_object()
+        .bucket(&bucket)
+        .key("big.bin")
+        .range("bytes=8388600-8388620")
+        .send()
+        .await
+        .expect("ranged get")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes();
+    assert_eq!(
+        &ranged[..],
+        &pattern((8 << 20) + 12345, ((8 << 20) + 12345) as u64)[8388600..=8388620]
+    );
+
+    // The bytes live upstream under the prefix and opaque ids, never under the user's key.
+    let listed = upstream
+        .list_objects_v2()
+        .bucket("cnx-blobs")
+        .send()
+        .await
+        .expect("list upstream");
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys
+        .iter()
+        .all(|k| k.starts_with("cnx/") && !k.contains("big") && !k.contains("small")));
+
+    // Deleting the objects removes the upstream blobs (after the sweeper's grace period).
+    client
+        .delete_object()
+        .bucket(&bucket)
+        .key("small.txt")
+        .send()
+        .await
+        .expect("delete");
+    client
+        .delete_object()
+        .bucket(&bucket)
+        .key("big.bin")
+        .send()
+        .await
+        .expect("delete");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = upstream
+            .list_objects_v2()
+            .bucket("cnx-blobs")
+            .send()
+            .await
+            .expect("list upstream")
+            .key_count()
+            .unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} upstream blobs left behind"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn relaxed_durability_serves_and_survives_restart() {
+    let mut server = Server::start_with_config("durability = \"relaxed\"\n");
+    let client = server.client();
+    let bucket = server.bucket(&client, "relaxed").await;
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("k")
+        .body(ByteStream::from_static(b"relaxed"))
+        .send()
+        .await
+        .expect("put");
+    server.restart();
+    let client = server.client();
+    assert_eq!(get_bytes(&client, &bucket, "k").await, b"relaxed");
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_download_finish() {
+    let mut server = Server::start();
+    if server.skip_external("needs a spawned server") {
+        return;
+    }
+    let client = server.client();
+    let bucket = server.bucket(&client, "drain").await;
+    let data = pattern(24 << 20, 7);
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("big")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .expect("put");
+    let mut resp = client
+        .get_object()
+        .bucket(&bucket)
+        .key("big")
+        .send()
+        .await
+        .expect("get");
+    let first = resp
+        .body
+        .try_next()
+        .await
+        .expect("first chunk")
+        .expect("some bytes");
+    server.sigterm();
+    let mut got = first.to_vec();
+    while let Some(chunk) = resp.body.try_next().await.expect("body keeps flowing") {
+        got.extend_from_slice(&chunk);
+    }
+    assert!(
+        got == data,
+        "download after SIGTERM was cut short: {} bytes",
+        got.len()
+    );
+    let status = tokio::task::spawn_blocking(move || server.wait_exit(Duration::from_secs(20)))
+        .await
+        .expect("join");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "server exit: {status:?}"
+    );
+}
