@@ -99,12 +99,15 @@ pub enum WriteCondition {
 }
 
 impl WriteCondition {
-    pub fn holds(&self, current: Option<&ObjectRecord>) -> bool {
+    /// Checks the condition against the current object, failing as S3 does: `If-Match` on a
+    /// missing key is `NoSuchKey`, any other miss is `PreconditionFailed`.
+    pub fn check(&self, current: Option<&ObjectRecord>) -> crate::error::Result<()> {
+        use crate::error::Error;
         match (self, current) {
-            (WriteCondition::Always, _) => true,
-            (WriteCondition::Absent, cur) => cur.is_none(),
-            (WriteCondition::ETag(_), None) => false,
-            (WriteCondition::ETag(want), Some(cur)) => want == "*" || *want == cur.etag,
+            (WriteCondition::Always, _) | (WriteCondition::Absent, None) => Ok(()),
+            (WriteCondition::ETag(_), None) => Err(Error::NoSuchKey),
+            (WriteCondition::ETag(want), Some(cur)) if want == "*" || *want == cur.etag => Ok(()),
+            _ => Err(Error::PreconditionFailed),
         }
     }
 }
@@ -126,7 +129,7 @@ pub struct GcEntry {
 /// One entry of a listing page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListEntry {
-    Object(String, ObjectRecord),
+    Object(String, Box<ObjectRecord>),
     CommonPrefix(String),
 }
 

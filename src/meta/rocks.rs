@@ -205,9 +205,7 @@ impl MetaStore for RocksMeta {
         self.check_bucket_live(bucket)?;
         let _key_lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
         let old = self.get_object(&bucket.id, key)?;
-        if !cond.holds(old.as_ref()) {
-            return Err(Error::PreconditionFailed);
-        }
+        cond.check(old.as_ref())?;
         let mut batch = WriteBatch::default();
         batch.put_cf(
             self.cf(CF_OBJECTS)?,
@@ -309,7 +307,7 @@ impl MetaStore for RocksMeta {
                 }
                 None => {
                     page.entries
-                        .push(ListEntry::Object(key.to_owned(), decode(v)?));
+                        .push(ListEntry::Object(key.to_owned(), Box::new(decode(v)?)));
                     last = Some(key.to_owned());
                     it.next();
                 }

@@ -160,21 +160,6 @@ impl From<Error> for S3Error {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_document() {
-        let e = S3Error::code(S3Code::NoSuchKey);
-        assert_eq!(e.status(), StatusCode::NOT_FOUND);
-        assert_eq!(
-            e.to_xml("/b/k", "RID"),
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/b/k</Resource><RequestId>RID</RequestId></Error>"
-        );
-    }
-}
-
 impl From<crate::auth::AuthError> for S3Error {
     fn from(e: crate::auth::AuthError) -> Self {
         use crate::auth::AuthError as A;
@@ -192,5 +177,20 @@ impl From<crate::auth::AuthError> for S3Error {
             A::InvalidArgument(_) => C::InvalidArgument,
         };
         S3Error::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_document() {
+        let e = S3Error::code(S3Code::NoSuchKey);
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            e.to_xml("/b/k", "RID"),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/b/k</Resource><RequestId>RID</RequestId></Error>"
+        );
     }
 }

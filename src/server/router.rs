@@ -52,7 +52,8 @@ pub fn route(
             key,
         }));
     }
-    if path == "/storage" || path.starts_with("/storage/") {
+    // `/storage` and `/storage/` alone stay S3: bucket `storage`, reserved, never exists.
+    if path.len() > "/storage/".len() && path.starts_with("/storage/") {
         return Ok(Route::Api);
     }
     let rest = path.strip_prefix('/').unwrap_or(path);
