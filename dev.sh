@@ -24,8 +24,10 @@ need_deb libclang-dev
 case "${1:-}" in
   serve)
     shift
-    cargo build --release --bin cnx-storage
-    exec "$CARGO_TARGET_DIR/release/cnx-storage" serve "$@"
+    # The dev profile optimises every dependency (RocksDB, hashing, hyper) and shares the
+    # target dir with the tests; `cargo build --release` is the production build.
+    cargo build --bin cnx-storage
+    exec "$CARGO_TARGET_DIR/debug/cnx-storage" serve "$@"
     ;;
   test)
     need_deb curl openssl

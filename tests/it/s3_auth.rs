@@ -197,3 +197,69 @@ async fn credential_scope_for_another_region_is_rejected() {
         "the error should name the expected region: {text}"
     );
 }
+
+/// Sends only the headers of a PUT with `Expect: 100-continue` and returns the first status
+/// line the server answers with.
+async fn first_status_for_expect_continue(addr: &str, path_and_query: &str, len: u64) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "PUT {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\nExpect: 100-continue\r\n\r\n"
+    );
+    sock.write_all(head.as_bytes()).await.expect("send headers");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let read = async {
+        while !buf.windows(2).any(|w| w == b"\r\n") {
+            let n = sock.read(&mut chunk).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("the server answered the headers");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    text.lines().next().unwrap_or("").to_owned()
+}
+
+#[tokio::test]
+async fn refused_uploads_never_ask_for_their_body() {
+    use aws_sdk_s3::presigning::PresigningConfig;
+    let srv = Server::start();
+    if srv.skip_external("100-continue handling is checked on cnx-storage only") {
+        return;
+    }
+    let client = srv.client();
+    let bucket = srv.bucket(&client, "expect").await;
+    let presign = |bucket: String| {
+        let client = client.clone();
+        async move {
+            client
+                .put_object()
+                .bucket(bucket)
+                .key("k")
+                .presigned(
+                    PresigningConfig::expires_in(std::time::Duration::from_secs(300)).unwrap(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let path_of = |uri: &str| {
+        let u: http::Uri = uri.parse().unwrap();
+        u.path_and_query().unwrap().to_string()
+    };
+    let missing = path_of(presign(format!("{bucket}-missing")).await.uri());
+    let good = path_of(presign(bucket.clone()).await.uri());
+    let tampered = good.replace("X-Amz-Signature=", "X-Amz-Signature=0");
+    for (path, want) in [(missing, " 404 "), (tampered, " 403 ")] {
+        let status = first_status_for_expect_continue(&srv.addr, &path, 1 << 20).await;
+        assert!(status.contains(want), "{path}: {status}");
+    }
+    // An accepted upload is invited to send its body.
+    let status = first_status_for_expect_continue(&srv.addr, &good, 1 << 20).await;
+    assert!(status.contains(" 100 "), "{status}");
+}
