@@ -367,6 +367,42 @@ struct SigContext {
 }
 
 impl SigContext {
+    /// Everything but the payload hash, for header and presigned requests alike.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        parts: &http::request::Parts,
+        lookup: &dyn SecretLookup,
+        cred: &Credential<'_>,
+        amz_date: String,
+        query: String,
+        signed: &[String],
+        signed_headers: &str,
+        signature: &str,
+    ) -> Result<Self, AuthError> {
+        let secret = lookup
+            .secret_for(cred.access_key)
+            .ok_or(AuthError::InvalidAccessKeyId)?;
+        Ok(SigContext {
+            access_key: cred.access_key.to_owned(),
+            key: signing_key(&secret, cred.date, cred.region, cred.service),
+            amz_date,
+            scope: format!(
+                "{}/{}/{}/aws4_request",
+                cred.date, cred.region, cred.service
+            ),
+            method: parts.method.as_str().to_owned(),
+            uri_candidates: canonical_uri_candidates(parts.uri.path()),
+            query,
+            headers: canonical_headers(
+                &parts.headers,
+                signed,
+                parts.uri.authority().map(|a| a.as_str()),
+            )?,
+            signed_headers: signed_headers.to_owned(),
+            provided_signature: signature.to_owned(),
+        })
+    }
+
     /// Returns the computed signature when one canonical URI candidate matches.
     fn check(&self, payload_hash: &str) -> Result<[u8; 32], AuthError> {
         for uri in &self.uri_candidates {
@@ -582,28 +618,16 @@ fn verify_header_auth(
         None => None,
     };
 
-    let secret = lookup
-        .secret_for(cred.access_key)
-        .ok_or(AuthError::InvalidAccessKeyId)?;
-    let ctx = SigContext {
-        access_key: cred.access_key.to_owned(),
-        key: signing_key(&secret, cred.date, cred.region, cred.service),
+    let ctx = SigContext::new(
+        parts,
+        lookup,
+        &cred,
         amz_date,
-        scope: format!(
-            "{}/{}/{}/aws4_request",
-            cred.date, cred.region, cred.service
-        ),
-        method: parts.method.as_str().to_owned(),
-        uri_candidates: canonical_uri_candidates(parts.uri.path()),
-        query: canonical_query(raw_query, false),
-        headers: canonical_headers(
-            &parts.headers,
-            &signed,
-            parts.uri.authority().map(|a| a.as_str()),
-        )?,
-        signed_headers: auth.signed_headers.to_owned(),
-        provided_signature: auth.signature.to_owned(),
-    };
+        canonical_query(raw_query, false),
+        &signed,
+        auth.signed_headers,
+        auth.signature,
+    )?;
     match payload {
         Some((mode, hash_str)) => {
             let computed = ctx.check(&hash_str)?;
@@ -712,28 +736,16 @@ fn verify_presigned(
     let payload_hash = get(CONTENT_SHA256, true)?.unwrap_or(UNSIGNED_PAYLOAD);
     let mode = PayloadMode::parse(payload_hash)?;
 
-    let secret = lookup
-        .secret_for(cred.access_key)
-        .ok_or(AuthError::InvalidAccessKeyId)?;
-    let ctx = SigContext {
-        access_key: cred.access_key.to_owned(),
-        key: signing_key(&secret, cred.date, cred.region, cred.service),
-        amz_date: date.to_owned(),
-        scope: format!(
-            "{}/{}/{}/aws4_request",
-            cred.date, cred.region, cred.service
-        ),
-        method: parts.method.as_str().to_owned(),
-        uri_candidates: canonical_uri_candidates(parts.uri.path()),
-        query: canonical_query(raw_query, true),
-        headers: canonical_headers(
-            &parts.headers,
-            &signed,
-            parts.uri.authority().map(|a| a.as_str()),
-        )?,
-        signed_headers: signed_headers.to_owned(),
-        provided_signature: signature.to_owned(),
-    };
+    let ctx = SigContext::new(
+        parts,
+        lookup,
+        &cred,
+        date.to_owned(),
+        canonical_query(raw_query, true),
+        &signed,
+        signed_headers,
+        signature,
+    )?;
     let computed = ctx.check(payload_hash)?;
     Ok(ctx.verified(mode, computed, true))
 }

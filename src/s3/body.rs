@@ -13,8 +13,8 @@ use super::error::{S3Code, S3Error, S3Result};
 use crate::auth::chunked::ChunkedDecoder;
 use crate::auth::{PayloadMode, Verified};
 
-pub struct Payload {
-    body: Incoming,
+pub struct Payload<'a> {
+    body: &'a mut Incoming,
     sha256: Option<(Sha256, [u8; 32])>,
     decoder: Option<ChunkedDecoder>,
     buf: BytesMut,
@@ -24,8 +24,8 @@ pub struct Payload {
     received: u64,
 }
 
-impl Payload {
-    pub fn new(body: Incoming, verified: &Verified) -> Self {
+impl<'a> Payload<'a> {
+    pub fn new(body: &'a mut Incoming, verified: &Verified) -> Self {
         let (sha256, decoder) = match &verified.payload {
             PayloadMode::Sha256(h) => (Some((Sha256::new(), *h)), None),
             PayloadMode::Unsigned => (None, None),
@@ -69,7 +69,12 @@ impl Payload {
                     };
                     match self.decoder.as_mut() {
                         Some(dec) => {
-                            self.buf.extend_from_slice(&data);
+                            if self.buf.is_empty() {
+                                // Takes the frame's buffer without copying when it is unshared.
+                                self.buf = BytesMut::from(data);
+                            } else {
+                                self.buf.extend_from_slice(&data);
+                            }
                             let mut out = Vec::new();
                             dec.feed(&mut self.buf, &mut out).map_err(S3Error::from)?;
                             self.ready.extend(out.into_iter().filter(|b| !b.is_empty()));
@@ -136,5 +141,18 @@ impl Payload {
             out.extend_from_slice(&b);
         }
         Ok(out.freeze())
+    }
+}
+
+/// Reads and discards what is left of a request body the handler refused, up to `limit`
+/// bytes, so that a client still sending it reads the error instead of a reset connection.
+pub async fn drain(body: &mut Incoming, limit: u64) {
+    use http_body::Body as _;
+    let mut seen = 0u64;
+    while !body.is_end_stream() && seen <= limit {
+        match body.frame().await {
+            Some(Ok(f)) => seen += f.data_ref().map_or(0, |d| d.len() as u64),
+            _ => return,
+        }
     }
 }

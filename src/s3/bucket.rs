@@ -39,7 +39,7 @@ pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
     Ok(xml_ok(w.finish()))
 }
 
-pub async fn create_bucket(ctx: &Ctx, body: Incoming) -> S3Result<Response> {
+pub async fn create_bucket(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
     let name = ctx.bucket_name()?;
     let region = &ctx.state.cfg.region;
     let mut payload = Payload::new(body, &ctx.verified);

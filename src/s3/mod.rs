@@ -22,6 +22,10 @@ use crate::server::body::{self as rbody, Response};
 use crate::server::router::S3Target;
 use crate::server::AppState;
 
+/// How much of a refused request body is read and discarded before the error is sent; a
+/// larger one is cut off with the connection.
+const DRAIN_LIMIT: u64 = 16 << 20;
+
 /// Longest object key S3 accepts, in bytes of UTF-8.
 pub const MAX_KEY_LEN: usize = 1024;
 
@@ -67,14 +71,25 @@ pub async fn handle(
     target: S3Target,
     request_id: &str,
 ) -> (Response, Option<&'static str>) {
-    let (parts, body) = req.into_parts();
+    let (parts, mut body) = req.into_parts();
     let resource = parts.uri.path().to_owned();
     let head = parts.method == Method::HEAD;
+    let expect_continue = parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let mut op_name = None;
-    let result = run(state, parts, body, target, request_id, &mut op_name).await;
+    let result = run(state, parts, &mut body, target, request_id, &mut op_name).await;
     let resp = match result {
         Ok(r) => r,
-        Err(e) => error_response(&e, &resource, request_id, head),
+        Err(e) => {
+            // A client that announced 100-continue has not sent its body and never will.
+            if !expect_continue {
+                let drain = body::drain(&mut body, DRAIN_LIMIT);
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(30), drain).await;
+            }
+            error_response(&e, &resource, request_id, head)
+        }
     };
     (resp, op_name)
 }
@@ -82,7 +97,7 @@ pub async fn handle(
 async fn run(
     state: Arc<AppState>,
     parts: http::request::Parts,
-    body: Incoming,
+    body: &mut Incoming,
     target: S3Target,
     request_id: &str,
     op_name: &mut Option<&'static str>,
@@ -120,7 +135,7 @@ async fn run(
     dispatch(ctx, op, body).await
 }
 
-async fn dispatch(ctx: Ctx, op: S3Op, body: Incoming) -> S3Result<Response> {
+async fn dispatch(ctx: Ctx, op: S3Op, body: &mut Incoming) -> S3Result<Response> {
     use S3Op::*;
     match op {
         ListBuckets => bucket::list_buckets(&ctx).await,

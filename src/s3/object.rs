@@ -114,7 +114,7 @@ fn checksum_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
     }
 }
 
-pub async fn put_object(ctx: &Ctx, body: Incoming) -> S3Result<Response> {
+pub async fn put_object(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
     let h = &ctx.parts.headers;
@@ -277,7 +277,7 @@ pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
     Ok(status_only(StatusCode::NO_CONTENT))
 }
 
-pub async fn delete_objects(ctx: &Ctx, body: Incoming) -> S3Result<Response> {
+pub async fn delete_objects(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let h = &ctx.parts.headers;
     let md5 = content_md5(h)?;
