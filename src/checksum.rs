@@ -80,6 +80,114 @@ impl ChecksumAlgorithm {
     }
 }
 
+impl ChecksumAlgorithm {
+    /// The reflected polynomial of the CRCs, whose checksums of parts combine into the
+    /// checksum of the whole (`FULL_OBJECT`); `None` for the SHAs.
+    fn crc_poly(self) -> Option<(u64, u32)> {
+        match self {
+            Self::Crc32 => Some((0xEDB8_8320, 32)),
+            Self::Crc32c => Some((0x82F6_3B78, 32)),
+            Self::Crc64Nvme => Some((0x9A6C_9329_AC4B_C9B5, 64)),
+            Self::Sha1 | Self::Sha256 => None,
+        }
+    }
+
+    pub fn supports_full_object(self) -> bool {
+        self.crc_poly().is_some()
+    }
+
+    /// The checksum over the concatenation of the given `(base64 value, length)` pieces,
+    /// for the CRCs; `None` for the SHAs or a malformed value.
+    pub fn combine(self, parts: &[(&str, u64)]) -> Option<String> {
+        let (poly, width) = self.crc_poly()?;
+        let mut acc: Option<u64> = None;
+        for (value, len) in parts {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(value)
+                .ok()?;
+            let mut v = 0u64;
+            for b in &bytes {
+                v = (v << 8) | u64::from(*b);
+            }
+            acc = Some(match acc {
+                None => v,
+                Some(a) => crc_combine(poly, width, a, v, *len),
+            });
+        }
+        let out = acc.unwrap_or(0);
+        let bytes = out.to_be_bytes();
+        let start = 8 - (width as usize / 8);
+        Some(base64::engine::general_purpose::STANDARD.encode(&bytes[start..]))
+    }
+
+    /// A checksum of the part checksums (`COMPOSITE`), with the `-N` suffix S3 shows.
+    pub fn composite(self, part_values: &[&str]) -> Option<String> {
+        let mut h = ChecksumHasher::new(self);
+        for v in part_values {
+            h.update(&base64::engine::general_purpose::STANDARD.decode(v).ok()?);
+        }
+        Some(format!("{}-{}", h.finish().value, part_values.len()))
+    }
+}
+
+/// zlib's crc32_combine, generalised to any reflected CRC whose init and final xor are all
+/// ones: the CRC of A‖B from crc(A), crc(B) and len(B), by applying len(B) zero bytes to
+/// crc(A) as repeated squaring of the shift operator over GF(2).
+fn crc_combine(poly: u64, width: u32, crc1: u64, crc2: u64, len2: u64) -> u64 {
+    fn times(mat: &[u64; 64], mut vec: u64) -> u64 {
+        let mut sum = 0;
+        let mut i = 0;
+        while vec != 0 {
+            if vec & 1 != 0 {
+                sum ^= mat[i];
+            }
+            vec >>= 1;
+            i += 1;
+        }
+        sum
+    }
+    fn square(mat: &[u64; 64], width: usize) -> [u64; 64] {
+        let mut out = [0u64; 64];
+        for n in 0..width {
+            out[n] = times(mat, mat[n]);
+        }
+        out
+    }
+    if len2 == 0 {
+        return crc1;
+    }
+    let w = width as usize;
+    // The operator for one zero bit, then two, then four.
+    let mut odd = [0u64; 64];
+    odd[0] = poly;
+    for (n, slot) in odd.iter_mut().enumerate().take(w).skip(1) {
+        *slot = 1u64 << (n - 1);
+    }
+    let mut even = square(&odd, w);
+    odd = square(&even, w);
+    let mut crc1 = crc1;
+    let mut len = len2;
+    loop {
+        even = square(&odd, w);
+        if len & 1 != 0 {
+            crc1 = times(&even, crc1);
+        }
+        len >>= 1;
+        if len == 0 {
+            break;
+        }
+        odd = square(&even, w);
+        if len & 1 != 0 {
+            crc1 = times(&odd, crc1);
+        }
+        len >>= 1;
+        if len == 0 {
+            break;
+        }
+    }
+    crc1 ^ crc2
+}
+
 /// A checksum as stored with an object and returned to clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checksum {
@@ -205,6 +313,41 @@ mod tests {
             "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="
         );
         assert_eq!(of(ChecksumAlgorithm::Crc64Nvme, d), "jSnVw/bqjr4=");
+    }
+
+    #[test]
+    fn crcs_of_parts_combine_into_the_whole() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for alg in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
+            let whole = of(alg, &data);
+            for cuts in [vec![1usize], vec![5000], vec![1, 2, 3333, 9999]] {
+                let mut pieces = Vec::new();
+                let mut start = 0;
+                for &c in cuts.iter().chain(std::iter::once(&data.len())) {
+                    pieces.push((of(alg, &data[start..c]), (c - start) as u64));
+                    start = c;
+                }
+                let refs: Vec<(&str, u64)> = pieces.iter().map(|(v, l)| (v.as_str(), *l)).collect();
+                assert_eq!(
+                    alg.combine(&refs).as_deref(),
+                    Some(whole.as_str()),
+                    "{alg:?} {cuts:?}"
+                );
+            }
+        }
+        assert_eq!(ChecksumAlgorithm::Sha256.combine(&[("x", 1)]), None);
+    }
+
+    #[test]
+    fn composite_has_part_count_suffix() {
+        let a = of(ChecksumAlgorithm::Crc32, b"a");
+        let b = of(ChecksumAlgorithm::Crc32, b"b");
+        let c = ChecksumAlgorithm::Crc32.composite(&[&a, &b]).unwrap();
+        assert!(c.ends_with("-2"), "{c}");
     }
 
     #[test]

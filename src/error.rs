@@ -29,6 +29,14 @@ pub enum Error {
     Md5Mismatch,
     #[error("the body ended after {got} bytes; {expected} were announced")]
     IncompleteBody { expected: u64, got: u64 },
+    #[error("the multipart upload does not exist")]
+    NoSuchUpload,
+    #[error("invalid part: {0}")]
+    InvalidPart(String),
+    #[error("the list of parts was not in ascending order")]
+    InvalidPartOrder,
+    #[error("part {part} is {size} bytes; every part but the last must be at least 5 MiB")]
+    EntityTooSmall { part: u32, size: u64 },
     #[error("metadata index: {0}")]
     Meta(String),
     #[error("blob store: {0}")]

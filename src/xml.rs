@@ -124,6 +124,22 @@ pub struct ObjectIdentifier {
     pub version_id: Option<String>,
 }
 
+/// `<CompleteMultipartUpload>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompleteMultipartUpload {
+    #[serde(rename = "Part", default)]
+    pub parts: Vec<CompletedPart>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompletedPart {
+    pub part_number: u32,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+}
+
 /// Parses a request body; `Err` carries a message for `MalformedXML`.
 pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the XML is not UTF-8".to_string())?;
@@ -169,5 +185,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.location_constraint.as_deref(), Some("in-mum"));
         assert!(parse::<Delete>(b"<Delete><Object>").is_err());
+        let c: CompleteMultipartUpload = parse(
+            br#"<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"abc"</ETag><PartNumber>1</PartNumber><ChecksumCRC32>x</ChecksumCRC32></Part><Part><PartNumber>2</PartNumber><ETag>def</ETag></Part></CompleteMultipartUpload>"#,
+        )
+        .unwrap();
+        assert_eq!(c.parts.len(), 2);
+        assert_eq!(
+            (c.parts[0].part_number, c.parts[0].etag.as_str()),
+            (1, "\"abc\"")
+        );
     }
 }

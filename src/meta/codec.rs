@@ -4,6 +4,8 @@
 //! - `objects`: bucket id (16 bytes) ‖ key (UTF-8) → `ObjectRecord`; one bucket's keys are one
 //!   contiguous range in S3's binary key order, so a listing page is one range scan.
 //! - `usage`: bucket id → two little-endian i64 (bytes, objects), summed by a merge operator.
+//! - `uploads`: bucket id ‖ key ‖ 0x00 ‖ upload id → `UploadRecord`.
+//! - `parts`: upload id ‖ part number (u32, big-endian) → `PartRecord`.
 //! - `staged`: blob id → unix millis when staged.
 //! - `gc`: unix millis (8 bytes, big-endian) ‖ blob id → empty; oldest first.
 
@@ -51,6 +53,22 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         )));
     }
     serde_json::from_slice(bytes).map_err(|e| Error::Meta(format!("decode: {e}")))
+}
+
+/// bucket id ‖ key ‖ 0x00 ‖ upload id: one bucket's uploads in key order, then upload id.
+pub fn upload_key(bucket: &BucketId, key: &str, upload_id: &str) -> Vec<u8> {
+    let mut k = object_key(bucket, key);
+    k.push(0);
+    k.extend_from_slice(upload_id.as_bytes());
+    k
+}
+
+/// upload id ‖ part number (big-endian): one upload's parts in part order.
+pub fn part_key(upload_id: &str, part: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(upload_id.len() + 4);
+    k.extend_from_slice(upload_id.as_bytes());
+    k.extend_from_slice(&part.to_be_bytes());
+    k
 }
 
 pub fn gc_key(queued_ms: i64, blob: &str) -> Vec<u8> {

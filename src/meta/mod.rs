@@ -4,10 +4,11 @@
 
 pub mod codec;
 pub mod rocks;
+mod rocks_uploads;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checksum::Checksum;
+use crate::checksum::{Checksum, ChecksumAlgorithm};
 use crate::error::Result;
 
 /// Current version tag of stored records; readers refuse records they do not know.
@@ -78,13 +79,22 @@ pub struct ObjectRecord {
     /// `x-amz-meta-*` pairs, names lowercased and without the prefix, in arrival order.
     pub user_meta: Vec<(String, String)>,
     pub checksum: Option<Checksum>,
-    /// The object's bytes in order; empty for an empty object.
+    /// `None` means FULL_OBJECT (every single-part object).
+    #[serde(default)]
+    pub checksum_type: Option<ChecksumType>,
+    /// The object's bytes in order; empty for an empty object. A multipart object has one
+    /// segment per part.
     pub segments: Vec<Segment>,
 }
 
 impl ObjectRecord {
     pub fn blob_ids(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().map(|s| s.blob.as_str())
+    }
+
+    /// Multipart objects carry an ETag with a `-N` part count.
+    pub fn part_count(&self) -> Option<u32> {
+        self.etag.rsplit_once('-').and_then(|(_, n)| n.parse().ok())
     }
 }
 
@@ -148,8 +158,109 @@ pub struct ListQuery<'a> {
     pub max: usize,
 }
 
+/// How the checksum of a multipart object is formed from its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChecksumType {
+    /// A checksum of the part checksums, shown with a `-N` suffix.
+    Composite,
+    /// The checksum of the whole object, combined from the part CRCs.
+    FullObject,
+}
+
+/// An in-progress multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub v: u8,
+    pub upload_id: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    /// Metadata fixed at creation and given to the completed object.
+    pub headers: StoredHeaders,
+    pub user_meta: Vec<(String, String)>,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub checksum_type: Option<ChecksumType>,
+}
+
+/// One uploaded part; its bytes are one blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub v: u8,
+    pub part_number: u32,
+    pub size: u64,
+    /// Hex MD5 of the part, unquoted.
+    pub etag: String,
+    pub checksum: Option<Checksum>,
+    pub blob: String,
+    pub last_modified_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum UploadEntry {
+    Upload(Box<UploadRecord>),
+    CommonPrefix(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UploadPage {
+    pub entries: Vec<UploadEntry>,
+    /// Set when more follow: the (key, upload id) to resume after.
+    pub next: Option<(String, String)>,
+}
+
+pub struct UploadQuery<'a> {
+    pub prefix: &'a str,
+    pub delimiter: Option<&'a str>,
+    /// Resume after this key (and, within it, after this upload id).
+    pub key_marker: Option<&'a str>,
+    pub upload_id_marker: Option<&'a str>,
+    pub max: usize,
+}
+
+/// Multipart uploads. Calls on one (bucket, key) are serialised with its object writes.
+pub trait UploadStore {
+    fn create_upload(&self, bucket: &BucketRecord, rec: &UploadRecord) -> Result<()>;
+    fn get_upload(
+        &self,
+        bucket: &BucketId,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<UploadRecord>>;
+    /// Records a part (replacing one with the same number, whose blob is queued for deletion)
+    /// and releases its staged blob; `NoSuchUpload` if the upload is gone.
+    fn put_part(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        upload_id: &str,
+        part: &PartRecord,
+    ) -> Result<()>;
+    /// Parts with numbers above `after`, ascending; the bool says whether more follow.
+    fn list_parts(
+        &self,
+        upload_id: &str,
+        after: u32,
+        max: usize,
+    ) -> Result<(Vec<PartRecord>, bool)>;
+    /// Commits `rec` (whose segments are the parts named by `used`, as `(number, blob)`) and
+    /// removes the upload; unused parts' blobs and the replaced object's are queued for deletion.
+    /// `NoSuchUpload` if the upload is gone, `InvalidPart` if a used part changed meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    fn complete_upload(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        upload_id: &str,
+        rec: &ObjectRecord,
+        used: &[(u32, String)],
+        cond: &WriteCondition,
+    ) -> Result<Option<ObjectRecord>>;
+    /// Removes the upload and queues all its part blobs for deletion.
+    fn abort_upload(&self, bucket: &BucketRecord, key: &str, upload_id: &str) -> Result<()>;
+    fn list_uploads(&self, bucket: &BucketId, q: &UploadQuery<'_>) -> Result<UploadPage>;
+}
+
 /// The index operations the store needs. Each mutating call is one atomic commit.
-pub trait MetaStore: Send + Sync + 'static {
+pub trait MetaStore: UploadStore + Send + Sync + 'static {
     fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>>;
     fn list_buckets(&self) -> Result<Vec<BucketRecord>>;
     /// Inserts unless the name is taken; returns the existing record when it is.

@@ -23,15 +23,17 @@ const CF_OBJECTS: &str = "objects";
 const CF_USAGE: &str = "usage";
 const CF_STAGED: &str = "staged";
 const CF_GC: &str = "gc";
+pub(super) const CF_UPLOADS: &str = "uploads";
+pub(super) const CF_PARTS: &str = "parts";
 const STRIPES: usize = 256;
 
 pub struct RocksMeta {
-    db: DB,
+    pub(super) db: DB,
     sync: bool,
     stripes: Vec<Mutex<()>>,
     /// Object commits hold it shared; bucket create/delete hold it exclusively, so a bucket
     /// cannot be deleted between an object commit's bucket check and its write.
-    bucket_gate: RwLock<()>,
+    pub(super) bucket_gate: RwLock<()>,
 }
 
 fn usage_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
@@ -44,11 +46,11 @@ fn usage_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -
     Some(codec::encode_usage(total).to_vec())
 }
 
-fn lock_err<T>(_: T) -> Error {
+pub(super) fn lock_err<T>(_: T) -> Error {
     Error::Internal("a metadata lock was poisoned by a panic".into())
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
 }
 
@@ -69,6 +71,8 @@ impl RocksMeta {
             ColumnFamilyDescriptor::new(CF_USAGE, usage_opts),
             ColumnFamilyDescriptor::new(CF_STAGED, Options::default()),
             ColumnFamilyDescriptor::new(CF_GC, Options::default()),
+            ColumnFamilyDescriptor::new(CF_UPLOADS, Options::default()),
+            ColumnFamilyDescriptor::new(CF_PARTS, Options::default()),
         ];
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         Ok(Self {
@@ -79,20 +83,20 @@ impl RocksMeta {
         })
     }
 
-    fn cf(&self, name: &str) -> Result<&ColumnFamily> {
+    pub(super) fn cf(&self, name: &str) -> Result<&ColumnFamily> {
         self.db
             .cf_handle(name)
             .ok_or_else(|| Error::Meta(format!("column family `{name}` is missing")))
     }
 
-    fn write(&self, batch: WriteBatch) -> Result<()> {
+    pub(super) fn write(&self, batch: WriteBatch) -> Result<()> {
         let mut wo = WriteOptions::default();
         wo.set_sync(self.sync);
         self.db.write_opt(batch, &wo)?;
         Ok(())
     }
 
-    fn stripe(&self, bucket: &BucketId, key: &str) -> &Mutex<()> {
+    pub(super) fn stripe(&self, bucket: &BucketId, key: &str) -> &Mutex<()> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         bucket.hash(&mut h);
@@ -101,14 +105,14 @@ impl RocksMeta {
     }
 
     /// The bucket named `rec.name` must still be the one with `rec.id`.
-    fn check_bucket_live(&self, rec: &BucketRecord) -> Result<()> {
+    pub(super) fn check_bucket_live(&self, rec: &BucketRecord) -> Result<()> {
         match self.get_bucket(&rec.name)? {
             Some(b) if b.id == rec.id => Ok(()),
             _ => Err(Error::NoSuchBucket(rec.name.clone())),
         }
     }
 
-    fn queue_blobs(&self, batch: &mut WriteBatch, rec: &ObjectRecord) -> Result<()> {
+    pub(super) fn queue_blobs(&self, batch: &mut WriteBatch, rec: &ObjectRecord) -> Result<()> {
         let gc = self.cf(CF_GC)?;
         let ts = now_ms();
         for blob in rec.blob_ids() {
@@ -117,7 +121,12 @@ impl RocksMeta {
         Ok(())
     }
 
-    fn usage_delta(&self, batch: &mut WriteBatch, bucket: &BucketId, delta: Usage) -> Result<()> {
+    pub(super) fn usage_delta(
+        &self,
+        batch: &mut WriteBatch,
+        bucket: &BucketId,
+        delta: Usage,
+    ) -> Result<()> {
         if delta != Usage::default() {
             batch.merge_cf(self.cf(CF_USAGE)?, bucket.0, codec::encode_usage(delta));
         }
@@ -164,12 +173,15 @@ impl MetaStore for RocksMeta {
         let rec = self
             .get_bucket(name)?
             .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))?;
-        let mut it = self.db.raw_iterator_cf(self.cf(CF_OBJECTS)?);
-        it.seek(rec.id.0);
-        if it.valid() && it.key().is_some_and(|k| k.starts_with(&rec.id.0)) {
-            return Err(Error::BucketNotEmpty(name.to_owned()));
+        // In-progress multipart uploads hold blobs too: they must be aborted first.
+        for cf in [CF_OBJECTS, CF_UPLOADS] {
+            let mut it = self.db.raw_iterator_cf(self.cf(cf)?);
+            it.seek(rec.id.0);
+            if it.valid() && it.key().is_some_and(|k| k.starts_with(&rec.id.0)) {
+                return Err(Error::BucketNotEmpty(name.to_owned()));
+            }
+            it.status()?;
         }
-        it.status()?;
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS)?, name.as_bytes());
         batch.delete_cf(self.cf(CF_USAGE)?, rec.id.0);
@@ -398,6 +410,7 @@ mod tests {
             headers: StoredHeaders::default(),
             user_meta: vec![],
             checksum: None,
+            checksum_type: None,
             segments: vec![crate::meta::Segment {
                 blob: blob.into(),
                 len: size,

@@ -58,6 +58,13 @@ pub enum S3Op {
     PutObject,
     CopyObject,
     DeleteObject,
+    CreateMultipartUpload,
+    UploadPart,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
+    ListMultipartUploads,
 }
 
 /// What an operation needs of the caller's rights on the bucket.
@@ -74,8 +81,16 @@ impl S3Op {
         use S3Op::*;
         match self {
             ListBuckets | GetBucketLocation | HeadBucket | ListObjects | ListObjectsV2
-            | GetObject | HeadObject => Permission::Read,
-            PutObject | CopyObject | DeleteObject | DeleteObjects => Permission::Write,
+            | GetObject | HeadObject | ListParts | ListMultipartUploads => Permission::Read,
+            PutObject
+            | CopyObject
+            | DeleteObject
+            | DeleteObjects
+            | CreateMultipartUpload
+            | UploadPart
+            | UploadPartCopy
+            | CompleteMultipartUpload
+            | AbortMultipartUpload => Permission::Write,
             CreateBucket | DeleteBucket => Permission::Owner,
         }
     }
@@ -96,6 +111,13 @@ impl S3Op {
             PutObject => "PutObject",
             CopyObject => "CopyObject",
             DeleteObject => "DeleteObject",
+            CreateMultipartUpload => "CreateMultipartUpload",
+            UploadPart => "UploadPart",
+            UploadPartCopy => "UploadPartCopy",
+            CompleteMultipartUpload => "CompleteMultipartUpload",
+            AbortMultipartUpload => "AbortMultipartUpload",
+            ListParts => "ListParts",
+            ListMultipartUploads => "ListMultipartUploads",
         }
     }
 }
@@ -116,6 +138,12 @@ fn is_plain_param(name: &str) -> bool {
         "partNumber",
         "versionId",
         "x-amz-expected-bucket-owner",
+        "uploadId",
+        "max-parts",
+        "part-number-marker",
+        "max-uploads",
+        "key-marker",
+        "upload-id-marker",
     ];
     PLAIN.contains(&name)
         || name.starts_with("X-Amz-")
@@ -129,9 +157,9 @@ pub fn parse(
     q: &Query,
     has_copy_source: bool,
 ) -> S3Result<S3Op> {
-    let unsupported =
-        q.0.iter()
-            .find(|(k, _)| !is_plain_param(k) && !matches!(k.as_str(), "location" | "delete"));
+    let unsupported = q.0.iter().find(|(k, _)| {
+        !is_plain_param(k) && !matches!(k.as_str(), "location" | "delete" | "uploads")
+    });
     let not_impl = |what: &str| {
         S3Error::new(
             S3Code::NotImplemented,
@@ -151,6 +179,7 @@ pub fn parse(
         },
         (Some(_), None) => match *method {
             Method::GET if q.has("location") => S3Op::GetBucketLocation,
+            Method::GET if q.has("uploads") => S3Op::ListMultipartUploads,
             Method::GET if q.get("list-type") == Some("2") => S3Op::ListObjectsV2,
             Method::GET if q.has("list-type") => {
                 return Err(S3Error::new(S3Code::InvalidArgument, "list-type must be 2"))
@@ -162,17 +191,37 @@ pub fn parse(
             Method::POST if q.has("delete") => S3Op::DeleteObjects,
             _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
         },
+        (Some(_), Some(_)) if q.has("uploadId") => match *method {
+            Method::PUT if !q.has("partNumber") => {
+                return Err(S3Error::new(
+                    S3Code::InvalidArgument,
+                    "UploadPart needs a partNumber.",
+                ))
+            }
+            Method::PUT if has_copy_source => S3Op::UploadPartCopy,
+            Method::PUT => S3Op::UploadPart,
+            Method::POST => S3Op::CompleteMultipartUpload,
+            Method::DELETE => S3Op::AbortMultipartUpload,
+            Method::GET => S3Op::ListParts,
+            _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
+        },
         (Some(_), Some(_)) => match *method {
             Method::GET => S3Op::GetObject,
             Method::HEAD => S3Op::HeadObject,
             Method::PUT if has_copy_source => S3Op::CopyObject,
             Method::PUT => S3Op::PutObject,
             Method::DELETE => S3Op::DeleteObject,
+            Method::POST if q.has("uploads") => S3Op::CreateMultipartUpload,
             Method::POST => return Err(not_impl("This POST operation")),
             _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
         },
     };
-    if q.has("partNumber") && !matches!(op, S3Op::GetObject | S3Op::HeadObject) {
+    if q.has("partNumber")
+        && !matches!(
+            op,
+            S3Op::GetObject | S3Op::HeadObject | S3Op::UploadPart | S3Op::UploadPartCopy
+        )
+    {
         return Err(not_impl("partNumber on this operation"));
     }
     Ok(op)
@@ -234,11 +283,39 @@ mod tests {
             .unwrap(),
             GetObject
         );
+        assert_eq!(
+            op(Method::POST, b, k, "uploads", false).unwrap(),
+            CreateMultipartUpload
+        );
+        assert_eq!(
+            op(Method::PUT, b, k, "partNumber=2&uploadId=u", false).unwrap(),
+            UploadPart
+        );
+        assert_eq!(
+            op(Method::PUT, b, k, "partNumber=2&uploadId=u", true).unwrap(),
+            UploadPartCopy
+        );
+        assert_eq!(
+            op(Method::POST, b, k, "uploadId=u", false).unwrap(),
+            CompleteMultipartUpload
+        );
+        assert_eq!(
+            op(Method::DELETE, b, k, "uploadId=u", false).unwrap(),
+            AbortMultipartUpload
+        );
+        assert_eq!(
+            op(Method::GET, b, k, "uploadId=u&max-parts=2", false).unwrap(),
+            ListParts
+        );
+        assert_eq!(
+            op(Method::GET, b, None, "uploads&prefix=a", false).unwrap(),
+            ListMultipartUploads
+        );
         for (m, q) in [
             (Method::GET, "acl"),
             (Method::PUT, "tagging"),
             (Method::GET, "torrent"),
-            (Method::POST, "uploads"),
+            (Method::POST, "select"),
         ] {
             let e = op(m, b, k, q, false).unwrap_err();
             assert_eq!(e.code, S3Code::NotImplemented, "{q}");

@@ -44,6 +44,8 @@ s3_codes! {
     InvalidArgument => BAD_REQUEST, "Invalid Argument";
     InvalidBucketName => BAD_REQUEST, "The specified bucket is not valid.";
     InvalidDigest => BAD_REQUEST, "The Content-MD5 or checksum you specified is not valid.";
+    InvalidPart => BAD_REQUEST, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.";
+    InvalidPartOrder => BAD_REQUEST, "The list of parts was not in ascending order. Parts must be ordered by part number.";
     InvalidLocationConstraint => BAD_REQUEST, "The specified location constraint is not valid.";
     InvalidRange => RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
     InvalidRequest => BAD_REQUEST, "Invalid Request";
@@ -152,6 +154,13 @@ impl From<Error> for S3Error {
                 C::IncompleteBody,
                 format!("The request body ended after {got} of {expected} bytes."),
             ),
+            Error::NoSuchUpload => S3Error::code(C::NoSuchUpload),
+            Error::InvalidPart(m) => S3Error::new(C::InvalidPart, m),
+            Error::InvalidPartOrder => S3Error::code(C::InvalidPartOrder),
+            Error::EntityTooSmall { part, size } => S3Error::code(C::EntityTooSmall)
+                .with("ProposedSize", size.to_string())
+                .with("MinSizeAllowed", (5u64 << 20).to_string())
+                .with("PartNumber", part.to_string()),
             Error::Meta(_) | Error::Blob(_) | Error::Internal(_) => {
                 tracing::error!(error = %e, "internal error");
                 S3Error::code(C::InternalError)

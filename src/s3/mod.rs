@@ -7,6 +7,7 @@ pub mod endpoint;
 pub mod error;
 pub mod headers;
 pub mod list;
+pub mod multipart;
 pub mod object;
 
 use std::sync::Arc;
@@ -151,6 +152,13 @@ async fn dispatch(ctx: Ctx, op: S3Op, body: &mut Incoming) -> S3Result<Response>
         PutObject => object::put_object(&ctx, body).await,
         CopyObject => object::copy_object(&ctx).await,
         DeleteObject => object::delete_object(&ctx).await,
+        CreateMultipartUpload => multipart::create(&ctx).await,
+        UploadPart => multipart::upload_part(&ctx, body).await,
+        UploadPartCopy => multipart::upload_part_copy(&ctx).await,
+        CompleteMultipartUpload => multipart::complete(&ctx, body).await,
+        AbortMultipartUpload => multipart::abort(&ctx).await,
+        ListParts => multipart::list_parts(&ctx).await,
+        ListMultipartUploads => multipart::list_uploads(&ctx).await,
     }
 }
 

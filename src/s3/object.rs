@@ -13,9 +13,10 @@ use super::headers::{
 };
 use super::{status_only, xml_ok, Ctx, MAX_KEY_LEN};
 use crate::checksum::{ChecksumAlgorithm, ObjectDigests, ObjectHasher};
-use crate::meta::{ObjectRecord, RECORD_VERSION};
+use crate::meta::{ChecksumType, ObjectRecord, RECORD_VERSION};
 use crate::server::body::{self as rbody, Response};
 use crate::store::now_ms;
+use crate::store::StagedBlob;
 use crate::xml::{self, XmlWriter};
 
 /// S3's largest single PUT.
@@ -103,31 +104,56 @@ fn new_record(
         headers: stored,
         user_meta,
         checksum: Some(digests.checksum.clone()),
+        checksum_type: None,
         segments: Vec::new(),
+    }
+}
+
+pub fn checksum_type_name(t: Option<ChecksumType>) -> &'static str {
+    match t {
+        Some(ChecksumType::Composite) => "COMPOSITE",
+        Some(ChecksumType::FullObject) | None => "FULL_OBJECT",
     }
 }
 
 fn checksum_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
     if let Some(c) = &rec.checksum {
         set(h, c.algorithm.header(), &c.value);
-        set(h, "x-amz-checksum-type", "FULL_OBJECT");
+        set(
+            h,
+            "x-amz-checksum-type",
+            checksum_type_name(rec.checksum_type),
+        );
     }
 }
 
-pub async fn put_object(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
-    let bucket = resolve(ctx).await?;
-    let key = ctx.key()?;
+/// The XML element that carries a checksum of `alg` (`ChecksumCRC32`, …).
+pub fn checksum_element(alg: ChecksumAlgorithm) -> &'static str {
+    match alg {
+        ChecksumAlgorithm::Crc32 => "ChecksumCRC32",
+        ChecksumAlgorithm::Crc32c => "ChecksumCRC32C",
+        ChecksumAlgorithm::Crc64Nvme => "ChecksumCRC64NVME",
+        ChecksumAlgorithm::Sha1 => "ChecksumSHA1",
+        ChecksumAlgorithm::Sha256 => "ChecksumSHA256",
+    }
+}
+
+/// Receives a request body into a staged blob: checks its announced length, Content-MD5 and
+/// checksum as the bytes flow (all validated before the body is first polled). The checksum
+/// computed is the one the client named, else `fallback`, else CRC64NVME.
+pub async fn receive_body(
+    ctx: &Ctx,
+    body: &mut Incoming,
+    fallback: Option<ChecksumAlgorithm>,
+) -> S3Result<(StagedBlob, ObjectDigests)> {
     let h = &ctx.parts.headers;
-    let (stored, user_meta) = stored_metadata(h)?;
-    let cond = write_condition(h)?;
     let md5 = content_md5(h)?;
     let checksum = checksum_request(h)?;
     let mut payload = Payload::new(body, &ctx.verified);
     let declared = declared_length(ctx, payload.is_chunked())?;
 
-    let store = &ctx.state.store;
-    let mut staged = store.stage_blob().await?;
-    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm));
+    let mut staged = ctx.state.store.stage_blob().await?;
+    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm).or(fallback));
     while let Some(chunk) = payload.next().await? {
         if payload.received() > declared {
             return Err(S3Error::new(
@@ -147,8 +173,22 @@ pub async fn put_object(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
         .into());
     }
     verify_digests(&payload, md5, checksum.as_ref(), &digests)?;
+    Ok((staged, digests))
+}
+
+pub async fn put_object(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    let key = ctx.key()?;
+    let h = &ctx.parts.headers;
+    let (stored, user_meta) = stored_metadata(h)?;
+    let cond = write_condition(h)?;
+    let (staged, digests) = receive_body(ctx, body, None).await?;
     let rec = new_record(&digests, stored, user_meta);
-    let rec = store.commit_object(&bucket, key, staged, rec, cond).await?;
+    let rec = ctx
+        .state
+        .store
+        .commit_object(&bucket, key, staged, rec, cond)
+        .await?;
 
     let mut r = status_only(StatusCode::OK);
     set(r.headers_mut(), "etag", &quote_etag(&rec.etag));
@@ -217,17 +257,7 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
         }
     }
     let range = match ctx.query.get("partNumber") {
-        Some(n) => {
-            // A single-part object has exactly one part: the whole object.
-            if n.parse::<u32>().ok() != Some(1) {
-                return Err(S3Error::new(
-                    S3Code::InvalidRange,
-                    "The requested partnumber is not satisfiable",
-                )
-                .with("ActualObjectSize", rec.size.to_string()));
-            }
-            None
-        }
+        Some(n) => Some(part_range(&rec, n)?),
         None => parse_range(h, rec.size)?,
     };
     let mut r = status_only(StatusCode::OK);
@@ -248,7 +278,9 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     };
     let hm = r.headers_mut();
     if ctx.query.has("partNumber") {
-        set(hm, "x-amz-mp-parts-count", "1");
+        if let Some(n) = rec.part_count() {
+            set(hm, "x-amz-mp-parts-count", &n.to_string());
+        }
     }
     let checksum_mode =
         header(h, "x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
@@ -269,6 +301,31 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
         *r.body_mut() = rbody::stream(store.read_object(&rec, served));
     }
     Ok(r)
+}
+
+/// The byte range of part `n` (1-based): a segment of a multipart object, or the whole of a
+/// single-part one, which has exactly one part.
+fn part_range(rec: &ObjectRecord, n: &str) -> S3Result<std::ops::Range<u64>> {
+    let bad = || {
+        S3Error::new(
+            S3Code::InvalidRange,
+            "The requested partnumber is not satisfiable",
+        )
+        .with("ActualObjectSize", rec.size.to_string())
+    };
+    let n: usize = n.parse().map_err(|_| {
+        S3Error::new(
+            S3Code::InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive",
+        )
+    })?;
+    if rec.part_count().is_none() {
+        return if n == 1 { Ok(0..rec.size) } else { Err(bad()) };
+    }
+    let idx = n.checked_sub(1).ok_or_else(bad)?;
+    let seg = rec.segments.get(idx).ok_or_else(bad)?;
+    let start: u64 = rec.segments[..idx].iter().map(|s| s.len).sum();
+    Ok(start..start + seg.len)
 }
 
 pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
@@ -329,7 +386,7 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response
 }
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
-fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
+pub fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
     let bad = || {
         S3Error::new(
             S3Code::InvalidArgument,
@@ -428,14 +485,8 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     w.elem("LastModified", &iso_date(rec.last_modified_ms))
         .elem("ETag", &quote_etag(&rec.etag));
     if let Some(c) = &rec.checksum {
-        let name = match c.algorithm {
-            ChecksumAlgorithm::Crc32 => "ChecksumCRC32",
-            ChecksumAlgorithm::Crc32c => "ChecksumCRC32C",
-            ChecksumAlgorithm::Crc64Nvme => "ChecksumCRC64NVME",
-            ChecksumAlgorithm::Sha1 => "ChecksumSHA1",
-            ChecksumAlgorithm::Sha256 => "ChecksumSHA256",
-        };
-        w.elem("ChecksumType", "FULL_OBJECT").elem(name, &c.value);
+        w.elem("ChecksumType", checksum_type_name(rec.checksum_type))
+            .elem(checksum_element(c.algorithm), &c.value);
     }
     Ok(xml_ok(w.finish()))
 }

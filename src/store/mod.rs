@@ -5,6 +5,7 @@
 //! request fails or is dropped before commit, `StagedBlob`'s drop deletes the blob; if the whole
 //! process dies, start-up finds the id still staged and deletes it.
 
+pub mod multipart;
 pub mod naming;
 
 use std::sync::Arc;
@@ -31,7 +32,7 @@ const GC_GRACE: Duration = Duration::from_secs(10);
 pub struct Store {
     meta: Arc<dyn MetaStore>,
     blobs: BlobStore,
-    gc_kick: Arc<tokio::sync::Notify>,
+    pub(crate) gc_kick: Arc<tokio::sync::Notify>,
 }
 
 pub fn now_ms() -> i64 {
@@ -72,7 +73,7 @@ impl Store {
         store
     }
 
-    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&dyn MetaStore) -> Result<T> + Send + 'static,
@@ -161,11 +162,7 @@ impl Store {
         mut rec: ObjectRecord,
         cond: WriteCondition,
     ) -> Result<ObjectRecord> {
-        let writer = staged
-            .writer
-            .take()
-            .ok_or_else(|| Error::Internal("blob writer already finished".into()))?;
-        writer.finish().await?;
+        staged.finish_blob().await?;
         rec.segments = if staged.len == 0 {
             Vec::new()
         } else {
@@ -330,7 +327,20 @@ impl StagedBlob {
         self.len == 0
     }
 
-    fn disarm(&mut self) {
+    pub fn blob_id(&self) -> &str {
+        &self.id
+    }
+
+    /// Makes the blob visible (and durable) ahead of its commit.
+    pub async fn finish_blob(&mut self) -> Result<()> {
+        match self.writer.take() {
+            Some(w) => w.finish().await,
+            None => Err(Error::Internal("blob writer already finished".into())),
+        }
+    }
+
+    /// The commit took ownership of the blob: dropping must no longer delete it.
+    pub fn disarm(&mut self) {
         self.store = None;
     }
 }

@@ -1,0 +1,461 @@
+//! Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy,
+//! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
+//! See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html>.
+
+use futures::TryStreamExt;
+use http::{HeaderValue, StatusCode};
+use hyper::body::Incoming;
+
+use super::body::Payload;
+use super::bucket::resolve;
+use super::error::{S3Code, S3Error, S3Result};
+use super::headers::{
+    iso_date, quote_etag, read_condition, stored_metadata, unquote_etag, write_condition,
+    ReadCondition,
+};
+use super::object::{checksum_element, checksum_type_name, parse_copy_source, receive_body};
+use super::{owner_id, status_only, xml_ok, Ctx};
+use crate::checksum::{ChecksumAlgorithm, ObjectHasher};
+use crate::meta::{ChecksumType, UploadEntry, UploadRecord, RECORD_VERSION};
+use crate::server::body::Response;
+use crate::store::multipart::{RequestedPart, MAX_PART_NUMBER};
+use crate::store::now_ms;
+use crate::xml::{self, XmlWriter};
+
+/// S3's largest part.
+const MAX_PART_SIZE: u64 = 5 << 30;
+const MAX_LISTED: usize = 1000;
+/// A Complete document naming 10,000 parts with long ETags fits well within this.
+const MAX_COMPLETE_DOC: usize = 4 << 20;
+
+fn invalid(msg: impl Into<String>) -> S3Error {
+    S3Error::new(S3Code::InvalidArgument, msg)
+}
+
+fn upload_id(ctx: &Ctx) -> S3Result<&str> {
+    ctx.query
+        .get("uploadId")
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| S3Error::code(S3Code::NoSuchUpload))
+}
+
+fn part_number(ctx: &Ctx) -> S3Result<u32> {
+    ctx.query
+        .get("partNumber")
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
+        .ok_or_else(|| invalid("Part number must be an integer between 1 and 10000, inclusive"))
+}
+
+/// `max-parts` / `max-uploads`: default and ceiling 1000.
+fn max_param(ctx: &Ctx, name: &str) -> S3Result<usize> {
+    match ctx.query.get(name) {
+        None => Ok(MAX_LISTED),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(|n| usize::try_from(n).unwrap_or(MAX_LISTED).min(MAX_LISTED))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "Provided {name} not an integer or within integer range"
+                ))
+            }),
+    }
+}
+
+fn set(r: &mut Response, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+}
+
+pub async fn create(ctx: &Ctx) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    let key = ctx.key()?;
+    let (headers, user_meta) = stored_metadata(&ctx.parts.headers)?;
+    let algorithm = match ctx.header("x-amz-checksum-algorithm") {
+        None => None,
+        Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
+            S3Error::new(
+                S3Code::InvalidRequest,
+                format!("Checksum algorithm `{a}` is not supported."),
+            )
+        })?),
+    };
+    let checksum_type = match ctx.header("x-amz-checksum-type") {
+        None => None,
+        Some(t) if t.eq_ignore_ascii_case("COMPOSITE") => Some(ChecksumType::Composite),
+        Some(t) if t.eq_ignore_ascii_case("FULL_OBJECT") => Some(ChecksumType::FullObject),
+        Some(t) => return Err(invalid(format!("Unknown x-amz-checksum-type `{t}`."))),
+    };
+    match (algorithm, checksum_type) {
+        (None, Some(_)) => {
+            return Err(S3Error::new(
+                S3Code::InvalidRequest,
+                "x-amz-checksum-type needs x-amz-checksum-algorithm.",
+            ))
+        }
+        (Some(a), Some(ChecksumType::FullObject)) if !a.supports_full_object() => {
+            return Err(S3Error::new(
+                S3Code::InvalidRequest,
+                format!(
+                    "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
+                    a.as_str()
+                ),
+            ))
+        }
+        (Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => {
+            return Err(S3Error::new(
+                S3Code::InvalidRequest,
+                "The COMPOSITE checksum type cannot be used with the CRC64NVME checksum algorithm.",
+            ))
+        }
+        _ => {}
+    }
+    let rec = UploadRecord {
+        v: RECORD_VERSION,
+        upload_id: uuid::Uuid::new_v4().simple().to_string(),
+        key: key.to_owned(),
+        initiated_ms: now_ms(),
+        headers,
+        user_meta,
+        checksum_algorithm: algorithm,
+        checksum_type,
+    };
+    let rec = ctx.state.store.create_upload(&bucket, rec).await?;
+    let mut w = XmlWriter::new("InitiateMultipartUploadResult");
+    w.elem("Bucket", &bucket.name)
+        .elem("Key", key)
+        .elem("UploadId", &rec.upload_id);
+    let mut r = xml_ok(w.finish());
+    if let Some(a) = algorithm {
+        set(&mut r, "x-amz-checksum-algorithm", a.as_str());
+        set(
+            &mut r,
+            "x-amz-checksum-type",
+            checksum_type_name(Some(checksum_type.unwrap_or(
+                if a == ChecksumAlgorithm::Crc64Nvme {
+                    ChecksumType::FullObject
+                } else {
+                    ChecksumType::Composite
+                },
+            ))),
+        );
+    }
+    Ok(r)
+}
+
+/// The upload a part request names, checked before its body is read.
+async fn part_target(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, UploadRecord, u32)> {
+    let bucket = resolve(ctx).await?;
+    let number = part_number(ctx)?;
+    let upload = ctx
+        .state
+        .store
+        .upload(&bucket, ctx.key()?, upload_id(ctx)?)
+        .await?;
+    Ok((bucket, upload, number))
+}
+
+pub async fn upload_part(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
+    let (bucket, upload, number) = part_target(ctx).await?;
+    if let Some(len) = ctx
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > MAX_PART_SIZE && ctx.header("x-amz-decoded-content-length").is_none() {
+            return Err(S3Error::code(S3Code::EntityTooLarge));
+        }
+    }
+    let (staged, digests) = receive_body(ctx, body, upload.checksum_algorithm).await?;
+    if digests.len > MAX_PART_SIZE {
+        return Err(S3Error::code(S3Code::EntityTooLarge));
+    }
+    if let Some(want) = upload.checksum_algorithm {
+        if digests.checksum.algorithm != want {
+            return Err(S3Error::new(
+                S3Code::InvalidRequest,
+                format!(
+                    "The upload was created with the {} checksum algorithm; this part carries {}.",
+                    want.as_str(),
+                    digests.checksum.algorithm.as_str()
+                ),
+            ));
+        }
+    }
+    let part = ctx
+        .state
+        .store
+        .commit_part(
+            &bucket,
+            &upload.key,
+            &upload.upload_id,
+            number,
+            staged,
+            digests.md5,
+            Some(digests.checksum),
+        )
+        .await?;
+    let mut r = status_only(StatusCode::OK);
+    set(&mut r, "etag", &quote_etag(&part.etag));
+    if let Some(c) = &part.checksum {
+        set(&mut r, c.algorithm.header(), &c.value);
+    }
+    Ok(r)
+}
+
+/// `x-amz-copy-source-range: bytes=first-last`, inclusive, within the source.
+fn copy_range(v: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> {
+    let Some(v) = v else {
+        return Ok(0..size);
+    };
+    let bad = || {
+        invalid("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+    };
+    let (a, b) = v
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(bad)?;
+    let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a > b || b >= size {
+        return Err(S3Error::new(
+            S3Code::InvalidRange,
+            format!("Range specified is not valid for source object of size: {size}"),
+        ));
+    }
+    Ok(a..b + 1)
+}
+
+pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
+    let (bucket, upload, number) = part_target(ctx).await?;
+    let (src_bucket_name, src_key) =
+        parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+    let store = &ctx.state.store;
+    let src_bucket = store.bucket(&src_bucket_name).await?;
+    if src_bucket.owner != ctx.account {
+        return Err(S3Error::code(S3Code::AccessDenied));
+    }
+    let src = store.head_object(&src_bucket, &src_key).await?;
+    if read_condition(&ctx.parts.headers, "x-amz-copy-source-", &src) != ReadCondition::Proceed {
+        return Err(S3Error::code(S3Code::PreconditionFailed));
+    }
+    let range = copy_range(ctx.header("x-amz-copy-source-range"), src.size)?;
+    if range.end - range.start > MAX_PART_SIZE {
+        return Err(S3Error::code(S3Code::EntityTooLarge));
+    }
+    let mut staged = store.stage_blob().await?;
+    let mut hasher = ObjectHasher::new(upload.checksum_algorithm);
+    let mut data = store.read_object(&src, range.clone());
+    while let Some(chunk) = data.try_next().await? {
+        hasher.update(&chunk);
+        staged.write(chunk).await?;
+    }
+    let digests = hasher.finish();
+    if digests.len != range.end - range.start {
+        return Err(crate::error::Error::Internal("the source blob ended early".into()).into());
+    }
+    let part = store
+        .commit_part(
+            &bucket,
+            &upload.key,
+            &upload.upload_id,
+            number,
+            staged,
+            digests.md5,
+            Some(digests.checksum),
+        )
+        .await?;
+    let mut w = XmlWriter::new("CopyPartResult");
+    w.elem("LastModified", &iso_date(part.last_modified_ms))
+        .elem("ETag", &quote_etag(&part.etag));
+    if let (Some(c), Some(_)) = (&part.checksum, upload.checksum_algorithm) {
+        w.elem(checksum_element(c.algorithm), &c.value);
+    }
+    Ok(xml_ok(w.finish()))
+}
+
+pub async fn complete(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    let key = ctx.key()?;
+    let store = &ctx.state.store;
+    let upload = store.upload(&bucket, key, upload_id(ctx)?).await?;
+    let cond = write_condition(&ctx.parts.headers)?;
+    let mut payload = Payload::new(body, &ctx.verified);
+    let doc = payload.read_small(MAX_COMPLETE_DOC).await?;
+    let req: xml::CompleteMultipartUpload =
+        xml::parse(&doc).map_err(|m| S3Error::new(S3Code::MalformedXML, m))?;
+    if req.parts.is_empty() {
+        return Err(S3Error::new(
+            S3Code::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema: it names no parts.",
+        ));
+    }
+    let requested: Vec<RequestedPart> = req
+        .parts
+        .iter()
+        .map(|p| RequestedPart {
+            number: p.part_number,
+            etag: unquote_etag(&p.etag).to_owned(),
+        })
+        .collect();
+    let rec = store
+        .complete_upload(&bucket, &upload, &requested, cond)
+        .await?;
+
+    let host = ctx.header("host").unwrap_or("localhost");
+    let scheme = if ctx.state.cfg.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let mut w = XmlWriter::new("CompleteMultipartUploadResult");
+    w.elem(
+        "Location",
+        &format!(
+            "{scheme}://{host}/{}/{}",
+            bucket.name,
+            crate::auth::sigv4::uri_encode(key, false)
+        ),
+    )
+    .elem("Bucket", &bucket.name)
+    .elem("Key", key)
+    .elem("ETag", &quote_etag(&rec.etag));
+    if let Some(c) = &rec.checksum {
+        w.elem(checksum_element(c.algorithm), &c.value)
+            .elem("ChecksumType", checksum_type_name(rec.checksum_type));
+    }
+    Ok(xml_ok(w.finish()))
+}
+
+pub async fn abort(ctx: &Ctx) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    ctx.state
+        .store
+        .abort_upload(&bucket, ctx.key()?, upload_id(ctx)?)
+        .await?;
+    Ok(status_only(StatusCode::NO_CONTENT))
+}
+
+fn owner(w: &mut XmlWriter, tag: &'static str, account: &str) {
+    w.open(tag)
+        .elem("ID", &owner_id(account))
+        .elem("DisplayName", account)
+        .close();
+}
+
+pub async fn list_parts(ctx: &Ctx) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    let key = ctx.key()?;
+    let store = &ctx.state.store;
+    let upload = store.upload(&bucket, key, upload_id(ctx)?).await?;
+    let max = max_param(ctx, "max-parts")?;
+    let marker = match ctx.query.get("part-number-marker") {
+        None => 0,
+        Some(m) => m.parse::<u32>().map_err(|_| {
+            invalid("Provided part-number-marker not an integer or within integer range")
+        })?,
+    };
+    let (parts, truncated) = store.list_parts(&upload.upload_id, marker, max).await?;
+    let mut w = XmlWriter::new("ListPartsResult");
+    w.elem("Bucket", &bucket.name)
+        .elem("Key", key)
+        .elem("UploadId", &upload.upload_id)
+        .elem("PartNumberMarker", &marker.to_string());
+    if let Some(last) = parts.last() {
+        w.elem("NextPartNumberMarker", &last.part_number.to_string());
+    }
+    w.elem("MaxParts", &max.to_string())
+        .elem("IsTruncated", if truncated { "true" } else { "false" });
+    for p in &parts {
+        w.open("Part")
+            .elem("PartNumber", &p.part_number.to_string())
+            .elem("LastModified", &iso_date(p.last_modified_ms))
+            .elem("ETag", &quote_etag(&p.etag))
+            .elem("Size", &p.size.to_string());
+        if let (Some(c), Some(_)) = (&p.checksum, upload.checksum_algorithm) {
+            w.elem(checksum_element(c.algorithm), &c.value);
+        }
+        w.close();
+    }
+    owner(&mut w, "Initiator", &bucket.owner);
+    owner(&mut w, "Owner", &bucket.owner);
+    w.elem("StorageClass", "STANDARD");
+    if let Some(a) = upload.checksum_algorithm {
+        w.elem("ChecksumAlgorithm", a.as_str());
+    }
+    Ok(xml_ok(w.finish()))
+}
+
+pub async fn list_uploads(ctx: &Ctx) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    let q = &ctx.query;
+    let prefix = q.get("prefix").unwrap_or("");
+    let delimiter = q.get("delimiter").filter(|d| !d.is_empty());
+    let key_marker = q.get("key-marker").filter(|k| !k.is_empty());
+    let upload_id_marker = q.get("upload-id-marker").filter(|_| key_marker.is_some());
+    let max = max_param(ctx, "max-uploads")?;
+    let url = match q.get("encoding-type") {
+        None => false,
+        Some(e) if e.eq_ignore_ascii_case("url") => true,
+        Some(_) => return Err(invalid("Invalid Encoding Method specified in Request")),
+    };
+    let enc = |s: &str| -> String {
+        if url {
+            crate::auth::sigv4::uri_encode(s, false)
+        } else {
+            s.to_owned()
+        }
+    };
+    let page = ctx
+        .state
+        .store
+        .list_uploads(
+            &bucket,
+            prefix,
+            delimiter,
+            key_marker,
+            upload_id_marker,
+            max,
+        )
+        .await?;
+    let mut w = XmlWriter::new("ListMultipartUploadsResult");
+    w.elem("Bucket", &bucket.name)
+        .elem("KeyMarker", &enc(key_marker.unwrap_or("")))
+        .elem("UploadIdMarker", upload_id_marker.unwrap_or(""));
+    if let Some((k, u)) = &page.next {
+        w.elem("NextKeyMarker", &enc(k))
+            .elem("NextUploadIdMarker", u);
+    }
+    w.elem("Prefix", &enc(prefix));
+    w.opt("Delimiter", delimiter.map(enc).as_deref());
+    w.elem("MaxUploads", &max.to_string()).elem(
+        "IsTruncated",
+        if page.next.is_some() { "true" } else { "false" },
+    );
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    for e in &page.entries {
+        if let UploadEntry::Upload(u) = e {
+            w.open("Upload")
+                .elem("Key", &enc(&u.key))
+                .elem("UploadId", &u.upload_id);
+            owner(&mut w, "Initiator", &bucket.owner);
+            owner(&mut w, "Owner", &bucket.owner);
+            w.elem("StorageClass", "STANDARD")
+                .elem("Initiated", &iso_date(u.initiated_ms));
+            if let Some(a) = u.checksum_algorithm {
+                w.elem("ChecksumAlgorithm", a.as_str());
+            }
+            w.close();
+        }
+    }
+    for e in &page.entries {
+        if let UploadEntry::CommonPrefix(p) = e {
+            w.open("CommonPrefixes").elem("Prefix", &enc(p)).close();
+        }
+    }
+    Ok(xml_ok(w.finish()))
+}

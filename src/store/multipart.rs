@@ -1,0 +1,254 @@
+//! Multipart uploads: parts are blobs of their own; completing an upload commits a manifest
+//! of those blobs as the object's segments, so no byte is copied.
+
+use md5::Digest as _;
+
+use super::{now_ms, StagedBlob, Store};
+use crate::checksum::{Checksum, ChecksumAlgorithm};
+use crate::error::{Error, Result};
+use crate::meta::{
+    BucketRecord, ChecksumType, ObjectRecord, PartRecord, Segment, UploadPage, UploadQuery,
+    UploadRecord, WriteCondition, RECORD_VERSION,
+};
+
+/// Every part but the last must be at least this large.
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+pub const MAX_PART_NUMBER: u32 = 10_000;
+
+/// A part named in a CompleteMultipartUpload request.
+pub struct RequestedPart {
+    pub number: u32,
+    /// Unquoted.
+    pub etag: String,
+}
+
+impl Store {
+    pub async fn create_upload(
+        &self,
+        bucket: &BucketRecord,
+        rec: UploadRecord,
+    ) -> Result<UploadRecord> {
+        let (b, r) = (bucket.clone(), rec.clone());
+        self.blocking(move |m| m.create_upload(&b, &r)).await?;
+        Ok(rec)
+    }
+
+    pub async fn upload(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadRecord> {
+        let (id, k, u) = (bucket.id, key.to_owned(), upload_id.to_owned());
+        self.blocking(move |m| m.get_upload(&id, &k, &u))
+            .await?
+            .ok_or(Error::NoSuchUpload)
+    }
+
+    /// Finishes `staged` and records it as part `number`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_part(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        mut staged: StagedBlob,
+        md5: [u8; 16],
+        checksum: Option<Checksum>,
+    ) -> Result<PartRecord> {
+        let blob = staged.blob_id().to_owned();
+        staged.finish_blob().await?;
+        let part = PartRecord {
+            v: RECORD_VERSION,
+            part_number: number,
+            size: staged.len(),
+            etag: hex::encode(md5),
+            checksum,
+            blob,
+            last_modified_ms: now_ms(),
+        };
+        let (b, k, u, p) = (
+            bucket.clone(),
+            key.to_owned(),
+            upload_id.to_owned(),
+            part.clone(),
+        );
+        self.blocking(move |m| m.put_part(&b, &k, &u, &p)).await?;
+        staged.disarm();
+        self.gc_kick.notify_one();
+        Ok(part)
+    }
+
+    pub async fn list_parts(
+        &self,
+        upload_id: &str,
+        after: u32,
+        max: usize,
+    ) -> Result<(Vec<PartRecord>, bool)> {
+        let u = upload_id.to_owned();
+        self.blocking(move |m| m.list_parts(&u, after, max)).await
+    }
+
+    pub async fn abort_upload(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<()> {
+        let (b, k, u) = (bucket.clone(), key.to_owned(), upload_id.to_owned());
+        self.blocking(move |m| m.abort_upload(&b, &k, &u)).await?;
+        self.gc_kick.notify_one();
+        Ok(())
+    }
+
+    pub async fn list_uploads(
+        &self,
+        bucket: &BucketRecord,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        upload_id_marker: Option<&str>,
+        max: usize,
+    ) -> Result<UploadPage> {
+        let id = bucket.id;
+        let (p, d, km, um) = (
+            prefix.to_owned(),
+            delimiter.map(str::to_owned),
+            key_marker.map(str::to_owned),
+            upload_id_marker.map(str::to_owned),
+        );
+        self.blocking(move |m| {
+            m.list_uploads(
+                &id,
+                &UploadQuery {
+                    prefix: &p,
+                    delimiter: d.as_deref(),
+                    key_marker: km.as_deref(),
+                    upload_id_marker: um.as_deref(),
+                    max,
+                },
+            )
+        })
+        .await
+    }
+
+    /// Checks the requested parts against the uploaded ones and commits the object as a
+    /// manifest of their blobs. Parts not named are deleted.
+    pub async fn complete_upload(
+        &self,
+        bucket: &BucketRecord,
+        upload: &UploadRecord,
+        requested: &[RequestedPart],
+        cond: WriteCondition,
+    ) -> Result<ObjectRecord> {
+        let (uploaded, _) = self.list_parts(&upload.upload_id, 0, usize::MAX).await?;
+        let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
+        let mut previous = 0;
+        for r in requested {
+            if r.number <= previous {
+                return Err(Error::InvalidPartOrder);
+            }
+            previous = r.number;
+            let part = uploaded
+                .iter()
+                .find(|p| p.part_number == r.number && p.etag == r.etag)
+                .ok_or_else(|| {
+                    Error::InvalidPart(format!(
+                        "Part {} with ETag \"{}\" was not uploaded.",
+                        r.number, r.etag
+                    ))
+                })?;
+            chosen.push(part);
+        }
+        if let Some((_, init)) = chosen.split_last() {
+            if let Some(small) = init.iter().find(|p| p.size < MIN_PART_SIZE) {
+                return Err(Error::EntityTooSmall {
+                    part: small.part_number,
+                    size: small.size,
+                });
+            }
+        }
+        let mut md5s = md5::Md5::new();
+        for p in &chosen {
+            let mut raw = [0u8; 16];
+            hex::decode_to_slice(&p.etag, &mut raw).map_err(|_| {
+                Error::Internal(format!("stored part ETag `{}` is not hex", p.etag))
+            })?;
+            md5s.update(raw);
+        }
+        let (checksum, checksum_type) = combined_checksum(upload, &chosen);
+        let rec = ObjectRecord {
+            v: RECORD_VERSION,
+            size: chosen.iter().map(|p| p.size).sum(),
+            etag: format!("{}-{}", hex::encode(md5s.finalize()), chosen.len()),
+            last_modified_ms: now_ms(),
+            headers: upload.headers.clone(),
+            user_meta: upload.user_meta.clone(),
+            checksum,
+            checksum_type,
+            // One segment per part, empty ones included, so part N is segment N-1.
+            segments: chosen
+                .iter()
+                .map(|p| Segment {
+                    blob: p.blob.clone(),
+                    len: p.size,
+                })
+                .collect(),
+        };
+        let used: Vec<(u32, String)> = chosen
+            .iter()
+            .map(|p| (p.part_number, p.blob.clone()))
+            .collect();
+        let (b, k, u, r) = (
+            bucket.clone(),
+            upload.key.clone(),
+            upload.upload_id.clone(),
+            rec.clone(),
+        );
+        self.blocking(move |m| m.complete_upload(&b, &k, &u, &r, &used, &cond))
+            .await?;
+        self.gc_kick.notify_one();
+        Ok(rec)
+    }
+}
+
+/// The object checksum of a completed upload, when every chosen part carries one of the
+/// upload's algorithm.
+fn combined_checksum(
+    upload: &UploadRecord,
+    parts: &[&PartRecord],
+) -> (Option<Checksum>, Option<ChecksumType>) {
+    let algorithm = upload
+        .checksum_algorithm
+        .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
+    let values: Option<Vec<(&str, u64)>> = parts
+        .iter()
+        .map(|p| match &p.checksum {
+            Some(c) if c.algorithm == algorithm => Some((c.value.as_str(), p.size)),
+            _ => None,
+        })
+        .collect();
+    let Some(values) = values else {
+        return (None, None);
+    };
+    // S3's defaults: CRC64NVME (also what it stores when no algorithm was named) is always
+    // full-object; the other algorithms are composite unless the upload asked otherwise.
+    let kind = upload.checksum_type.unwrap_or(
+        if upload.checksum_algorithm.is_none() || algorithm == ChecksumAlgorithm::Crc64Nvme {
+            ChecksumType::FullObject
+        } else {
+            ChecksumType::Composite
+        },
+    );
+    let value = match kind {
+        ChecksumType::FullObject => algorithm.combine(&values),
+        ChecksumType::Composite => {
+            algorithm.composite(&values.iter().map(|(v, _)| *v).collect::<Vec<_>>())
+        }
+    };
+    match value {
+        Some(value) => (Some(Checksum { algorithm, value }), Some(kind)),
+        None => (None, None),
+    }
+}
