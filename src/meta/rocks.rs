@@ -19,10 +19,10 @@ use super::{
 use crate::error::{Error, Result};
 
 const CF_BUCKETS: &str = "buckets";
-const CF_OBJECTS: &str = "objects";
+pub(super) const CF_OBJECTS: &str = "objects";
 const CF_USAGE: &str = "usage";
-const CF_STAGED: &str = "staged";
-const CF_GC: &str = "gc";
+pub(super) const CF_STAGED: &str = "staged";
+pub(super) const CF_GC: &str = "gc";
 pub(super) const CF_UPLOADS: &str = "uploads";
 pub(super) const CF_PARTS: &str = "parts";
 const STRIPES: usize = 256;

@@ -3,15 +3,14 @@
 use rocksdb::WriteBatch;
 
 use super::codec::{self, decode, encode, object_key, part_key, prefix_successor, upload_key};
-use super::rocks::{lock_err, RocksMeta, CF_PARTS, CF_UPLOADS};
+use super::rocks::{
+    lock_err, now_ms, RocksMeta, CF_GC, CF_OBJECTS, CF_PARTS, CF_STAGED, CF_UPLOADS,
+};
 use super::{
     BucketId, BucketRecord, MetaStore, ObjectRecord, PartRecord, UploadEntry, UploadPage,
     UploadQuery, UploadRecord, UploadStore, Usage, WriteCondition,
 };
 use crate::error::{Error, Result};
-
-const CF_OBJECTS: &str = "objects";
-const CF_STAGED: &str = "staged";
 
 impl RocksMeta {
     fn all_parts(&self, upload_id: &str) -> Result<Vec<PartRecord>> {
@@ -31,12 +30,12 @@ impl RocksMeta {
         batch.delete_cf(self.cf(CF_UPLOADS)?, upload_key(bucket, key, upload_id));
         let parts_cf = self.cf(CF_PARTS)?;
         let mut bytes = 0;
-        let ts = super::rocks::now_ms();
+        let ts = now_ms();
         for p in self.all_parts(upload_id)? {
             bytes += p.size;
             batch.delete_cf(parts_cf, part_key(upload_id, p.part_number));
             if !keep.iter().any(|(n, _)| *n == p.part_number) {
-                batch.put_cf(self.cf("gc")?, codec::gc_key(ts, &p.blob), []);
+                batch.put_cf(self.cf(CF_GC)?, codec::gc_key(ts, &p.blob), []);
             }
         }
         Ok(bytes)
@@ -94,11 +93,7 @@ impl UploadStore for RocksMeta {
         batch.delete_cf(self.cf(CF_STAGED)?, part.blob.as_bytes());
         let mut delta = part.size as i64;
         if let Some(old) = old {
-            batch.put_cf(
-                self.cf("gc")?,
-                codec::gc_key(super::rocks::now_ms(), &old.blob),
-                [],
-            );
+            batch.put_cf(self.cf(CF_GC)?, codec::gc_key(now_ms(), &old.blob), []);
             delta -= old.size as i64;
         }
         self.usage_delta(
@@ -274,5 +269,201 @@ impl UploadStore for RocksMeta {
         }
         it.status()?;
         Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{Segment, StoredHeaders, RECORD_VERSION};
+
+    fn open() -> (tempfile::TempDir, RocksMeta, BucketRecord) {
+        let dir = tempfile::tempdir().unwrap();
+        let m = RocksMeta::open(dir.path(), false).unwrap();
+        let b = BucketRecord {
+            v: RECORD_VERSION,
+            id: BucketId::random(),
+            name: "b".into(),
+            owner: "root".into(),
+            region: "in-mum".into(),
+            created_at_ms: 0,
+        };
+        m.insert_bucket(&b).unwrap();
+        (dir, m, b)
+    }
+
+    fn upload(key: &str, id: &str) -> UploadRecord {
+        UploadRecord {
+            v: RECORD_VERSION,
+            upload_id: id.into(),
+            key: key.into(),
+            initiated_ms: 0,
+            headers: StoredHeaders::default(),
+            user_meta: vec![],
+            checksum_algorithm: None,
+            checksum_type: None,
+        }
+    }
+
+    fn part(n: u32, size: u64, blob: &str) -> PartRecord {
+        PartRecord {
+            v: RECORD_VERSION,
+            part_number: n,
+            size,
+            etag: format!("{n:032x}"),
+            checksum: None,
+            blob: blob.into(),
+            last_modified_ms: 0,
+        }
+    }
+
+    fn gc_blobs(m: &RocksMeta) -> Vec<String> {
+        let mut v: Vec<String> = m
+            .pending_deletes(i64::MAX, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.blob)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn parts_count_in_usage_until_completed_or_aborted() {
+        let (_d, m, b) = open();
+        m.create_upload(&b, &upload("k", "u1")).unwrap();
+        m.put_part(&b, "k", "u1", &part(1, 10, "p1")).unwrap();
+        m.put_part(&b, "k", "u1", &part(2, 5, "p2")).unwrap();
+        // A re-uploaded part replaces the old one and queues its blob.
+        m.put_part(&b, "k", "u1", &part(2, 7, "p2b")).unwrap();
+        assert_eq!(
+            m.usage(&b.id).unwrap(),
+            Usage {
+                bytes: 17,
+                objects: 0
+            }
+        );
+        assert_eq!(gc_blobs(&m), ["p2"]);
+        assert!(matches!(
+            m.delete_bucket("b"),
+            Err(Error::BucketNotEmpty(_))
+        ));
+
+        let rec = ObjectRecord {
+            v: RECORD_VERSION,
+            size: 10,
+            etag: "x-1".into(),
+            last_modified_ms: 0,
+            headers: StoredHeaders::default(),
+            user_meta: vec![],
+            checksum: None,
+            checksum_type: None,
+            segments: vec![Segment {
+                blob: "p1".into(),
+                len: 10,
+            }],
+        };
+        let used = [(1, "p1".to_string())];
+        // A part replaced since the caller validated it is refused.
+        assert!(matches!(
+            m.complete_upload(
+                &b,
+                "k",
+                "u1",
+                &rec,
+                &[(1, "old".into())],
+                &WriteCondition::Always
+            ),
+            Err(Error::InvalidPart(_))
+        ));
+        m.complete_upload(&b, "k", "u1", &rec, &used, &WriteCondition::Always)
+            .unwrap();
+        // Part 2 was not named: its blob goes, and only the object's bytes remain counted.
+        assert_eq!(gc_blobs(&m), ["p2", "p2b"]);
+        assert_eq!(
+            m.usage(&b.id).unwrap(),
+            Usage {
+                bytes: 10,
+                objects: 1
+            }
+        );
+        assert!(matches!(
+            m.complete_upload(&b, "k", "u1", &rec, &used, &WriteCondition::Always),
+            Err(Error::NoSuchUpload)
+        ));
+        assert!(m.list_parts("u1", 0, 10).unwrap().0.is_empty());
+
+        m.create_upload(&b, &upload("k", "u2")).unwrap();
+        m.put_part(&b, "k", "u2", &part(1, 3, "q1")).unwrap();
+        m.abort_upload(&b, "k", "u2").unwrap();
+        assert_eq!(
+            m.usage(&b.id).unwrap(),
+            Usage {
+                bytes: 10,
+                objects: 1
+            }
+        );
+        assert!(gc_blobs(&m).contains(&"q1".to_string()));
+        assert!(matches!(
+            m.abort_upload(&b, "k", "u2"),
+            Err(Error::NoSuchUpload)
+        ));
+        assert!(matches!(
+            m.put_part(&b, "k", "u2", &part(1, 3, "q2")),
+            Err(Error::NoSuchUpload)
+        ));
+    }
+
+    #[test]
+    fn uploads_list_in_key_then_id_order_with_markers() {
+        let (_d, m, b) = open();
+        for (k, u) in [
+            ("a/1", "u1"),
+            ("a/1", "u2"),
+            ("a/2", "u3"),
+            ("b", "u4"),
+            ("c/x", "u5"),
+        ] {
+            m.create_upload(&b, &upload(k, u)).unwrap();
+        }
+        let q = |prefix, delimiter, key_marker, upload_id_marker, max| UploadQuery {
+            prefix,
+            delimiter,
+            key_marker,
+            upload_id_marker,
+            max,
+        };
+        let names = |p: &UploadPage| -> Vec<String> {
+            p.entries
+                .iter()
+                .map(|e| match e {
+                    UploadEntry::Upload(u) => format!("{}:{}", u.key, u.upload_id),
+                    UploadEntry::CommonPrefix(p) => format!("P:{p}"),
+                })
+                .collect()
+        };
+        let all = m.list_uploads(&b.id, &q("", None, None, None, 10)).unwrap();
+        assert_eq!(
+            names(&all),
+            ["a/1:u1", "a/1:u2", "a/2:u3", "b:u4", "c/x:u5"]
+        );
+        let p1 = m.list_uploads(&b.id, &q("", None, None, None, 2)).unwrap();
+        assert_eq!(p1.next, Some(("a/1".to_string(), "u2".to_string())));
+        let p2 = m
+            .list_uploads(&b.id, &q("", None, Some("a/1"), Some("u2"), 2))
+            .unwrap();
+        assert_eq!(names(&p2), ["a/2:u3", "b:u4"]);
+        let after_key = m
+            .list_uploads(&b.id, &q("", None, Some("a/1"), None, 10))
+            .unwrap();
+        assert_eq!(names(&after_key), ["a/2:u3", "b:u4", "c/x:u5"]);
+        let delim = m
+            .list_uploads(&b.id, &q("", Some("/"), None, None, 10))
+            .unwrap();
+        assert_eq!(names(&delim), ["P:a/", "b:u4", "P:c/"]);
+        let pre = m
+            .list_uploads(&b.id, &q("a/", None, None, None, 10))
+            .unwrap();
+        assert_eq!(names(&pre), ["a/1:u1", "a/1:u2", "a/2:u3"]);
     }
 }
