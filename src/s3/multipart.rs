@@ -300,8 +300,14 @@ pub async fn complete(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
             etag: unquote_etag(&p.etag).to_owned(),
         })
         .collect();
+    let expected = ChecksumAlgorithm::ALL.into_iter().find_map(|a| {
+        ctx.header(a.header()).map(|v| crate::checksum::Checksum {
+            algorithm: a,
+            value: v.to_owned(),
+        })
+    });
     let rec = store
-        .complete_upload(&bucket, &upload, &requested, cond)
+        .complete_upload(&bucket, &upload, &requested, expected.as_ref(), cond)
         .await?;
 
     let host = ctx.header("host").unwrap_or("localhost");

@@ -140,6 +140,7 @@ impl Store {
         bucket: &BucketRecord,
         upload: &UploadRecord,
         requested: &[RequestedPart],
+        expected: Option<&Checksum>,
         cond: WriteCondition,
     ) -> Result<ObjectRecord> {
         let (uploaded, _) = self.list_parts(&upload.upload_id, 0, usize::MAX).await?;
@@ -178,6 +179,16 @@ impl Store {
             md5s.update(raw);
         }
         let (checksum, checksum_type) = combined_checksum(upload, &chosen);
+        // A whole-object checksum sent with Complete must match what the parts add up to.
+        if let Some(want) = expected {
+            let same = checksum.as_ref().is_some_and(|c| {
+                c.algorithm == want.algorithm
+                    && c.value.split('-').next() == want.value.split('-').next()
+            });
+            if !same {
+                return Err(Error::ChecksumMismatch(want.algorithm));
+            }
+        }
         let rec = ObjectRecord {
             v: RECORD_VERSION,
             size: chosen.iter().map(|p| p.size).sum(),
