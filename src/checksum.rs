@@ -251,22 +251,30 @@ impl ChecksumHasher {
 pub struct ObjectHasher {
     md5: md5::Md5,
     checksum: ChecksumHasher,
+    /// The client's algorithm when it differs from the one stored.
+    sent: Option<ChecksumHasher>,
     len: u64,
 }
 
 /// What an `ObjectHasher` produced.
 pub struct ObjectDigests {
     pub md5: [u8; 16],
+    /// The checksum to store.
     pub checksum: Checksum,
+    /// The checksum of the client's algorithm, to verify what it sent.
+    pub sent: Checksum,
     pub len: u64,
 }
 
 impl ObjectHasher {
-    /// `algorithm` is the one the client asked for; S3 stores CRC64NVME when none was named.
-    pub fn new(algorithm: Option<ChecksumAlgorithm>) -> Self {
+    /// Computes `sent` (the client's algorithm) and stores `store`; either may be absent,
+    /// and S3 stores CRC64NVME when none is named.
+    pub fn new(sent: Option<ChecksumAlgorithm>, store: Option<ChecksumAlgorithm>) -> Self {
+        let stored = store.or(sent).unwrap_or(ChecksumAlgorithm::Crc64Nvme);
         Self {
             md5: md5::Md5::new(),
-            checksum: ChecksumHasher::new(algorithm.unwrap_or(ChecksumAlgorithm::Crc64Nvme)),
+            checksum: ChecksumHasher::new(stored),
+            sent: sent.filter(|s| *s != stored).map(ChecksumHasher::new),
             len: 0,
         }
     }
@@ -274,13 +282,20 @@ impl ObjectHasher {
     pub fn update(&mut self, data: &[u8]) {
         self.md5.update(data);
         self.checksum.update(data);
+        if let Some(s) = self.sent.as_mut() {
+            s.update(data);
+        }
         self.len += data.len() as u64;
     }
 
     pub fn finish(self) -> ObjectDigests {
+        let checksum = self.checksum.finish();
         ObjectDigests {
             md5: self.md5.finalize().into(),
-            checksum: self.checksum.finish(),
+            sent: self
+                .sent
+                .map_or_else(|| checksum.clone(), ChecksumHasher::finish),
+            checksum,
             len: self.len,
         }
     }

@@ -3,14 +3,16 @@
 use rocksdb::WriteBatch;
 
 use super::codec::{self, decode, encode, object_key, part_key, prefix_successor, upload_key};
-use super::rocks::{
-    lock_err, now_ms, RocksMeta, CF_GC, CF_OBJECTS, CF_PARTS, CF_STAGED, CF_UPLOADS,
-};
+use super::rocks::{lock_err, RocksMeta, CF_GC, CF_OBJECTS, CF_PARTS, CF_STAGED, CF_UPLOADS};
 use super::{
     BucketId, BucketRecord, MetaStore, ObjectRecord, PartRecord, UploadEntry, UploadPage,
     UploadQuery, UploadRecord, UploadStore, Usage, WriteCondition,
 };
 use crate::error::{Error, Result};
+
+/// No reader can hold a part blob that is not in a completed object (GET reads objects
+/// only), so dropped parts are queued as already past their grace period.
+const PART_GC_TS: i64 = 0;
 
 impl RocksMeta {
     fn all_parts(&self, upload_id: &str) -> Result<Vec<PartRecord>> {
@@ -30,12 +32,11 @@ impl RocksMeta {
         batch.delete_cf(self.cf(CF_UPLOADS)?, upload_key(bucket, key, upload_id));
         let parts_cf = self.cf(CF_PARTS)?;
         let mut bytes = 0;
-        let ts = now_ms();
         for p in self.all_parts(upload_id)? {
             bytes += p.size;
             batch.delete_cf(parts_cf, part_key(upload_id, p.part_number));
             if !keep.iter().any(|(n, _)| *n == p.part_number) {
-                batch.put_cf(self.cf(CF_GC)?, codec::gc_key(ts, &p.blob), []);
+                batch.put_cf(self.cf(CF_GC)?, codec::gc_key(PART_GC_TS, &p.blob), []);
             }
         }
         Ok(bytes)
@@ -93,7 +94,7 @@ impl UploadStore for RocksMeta {
         batch.delete_cf(self.cf(CF_STAGED)?, part.blob.as_bytes());
         let mut delta = part.size as i64;
         if let Some(old) = old {
-            batch.put_cf(self.cf(CF_GC)?, codec::gc_key(now_ms(), &old.blob), []);
+            batch.put_cf(self.cf(CF_GC)?, codec::gc_key(PART_GC_TS, &old.blob), []);
             delta -= old.size as i64;
         }
         self.usage_delta(

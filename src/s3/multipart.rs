@@ -10,8 +10,8 @@ use super::body::Payload;
 use super::bucket::resolve;
 use super::error::{S3Code, S3Error, S3Result};
 use super::headers::{
-    iso_date, quote_etag, read_condition, stored_metadata, unquote_etag, write_condition,
-    ReadCondition,
+    checksum_request, iso_date, quote_etag, read_condition, stored_metadata, unquote_etag,
+    write_condition, ReadCondition,
 };
 use super::object::{checksum_element, checksum_type_name, parse_copy_source, receive_body};
 use super::{owner_id, status_only, xml_ok, Ctx};
@@ -168,21 +168,29 @@ pub async fn upload_part(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
             return Err(S3Error::code(S3Code::EntityTooLarge));
         }
     }
-    let (staged, digests) = receive_body(ctx, body, upload.checksum_algorithm).await?;
-    if digests.len > MAX_PART_SIZE {
-        return Err(S3Error::code(S3Code::EntityTooLarge));
-    }
-    if let Some(want) = upload.checksum_algorithm {
-        if digests.checksum.algorithm != want {
+    if let (Some(want), Some(sent)) = (
+        upload.checksum_algorithm,
+        checksum_request(&ctx.parts.headers)?,
+    ) {
+        if sent.algorithm != want {
             return Err(S3Error::new(
                 S3Code::InvalidRequest,
                 format!(
-                    "The upload was created with the {} checksum algorithm; this part carries {}.",
-                    want.as_str(),
-                    digests.checksum.algorithm.as_str()
+                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                    want.as_str().to_ascii_lowercase(),
+                    sent.algorithm.as_str().to_ascii_lowercase()
                 ),
             ));
         }
+    }
+    // Parts always keep a checksum of the upload's algorithm (CRC64NVME by default), whatever
+    // the client verified with, so Complete can combine them.
+    let store_as = upload
+        .checksum_algorithm
+        .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
+    let (staged, digests) = receive_body(ctx, body, Some(store_as)).await?;
+    if digests.len > MAX_PART_SIZE {
+        return Err(S3Error::code(S3Code::EntityTooLarge));
     }
     let part = ctx
         .state
@@ -246,7 +254,14 @@ pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
         return Err(S3Error::code(S3Code::EntityTooLarge));
     }
     let mut staged = store.stage_blob().await?;
-    let mut hasher = ObjectHasher::new(upload.checksum_algorithm);
+    let mut hasher = ObjectHasher::new(
+        None,
+        Some(
+            upload
+                .checksum_algorithm
+                .unwrap_or(ChecksumAlgorithm::Crc64Nvme),
+        ),
+    );
     let mut data = store.read_object(&src, range.clone());
     while let Some(chunk) = data.try_next().await? {
         hasher.update(&chunk);

@@ -73,7 +73,7 @@ fn verify_digests(
             None => payload.trailer(req.algorithm.header()),
         };
         match sent {
-            Some(v) if v == digests.checksum.value => {}
+            Some(v) if v == digests.sent.value => {}
             Some(_) => return Err(crate::error::Error::ChecksumMismatch(req.algorithm).into()),
             None if payload.is_chunked() => {
                 return Err(S3Error::new(
@@ -140,11 +140,11 @@ pub fn checksum_element(alg: ChecksumAlgorithm) -> &'static str {
 
 /// Receives a request body into a staged blob: checks its announced length, Content-MD5 and
 /// checksum as the bytes flow (all validated before the body is first polled). The checksum
-/// computed is the one the client named, else `fallback`, else CRC64NVME.
+/// stored is of `store_as`, else of the algorithm the client named, else CRC64NVME.
 pub async fn receive_body(
     ctx: &Ctx,
     body: &mut Incoming,
-    fallback: Option<ChecksumAlgorithm>,
+    store_as: Option<ChecksumAlgorithm>,
 ) -> S3Result<(StagedBlob, ObjectDigests)> {
     let h = &ctx.parts.headers;
     let md5 = content_md5(h)?;
@@ -153,7 +153,7 @@ pub async fn receive_body(
     let declared = declared_length(ctx, payload.is_chunked())?;
 
     let mut staged = ctx.state.store.stage_blob().await?;
-    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm).or(fallback));
+    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm), store_as);
     while let Some(chunk) = payload.next().await? {
         if payload.received() > declared {
             return Err(S3Error::new(
@@ -341,7 +341,7 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response
     let checksum = checksum_request(h)?;
     let mut payload = Payload::new(body, &ctx.verified);
     let doc = payload.read_small(MAX_DELETE_DOC).await?;
-    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm));
+    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm), None);
     hasher.update(&doc);
     verify_digests(&payload, md5, checksum.as_ref(), &hasher.finish())?;
     let req: xml::Delete = xml::parse(&doc).map_err(|m| S3Error::new(S3Code::MalformedXML, m))?;
@@ -462,7 +462,7 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     let algorithm = algorithm.or(src.checksum.as_ref().map(|c| c.algorithm));
 
     let mut staged = store.stage_blob().await?;
-    let mut hasher = ObjectHasher::new(algorithm);
+    let mut hasher = ObjectHasher::new(None, algorithm);
     let mut data = store.read_object(&src, 0..src.size);
     while let Some(chunk) = data.try_next().await? {
         hasher.update(&chunk);

@@ -257,9 +257,11 @@ impl Store {
             if let Err(e) = self.sweep_once().await {
                 tracing::warn!(error = %e, "blob sweep failed; will retry");
             }
+            // Sweep soon after new work is queued (coalescing bursts), and at least once per
+            // grace period so replaced blobs go as soon as they may.
             tokio::select! {
-                _ = self.gc_kick.notified() => tokio::time::sleep(GC_GRACE + Duration::from_millis(100)).await,
-                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                _ = self.gc_kick.notified() => tokio::time::sleep(Duration::from_millis(100)).await,
+                _ = tokio::time::sleep(GC_GRACE) => {}
             }
         }
     }

@@ -15,6 +15,8 @@ mod s3_checksum;
 mod s3_conditional;
 mod s3_copy;
 mod s3_list;
+mod s3_multipart;
+mod s3_multipart_presign;
 mod s3_object;
 mod s3_presign;
 mod server;
