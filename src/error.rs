@@ -33,6 +33,8 @@ pub enum Error {
     NoSuchUpload,
     #[error("invalid part: {0}")]
     InvalidPart(String),
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("the list of parts was not in ascending order")]
     InvalidPartOrder,
     #[error("part {part} is {size} bytes; every part but the last must be at least 5 MiB")]

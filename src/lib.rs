@@ -4,13 +4,15 @@
 //!
 //! ```text
 //! server (accept, router, request ids, panic guard)
-//!   └─ s3 (endpoint → handler per operation, XML errors)     auth (SigV4, presign, aws-chunked)
+//!   ├─ s3 (endpoint → handler per operation, XML errors)     auth (SigV4, presign, aws-chunked)
+//!   └─ api (JSON management surface under /storage/)
 //!        └─ store (buckets, objects, write order, orphan guard)
 //!             ├─ meta (MetaStore trait; RocksDB)
 //!             └─ blob (object_store: local, memory, S3, GCS, Azure)
 //! ```
 //! `config`, `error`, `checksum` and `xml` are shared by all layers.
 
+pub mod api;
 pub mod auth;
 pub mod blob;
 pub mod checksum;

@@ -138,6 +138,37 @@ pub struct CompletedPart {
     pub part_number: u32,
     #[serde(rename = "ETag")]
     pub etag: String,
+    #[serde(rename = "ChecksumCRC32", default)]
+    pub checksum_crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", default)]
+    pub checksum_crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", default)]
+    pub checksum_crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", default)]
+    pub checksum_sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", default)]
+    pub checksum_sha256: Option<String>,
+}
+
+impl CompletedPart {
+    /// The part checksum the client listed, if any.
+    pub fn checksum(&self) -> Option<crate::checksum::Checksum> {
+        use crate::checksum::{Checksum, ChecksumAlgorithm as A};
+        [
+            (A::Crc32, &self.checksum_crc32),
+            (A::Crc32c, &self.checksum_crc32c),
+            (A::Crc64Nvme, &self.checksum_crc64nvme),
+            (A::Sha1, &self.checksum_sha1),
+            (A::Sha256, &self.checksum_sha256),
+        ]
+        .into_iter()
+        .find_map(|(algorithm, v)| {
+            v.as_ref().map(|value| Checksum {
+                algorithm,
+                value: value.trim().to_owned(),
+            })
+        })
+    }
 }
 
 /// Parses a request body; `Err` carries a message for `MalformedXML`.

@@ -3,9 +3,9 @@
 #
 # Environment: S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION (default in-mum),
 #              S3_VERIFY (CA bundle path for https, or "false").
-# Runs in a throwaway HOME with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_DEFAULT_REGION,
-# path-style addressing and a multipart threshold above every file used (multipart is
-# not implemented by cnx-storage yet; all files stay under 8 MiB).
+# Runs in a throwaway HOME with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_DEFAULT_REGION
+# and path-style addressing; the CLI's default transfer settings (multipart above 8 MiB,
+# 8 MiB parts) apply, so only the ~40 MiB file of the multipart checks goes multipart.
 # Prints one line per check, then "N passed, N failed"; exits non-zero on any failure.
 set -euo pipefail
 
@@ -36,8 +36,6 @@ cat >"$AWS_CONFIG_FILE" <<EOF
 region = $REGION
 s3 =
     addressing_style = path
-    multipart_threshold = 64MB
-    multipart_chunksize = 64MB
 EOF
 : >"$AWS_SHARED_CREDENTIALS_FILE"
 
@@ -113,6 +111,9 @@ FILES="$WORK/files"
 mkdir -p "$FILES/tree/a/deep" "$FILES/tree/b" "$FILES/tree/with space"
 head -c 1024 /dev/urandom >"$FILES/small.bin"
 head -c $((5 * 1024 * 1024 + 7)) /dev/urandom >"$FILES/big.bin"
+# multipart with the CLI's default 8 MiB parts: 5 full parts and a small last one
+MP_SIZE=$((40 * 1024 * 1024 + 12345))
+head -c "$MP_SIZE" /dev/urandom >"$FILES/mp.bin"
 : >"$FILES/empty.txt"
 printf 'hello from the aws cli\n' >"$FILES/my file (1).txt"
 printf 'unicode name\n' >"$FILES/résumé-日本.txt"
@@ -300,6 +301,82 @@ t_delete_objects() {
     "$(awsx s3api list-objects-v2 --bucket "$BUCKET" --prefix del/ --no-paginate --query KeyCount --output text)"
 }
 
+# ------------------------------------------------------------------ multipart
+
+# list-multipart-uploads as "key<TAB>uploadId" lines ("None" when there are none)
+list_uploads() {
+  awsx s3api list-multipart-uploads --bucket "$BUCKET" "$@" --query 'Uploads[].[Key, UploadId]' --output text
+}
+
+t_cp_multipart() {
+  local etag
+  s3x cp --only-show-errors "$FILES/mp.bin" "s3://$BUCKET/mp/mp.bin"
+  etag="$(awsx s3api head-object --bucket "$BUCKET" --key mp/mp.bin --query '[ContentLength, ETag]' --output text)"
+  [[ "$etag" =~ ^$MP_SIZE[[:space:]]\"[0-9a-f]{32}-6\"$ ]] || { echo "head: [$etag], want $MP_SIZE and a -6 ETag" >&2; return 1; }
+  expect_eq "parts count" 6 \
+    "$(awsx s3api head-object --bucket "$BUCKET" --key mp/mp.bin --part-number 6 --query PartsCount --output text)"
+  s3x cp --only-show-errors "s3://$BUCKET/mp/mp.bin" "$WORK/mp.down"
+  expect_eq "multipart sha256" "$(sha "$FILES/mp.bin")" "$(sha "$WORK/mp.down")"
+  expect_eq "no upload left behind" "None" "$(list_uploads)"
+}
+
+t_cp_multipart_s3_to_s3() {
+  # above the threshold the CLI copies server-side with UploadPartCopy + x-amz-copy-source-range
+  s3x cp --only-show-errors "s3://$BUCKET/mp/mp.bin" "s3://$BUCKET/mp/copy of mp.bin"
+  local etag
+  etag="$(awsx s3api head-object --bucket "$BUCKET" --key "mp/copy of mp.bin" --query ETag --output text)"
+  [[ "$etag" =~ ^\"[0-9a-f]{32}-6\"$ ]] || { echo "copy ETag [$etag] is not a 6-part ETag" >&2; return 1; }
+  s3x cp --only-show-errors "s3://$BUCKET/mp/copy of mp.bin" "$WORK/mp-copy.down"
+  expect_eq "copied sha256" "$(sha "$FILES/mp.bin")" "$(sha "$WORK/mp-copy.down")"
+  expect_eq "no upload left behind" "None" "$(list_uploads)"
+}
+
+t_s3api_multipart_abort() {
+  local id listed
+  id="$(awsx s3api create-multipart-upload --bucket "$BUCKET" --key "mp/aborted key.bin" \
+    --query UploadId --output text)"
+  [[ -n "$id" && "$id" != None ]]
+  awsx s3api upload-part --bucket "$BUCKET" --key "mp/aborted key.bin" --upload-id "$id" \
+    --part-number 1 --body "$FILES/small.bin" >/dev/null
+  listed="$(list_uploads --prefix mp/)"
+  expect_eq "listed upload" "mp/aborted key.bin	$id" "$listed"
+  expect_eq "listed parts" "1	1024" "$(awsx s3api list-parts --bucket "$BUCKET" --key "mp/aborted key.bin" \
+    --upload-id "$id" --query 'Parts[].[PartNumber, Size]' --output text)"
+  awsx s3api abort-multipart-upload --bucket "$BUCKET" --key "mp/aborted key.bin" --upload-id "$id"
+  expect_eq "uploads after abort" "None" "$(list_uploads)"
+  local err
+  if err="$(awsx s3api list-parts --bucket "$BUCKET" --key "mp/aborted key.bin" --upload-id "$id" 2>&1)"; then
+    echo "list-parts of an aborted upload succeeded" >&2
+    return 1
+  fi
+  grep -q NoSuchUpload <<<"$err"
+  if awsx s3api head-object --bucket "$BUCKET" --key "mp/aborted key.bin" >/dev/null 2>&1; then
+    echo "aborted upload left an object" >&2
+    return 1
+  fi
+}
+
+t_s3api_multipart_complete() {
+  local id e1 e2
+  id="$(awsx s3api create-multipart-upload --bucket "$BUCKET" --key mp/api.bin --metadata via=s3api \
+    --query UploadId --output text)"
+  head -c $((5 * 1024 * 1024)) "$FILES/mp.bin" >"$WORK/part1"
+  e1="$(awsx s3api upload-part --bucket "$BUCKET" --key mp/api.bin --upload-id "$id" --part-number 1 \
+    --body "$WORK/part1" --query ETag --output text)"
+  e2="$(awsx s3api upload-part --bucket "$BUCKET" --key mp/api.bin --upload-id "$id" --part-number 2 \
+    --body "$FILES/alpha.txt" --query ETag --output text)"
+  printf '{"Parts":[{"PartNumber":1,"ETag":%s},{"PartNumber":2,"ETag":%s}]}' \
+    "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$e1")" \
+    "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$e2")" >"$WORK/parts.json"
+  awsx s3api complete-multipart-upload --bucket "$BUCKET" --key mp/api.bin --upload-id "$id" \
+    --multipart-upload "file://$WORK/parts.json" >/dev/null
+  cat "$WORK/part1" "$FILES/alpha.txt" >"$WORK/api.want"
+  awsx s3api get-object --bucket "$BUCKET" --key mp/api.bin "$WORK/api.got" >/dev/null
+  cmp "$WORK/api.want" "$WORK/api.got"
+  expect_eq "metadata from create" "via" \
+    "$(awsx s3api head-object --bucket "$BUCKET" --key mp/api.bin --query 'keys(Metadata)[0]' --output text)"
+}
+
 t_errors() {
   local err
   if err="$(awsx s3api get-object --bucket "$BUCKET" --key no/such/key "$WORK/nothing" 2>&1)"; then
@@ -350,6 +427,10 @@ check "s3api list-objects-v2 prefix/delimiter/pagination" t_list_v2_prefix_delim
 check "s3api copy-object (COPY, REPLACE, unicode source)" t_copy_object
 check "s3api put-object --checksum-algorithm SHA256/CRC32" t_checksums
 check "s3api delete-objects" t_delete_objects
+check "s3 cp multipart round trip (40 MiB, 8 MiB parts, sha256)" t_cp_multipart
+check "s3 cp multipart object to a new key (UploadPartCopy)" t_cp_multipart_s3_to_s3
+check "s3api create-multipart-upload / list-multipart-uploads / abort" t_s3api_multipart_abort
+check "s3api create / upload-part / complete-multipart-upload" t_s3api_multipart_complete
 check "errors: NoSuchKey, 404 head-bucket, BucketNotEmpty" t_errors
 check "s3 rm (single, recursive) + rb" t_rm_rb
 check "s3 rb --force" t_rb_force

@@ -93,7 +93,7 @@ def test_upload_fileobj_and_download_fileobj(s3, bucket):
     from boto3.s3.transfer import TransferConfig
 
     body = payload(6 * 1024 * 1024 + 3, seed=3)
-    cfg = TransferConfig(multipart_threshold=64 * 1024 * 1024)  # multipart not implemented yet
+    cfg = TransferConfig(multipart_threshold=64 * 1024 * 1024)  # single PUT; see test_multipart.py
     s3.upload_fileobj(io.BytesIO(body), bucket, "transfer.bin", Config=cfg)
     out = io.BytesIO()
     s3.download_fileobj(bucket, "transfer.bin", out, Config=cfg)

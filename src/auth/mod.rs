@@ -19,7 +19,7 @@ use http::StatusCode;
 use time::{Duration, OffsetDateTime};
 
 use sigv4::{
-    canonical_headers, canonical_query, canonical_request, canonical_uri_candidates,
+    canonical_headers, canonical_query_candidates, canonical_request, canonical_uri_candidates,
     format_amz_date, hmac_sha256, parse_amz_date, signature_matches, signing_key, string_to_sign,
     ALGORITHM,
 };
@@ -360,7 +360,7 @@ struct SigContext {
     scope: String,
     method: String,
     uri_candidates: Vec<String>,
-    query: String,
+    query_candidates: Vec<String>,
     headers: String,
     signed_headers: String,
     provided_signature: String,
@@ -374,7 +374,7 @@ impl SigContext {
         lookup: &dyn SecretLookup,
         cred: &Credential<'_>,
         amz_date: String,
-        query: String,
+        query_candidates: Vec<String>,
         signed: &[String],
         signed_headers: &str,
         signature: &str,
@@ -392,7 +392,7 @@ impl SigContext {
             ),
             method: parts.method.as_str().to_owned(),
             uri_candidates: canonical_uri_candidates(parts.uri.path()),
-            query,
+            query_candidates,
             headers: canonical_headers(
                 &parts.headers,
                 signed,
@@ -403,21 +403,23 @@ impl SigContext {
         })
     }
 
-    /// Returns the computed signature when one canonical URI candidate matches.
+    /// Returns the computed signature when one canonical URI and query candidate matches.
     fn check(&self, payload_hash: &str) -> Result<[u8; 32], AuthError> {
         for uri in &self.uri_candidates {
-            let cr = canonical_request(
-                &self.method,
-                uri,
-                &self.query,
-                &self.headers,
-                &self.signed_headers,
-                payload_hash,
-            );
-            let sts = string_to_sign(&self.amz_date, &self.scope, &cr);
-            let computed = hmac_sha256(&self.key, sts.as_bytes());
-            if signature_matches(&computed, &self.provided_signature) {
-                return Ok(computed);
+            for query in &self.query_candidates {
+                let cr = canonical_request(
+                    &self.method,
+                    uri,
+                    query,
+                    &self.headers,
+                    &self.signed_headers,
+                    payload_hash,
+                );
+                let sts = string_to_sign(&self.amz_date, &self.scope, &cr);
+                let computed = hmac_sha256(&self.key, sts.as_bytes());
+                if signature_matches(&computed, &self.provided_signature) {
+                    return Ok(computed);
+                }
             }
         }
         Err(AuthError::SignatureDoesNotMatch)
@@ -623,7 +625,7 @@ fn verify_header_auth(
         lookup,
         &cred,
         amz_date,
-        canonical_query(raw_query, false),
+        canonical_query_candidates(raw_query, false),
         &signed,
         auth.signed_headers,
         auth.signature,
@@ -741,7 +743,7 @@ fn verify_presigned(
         lookup,
         &cred,
         date.to_owned(),
-        canonical_query(raw_query, true),
+        canonical_query_candidates(raw_query, true),
         &signed,
         signed_headers,
         signature,
@@ -808,7 +810,7 @@ mod tests {
         let names: Vec<String> = signed.split(';').map(str::to_owned).collect();
         let ch =
             canonical_headers(&p.headers, &names, p.uri.authority().map(|a| a.as_str())).unwrap();
-        let cq = canonical_query(p.uri.query().unwrap_or(""), false);
+        let cq = sigv4::canonical_query(p.uri.query().unwrap_or(""), false);
         let cr = canonical_request(
             p.method.as_str(),
             canonical_uri,
@@ -1387,7 +1389,7 @@ mod tests {
         let cr = canonical_request(
             method,
             path,
-            &canonical_query(&q, true),
+            &sigv4::canonical_query(&q, true),
             &ch,
             "host",
             &payload,

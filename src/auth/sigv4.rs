@@ -70,6 +70,23 @@ pub fn canonical_uri_candidates(raw_path: &str) -> Vec<String> {
 /// parameters as `name=`, sorted by encoded name then encoded value.
 /// With `exclude_signature`, `X-Amz-Signature` is dropped (presigned URLs).
 pub fn canonical_query(raw_query: &str, exclude_signature: bool) -> String {
+    canonical_query_ordered(raw_query, exclude_signature, true)
+}
+
+/// The query candidates a signature is checked against: the canonical (sorted) form, and —
+/// when it differs — the parameters in the order sent, which curl 7.x signs (it does not sort;
+/// Debian 12 ships curl 7.88, and `curl --aws-sigv4` is a documented way to call us).
+pub fn canonical_query_candidates(raw_query: &str, exclude_signature: bool) -> Vec<String> {
+    let sorted = canonical_query_ordered(raw_query, exclude_signature, true);
+    let as_sent = canonical_query_ordered(raw_query, exclude_signature, false);
+    if as_sent == sorted {
+        vec![sorted]
+    } else {
+        vec![sorted, as_sent]
+    }
+}
+
+fn canonical_query_ordered(raw_query: &str, exclude_signature: bool, sort: bool) -> String {
     let mut params: Vec<(String, String)> = raw_query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -85,7 +102,9 @@ pub fn canonical_query(raw_query: &str, exclude_signature: bool) -> String {
             ))
         })
         .collect();
-    params.sort();
+    if sort {
+        params.sort();
+    }
     let mut out = String::with_capacity(raw_query.len() + 8);
     for (i, (name, value)) in params.iter().enumerate() {
         if i > 0 {

@@ -157,6 +157,7 @@ impl From<Error> for S3Error {
             Error::NoSuchUpload => S3Error::code(C::NoSuchUpload),
             Error::InvalidPart(m) => S3Error::new(C::InvalidPart, m),
             Error::InvalidPartOrder => S3Error::code(C::InvalidPartOrder),
+            Error::InvalidRequest(m) => S3Error::new(C::InvalidRequest, m),
             Error::EntityTooSmall { part, size } => S3Error::code(C::EntityTooSmall)
                 .with("ProposedSize", size.to_string())
                 .with("MinSizeAllowed", (5u64 << 20).to_string())

@@ -70,6 +70,14 @@ fn set(r: &mut Response, name: &'static str, value: &str) {
     }
 }
 
+/// Upload ids sort by creation time (S3 lists one key's uploads oldest first): 48 bits of
+/// milliseconds, then 80 random bits, as 32 hex characters.
+fn new_upload_id() -> String {
+    let ms = u64::try_from(now_ms()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    let random = uuid::Uuid::new_v4();
+    format!("{ms:012x}{}", &random.simple().to_string()[..20])
+}
+
 pub async fn create(ctx: &Ctx) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
@@ -115,7 +123,7 @@ pub async fn create(ctx: &Ctx) -> S3Result<Response> {
     }
     let rec = UploadRecord {
         v: RECORD_VERSION,
-        upload_id: uuid::Uuid::new_v4().simple().to_string(),
+        upload_id: new_upload_id(),
         key: key.to_owned(),
         initiated_ms: now_ms(),
         headers,
@@ -228,10 +236,9 @@ fn copy_range(v: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> {
         .ok_or_else(bad)?;
     let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
     if a > b || b >= size {
-        return Err(S3Error::new(
-            S3Code::InvalidRange,
-            format!("Range specified is not valid for source object of size: {size}"),
-        ));
+        return Err(invalid(format!(
+            "Range specified is not valid for source object of size: {size}"
+        )));
     }
     Ok(a..b + 1)
 }
@@ -313,6 +320,7 @@ pub async fn complete(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
         .map(|p| RequestedPart {
             number: p.part_number,
             etag: unquote_etag(&p.etag).to_owned(),
+            checksum: p.checksum(),
         })
         .collect();
     let expected = ChecksumAlgorithm::ALL.into_iter().find_map(|a| {

@@ -264,13 +264,7 @@ async fn dispatch(
     );
     match route {
         Ok(Route::Health) => (health(&state), Some("Health")),
-        Ok(Route::Api) => (
-            json(
-                StatusCode::NOT_IMPLEMENTED,
-                &serde_json::json!({"error": "the management API is not available in this version"}),
-            ),
-            Some("Api"),
-        ),
+        Ok(Route::Api) => crate::api::handle(state, req, request_id).await,
         Ok(Route::S3(target)) => crate::s3::handle(state, req, target, request_id).await,
         Err(e) => {
             let err = S3Error::new(S3Code::InvalidURI, e.to_string());

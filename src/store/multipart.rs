@@ -20,6 +20,8 @@ pub struct RequestedPart {
     pub number: u32,
     /// Unquoted.
     pub etag: String,
+    /// The part checksum the client listed, if any.
+    pub checksum: Option<Checksum>,
 }
 
 impl Store {
@@ -160,6 +162,7 @@ impl Store {
                         r.number, r.etag
                     ))
                 })?;
+            check_part_checksum(upload, part, r.checksum.as_ref())?;
             chosen.push(part);
         }
         if let Some((_, init)) = chosen.split_last() {
@@ -221,6 +224,42 @@ impl Store {
             .await?;
         self.gc_kick.notify_one();
         Ok(rec)
+    }
+}
+
+/// A part checksum listed in Complete must match the stored one; an upload created with a
+/// composite checksum algorithm must list one for every part, as S3 requires.
+fn check_part_checksum(
+    upload: &UploadRecord,
+    part: &PartRecord,
+    listed: Option<&Checksum>,
+) -> Result<()> {
+    match listed {
+        Some(l) => {
+            let stored = part
+                .checksum
+                .as_ref()
+                .filter(|c| c.algorithm == l.algorithm);
+            if stored.is_some_and(|c| c.value == l.value) {
+                Ok(())
+            } else {
+                Err(Error::InvalidPart(format!(
+                    "The {} checksum listed for part {} does not match the part's.",
+                    l.algorithm.as_str(),
+                    part.part_number
+                )))
+            }
+        }
+        None => match upload.checksum_algorithm {
+            Some(a) if upload.checksum_type != Some(ChecksumType::FullObject) && a != ChecksumAlgorithm::Crc64Nvme => {
+                Err(Error::InvalidRequest(format!(
+                    "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
+                    a.as_str().to_ascii_lowercase(),
+                    part.part_number
+                )))
+            }
+            _ => Ok(()),
+        },
     }
 }
 

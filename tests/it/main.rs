@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_buckets;
 mod blob_backends;
 mod harness;
 mod s3_auth;

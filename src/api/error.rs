@@ -1,0 +1,88 @@
+//! JSON errors of the management surface: `{"error": "…"}` with the seed's status codes.
+//! The only place that picks a status for a management response.
+
+use http::{HeaderValue, StatusCode};
+
+use crate::error::Error;
+use crate::server::body::{self, Response};
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn into_response(self, request_id: &str) -> Response {
+        let message = if self.status.is_server_error() {
+            format!(
+                "{} (request id {request_id}); please report it",
+                self.message
+            )
+        } else {
+            self.message
+        };
+        json_response(self.status, &serde_json::json!({ "error": message }))
+    }
+}
+
+pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
+    let mut r = http::Response::new(body::full(value.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        use StatusCode as S;
+        match e {
+            Error::NoSuchBucket(b) => ApiError::not_found(format!("bucket `{b}` not found")),
+            Error::BucketAlreadyOwnedByYou(b) => {
+                ApiError::new(S::CONFLICT, format!("bucket `{b}` already exists"))
+            }
+            Error::BucketAlreadyExists(b) => ApiError::new(
+                S::CONFLICT,
+                format!("bucket name `{b}` is taken; choose another name"),
+            ),
+            Error::BucketNotEmpty(b) => ApiError::new(
+                S::CONFLICT,
+                format!(
+                    "bucket `{b}` is not empty; delete its objects and uploads first, or pass ?force=true"
+                ),
+            ),
+            Error::InvalidBucketName { name, why } => {
+                ApiError::bad_request(format!("invalid bucket name `{name}`: {why}"))
+            }
+            Error::Meta(_) | Error::Blob(_) | Error::Internal(_) => {
+                tracing::error!(error = %e, "internal error");
+                ApiError::new(S::INTERNAL_SERVER_ERROR, "internal error")
+            }
+            other => ApiError::bad_request(other.to_string()),
+        }
+    }
+}
