@@ -292,6 +292,8 @@ pub trait MetaStore: UploadStore + Send + Sync + 'static {
     fn pending_deletes(&self, until_ms: i64, limit: usize) -> Result<Vec<GcEntry>>;
     /// Forgets a queued blob once it is deleted.
     fn deleted(&self, entry: &GcEntry) -> Result<()>;
+    /// Makes every commit so far durable (a WAL fsync), whatever the durability mode.
+    fn sync(&self) -> Result<()>;
     /// At start-up: every blob still staged belonged to a request that died; queue it.
     fn recover_staged(&self) -> Result<usize>;
 }

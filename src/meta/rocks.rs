@@ -369,6 +369,11 @@ impl MetaStore for RocksMeta {
         Ok(())
     }
 
+    fn sync(&self) -> Result<()> {
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
     fn recover_staged(&self) -> Result<usize> {
         let mut batch = WriteBatch::default();
         let staged = self.cf(CF_STAGED)?;

@@ -27,11 +27,16 @@ use crate::meta::{
 /// How long a replaced blob outlives its object, so that reads which started before the
 /// replacement can finish.
 const GC_GRACE: Duration = Duration::from_secs(10);
+/// Queued blobs handled per sweep pass.
+const SWEEP_BATCH: usize = 1000;
 
 #[derive(Clone)]
 pub struct Store {
     meta: Arc<dyn MetaStore>,
     blobs: BlobStore,
+    /// Blobs being read right now (id → readers): the sweeper leaves them for a later pass,
+    /// so a long GET of a replaced multipart object never loses a segment mid-stream.
+    leases: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     pub(crate) gc_kick: Arc<tokio::sync::Notify>,
 }
 
@@ -59,6 +64,7 @@ impl Store {
         let store = Self {
             meta,
             blobs,
+            leases: Arc::default(),
             gc_kick: Arc::new(tokio::sync::Notify::new()),
         };
         match store.blocking(|m| m.recover_staged()).await {
@@ -158,6 +164,20 @@ impl Store {
         &self,
         bucket: &BucketRecord,
         key: &str,
+        staged: StagedBlob,
+        rec: ObjectRecord,
+        cond: WriteCondition,
+    ) -> Result<ObjectRecord> {
+        let (this, b, k) = (self.clone(), bucket.clone(), key.to_owned());
+        // A task of its own: if the request is dropped mid-commit (client gone, shutdown),
+        // the commit and the disarming of the orphan guard still happen together.
+        tokio::spawn(async move { this.commit_object_now(&b, &k, staged, rec, cond).await }).await?
+    }
+
+    async fn commit_object_now(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
         mut staged: StagedBlob,
         mut rec: ObjectRecord,
         cond: WriteCondition,
@@ -175,9 +195,8 @@ impl Store {
         let replaced = self
             .blocking(move |m| m.put_object(&b, &k, &r, &cond))
             .await?;
-        if rec.segments.is_empty() {
-            // Nothing references the (empty) blob: let the guard discard it.
-        } else {
+        // An empty object references no blob: the guard discards the empty one.
+        if !rec.segments.is_empty() {
             staged.disarm();
         }
         if replaced.is_some() {
@@ -223,7 +242,8 @@ impl Store {
         .await
     }
 
-    /// Streams bytes `range` of an object across its segments.
+    /// Streams bytes `range` of an object across its segments. The blobs are leased until the
+    /// stream is dropped.
     pub fn read_object(
         &self,
         rec: &ObjectRecord,
@@ -240,6 +260,10 @@ impl Store {
                 pieces.push((seg.blob.clone(), (lo - start)..(hi - start)));
             }
         }
+        let lease = Lease::take(
+            &self.leases,
+            pieces.iter().map(|(id, _)| id.clone()).collect(),
+        );
         let blobs = self.blobs.clone();
         futures::stream::iter(pieces)
             .then(move |(id, r)| {
@@ -247,15 +271,29 @@ impl Store {
                 async move { blobs.read(&id, r).await }
             })
             .try_flatten()
+            .map(move |item| {
+                let _held = &lease;
+                item
+            })
             .boxed()
+    }
+
+    fn is_leased(&self, blob: &str) -> bool {
+        self.leases
+            .lock()
+            .map(|l| l.contains_key(blob))
+            .unwrap_or(false)
     }
 
     // ---- garbage ----
 
     async fn sweep_forever(self) {
         loop {
-            if let Err(e) = self.sweep_once().await {
-                tracing::warn!(error = %e, "blob sweep failed; will retry");
+            match self.sweep_once().await {
+                // A full batch: more may be waiting.
+                Ok(n) if n >= SWEEP_BATCH => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "blob sweep failed; will retry"),
             }
             // Sweep soon after new work is queued (coalescing bursts), and at least once per
             // grace period so replaced blobs go as soon as they may.
@@ -266,23 +304,32 @@ impl Store {
         }
     }
 
-    /// Deletes queued blobs whose grace period is over.
+    /// Deletes queued blobs whose grace period is over. A blob being read, or whose delete
+    /// fails, stays queued for a later pass and does not hold up the others.
     pub async fn sweep_once(&self) -> Result<usize> {
         let until = now_ms() - GC_GRACE.as_millis() as i64;
-        let mut n = 0;
-        loop {
-            let batch = self
-                .blocking(move |m| m.pending_deletes(until, 1000))
-                .await?;
-            if batch.is_empty() {
-                return Ok(n);
-            }
-            for entry in batch {
-                self.blobs.delete(&entry.blob).await?;
-                self.blocking(move |m| m.deleted(&entry)).await?;
-                n += 1;
-            }
+        let batch = self
+            .blocking(move |m| m.pending_deletes(until, SWEEP_BATCH))
+            .await?;
+        if batch.is_empty() {
+            return Ok(0);
         }
+        // Whatever made these blobs garbage must be durable before they go (relaxed mode
+        // does not sync each commit).
+        self.blocking(|m| m.sync()).await?;
+        let mut n = 0;
+        for entry in batch {
+            if self.is_leased(&entry.blob) {
+                continue;
+            }
+            if let Err(e) = self.blobs.delete(&entry.blob).await {
+                tracing::warn!(error = %e, blob = %entry.blob, "could not delete a blob; will retry");
+                continue;
+            }
+            self.blocking(move |m| m.deleted(&entry)).await?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     async fn discard(&self, id: String, writer: Option<BlobWriter>) {
@@ -300,6 +347,44 @@ impl Store {
         }
         // The queue entry is left for the sweeper, which finds the blob already gone.
         self.gc_kick.notify_one();
+    }
+}
+
+/// Counts a reader on each of its blobs until dropped.
+struct Lease {
+    table: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    ids: Vec<String>,
+}
+
+impl Lease {
+    fn take(
+        table: &Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+        ids: Vec<String>,
+    ) -> Self {
+        if let Ok(mut t) = table.lock() {
+            for id in &ids {
+                *t.entry(id.clone()).or_insert(0) += 1;
+            }
+        }
+        Self {
+            table: table.clone(),
+            ids,
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.table.lock() {
+            for id in &self.ids {
+                if let Some(n) = t.get_mut(id) {
+                    *n -= 1;
+                    if *n == 0 {
+                        t.remove(id);
+                    }
+                }
+            }
+        }
     }
 }
 

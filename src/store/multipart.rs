@@ -55,6 +55,31 @@ impl Store {
         key: &str,
         upload_id: &str,
         number: u32,
+        staged: StagedBlob,
+        md5: [u8; 16],
+        checksum: Option<Checksum>,
+    ) -> Result<PartRecord> {
+        let (this, b, k, u) = (
+            self.clone(),
+            bucket.clone(),
+            key.to_owned(),
+            upload_id.to_owned(),
+        );
+        // Its own task, so a dropped request cannot separate the commit from the disarm.
+        tokio::spawn(async move {
+            this.commit_part_now(&b, &k, &u, number, staged, md5, checksum)
+                .await
+        })
+        .await?
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_part_now(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        upload_id: &str,
+        number: u32,
         mut staged: StagedBlob,
         md5: [u8; 16],
         checksum: Option<Checksum>,

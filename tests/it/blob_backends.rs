@@ -225,3 +225,80 @@ async fn sigterm_lets_an_in_flight_download_finish() {
         "server exit: {status:?}"
     );
 }
+
+#[tokio::test]
+async fn a_download_outlives_the_deletion_of_its_multipart_object() {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let srv = Server::start();
+    if srv.skip_external("blob leases are cnx-storage's own") {
+        return;
+    }
+    let s3 = srv.client();
+    let bucket = srv.bucket(&s3, "lease").await;
+    let data = pattern((10 << 20) + 777, 5);
+    let up = s3
+        .create_multipart_upload()
+        .bucket(&bucket)
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (i, chunk) in data.chunks(5 << 20).enumerate() {
+        let n = i as i32 + 1;
+        let r = s3
+            .upload_part()
+            .bucket(&bucket)
+            .key("mp")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(r.e_tag().map(str::to_owned))
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket(&bucket)
+        .key("mp")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut resp = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let mut got = resp.body.try_next().await.unwrap().unwrap().to_vec();
+    // Deleted while being read, then left long enough for the sweeper's grace to pass.
+    s3.delete_object()
+        .bucket(&bucket)
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    while let Some(chunk) = resp
+        .body
+        .try_next()
+        .await
+        .expect("the download keeps flowing")
+    {
+        got.extend_from_slice(&chunk);
+    }
+    assert!(got == data, "download cut short at {} bytes", got.len());
+}
