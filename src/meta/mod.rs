@@ -189,7 +189,11 @@ pub struct PartRecord {
     pub size: u64,
     /// Hex MD5 of the part, unquoted.
     pub etag: String,
+    /// Of the upload's algorithm (CRC64NVME by default): what Complete combines.
     pub checksum: Option<Checksum>,
+    /// The client's own, when it verified the part with another algorithm.
+    #[serde(default)]
+    pub client_checksum: Option<Checksum>,
     pub blob: String,
     pub last_modified_ms: i64,
 }

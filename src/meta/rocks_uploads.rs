@@ -313,6 +313,7 @@ mod tests {
             size,
             etag: format!("{n:032x}"),
             checksum: None,
+            client_checksum: None,
             blob: blob.into(),
             last_modified_ms: 0,
         }

@@ -210,12 +210,17 @@ pub async fn upload_part(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
             number,
             staged,
             digests.md5,
-            Some(digests.checksum),
+            Some(digests.checksum.clone()),
+            (digests.sent != digests.checksum).then_some(digests.sent),
         )
         .await?;
     let mut r = status_only(StatusCode::OK);
     set(&mut r, "etag", &quote_etag(&part.etag));
-    if let Some(c) = &part.checksum {
+    // The client's own algorithm is what it expects back; the upload's is what S3 keeps.
+    for c in [&part.checksum, &part.client_checksum]
+        .into_iter()
+        .flatten()
+    {
         set(&mut r, c.algorithm.header(), &c.value);
     }
     Ok(r)
@@ -287,6 +292,7 @@ pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
             staged,
             digests.md5,
             Some(digests.checksum),
+            None,
         )
         .await?;
     let mut w = XmlWriter::new("CopyPartResult");

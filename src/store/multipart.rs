@@ -58,6 +58,7 @@ impl Store {
         staged: StagedBlob,
         md5: [u8; 16],
         checksum: Option<Checksum>,
+        client_checksum: Option<Checksum>,
     ) -> Result<PartRecord> {
         let (this, b, k, u) = (
             self.clone(),
@@ -67,7 +68,7 @@ impl Store {
         );
         // Its own task, so a dropped request cannot separate the commit from the disarm.
         tokio::spawn(async move {
-            this.commit_part_now(&b, &k, &u, number, staged, md5, checksum)
+            this.commit_part_now(&b, &k, &u, number, staged, md5, checksum, client_checksum)
                 .await
         })
         .await?
@@ -83,6 +84,7 @@ impl Store {
         mut staged: StagedBlob,
         md5: [u8; 16],
         checksum: Option<Checksum>,
+        client_checksum: Option<Checksum>,
     ) -> Result<PartRecord> {
         let blob = staged.blob_id().to_owned();
         staged.finish_blob().await?;
@@ -92,6 +94,7 @@ impl Store {
             size: staged.len(),
             etag: hex::encode(md5),
             checksum,
+            client_checksum,
             blob,
             last_modified_ms: now_ms(),
         };
@@ -171,6 +174,17 @@ impl Store {
         cond: WriteCondition,
     ) -> Result<ObjectRecord> {
         let (uploaded, _) = self.list_parts(&upload.upload_id, 0, usize::MAX).await?;
+        if uploaded.is_empty() {
+            // A concurrent Complete or Abort may have just removed the upload with its parts.
+            let (id, k, u) = (bucket.id, upload.key.clone(), upload.upload_id.clone());
+            if self
+                .blocking(move |m| m.get_upload(&id, &k, &u))
+                .await?
+                .is_none()
+            {
+                return Err(Error::NoSuchUpload);
+            }
+        }
         let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
         let mut previous = 0;
         for r in requested {
@@ -261,11 +275,11 @@ fn check_part_checksum(
 ) -> Result<()> {
     match listed {
         Some(l) => {
-            let stored = part
-                .checksum
-                .as_ref()
-                .filter(|c| c.algorithm == l.algorithm);
-            if stored.is_some_and(|c| c.value == l.value) {
+            let matches = [&part.checksum, &part.client_checksum]
+                .into_iter()
+                .flatten()
+                .any(|c| c.algorithm == l.algorithm && c.value == l.value);
+            if matches {
                 Ok(())
             } else {
                 Err(Error::InvalidPart(format!(
