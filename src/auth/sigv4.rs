@@ -382,6 +382,15 @@ mod tests {
     }
 
     #[test]
+    fn query_candidates_add_the_order_sent_only_when_it_differs() {
+        assert_eq!(canonical_query_candidates("a=1&b=2", false), ["a=1&b=2"]);
+        assert_eq!(
+            canonical_query_candidates("limit=2&cursor=x", false),
+            ["cursor=x&limit=2", "limit=2&cursor=x"]
+        );
+    }
+
+    #[test]
     fn aws_example_list_objects() {
         let h = headers(&[
             ("host", "examplebucket.s3.amazonaws.com"),
