@@ -102,19 +102,28 @@ impl ObjectRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteCondition {
     Always,
-    /// `If-None-Match: *`: only if the key does not exist.
-    Absent,
+    /// `If-None-Match: *`: only if the key does not exist. `since_ms` is when the request
+    /// started: an object written after it raced this one (409, not 412).
+    Absent {
+        since_ms: i64,
+    },
     /// `If-Match: "etag"`: only if the current object has this ETag (unquoted).
     ETag(String),
 }
 
 impl WriteCondition {
     /// Checks the condition against the current object, failing as S3 does: `If-Match` on a
-    /// missing key is `NoSuchKey`, any other miss is `PreconditionFailed`.
+    /// missing key is `NoSuchKey`, a create that lost a race is `ConditionalRequestConflict`,
+    /// any other miss is `PreconditionFailed`.
     pub fn check(&self, current: Option<&ObjectRecord>) -> crate::error::Result<()> {
         use crate::error::Error;
         match (self, current) {
-            (WriteCondition::Always, _) | (WriteCondition::Absent, None) => Ok(()),
+            (WriteCondition::Always, _) | (WriteCondition::Absent { .. }, None) => Ok(()),
+            (WriteCondition::Absent { since_ms }, Some(cur))
+                if cur.last_modified_ms >= *since_ms =>
+            {
+                Err(Error::ConditionalRequestConflict)
+            }
             (WriteCondition::ETag(_), None) => Err(Error::NoSuchKey),
             (WriteCondition::ETag(want), Some(cur)) if want == "*" || *want == cur.etag => Ok(()),
             _ => Err(Error::PreconditionFailed),

@@ -456,7 +456,12 @@ mod tests {
             }
         );
         assert!(matches!(
-            m.put_object(&b, "k", &obj(3, "x2"), &WriteCondition::Absent),
+            m.put_object(
+                &b,
+                "k",
+                &obj(3, "x2"),
+                &WriteCondition::Absent { since_ms: 1 }
+            ),
             Err(Error::PreconditionFailed)
         ));
         let old = m

@@ -106,7 +106,9 @@ pub fn write_condition(h: &HeaderMap) -> S3Result<WriteCondition> {
                 "If-None-Match on a write supports only `*`.",
             ));
         }
-        return Ok(WriteCondition::Absent);
+        return Ok(WriteCondition::Absent {
+            since_ms: crate::store::now_ms(),
+        });
     }
     if let Some(v) = header(h, "if-match") {
         return Ok(WriteCondition::ETag(unquote_etag(v).to_owned()));

@@ -281,3 +281,40 @@ async fn put_if_match() {
         None,
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_creates_with_if_none_match_conflict() {
+    let srv = Server::start();
+    if srv.skip_external("409 on racing conditional creates is checked on cnx-storage only") {
+        return;
+    }
+    let s3 = srv.client();
+    let bucket = srv.bucket(&s3, "race-create").await;
+    // Bodies large enough that both requests are under way before either commits.
+    let put = |seed: u64| {
+        let (s3, bucket) = (s3.clone(), bucket.clone());
+        async move {
+            s3.put_object()
+                .bucket(bucket)
+                .key("k")
+                .if_none_match("*")
+                .body(crate::harness::pattern(16 << 20, seed).into())
+                .send()
+                .await
+        }
+    };
+    let (a, b) = tokio::join!(put(1), put(2));
+    let mut statuses: Vec<u16> = [a.map(|_| ()), b.map(|_| ())]
+        .into_iter()
+        .map(|r| match r {
+            Ok(()) => 200,
+            Err(e) => crate::harness::err_info::<(), _>(Err(e)).status,
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 409],
+        "one create wins, the racing one conflicts"
+    );
+}
