@@ -121,6 +121,28 @@ impl RocksMeta {
         Ok(())
     }
 
+    /// Writes `rec` over `old` into the batch, queueing the old blobs; returns the usage change.
+    pub(super) fn replace_object(
+        &self,
+        batch: &mut WriteBatch,
+        bucket: &BucketId,
+        key: &str,
+        rec: &ObjectRecord,
+        old: Option<&ObjectRecord>,
+    ) -> Result<Usage> {
+        batch.put_cf(self.cf(CF_OBJECTS)?, object_key(bucket, key), encode(rec)?);
+        let mut delta = Usage {
+            bytes: rec.size as i64,
+            objects: 1,
+        };
+        if let Some(old) = old {
+            self.queue_blobs(batch, old)?;
+            delta.bytes -= old.size as i64;
+            delta.objects -= 1;
+        }
+        Ok(delta)
+    }
+
     pub(super) fn usage_delta(
         &self,
         batch: &mut WriteBatch,
@@ -219,24 +241,11 @@ impl MetaStore for RocksMeta {
         let old = self.get_object(&bucket.id, key)?;
         cond.check(old.as_ref())?;
         let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.cf(CF_OBJECTS)?,
-            object_key(&bucket.id, key),
-            encode(rec)?,
-        );
         let staged = self.cf(CF_STAGED)?;
         for blob in rec.blob_ids() {
             batch.delete_cf(staged, blob.as_bytes());
         }
-        let mut delta = Usage {
-            bytes: rec.size as i64,
-            objects: 1,
-        };
-        if let Some(old) = &old {
-            self.queue_blobs(&mut batch, old)?;
-            delta.bytes -= old.size as i64;
-            delta.objects -= 1;
-        }
+        let delta = self.replace_object(&mut batch, &bucket.id, key, rec, old.as_ref())?;
         self.usage_delta(&mut batch, &bucket.id, delta)?;
         self.write(batch)?;
         Ok(old)

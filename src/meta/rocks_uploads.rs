@@ -3,7 +3,7 @@
 use rocksdb::WriteBatch;
 
 use super::codec::{self, decode, encode, object_key, part_key, prefix_successor, upload_key};
-use super::rocks::{lock_err, RocksMeta, CF_GC, CF_OBJECTS, CF_PARTS, CF_STAGED, CF_UPLOADS};
+use super::rocks::{lock_err, RocksMeta, CF_GC, CF_PARTS, CF_STAGED, CF_UPLOADS};
 use super::{
     BucketId, BucketRecord, MetaStore, ObjectRecord, PartRecord, UploadEntry, UploadPage,
     UploadQuery, UploadRecord, UploadStore, Usage, WriteCondition,
@@ -168,20 +168,9 @@ impl UploadStore for RocksMeta {
         cond.check(old.as_ref())?;
         let mut batch = WriteBatch::default();
         let part_bytes = self.remove_upload(&mut batch, &bucket.id, key, upload_id, used)?;
-        batch.put_cf(
-            self.cf(CF_OBJECTS)?,
-            object_key(&bucket.id, key),
-            encode(rec)?,
-        );
-        let mut delta = Usage {
-            bytes: rec.size as i64 - part_bytes as i64,
-            objects: 1,
-        };
-        if let Some(old) = &old {
-            self.queue_blobs(&mut batch, old)?;
-            delta.bytes -= old.size as i64;
-            delta.objects -= 1;
-        }
+        let mut delta = self.replace_object(&mut batch, &bucket.id, key, rec, old.as_ref())?;
+        // The parts' bytes were counted as they arrived; the object now holds them.
+        delta.bytes -= part_bytes as i64;
         self.usage_delta(&mut batch, &bucket.id, delta)?;
         self.write(batch)?;
         Ok(old)
