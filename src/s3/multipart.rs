@@ -10,10 +10,9 @@ use super::body::Payload;
 use super::bucket::resolve;
 use super::error::{S3Code, S3Error, S3Result};
 use super::headers::{
-    checksum_request, iso_date, quote_etag, read_condition, stored_metadata, unquote_etag,
-    write_condition, ReadCondition,
+    checksum_request, iso_date, quote_etag, stored_metadata, unquote_etag, write_condition,
 };
-use super::object::{checksum_element, checksum_type_name, parse_copy_source, receive_body};
+use super::object::{checksum_element, checksum_type_name, copy_source, receive_body};
 use super::{owner_id, status_only, xml_ok, Ctx};
 use crate::checksum::{ChecksumAlgorithm, ObjectHasher};
 use crate::meta::{ChecksumType, UploadEntry, UploadRecord, RECORD_VERSION};
@@ -250,17 +249,8 @@ fn copy_range(v: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> {
 
 pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
     let (bucket, upload, number) = part_target(ctx).await?;
-    let (src_bucket_name, src_key) =
-        parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
     let store = &ctx.state.store;
-    let src_bucket = store.bucket(&src_bucket_name).await?;
-    if src_bucket.owner != ctx.account {
-        return Err(S3Error::code(S3Code::AccessDenied));
-    }
-    let src = store.head_object(&src_bucket, &src_key).await?;
-    if read_condition(&ctx.parts.headers, "x-amz-copy-source-", &src) != ReadCondition::Proceed {
-        return Err(S3Error::code(S3Code::PreconditionFailed));
-    }
+    let (_, _, src) = copy_source(ctx).await?;
     let range = copy_range(ctx.header("x-amz-copy-source-range"), src.size)?;
     if range.end - range.start > MAX_PART_SIZE {
         return Err(S3Error::code(S3Code::EntityTooLarge));

@@ -386,7 +386,7 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response
 }
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
-pub fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
+fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
     let bad = || {
         S3Error::new(
             S3Code::InvalidArgument,
@@ -412,21 +412,28 @@ pub fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
     Ok((b.to_owned(), k.to_owned()))
 }
 
+/// The object `x-amz-copy-source` names, if the caller may read it and the
+/// `x-amz-copy-source-if-*` conditions hold. Shared by CopyObject and UploadPartCopy.
+pub async fn copy_source(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, String, ObjectRecord)> {
+    let (bucket_name, key) = parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+    let store = &ctx.state.store;
+    let bucket = store.bucket(&bucket_name).await?;
+    if bucket.owner != ctx.account {
+        return Err(S3Error::code(S3Code::AccessDenied));
+    }
+    let src = store.head_object(&bucket, &key).await?;
+    if read_condition(&ctx.parts.headers, "x-amz-copy-source-", &src) != ReadCondition::Proceed {
+        return Err(S3Error::code(S3Code::PreconditionFailed));
+    }
+    Ok((bucket, key, src))
+}
+
 pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     let dest_bucket = resolve(ctx).await?;
     let dest_key = ctx.key()?;
     let h = &ctx.parts.headers;
-    let (src_bucket_name, src_key) =
-        parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
     let store = &ctx.state.store;
-    let src_bucket = store.bucket(&src_bucket_name).await?;
-    if src_bucket.owner != ctx.account {
-        return Err(S3Error::code(S3Code::AccessDenied));
-    }
-    let src = store.head_object(&src_bucket, &src_key).await?;
-    if read_condition(h, "x-amz-copy-source-", &src) != ReadCondition::Proceed {
-        return Err(S3Error::code(S3Code::PreconditionFailed));
-    }
+    let (src_bucket, src_key, src) = copy_source(ctx).await?;
     let replace = match ctx.header("x-amz-metadata-directive") {
         None => false,
         Some(d) if d.eq_ignore_ascii_case("COPY") => false,

@@ -690,3 +690,26 @@ pub async fn raw_tcp(method: &str, url: &str) -> (String, String, Vec<u8>) {
         received[split + 4..].to_vec(),
     )
 }
+
+/// Regular files under `DIR/blobs` (the blob store's layout per PRODUCT.md), or `None`.
+pub fn blob_files(data_dir: &Path) -> Option<usize> {
+    fn walk(dir: &Path, count: &mut usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => walk(&entry.path(), count),
+                Ok(t) if t.is_file() => *count += 1,
+                _ => {}
+            }
+        }
+    }
+    let blobs = data_dir.join("blobs");
+    if !blobs.is_dir() {
+        return None;
+    }
+    let mut count = 0;
+    walk(&blobs, &mut count);
+    Some(count)
+}

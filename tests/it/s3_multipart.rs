@@ -122,21 +122,7 @@ fn client_without_checksums(s3: &Client) -> Client {
 
 /// Regular files under `DIR/blobs`.
 fn blob_files(data_dir: &Path) -> usize {
-    fn walk(dir: &Path, count: &mut usize) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => walk(&entry.path(), count),
-                Ok(t) if t.is_file() => *count += 1,
-                _ => {}
-            }
-        }
-    }
-    let mut count = 0;
-    walk(&data_dir.join("blobs"), &mut count);
-    count
+    crate::harness::blob_files(data_dir).unwrap_or(0)
 }
 
 /// Waits until the blob store holds exactly `want` files; returns how long that took.

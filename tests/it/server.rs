@@ -1,7 +1,6 @@
 //! Whole-server behaviour: health, request ids, unimplemented operations, persistence across
 //! restarts and crashes, and failed uploads leaving stored data alone.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::operation::RequestId;
@@ -9,7 +8,8 @@ use aws_sdk_s3::types::ChecksumAlgorithm;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::{
-    assert_err, etag_of, get_bytes, pattern, put, put_many, raw_request, xml_tag, Server,
+    assert_err, blob_files, etag_of, get_bytes, pattern, put, put_many, raw_request, xml_tag,
+    Server,
 };
 
 #[tokio::test]
@@ -256,29 +256,6 @@ async fn kill_9_after_acknowledged_writes_loses_nothing() {
     );
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
     assert_eq!(listed.key_count(), Some(22));
-}
-
-/// Regular files under `DIR/blobs` (the blob store's layout per PRODUCT.md), or `None`.
-fn blob_files(data_dir: &Path) -> Option<usize> {
-    fn walk(dir: &Path, count: &mut usize) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => walk(&entry.path(), count),
-                Ok(t) if t.is_file() => *count += 1,
-                _ => {}
-            }
-        }
-    }
-    let blobs = data_dir.join("blobs");
-    if !blobs.is_dir() {
-        return None;
-    }
-    let mut count = 0;
-    walk(&blobs, &mut count);
-    Some(count)
 }
 
 #[tokio::test]
