@@ -105,6 +105,70 @@ pub struct S3Section {
     pub domain: Option<String>,
 }
 
+/// Where bearer tokens are verified.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// PEM RSA public key that signs the platform's RS256 JWTs.
+    #[serde(default)]
+    pub public_key: Option<PathBuf>,
+    /// JWKS file (RS256 keys, chosen by `kid`).
+    #[serde(default)]
+    pub jwks: Option<PathBuf>,
+    /// When set, tokens must carry this `iss`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// 32 bytes as base64 or hex that seal stored secrets (`CNX_MASTER_KEY` wins).
+    #[serde(default)]
+    pub master_key: Option<String>,
+    #[serde(default)]
+    pub jwt: JwtConfig,
+}
+
+/// Per-principal token buckets; a rate of 0 turns a limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Management requests per second per principal (the seed's 30).
+    #[serde(default = "default_api_rate")]
+    pub api_requests_per_second: f64,
+    /// Requests a principal may make at once before the rate applies.
+    #[serde(default = "default_api_rate")]
+    pub api_burst: f64,
+    /// S3 requests per second per principal; off by default (503 SlowDown when on).
+    #[serde(default)]
+    pub s3_requests_per_second: f64,
+    #[serde(default = "default_s3_burst")]
+    pub s3_burst: f64,
+}
+
+fn default_api_rate() -> f64 {
+    30.0
+}
+
+fn default_s3_burst() -> f64 {
+    100.0
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            api_requests_per_second: default_api_rate(),
+            api_burst: default_api_rate(),
+            s3_requests_per_second: 0.0,
+            s3_burst: default_s3_burst(),
+        }
+    }
+}
+
 /// The config file as written; every key optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +181,9 @@ pub struct ConfigFile {
     #[serde(default)]
     pub s3: S3Section,
     pub blob: Option<BlobBackend>,
+    #[serde(default)]
+    pub auth: AuthSection,
+    pub limits: Option<Limits>,
     /// Longest a graceful shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: Option<u64>,
 }
@@ -143,6 +210,10 @@ pub struct Config {
     /// Root credentials from the environment; when absent the server loads or generates them.
     pub root_access_key: Option<String>,
     pub root_secret_key: Option<String>,
+    /// Seals stored secrets; generated into the data dir when absent.
+    pub master_key: Option<String>,
+    pub jwt: JwtConfig,
+    pub limits: Limits,
 }
 
 impl Config {
@@ -220,6 +291,9 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
         shutdown_grace: std::time::Duration::from_secs(file.shutdown_grace_secs.unwrap_or(10)),
         root_access_key,
         root_secret_key,
+        master_key: non_empty(env.get("CNX_MASTER_KEY")).or(file.auth.master_key),
+        jwt: file.auth.jwt,
+        limits: file.limits.unwrap_or_default(),
     })
 }
 
@@ -263,6 +337,8 @@ mod tests {
         assert_eq!(c.region, "in-mum");
         assert_eq!(c.durability, Durability::Strict);
         assert_eq!(c.blob, BlobBackend::Local);
+        assert_eq!(c.limits.api_requests_per_second, 30.0);
+        assert_eq!(c.limits.s3_requests_per_second, 0.0);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Root credentials and the key ring the S3 surface authenticates against.
+//! Root credentials.
 //!
 //! Root credentials come from `CNX_ROOT_ACCESS_KEY`/`CNX_ROOT_SECRET_KEY`; without them the
 //! first start generates a pair, stores it in the data dir (mode 0600) and prints it once.
@@ -9,12 +9,9 @@ use std::path::Path;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::SecretLookup;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
-/// The account that root credentials act as.
-pub const ROOT_ACCOUNT: &str = "root";
 const ROOT_FILE: &str = "root-credentials.json";
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -32,7 +29,7 @@ impl std::fmt::Debug for RootCredentials {
     }
 }
 
-fn random_string(len: usize, alphabet: &[u8]) -> String {
+pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
     let mut rng = rand::thread_rng();
     (0..len)
         .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
@@ -80,7 +77,7 @@ impl RootCredentials {
 }
 
 /// Writes a file only its owner can read, atomically.
-fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let err = |e: std::io::Error| Error::Internal(format!("cannot write {}: {e}", path.display()));
     if let Some(dir) = path.parent() {
@@ -97,26 +94,4 @@ fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     f.write_all(data).map_err(err)?;
     f.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
-}
-
-/// Who may sign requests, and which account each key acts as.
-pub struct KeyRing {
-    root: RootCredentials,
-}
-
-impl KeyRing {
-    pub fn new(root: RootCredentials) -> Self {
-        Self { root }
-    }
-
-    /// The account an access key acts as.
-    pub fn account_of(&self, access_key: &str) -> Option<String> {
-        (access_key == self.root.access_key).then(|| ROOT_ACCOUNT.to_owned())
-    }
-}
-
-impl SecretLookup for KeyRing {
-    fn secret_for(&self, access_key: &str) -> Option<String> {
-        (access_key == self.root.access_key).then(|| self.root.secret_key.clone())
-    }
 }

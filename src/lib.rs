@@ -12,10 +12,12 @@
 //! ```
 //! `config`, `error`, `checksum` and `xml` are shared by all layers.
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod blob;
 pub mod checksum;
+pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod error;

@@ -1,9 +1,12 @@
-//! `cnx-storage serve [--config FILE] [--listen ADDR] [--data-dir DIR]`
+//! `cnx-storage serve [--config FILE] [--listen ADDR] [--data-dir DIR]`, and the key commands
+//! `cnx-storage keys …` / `cnx-storage access-keys …`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use cnx_storage::cli::{self, KeyOp};
+use cnx_storage::config::{self, CliOverrides, Config};
 
 #[derive(Parser)]
 #[command(
@@ -16,20 +19,218 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Args)]
+struct Common {
+    /// TOML config file (env CNX_CONFIG).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory: RocksDB under meta/, blobs under blobs/ (env CNX_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct Target {
+    #[command(flatten)]
+    common: Common,
+    /// The running server's address (default: from the config's listen address). When no
+    /// server answers there, the command works on the data dir directly.
+    #[arg(long)]
+    endpoint: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (S3 and management API on one port).
     Serve {
-        /// TOML config file (env CNX_CONFIG).
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
         /// Address to listen on, e.g. 127.0.0.1:9000; port 0 picks a free one (env CNX_LISTEN).
         #[arg(long)]
         listen: Option<String>,
-        /// Data directory: RocksDB under meta/, blobs under blobs/ (env CNX_DATA_DIR).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
     },
+    /// Per-bucket access keys: act on one bucket of the S3 surface.
+    Keys {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        cmd: BucketKeyCmd,
+    },
+    /// Account-level access keys: act as an account (root may name any account).
+    AccessKeys {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        cmd: AccountKeyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BucketKeyCmd {
+    /// Mint a key for one bucket; prints the secret once.
+    Create {
+        #[arg(long)]
+        bucket: String,
+        /// `read` (Get/Head/List) or `read-write` (also Put/Copy/Delete/multipart).
+        #[arg(long)]
+        permission: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// RFC 3339 time after which the key stops working.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List a bucket's keys (never their secrets).
+    List {
+        #[arg(long)]
+        bucket: String,
+    },
+    /// Revoke a key: refused from the next request on.
+    Revoke {
+        #[arg(long)]
+        bucket: String,
+        access_key_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountKeyCmd {
+    /// Mint a key that acts as an account (root's own without --account).
+    Create {
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List account-level keys.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revoke an account-level key.
+    Revoke { access_key_id: String },
+}
+
+fn resolve(common: Common, listen: Option<String>) -> Result<Config, ExitCode> {
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let overrides = CliOverrides {
+        config: common.config,
+        listen,
+        data_dir: common.data_dir,
+    };
+    config::resolve(&env, &overrides).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        })
+}
+
+fn keys(target: Target, op: KeyOp) -> Result<ExitCode, ExitCode> {
+    let cfg = resolve(target.common, None)?;
+    let endpoint = target
+        .endpoint
+        .unwrap_or_else(|| cli::default_endpoint(&cfg));
+    let rt = runtime()?;
+    match rt.block_on(cli::run(&cfg, &endpoint, &op)) {
+        Ok((value, offline)) => {
+            if offline {
+                eprintln!(
+                    "(no server at {endpoint}: worked on {} directly)",
+                    cfg.data_dir.display()
+                );
+            }
+            if !value.is_null() {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+            }
+            if let (KeyOp::CreateBucketKey { bucket, .. }, Some(id), Some(secret)) = (
+                &op,
+                value["access_key_id"].as_str(),
+                value["secret_access_key"].as_str(),
+            ) {
+                eprintln!(
+                    "\nThe secret is shown this once. To use the key with the aws CLI:\n  \
+                     export AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY='{secret}' AWS_DEFAULT_REGION={}\n  \
+                     aws --endpoint-url {endpoint} s3 ls s3://{bucket}",
+                    cfg.region
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
+    match cli.command {
+        Command::Serve { common, listen } => {
+            let cfg = resolve(common, listen)?;
+            let rt = runtime()?;
+            match rt.block_on(cnx_storage::server::run(cfg)) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Keys { target, cmd } => {
+            let op = match cmd {
+                BucketKeyCmd::Create {
+                    bucket,
+                    permission,
+                    name,
+                    expires_at,
+                } => KeyOp::CreateBucketKey {
+                    bucket,
+                    permission,
+                    name,
+                    expires_at,
+                },
+                BucketKeyCmd::List { bucket } => KeyOp::ListBucketKeys { bucket },
+                BucketKeyCmd::Revoke {
+                    bucket,
+                    access_key_id,
+                } => KeyOp::RevokeBucketKey {
+                    bucket,
+                    access_key_id,
+                },
+            };
+            keys(target, op)
+        }
+        Command::AccessKeys { target, cmd } => {
+            let op = match cmd {
+                AccountKeyCmd::Create {
+                    account,
+                    name,
+                    expires_at,
+                } => KeyOp::CreateAccessKey {
+                    account,
+                    name,
+                    expires_at,
+                },
+                AccountKeyCmd::List { account } => KeyOp::ListAccessKeys { account },
+                AccountKeyCmd::Revoke { access_key_id } => KeyOp::RevokeAccessKey { access_key_id },
+            };
+            keys(target, op)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -41,42 +242,5 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli.command {
-        Command::Serve {
-            config,
-            listen,
-            data_dir,
-        } => {
-            let env: std::collections::HashMap<String, String> = std::env::vars().collect();
-            let overrides = cnx_storage::config::CliOverrides {
-                config,
-                listen,
-                data_dir,
-            };
-            let cfg = match cnx_storage::config::resolve(&env, &overrides) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match rt.block_on(cnx_storage::server::run(cfg)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-    }
+    run(cli).unwrap_or_else(|code| code)
 }

@@ -10,6 +10,8 @@ use crate::server::body::{self, Response};
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -19,6 +21,7 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -34,6 +37,10 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
     pub fn into_response(self, request_id: &str) -> Response {
         let message = if self.status.is_server_error() {
             format!(
@@ -43,7 +50,12 @@ impl ApiError {
         } else {
             self.message
         };
-        json_response(self.status, &serde_json::json!({ "error": message }))
+        let mut r = json_response(self.status, &serde_json::json!({ "error": message }));
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
     }
 }
 

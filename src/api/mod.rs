@@ -5,6 +5,10 @@
 
 pub mod buckets;
 pub mod error;
+pub mod idempotency;
+pub mod keys;
+pub mod presign;
+pub mod reply;
 
 use std::sync::Arc;
 
@@ -15,6 +19,8 @@ use hyper::body::Incoming;
 use sha2::Digest as _;
 
 use self::error::{ApiError, ApiResult};
+use self::reply::Reply;
+use crate::access::{Caller, Principal};
 use crate::auth::{self, PayloadMode, Verification};
 use crate::server::body::Response;
 use crate::server::AppState;
@@ -27,11 +33,15 @@ pub struct ApiCtx {
     pub state: Arc<AppState>,
     pub parts: http::request::Parts,
     pub body: Bytes,
-    /// The account acting.
-    pub account: String,
+    pub caller: Caller,
 }
 
 impl ApiCtx {
+    /// The account acting; owns what it creates.
+    pub fn account(&self) -> &str {
+        self.caller.principal.account()
+    }
+
     pub fn query(&self, name: &str) -> Option<String> {
         crate::s3::endpoint::Query::parse(self.parts.uri.query())
             .get(name)
@@ -68,11 +78,33 @@ async fn read_body(body: Incoming) -> ApiResult<Bytes> {
     })
 }
 
+fn bearer_token(parts: &http::request::Parts) -> Option<&str> {
+    let v = parts
+        .headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 async fn authenticate(
     state: &AppState,
     parts: &http::request::Parts,
     body: &Bytes,
-) -> ApiResult<String> {
+) -> ApiResult<Caller> {
+    if let Some(token) = bearer_token(parts) {
+        let verifier = state.jwt.as_ref().ok_or_else(|| {
+            ApiError::unauthorized(crate::access::jwt::JwtError::NotConfigured.to_string())
+        })?;
+        let account = verifier
+            .verify(token)
+            .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        return Ok(Caller {
+            principal: Principal::Account(account),
+            access_key_id: None,
+        });
+    }
     let now = time::OffsetDateTime::now_utc();
     let unauthorized = |e: auth::AuthError| ApiError::unauthorized(e.to_string());
     let verified = match auth::verify_request_or_defer(
@@ -86,7 +118,7 @@ async fn authenticate(
     {
         Verification::Anonymous => {
             return Err(ApiError::unauthorized(
-                "missing credentials: sign the request with SigV4 (service `cloudnx`)",
+                "missing credentials: sign the request with SigV4 (service `cloudnx`) or send a Bearer token",
             ))
         }
         Verification::NeedsBodyHash(pending) => {
@@ -111,10 +143,16 @@ async fn authenticate(
             ))
         }
     }
-    state
+    let caller = state
         .keys
-        .account_of(&verified.access_key)
-        .ok_or_else(|| ApiError::unauthorized("unknown access key"))
+        .caller(&verified.access_key)
+        .ok_or_else(|| ApiError::unauthorized("unknown, revoked or expired access key"))?;
+    if matches!(caller.principal, Principal::BucketKey(_)) {
+        return Err(ApiError::forbidden(
+            "a bucket access key acts on its bucket through the S3 surface only, never on /storage/",
+        ));
+    }
+    Ok(caller)
 }
 
 async fn run(
@@ -124,46 +162,126 @@ async fn run(
     op: &mut Option<&'static str>,
 ) -> ApiResult<Response> {
     let body = read_body(body).await?;
-    let account = authenticate(&state, &parts, &body).await?;
-    let path = parts.uri.path().to_owned();
+    let caller = authenticate(&state, &parts, &body).await?;
+    if let Some(limit) = &state.api_limit {
+        if let Err(wait) = limit.check(&caller.rate_key()) {
+            let secs = crate::access::ratelimit::retry_after_secs(wait);
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("rate limit exceeded; retry after {secs} s"),
+            );
+            e.retry_after = Some(secs);
+            return Err(e);
+        }
+    }
+    let mutating = matches!(
+        parts.method,
+        Method::POST | Method::PATCH | Method::DELETE | Method::PUT
+    );
+    let idempotency_key = parts
+        .headers
+        .get("idempotency-key")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .filter(|_| mutating);
+    let ctx = ApiCtx {
+        state,
+        parts,
+        body,
+        caller,
+    };
+    let claim = match &idempotency_key {
+        None => None,
+        Some(k) => {
+            let target = ctx
+                .parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let request: [&[u8]; 3] = [
+                ctx.parts.method.as_str().as_bytes(),
+                target.as_bytes(),
+                &ctx.body,
+            ];
+            match idempotency::begin(&ctx.state, &ctx.caller.rate_key(), k, &request).await? {
+                idempotency::Outcome::Replay(reply) => {
+                    *op = Some("IdempotentReplay");
+                    let mut r = reply.into_response();
+                    r.headers_mut().insert(
+                        "idempotent-replayed",
+                        http::HeaderValue::from_static("true"),
+                    );
+                    return Ok(r);
+                }
+                idempotency::Outcome::Run(claim) => Some(claim),
+            }
+        }
+    };
+    let result = route(&ctx, op).await;
+    if let Some(claim) = claim {
+        claim.finish(&result).await?;
+    }
+    result.map(Reply::into_response)
+}
+
+async fn route(ctx: &ApiCtx, op: &mut Option<&'static str>) -> ApiResult<Reply> {
+    let path = ctx.parts.uri.path().to_owned();
     let segments: Vec<&str> = path
         .trim_start_matches("/storage/")
         .trim_end_matches('/')
         .split('/')
         .collect();
-    let method = parts.method.clone();
-    let ctx = ApiCtx {
-        state,
-        parts,
-        body,
-        account,
-    };
+    let method = ctx.parts.method.clone();
     let decode = |s: &str| {
         crate::server::router::decode_path(s)
             .map_err(|_| ApiError::bad_request("the path is not valid percent-encoded UTF-8"))
     };
+    let not_allowed = || {
+        Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed on {path}"),
+        ))
+    };
     let (name, result) = match (&method, segments.as_slice()) {
-        (&Method::GET, ["buckets"]) => ("ListBuckets", buckets::list(&ctx).await),
-        (&Method::POST, ["buckets"]) => ("CreateBucket", buckets::create(&ctx).await),
-        (&Method::GET, ["buckets", b]) => ("GetBucket", buckets::get(&ctx, &decode(b)?).await),
-        (&Method::PATCH, ["buckets", b]) => {
-            ("PatchBucket", buckets::patch(&ctx, &decode(b)?).await)
-        }
+        (&Method::GET, ["buckets"]) => ("ListBuckets", buckets::list(ctx).await),
+        (&Method::POST, ["buckets"]) => ("CreateBucket", buckets::create(ctx).await),
+        (&Method::GET, ["buckets", b]) => ("GetBucket", buckets::get(ctx, &decode(b)?).await),
+        (&Method::PATCH, ["buckets", b]) => ("PatchBucket", buckets::patch(ctx, &decode(b)?).await),
         (&Method::DELETE, ["buckets", b]) => {
-            ("DeleteBucket", buckets::delete(&ctx, &decode(b)?).await)
+            ("DeleteBucket", buckets::delete(ctx, &decode(b)?).await)
         }
-        (_, ["buckets"] | ["buckets", _]) => {
-            return Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not allowed on {path}"),
-            ))
+        (&Method::POST, ["buckets", b, "keys"]) => (
+            "CreateBucketKey",
+            keys::create_bucket_key(ctx, &decode(b)?).await,
+        ),
+        (&Method::GET, ["buckets", b, "keys"]) => (
+            "ListBucketKeys",
+            keys::list_bucket_keys(ctx, &decode(b)?).await,
+        ),
+        (&Method::DELETE, ["buckets", b, "keys", id]) => (
+            "RevokeBucketKey",
+            keys::revoke_bucket_key(ctx, &decode(b)?, &decode(id)?).await,
+        ),
+        (&Method::POST, ["buckets", b, "presign"]) => {
+            ("Presign", presign::presign(ctx, &decode(b)?).await)
         }
-        (_, ["buckets", _, "keys" | "presign", ..] | ["access-keys", ..]) => {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                format!("{method} {path} is not available in this version yet"),
-            ))
+        (&Method::POST, ["access-keys"]) => {
+            ("CreateAccessKey", keys::create_account_key(ctx).await)
         }
+        (&Method::GET, ["access-keys"]) => ("ListAccessKeys", keys::list_account_keys(ctx).await),
+        (&Method::DELETE, ["access-keys", id]) => (
+            "RevokeAccessKey",
+            keys::revoke_account_key(ctx, &decode(id)?).await,
+        ),
+        (
+            _,
+            ["buckets"]
+            | ["buckets", _]
+            | ["buckets", _, "keys" | "presign"]
+            | ["buckets", _, "keys", _]
+            | ["access-keys"]
+            | ["access-keys", _],
+        ) => return not_allowed(),
         _ => {
             return Err(ApiError::not_found(format!(
                 "no management route {method} {path}"

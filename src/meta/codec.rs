@@ -8,6 +8,9 @@
 //! - `parts`: upload id ‖ part number (u32, big-endian) → `PartRecord`.
 //! - `staged`: blob id → unix millis when staged.
 //! - `gc`: unix millis (8 bytes, big-endian) ‖ blob id → empty; oldest first.
+//! - `access_keys`: access key id → `KeyRecord` (secret sealed).
+//! - `idempotency`: SHA-256 of (principal, Idempotency-Key) → expiry (unix millis, 8 bytes,
+//!   big-endian) ‖ `IdempotencyRecord`; a compaction filter drops expired entries.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

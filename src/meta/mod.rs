@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod rocks;
+mod rocks_access;
 mod rocks_uploads;
 
 use serde::{Deserialize, Serialize};
@@ -272,8 +273,79 @@ pub trait UploadStore {
     fn list_uploads(&self, bucket: &BucketId, q: &UploadQuery<'_>) -> Result<UploadPage>;
 }
 
+/// What an access key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyPermission {
+    Read,
+    ReadWrite,
+}
+
+impl KeyPermission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPermission::Read => "read",
+            KeyPermission::ReadWrite => "read-write",
+        }
+    }
+}
+
+/// Where an access key acts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeyScope {
+    /// On one bucket only (bound to its id, so a new bucket of the same name is not reached).
+    Bucket {
+        bucket_id: BucketId,
+        bucket: String,
+        /// The bucket's owner, who minted the key.
+        account: String,
+        permission: KeyPermission,
+    },
+    /// As the account itself, on the S3 and management surfaces.
+    Account { account: String },
+}
+
+/// An access key; its secret is sealed with the server's master key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub v: u8,
+    pub access_key_id: String,
+    pub name: Option<String>,
+    pub scope: KeyScope,
+    pub sealed_secret: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: Option<i64>,
+}
+
+/// A management response kept for replay under its `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub v: u8,
+    /// SHA-256 of the request (method, path, query, body): a different request under the
+    /// same key is refused.
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
+    pub expires_at_ms: i64,
+}
+
+/// Access keys and idempotency records.
+pub trait AccessStore {
+    /// Stores a new key; `Internal` if the id is taken.
+    fn insert_key(&self, rec: &KeyRecord) -> Result<()>;
+    fn get_key(&self, access_key_id: &str) -> Result<Option<KeyRecord>>;
+    /// Every key, in access key id order.
+    fn list_keys(&self) -> Result<Vec<KeyRecord>>;
+    /// Removes a key; false if there was none.
+    fn delete_key(&self, access_key_id: &str) -> Result<bool>;
+    /// The record under `key` if it has not expired at `now_ms`.
+    fn get_idempotency(&self, key: &[u8], now_ms: i64) -> Result<Option<IdempotencyRecord>>;
+    fn put_idempotency(&self, key: &[u8], rec: &IdempotencyRecord) -> Result<()>;
+}
+
 /// The index operations the store needs. Each mutating call is one atomic commit.
-pub trait MetaStore: UploadStore + Send + Sync + 'static {
+pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
     fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>>;
     fn list_buckets(&self) -> Result<Vec<BucketRecord>>;
     /// Inserts unless the name is taken; returns the existing record when it is.

@@ -25,6 +25,8 @@ pub(super) const CF_STAGED: &str = "staged";
 pub(super) const CF_GC: &str = "gc";
 pub(super) const CF_UPLOADS: &str = "uploads";
 pub(super) const CF_PARTS: &str = "parts";
+pub(super) const CF_KEYS: &str = "access_keys";
+pub(super) const CF_IDEMPOTENCY: &str = "idempotency";
 const STRIPES: usize = 256;
 
 pub struct RocksMeta {
@@ -73,6 +75,8 @@ impl RocksMeta {
             ColumnFamilyDescriptor::new(CF_GC, Options::default()),
             ColumnFamilyDescriptor::new(CF_UPLOADS, Options::default()),
             ColumnFamilyDescriptor::new(CF_PARTS, Options::default()),
+            ColumnFamilyDescriptor::new(CF_KEYS, Options::default()),
+            ColumnFamilyDescriptor::new(CF_IDEMPOTENCY, super::rocks_access::idempotency_options()),
         ];
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         Ok(Self {
@@ -207,6 +211,8 @@ impl MetaStore for RocksMeta {
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_BUCKETS)?, name.as_bytes());
         batch.delete_cf(self.cf(CF_USAGE)?, rec.id.0);
+        // The bucket's keys die with it; a new bucket of the same name starts with none.
+        self.delete_bucket_keys(&mut batch, &rec.id)?;
         self.write(batch)
     }
 

@@ -14,7 +14,7 @@ use crate::xml::{self, XmlWriter};
 /// The bucket the request names, if the caller may act on it.
 pub async fn resolve(ctx: &Ctx) -> S3Result<BucketRecord> {
     let b = ctx.state.store.bucket(ctx.bucket_name()?).await?;
-    if b.owner != ctx.account {
+    if !ctx.caller.principal.may(&b, ctx.need) {
         return Err(S3Error::code(S3Code::AccessDenied));
     }
     Ok(b)
@@ -24,11 +24,11 @@ pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
     let buckets = ctx.state.store.list_buckets().await?;
     let mut w = XmlWriter::new("ListAllMyBucketsResult");
     w.open("Owner")
-        .elem("ID", &owner_id(&ctx.account))
-        .elem("DisplayName", &ctx.account)
+        .elem("ID", &owner_id(ctx.account()))
+        .elem("DisplayName", ctx.account())
         .close();
     w.open("Buckets");
-    for b in buckets.iter().filter(|b| b.owner == ctx.account) {
+    for b in buckets.iter().filter(|b| b.owner == ctx.account()) {
         w.open("Bucket")
             .elem("Name", &b.name)
             .elem("CreationDate", &iso_date(b.created_at_ms))
@@ -64,7 +64,7 @@ pub async fn create_bucket(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response>
     }
     ctx.state
         .store
-        .create_bucket(name, &ctx.account, region)
+        .create_bucket(name, ctx.account(), region)
         .await?;
     let mut r = status_only(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {

@@ -67,21 +67,14 @@ pub enum S3Op {
     ListMultipartUploads,
 }
 
-/// What an operation needs of the caller's rights on the bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    Read,
-    Write,
-    /// Bucket lifecycle: the bucket's owner only, never a bucket key.
-    Owner,
-}
+pub use crate::access::Permission;
 
 impl S3Op {
     pub fn required_permission(self) -> Permission {
         use S3Op::*;
         match self {
-            ListBuckets | GetBucketLocation | HeadBucket | ListObjects | ListObjectsV2
-            | GetObject | HeadObject | ListParts | ListMultipartUploads => Permission::Read,
+            GetBucketLocation | HeadBucket | ListObjects | ListObjectsV2 | GetObject
+            | HeadObject | ListParts | ListMultipartUploads => Permission::Read,
             PutObject
             | CopyObject
             | DeleteObject
@@ -91,7 +84,7 @@ impl S3Op {
             | UploadPartCopy
             | CompleteMultipartUpload
             | AbortMultipartUpload => Permission::Write,
-            CreateBucket | DeleteBucket => Permission::Owner,
+            ListBuckets | CreateBucket | DeleteBucket => Permission::Owner,
         }
     }
 

@@ -74,6 +74,8 @@ pub struct S3Error {
     pub message: String,
     /// Extra elements AWS adds for some codes (`Region`, `BucketName`, …).
     pub extra: Vec<(&'static str, String)>,
+    /// Seconds for a `Retry-After` header (SlowDown).
+    pub retry_after: Option<u64>,
 }
 
 pub type S3Result<T> = Result<T, S3Error>;
@@ -84,6 +86,7 @@ impl S3Error {
             code,
             message: message.into(),
             extra: Vec::new(),
+            retry_after: None,
         }
     }
 

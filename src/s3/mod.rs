@@ -18,6 +18,7 @@ use sha2::Digest as _;
 
 use self::endpoint::{Query, S3Op};
 use self::error::{S3Code, S3Error, S3Result};
+use crate::access::{Caller, Permission, Principal};
 use crate::auth::{self, Verified};
 use crate::server::body::{self as rbody, Response};
 use crate::server::router::S3Target;
@@ -38,8 +39,9 @@ pub struct Ctx {
     pub bucket: Option<String>,
     pub key: Option<String>,
     pub verified: Verified,
-    /// The account acting; owns what it creates.
-    pub account: String,
+    pub caller: Caller,
+    /// What the operation needs of the caller's rights on the bucket it names.
+    pub need: Permission,
     pub request_id: String,
 }
 
@@ -58,6 +60,11 @@ impl Ctx {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         headers::header(&self.parts.headers, name)
+    }
+
+    /// The account acting; owns what it creates.
+    pub fn account(&self) -> &str {
+        self.caller.principal.account()
     }
 }
 
@@ -108,14 +115,30 @@ async fn run(
         auth::verify_request(&parts, &state.cfg.region, &["s3"], now, state.keys.as_ref())
             .map_err(S3Error::from)?
             .ok_or_else(|| S3Error::code(S3Code::AccessDenied))?;
-    let account = state
+    let caller = state
         .keys
-        .account_of(&verified.access_key)
+        .caller(&verified.access_key)
         .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))?;
+    if let Some(limit) = &state.s3_limit {
+        if let Err(wait) = limit.check(&caller.rate_key()) {
+            let mut e = S3Error::code(S3Code::SlowDown);
+            e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
+            return Err(e);
+        }
+    }
     let query = Query::parse(parts.uri.query());
     let has_copy_source = parts.headers.contains_key("x-amz-copy-source");
     let op = endpoint::parse(&parts.method, &target, &query, has_copy_source)?;
     *op_name = Some(op.name());
+    let need = op.required_permission();
+    let bucket_key = matches!(caller.principal, Principal::BucketKey(_));
+    let named_elsewhere = target
+        .bucket
+        .as_deref()
+        .is_some_and(|b| !caller.principal.may_name(b));
+    if (bucket_key && need == Permission::Owner) || named_elsewhere {
+        return Err(S3Error::code(S3Code::AccessDenied));
+    }
     if let Some(k) = &target.key {
         if k.len() > MAX_KEY_LEN {
             return Err(S3Error::code(S3Code::KeyTooLongError)
@@ -130,7 +153,8 @@ async fn run(
         bucket: target.bucket,
         key: target.key,
         verified,
-        account,
+        caller,
+        need,
         request_id: request_id.to_owned(),
     };
     dispatch(ctx, op, body).await
@@ -168,6 +192,9 @@ pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool)
     let mut builder = http::Response::builder().status(status);
     if !no_body {
         builder = builder.header(header::CONTENT_TYPE, "application/xml");
+    }
+    if let Some(secs) = e.retry_after {
+        builder = builder.header(header::RETRY_AFTER, secs.to_string());
     }
     if e.code == S3Code::InvalidRange {
         if let Some((_, size)) = e.extra.iter().find(|(k, _)| *k == "ActualObjectSize") {

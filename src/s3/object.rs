@@ -12,6 +12,7 @@ use super::headers::{
     read_condition, stored_metadata, write_condition, ChecksumRequest, ReadCondition,
 };
 use super::{status_only, xml_ok, Ctx, MAX_KEY_LEN};
+use crate::access::Permission;
 use crate::checksum::{ChecksumAlgorithm, ObjectDigests, ObjectHasher};
 use crate::meta::{ChecksumType, ObjectRecord, RECORD_VERSION};
 use crate::server::body::{self as rbody, Response};
@@ -417,8 +418,11 @@ fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
 pub async fn copy_source(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, String, ObjectRecord)> {
     let (bucket_name, key) = parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
     let store = &ctx.state.store;
+    if !ctx.caller.principal.may_name(&bucket_name) {
+        return Err(S3Error::code(S3Code::AccessDenied));
+    }
     let bucket = store.bucket(&bucket_name).await?;
-    if bucket.owner != ctx.account {
+    if !ctx.caller.principal.may(&bucket, Permission::Read) {
         return Err(S3Error::code(S3Code::AccessDenied));
     }
     let src = store.head_object(&bucket, &key).await?;

@@ -22,8 +22,12 @@ use tokio::net::TcpListener;
 
 use self::body::Response;
 use self::router::Route;
+use crate::access::jwt::JwtVerifier;
+use crate::access::ratelimit::RateLimiter;
+use crate::access::seal::Sealer;
+use crate::access::KeyRing;
 use crate::config::Config;
-use crate::credentials::{KeyRing, RootCredentials};
+use crate::credentials::RootCredentials;
 use crate::s3::error::{S3Code, S3Error};
 use crate::store::Store;
 
@@ -34,6 +38,12 @@ pub struct AppState {
     pub cfg: Config,
     pub store: Store,
     pub keys: Arc<KeyRing>,
+    /// Verifies bearer tokens; `None` when no JWT key is configured.
+    pub jwt: Option<JwtVerifier>,
+    pub api_limit: Option<RateLimiter>,
+    pub s3_limit: Option<RateLimiter>,
+    /// Idempotency keys whose first request is still running.
+    pub idempotency_inflight: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
     pub started: Instant,
 }
 
@@ -48,6 +58,8 @@ pub enum ServerError {
     Tls(String),
     #[error(transparent)]
     Store(#[from] crate::error::Error),
+    #[error("JWT configuration: {0}")]
+    Jwt(String),
 }
 
 pub async fn run(cfg: Config) -> Result<(), ServerError> {
@@ -72,6 +84,8 @@ pub async fn run_until(
     };
     let store = Store::open(&cfg).await?;
     let root = RootCredentials::load_or_create(&cfg)?;
+    let sealer = Sealer::load_or_create(&cfg)?;
+    let jwt = JwtVerifier::load(&cfg.jwt).map_err(ServerError::Jwt)?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -83,11 +97,16 @@ pub async fn run_until(
         source,
     })?;
     let grace = cfg.shutdown_grace;
+    let keys = Arc::new(KeyRing::new(root, store.meta(), sealer));
     let state = Arc::new(AppState {
-        cfg,
         store,
-        keys: Arc::new(KeyRing::new(root)),
+        keys,
+        jwt,
+        api_limit: RateLimiter::new(cfg.limits.api_requests_per_second, cfg.limits.api_burst),
+        s3_limit: RateLimiter::new(cfg.limits.s3_requests_per_second, cfg.limits.s3_burst),
+        idempotency_inflight: Default::default(),
         started: Instant::now(),
+        cfg,
     });
     {
         let mut out = std::io::stdout().lock();

@@ -79,6 +79,11 @@ impl Store {
         store
     }
 
+    /// The index, for the parts of the server that keep their own records in it.
+    pub fn meta(&self) -> Arc<dyn MetaStore> {
+        self.meta.clone()
+    }
+
     pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,

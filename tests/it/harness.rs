@@ -37,6 +37,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the server may take to exit after SIGTERM before it is killed.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
 
+const UNLIMITED: &str = "[limits]\napi_requests_per_second = 0\n";
+
 /// Where the server under test comes from.
 enum Launch {
     /// Spawn this binary once per test.
@@ -87,6 +89,18 @@ impl Server {
     }
 
     fn start_inner(config_toml: Option<&str>) -> Server {
+        // Tests fire management requests faster than the default 30/s; a test that exercises
+        // the limit sets its own `[limits]`.
+        let with_limits;
+        let config_toml = match config_toml {
+            Some(t) if t.contains("[limits]") => Some(t),
+            Some(t) => {
+                with_limits = format!("{t}\n{UNLIMITED}");
+                Some(with_limits.as_str())
+            }
+            None if matches!(launch(), Launch::Binary(_)) => Some(UNLIMITED),
+            None => None,
+        };
         let launch = match (launch(), config_toml) {
             (Launch::Endpoint(_), Some(_)) => {
                 Launch::Binary(PathBuf::from(env!("CARGO_BIN_EXE_cnx-storage")))

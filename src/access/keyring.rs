@@ -1,0 +1,196 @@
+//! The key ring every signature is checked against: root credentials plus the access keys in
+//! the index. Secrets are unsealed on first use and cached; revocation drops the cache entry,
+//! so a revoked key fails from the next request on. Expiry is checked on every lookup.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::auth::SecretLookup;
+use crate::credentials::{random_string, RootCredentials};
+use crate::error::{Error, Result};
+use crate::meta::{KeyRecord, KeyScope, MetaStore, RECORD_VERSION};
+
+use super::seal::Sealer;
+use super::{BucketGrant, Caller, Principal};
+
+/// Cached unsealed keys; the cache is simply emptied when it grows past this.
+const CACHE_MAX: usize = 50_000;
+const KEY_ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+struct Unsealed {
+    secret: String,
+    principal: Principal,
+    expires_at_ms: Option<i64>,
+}
+
+pub struct KeyRing {
+    root: RootCredentials,
+    meta: Arc<dyn MetaStore>,
+    sealer: Sealer,
+    cache: RwLock<HashMap<String, Arc<Unsealed>>>,
+}
+
+fn principal_of(scope: &KeyScope) -> Principal {
+    match scope {
+        KeyScope::Account { account } if account == super::ROOT_ACCOUNT => Principal::Root,
+        KeyScope::Account { account } => Principal::Account(account.clone()),
+        KeyScope::Bucket {
+            bucket_id,
+            bucket,
+            account,
+            permission,
+        } => Principal::BucketKey(BucketGrant {
+            bucket_id: *bucket_id,
+            bucket: bucket.clone(),
+            account: account.clone(),
+            permission: *permission,
+        }),
+    }
+}
+
+impl KeyRing {
+    pub fn new(root: RootCredentials, meta: Arc<dyn MetaStore>, sealer: Sealer) -> Self {
+        Self {
+            root,
+            meta,
+            sealer,
+            cache: RwLock::default(),
+        }
+    }
+
+    pub fn root_access_key(&self) -> &str {
+        &self.root.access_key
+    }
+
+    fn lookup(&self, access_key: &str) -> Option<Arc<Unsealed>> {
+        let cached = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|c| c.get(access_key).cloned());
+        let found = match cached {
+            Some(u) => u,
+            None => {
+                let rec = match self.meta.get_key(access_key) {
+                    Ok(Some(rec)) => rec,
+                    Ok(None) => return None,
+                    Err(e) => {
+                        tracing::error!(error = %e, "access key lookup failed");
+                        return None;
+                    }
+                };
+                let Some(secret) = self.sealer.open(&rec.access_key_id, &rec.sealed_secret) else {
+                    tracing::error!(
+                        access_key,
+                        "the key's secret does not open with this master key"
+                    );
+                    return None;
+                };
+                let u = Arc::new(Unsealed {
+                    secret,
+                    principal: principal_of(&rec.scope),
+                    expires_at_ms: rec.expires_at_ms,
+                });
+                if let Ok(mut c) = self.cache.write() {
+                    if c.len() >= CACHE_MAX {
+                        c.clear();
+                    }
+                    c.insert(access_key.to_owned(), u.clone());
+                }
+                u
+            }
+        };
+        let expired = found
+            .expires_at_ms
+            .is_some_and(|t| t <= crate::store::now_ms());
+        (!expired).then_some(found)
+    }
+
+    /// Who signed with `access_key`, if it is live.
+    pub fn caller(&self, access_key: &str) -> Option<Caller> {
+        let principal = if access_key == self.root.access_key {
+            Principal::Root
+        } else {
+            self.lookup(access_key)?.principal.clone()
+        };
+        Some(Caller {
+            principal,
+            access_key_id: Some(access_key.to_owned()),
+        })
+    }
+
+    /// The secret of a live key (root's included), for signing presigned URLs.
+    pub fn secret(&self, access_key: &str) -> Option<String> {
+        self.secret_for(access_key)
+    }
+
+    /// Mints a key; returns its record and the secret, which is not kept in the clear.
+    pub fn create_blocking(
+        &self,
+        scope: KeyScope,
+        name: Option<String>,
+        expires_at_ms: Option<i64>,
+    ) -> Result<(KeyRecord, String)> {
+        let secret = random_string(40, SECRET_ALPHABET);
+        for _ in 0..4 {
+            let id = format!("CNX{}", random_string(17, KEY_ID_ALPHABET));
+            if id == self.root.access_key {
+                continue;
+            }
+            let rec = KeyRecord {
+                v: RECORD_VERSION,
+                sealed_secret: self.sealer.seal(&id, &secret)?,
+                access_key_id: id,
+                name: name.clone(),
+                scope: scope.clone(),
+                created_at_ms: crate::store::now_ms(),
+                expires_at_ms,
+            };
+            match self.meta.insert_key(&rec) {
+                Ok(()) => return Ok((rec, secret)),
+                Err(Error::Internal(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Internal(
+            "could not find a free access key id".into(),
+        ))
+    }
+
+    pub fn list_blocking(&self) -> Result<Vec<KeyRecord>> {
+        self.meta.list_keys()
+    }
+
+    pub fn get_blocking(&self, access_key_id: &str) -> Result<Option<KeyRecord>> {
+        self.meta.get_key(access_key_id)
+    }
+
+    /// Revokes a key: refused from the next request on.
+    pub fn revoke_blocking(&self, access_key_id: &str) -> Result<bool> {
+        let removed = self.meta.delete_key(access_key_id)?;
+        if let Ok(mut c) = self.cache.write() {
+            c.remove(access_key_id);
+        }
+        Ok(removed)
+    }
+
+    /// Runs `f` on the blocking pool: key operations touch the index.
+    pub async fn blocking<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&KeyRing) -> Result<T> + Send + 'static,
+    {
+        let ring = self.clone();
+        tokio::task::spawn_blocking(move || f(&ring)).await?
+    }
+}
+
+impl SecretLookup for KeyRing {
+    fn secret_for(&self, access_key: &str) -> Option<String> {
+        if access_key == self.root.access_key {
+            return Some(self.root.secret_key.clone());
+        }
+        self.lookup(access_key).map(|u| u.secret.clone())
+    }
+}

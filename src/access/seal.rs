@@ -1,0 +1,127 @@
+//! Sealing of stored secrets with the server's master key (ChaCha20-Poly1305).
+//!
+//! The master key comes from `CNX_MASTER_KEY` or `[auth] master_key` (base64 or hex of 32
+//! bytes); without either, one is generated into `DATA_DIR/master.key` (mode 0600) on first
+//! start. A sealed secret is bound to its access key id (the AEAD's associated data), so a
+//! sealed value copied onto another key does not open.
+
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use rand::RngCore;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+const MASTER_FILE: &str = "master.key";
+const PREFIX: &str = "v1.";
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+pub struct Sealer {
+    cipher: ChaCha20Poly1305,
+}
+
+fn parse_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 {
+        hex::decode(text).ok()?
+    } else {
+        B64.decode(text).ok()?
+    };
+    bytes.try_into().ok()
+}
+
+impl Sealer {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+        }
+    }
+
+    /// The configured master key, else the one in the data dir, else a new one stored there.
+    pub fn load_or_create(cfg: &Config) -> Result<Self> {
+        if let Some(text) = &cfg.master_key {
+            let key = parse_key(text).ok_or_else(|| {
+                Error::Internal(
+                    "the master key must be 32 bytes, as base64 or 64 hex digits".into(),
+                )
+            })?;
+            return Ok(Self::new(key));
+        }
+        let path = cfg.data_dir.join(MASTER_FILE);
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Error::Internal(format!("cannot read {}: {e}", path.display())))?;
+            let key = parse_key(&text).ok_or_else(|| {
+                Error::Internal(format!("invalid master key in {}", path.display()))
+            })?;
+            return Ok(Self::new(key));
+        }
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        crate::credentials::write_private(&path, format!("{}\n", B64.encode(key)).as_bytes())?;
+        tracing::info!(path = %path.display(), "generated the master key that seals stored secrets");
+        Ok(Self::new(key))
+    }
+
+    pub fn seal(&self, bound_to: &str, secret: &str) -> Result<String> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: secret.as_bytes(),
+                    aad: bound_to.as_bytes(),
+                },
+            )
+            .map_err(|_| Error::Internal("sealing failed".into()))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(format!("{PREFIX}{}", B64.encode(out)))
+    }
+
+    /// `None` when the value was sealed under another master key or for another key id.
+    pub fn open(&self, bound_to: &str, sealed: &str) -> Option<String> {
+        let raw = B64.decode(sealed.strip_prefix(PREFIX)?).ok()?;
+        if raw.len() < 12 {
+            return None;
+        }
+        let (nonce, ct) = raw.split_at(12);
+        let plain = self
+            .cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: bound_to.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_and_opens_only_for_the_same_key_and_id() {
+        let s = Sealer::new([7; 32]);
+        let sealed = s.seal("AK1", "secret").unwrap();
+        assert!(!sealed.contains("secret"));
+        assert_eq!(s.open("AK1", &sealed).as_deref(), Some("secret"));
+        assert_eq!(s.open("AK2", &sealed), None);
+        assert_eq!(Sealer::new([8; 32]).open("AK1", &sealed), None);
+        assert_ne!(s.seal("AK1", "secret").unwrap(), sealed, "nonces differ");
+    }
+
+    #[test]
+    fn master_keys_parse_as_base64_or_hex() {
+        assert_eq!(parse_key(&B64.encode([1u8; 32])), Some([1; 32]));
+        assert_eq!(parse_key(&hex::encode([2u8; 32])), Some([2; 32]));
+        assert_eq!(parse_key("short"), None);
+    }
+}

@@ -1,0 +1,138 @@
+//! `Idempotency-Key` on mutating management routes: the first response under a key is kept in
+//! the index for 24 hours; the same request again gets it back without a second side effect,
+//! a different request under the same key gets 422, and one arriving while the first still
+//! runs gets 409.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use sha2::{Digest as _, Sha256};
+
+use super::error::{ApiError, ApiResult};
+use super::reply::Reply;
+use crate::meta::{IdempotencyRecord, RECORD_VERSION};
+use crate::server::AppState;
+
+const TTL_MS: i64 = 24 * 3600 * 1000;
+const MAX_KEY_LEN: usize = 255;
+
+/// A claimed key: the first request under it is running. Dropping releases the claim.
+pub struct Claim {
+    state: Arc<AppState>,
+    slot: [u8; 32],
+    fingerprint: String,
+}
+
+pub enum Outcome {
+    /// Run the request, then [`Claim::finish`].
+    Run(Claim),
+    /// The stored response of the same earlier request.
+    Replay(Reply),
+}
+
+/// Looks the key up for `principal`; `request` is everything that makes two requests the same.
+pub async fn begin(
+    state: &Arc<AppState>,
+    principal: &str,
+    key: &str,
+    request: &[&[u8]],
+) -> ApiResult<Outcome> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(format!(
+            "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
+        )));
+    }
+    let slot: [u8; 32] = Sha256::new()
+        .chain_update(principal)
+        .chain_update([0])
+        .chain_update(key)
+        .finalize()
+        .into();
+    let mut fp = Sha256::new();
+    for part in request {
+        fp.update((part.len() as u64).to_be_bytes());
+        fp.update(part);
+    }
+    let fingerprint = hex::encode(fp.finalize());
+    let meta = state.store.meta();
+    let now = crate::store::now_ms();
+    let stored = tokio::task::spawn_blocking(move || meta.get_idempotency(&slot, now))
+        .await
+        .map_err(crate::error::Error::from)??;
+    if let Some(rec) = stored {
+        if rec.fingerprint != fingerprint {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this Idempotency-Key was used for a different request in the last 24 hours",
+            ));
+        }
+        let body = if rec.body.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_str(&rec.body).map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("stored response is unreadable: {e}"),
+                )
+            })?)
+        };
+        let status = StatusCode::from_u16(rec.status).unwrap_or(StatusCode::OK);
+        return Ok(Outcome::Replay(Reply { status, body }));
+    }
+    let claimed = match state.idempotency_inflight.lock() {
+        Ok(mut set) => set.insert(slot),
+        Err(_) => false,
+    };
+    if !claimed {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "a request with this Idempotency-Key is still in progress; retry later",
+        ));
+    }
+    Ok(Outcome::Run(Claim {
+        state: state.clone(),
+        slot,
+        fingerprint,
+    }))
+}
+
+impl Claim {
+    /// Keeps the outcome for replay. Server errors and rate-limit refusals are not kept: the
+    /// client should be able to retry them under the same key.
+    pub async fn finish(self, result: &ApiResult<Reply>) -> ApiResult<()> {
+        let (status, body) = match result {
+            Ok(r) => (
+                r.status,
+                r.body.as_ref().map(|b| b.to_string()).unwrap_or_default(),
+            ),
+            Err(e) => (
+                e.status,
+                serde_json::json!({ "error": e.message }).to_string(),
+            ),
+        };
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            return Ok(());
+        }
+        let rec = IdempotencyRecord {
+            v: RECORD_VERSION,
+            fingerprint: self.fingerprint.clone(),
+            status: status.as_u16(),
+            body,
+            expires_at_ms: crate::store::now_ms() + TTL_MS,
+        };
+        let meta = self.state.store.meta();
+        let slot = self.slot;
+        tokio::task::spawn_blocking(move || meta.put_idempotency(&slot, &rec))
+            .await
+            .map_err(crate::error::Error::from)??;
+        Ok(())
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.state.idempotency_inflight.lock() {
+            set.remove(&self.slot);
+        }
+    }
+}

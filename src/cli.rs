@@ -1,0 +1,368 @@
+//! `cnx-storage keys …` and `cnx-storage access-keys …`: hand out and revoke keys without
+//! writing curl. With a server answering at the endpoint, the CLI calls its management API
+//! signed with the root credentials; with none answering, it opens the data dir itself (the
+//! server holds the index's lock while it runs, so the two never write at once).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::{json, Value};
+
+use crate::access::seal::Sealer;
+use crate::access::signer::{self, Signing};
+use crate::access::{valid_account_name, KeyRing, ROOT_ACCOUNT};
+use crate::config::Config;
+use crate::credentials::RootCredentials;
+use crate::meta::rocks::RocksMeta;
+use crate::meta::{KeyPermission, KeyScope, MetaStore};
+
+/// One key operation, as the API's routes name them.
+#[derive(Debug, Clone)]
+pub enum KeyOp {
+    CreateBucketKey {
+        bucket: String,
+        permission: String,
+        name: Option<String>,
+        expires_at: Option<String>,
+    },
+    ListBucketKeys {
+        bucket: String,
+    },
+    RevokeBucketKey {
+        bucket: String,
+        access_key_id: String,
+    },
+    CreateAccessKey {
+        account: Option<String>,
+        name: Option<String>,
+        expires_at: Option<String>,
+    },
+    ListAccessKeys {
+        account: Option<String>,
+    },
+    RevokeAccessKey {
+        access_key_id: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{status}: {message}")]
+    Api { status: u16, message: String },
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn failed(e: impl std::fmt::Display) -> CliError {
+    CliError::Failed(e.to_string())
+}
+
+/// The endpoint that reaches the configured listen address from this machine.
+pub fn default_endpoint(cfg: &Config) -> String {
+    let mut addr = cfg.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    format!("{scheme}://{addr}")
+}
+
+fn encode(s: &str) -> String {
+    signer::uri_encode(s)
+}
+
+fn opt_field(v: &mut Value, name: &str, value: &Option<String>) {
+    if let Some(x) = value {
+        v[name] = x.as_str().into();
+    }
+}
+
+impl KeyOp {
+    /// Method, path and JSON body of the matching management request.
+    fn request(&self) -> (http::Method, String, Option<Value>) {
+        use http::Method as M;
+        match self {
+            KeyOp::CreateBucketKey {
+                bucket,
+                permission,
+                name,
+                expires_at,
+            } => {
+                let mut body = json!({ "permission": permission });
+                opt_field(&mut body, "name", name);
+                opt_field(&mut body, "expires_at", expires_at);
+                (
+                    M::POST,
+                    format!("/storage/buckets/{}/keys", encode(bucket)),
+                    Some(body),
+                )
+            }
+            KeyOp::ListBucketKeys { bucket } => (
+                M::GET,
+                format!("/storage/buckets/{}/keys?limit=1000", encode(bucket)),
+                None,
+            ),
+            KeyOp::RevokeBucketKey {
+                bucket,
+                access_key_id,
+            } => (
+                M::DELETE,
+                format!(
+                    "/storage/buckets/{}/keys/{}",
+                    encode(bucket),
+                    encode(access_key_id)
+                ),
+                None,
+            ),
+            KeyOp::CreateAccessKey {
+                account,
+                name,
+                expires_at,
+            } => {
+                let mut body = json!({});
+                opt_field(&mut body, "account", account);
+                opt_field(&mut body, "name", name);
+                opt_field(&mut body, "expires_at", expires_at);
+                (M::POST, "/storage/access-keys".into(), Some(body))
+            }
+            KeyOp::ListAccessKeys { account } => {
+                let q = account
+                    .as_deref()
+                    .map(|a| format!("&account={}", encode(a)))
+                    .unwrap_or_default();
+                (M::GET, format!("/storage/access-keys?limit=1000{q}"), None)
+            }
+            KeyOp::RevokeAccessKey { access_key_id } => (
+                M::DELETE,
+                format!("/storage/access-keys/{}", encode(access_key_id)),
+                None,
+            ),
+        }
+    }
+}
+
+/// Runs `op` against the server at `endpoint`, or on the data dir when nothing answers there.
+/// Returns the JSON the API returns (`null` for a revocation) and whether the data dir was used.
+pub async fn run(cfg: &Config, endpoint: &str, op: &KeyOp) -> Result<(Value, bool), CliError> {
+    let root = RootCredentials::load_or_create(cfg).map_err(failed)?;
+    match call_server(endpoint, cfg, &root, op).await {
+        Err(CliError::Failed(e)) if e.starts_with("unreachable") => {
+            let cfg = cfg.clone();
+            let op = op.clone();
+            let v = tokio::task::spawn_blocking(move || offline(&cfg, root, &op))
+                .await
+                .map_err(failed)??;
+            Ok((v, true))
+        }
+        other => other.map(|v| (v, false)),
+    }
+}
+
+async fn call_server(
+    endpoint: &str,
+    cfg: &Config,
+    root: &RootCredentials,
+    op: &KeyOp,
+) -> Result<Value, CliError> {
+    let base: http::Uri = endpoint
+        .parse()
+        .map_err(|_| failed(format!("invalid endpoint `{endpoint}`")))?;
+    if base.scheme_str() != Some("http") {
+        return Err(failed(
+            "the keys commands speak plain http to the server; with TLS on, stop the server \
+             to work on the data dir, or use curl --aws-sigv4 against the management API",
+        ));
+    }
+    let authority = base
+        .authority()
+        .ok_or_else(|| failed(format!("endpoint `{endpoint}` names no host")))?
+        .to_string();
+    let (method, path, body) = op.request();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let url = format!("http://{authority}{path}");
+    let mut headers: Vec<(&str, &str)> = vec![("host", authority.as_str())];
+    if !body.is_empty() {
+        headers.push(("content-type", "application/json"));
+    }
+    let signed = signer::sign_headers(
+        &Signing {
+            access_key: &root.access_key,
+            secret: &root.secret_key,
+            region: &cfg.region,
+            service: "cloudnx",
+            time: SystemTime::now(),
+        },
+        method.as_str(),
+        &url,
+        &headers,
+        body.as_bytes(),
+    )
+    .map_err(failed)?;
+    let stream = tokio::net::TcpStream::connect(&authority)
+        .await
+        .map_err(|e| failed(format!("unreachable: {e}")))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(failed)?;
+    tokio::spawn(conn);
+    let mut req = http::Request::builder().method(method).uri(path);
+    for (k, v) in headers.iter().copied() {
+        req = req.header(k, v);
+    }
+    for (k, v) in &signed {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req.body(Full::new(Bytes::from(body))).map_err(failed)?;
+    let resp = sender.send_request(req).await.map_err(failed)?;
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.map_err(failed)?.to_bytes();
+    let value: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| failed(format!("bad response: {e}")))?
+    };
+    if status.is_success() {
+        Ok(value)
+    } else {
+        Err(CliError::Api {
+            status: status.as_u16(),
+            message: value["error"]
+                .as_str()
+                .unwrap_or("request failed")
+                .to_owned(),
+        })
+    }
+}
+
+fn api_error(status: u16, message: impl Into<String>) -> CliError {
+    CliError::Api {
+        status,
+        message: message.into(),
+    }
+}
+
+fn parse_time(field: &str, s: &Option<String>) -> Result<Option<i64>, CliError> {
+    s.as_deref()
+        .map(|t| {
+            let ms = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+                .map_err(|_| api_error(400, format!("{field} must be an RFC 3339 timestamp")))?;
+            if ms <= crate::store::now_ms() {
+                return Err(api_error(400, format!("{field} must be in the future")));
+            }
+            Ok(ms)
+        })
+        .transpose()
+}
+
+/// The same operations on a stopped server's data dir, acting as the operator.
+fn offline(cfg: &Config, root: RootCredentials, op: &KeyOp) -> Result<Value, CliError> {
+    let meta = RocksMeta::open(&cfg.meta_dir(), true).map_err(|e| {
+        failed(format!(
+            "no server answers at the endpoint and the data dir cannot be opened ({e}); \
+             if a server runs on it, pass --endpoint with its address"
+        ))
+    })?;
+    let meta: Arc<dyn MetaStore> = Arc::new(meta);
+    let sealer = Sealer::load_or_create(cfg).map_err(failed)?;
+    let ring = KeyRing::new(root, meta.clone(), sealer);
+    let bucket_of = |name: &str| {
+        meta.get_bucket(name)
+            .map_err(failed)?
+            .ok_or_else(|| api_error(404, format!("bucket `{name}` not found")))
+    };
+    let list = |keep: &dyn Fn(&KeyScope) -> bool| -> Result<Value, CliError> {
+        let keys: Vec<Value> = ring
+            .list_blocking()
+            .map_err(failed)?
+            .iter()
+            .filter(|k| keep(&k.scope))
+            .map(|k| crate::api::keys::view(k, None))
+            .collect();
+        Ok(json!({ "keys": keys, "next_cursor": null }))
+    };
+    match op {
+        KeyOp::CreateBucketKey {
+            bucket,
+            permission,
+            name,
+            expires_at,
+        } => {
+            let b = bucket_of(bucket)?;
+            let permission = match permission.as_str() {
+                "read" => KeyPermission::Read,
+                "read-write" => KeyPermission::ReadWrite,
+                p => {
+                    return Err(api_error(
+                        400,
+                        format!("permission `{p}` is not read or read-write"),
+                    ))
+                }
+            };
+            let scope = KeyScope::Bucket {
+                bucket_id: b.id,
+                bucket: b.name.clone(),
+                account: b.owner.clone(),
+                permission,
+            };
+            let (rec, secret) = ring
+                .create_blocking(scope, name.clone(), parse_time("expires_at", expires_at)?)
+                .map_err(failed)?;
+            Ok(crate::api::keys::view(&rec, Some(&secret)))
+        }
+        KeyOp::ListBucketKeys { bucket } => {
+            let b = bucket_of(bucket)?;
+            list(&|s| matches!(s, KeyScope::Bucket { bucket_id, .. } if *bucket_id == b.id))
+        }
+        KeyOp::RevokeBucketKey {
+            bucket,
+            access_key_id,
+        } => {
+            let b = bucket_of(bucket)?;
+            match ring.get_blocking(access_key_id).map_err(failed)? {
+                Some(rec) if matches!(&rec.scope, KeyScope::Bucket { bucket_id, .. } if *bucket_id == b.id) =>
+                {
+                    ring.revoke_blocking(access_key_id).map_err(failed)?;
+                    Ok(Value::Null)
+                }
+                _ => Err(api_error(
+                    404,
+                    format!("bucket `{bucket}` has no access key `{access_key_id}`"),
+                )),
+            }
+        }
+        KeyOp::CreateAccessKey {
+            account,
+            name,
+            expires_at,
+        } => {
+            let account = account.clone().unwrap_or_else(|| ROOT_ACCOUNT.to_owned());
+            if account != ROOT_ACCOUNT && !valid_account_name(&account) {
+                return Err(api_error(400, format!("invalid account `{account}`")));
+            }
+            let (rec, secret) = ring
+                .create_blocking(
+                    KeyScope::Account { account },
+                    name.clone(),
+                    parse_time("expires_at", expires_at)?,
+                )
+                .map_err(failed)?;
+            Ok(crate::api::keys::view(&rec, Some(&secret)))
+        }
+        KeyOp::ListAccessKeys { account } => list(
+            &|s| matches!(s, KeyScope::Account { account: a } if account.as_deref().is_none_or(|o| o == a)),
+        ),
+        KeyOp::RevokeAccessKey { access_key_id } => {
+            match ring.get_blocking(access_key_id).map_err(failed)? {
+                Some(rec) if matches!(rec.scope, KeyScope::Account { .. }) => {
+                    ring.revoke_blocking(access_key_id).map_err(failed)?;
+                    Ok(Value::Null)
+                }
+                _ => Err(api_error(404, format!("no access key `{access_key_id}`"))),
+            }
+        }
+    }
+}

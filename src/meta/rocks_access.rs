@@ -1,0 +1,180 @@
+//! RocksDB implementation of `AccessStore`: access keys and idempotency records.
+
+use rocksdb::{compaction_filter::Decision, Options, WriteBatch};
+
+use super::codec::{decode, encode};
+use super::rocks::{now_ms, RocksMeta, CF_IDEMPOTENCY, CF_KEYS};
+use super::{AccessStore, BucketId, IdempotencyRecord, KeyRecord, KeyScope};
+use crate::error::{Error, Result};
+
+/// Idempotency values start with their expiry so compaction can drop them unread.
+pub(super) fn idempotency_options() -> Options {
+    let mut o = Options::default();
+    o.set_compaction_filter("idempotency_expiry", |_level, _key, value| {
+        match value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+            Some(ts) if i64::from_be_bytes(ts) < now_ms() => Decision::Remove,
+            _ => Decision::Keep,
+        }
+    });
+    o
+}
+
+impl RocksMeta {
+    pub(super) fn delete_bucket_keys(
+        &self,
+        batch: &mut WriteBatch,
+        bucket: &BucketId,
+    ) -> Result<()> {
+        let cf = self.cf(CF_KEYS)?;
+        for rec in self.list_keys()? {
+            if matches!(&rec.scope, KeyScope::Bucket { bucket_id, .. } if bucket_id == bucket) {
+                batch.delete_cf(cf, rec.access_key_id.as_bytes());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AccessStore for RocksMeta {
+    fn insert_key(&self, rec: &KeyRecord) -> Result<()> {
+        let cf = self.cf(CF_KEYS)?;
+        if self
+            .db
+            .get_pinned_cf(cf, rec.access_key_id.as_bytes())?
+            .is_some()
+        {
+            return Err(Error::Internal("access key id collision".into()));
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(cf, rec.access_key_id.as_bytes(), encode(rec)?);
+        self.write(batch)
+    }
+
+    fn get_key(&self, access_key_id: &str) -> Result<Option<KeyRecord>> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_KEYS)?, access_key_id.as_bytes())?
+        {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn list_keys(&self) -> Result<Vec<KeyRecord>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_KEYS)?, rocksdb::IteratorMode::Start)
+        {
+            let (_, v) = item?;
+            out.push(decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    fn delete_key(&self, access_key_id: &str) -> Result<bool> {
+        let cf = self.cf(CF_KEYS)?;
+        if self
+            .db
+            .get_pinned_cf(cf, access_key_id.as_bytes())?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(cf, access_key_id.as_bytes());
+        self.write(batch)?;
+        Ok(true)
+    }
+
+    fn get_idempotency(&self, key: &[u8], now: i64) -> Result<Option<IdempotencyRecord>> {
+        let Some(v) = self.db.get_pinned_cf(self.cf(CF_IDEMPOTENCY)?, key)? else {
+            return Ok(None);
+        };
+        let rec: IdempotencyRecord = decode(v.get(8..).unwrap_or_default())?;
+        Ok((rec.expires_at_ms > now).then_some(rec))
+    }
+
+    fn put_idempotency(&self, key: &[u8], rec: &IdempotencyRecord) -> Result<()> {
+        let mut value = rec.expires_at_ms.to_be_bytes().to_vec();
+        value.extend_from_slice(&encode(rec)?);
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_IDEMPOTENCY)?, key, value);
+        self.write(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{KeyPermission, RECORD_VERSION};
+
+    fn key(id: &str, scope: KeyScope) -> KeyRecord {
+        KeyRecord {
+            v: RECORD_VERSION,
+            access_key_id: id.into(),
+            name: None,
+            scope,
+            sealed_secret: "sealed".into(),
+            created_at_ms: 1,
+            expires_at_ms: None,
+        }
+    }
+
+    #[test]
+    fn keys_round_trip_and_die_with_their_bucket() {
+        use crate::meta::MetaStore;
+        let dir = tempfile::tempdir().unwrap();
+        let m = RocksMeta::open(dir.path(), false).unwrap();
+        let b = crate::meta::BucketRecord {
+            v: RECORD_VERSION,
+            id: BucketId::random(),
+            name: "b".into(),
+            owner: "root".into(),
+            region: "in-mum".into(),
+            created_at_ms: 1,
+        };
+        m.insert_bucket(&b).unwrap();
+        let bucket_key = key(
+            "K1",
+            KeyScope::Bucket {
+                bucket_id: b.id,
+                bucket: "b".into(),
+                account: "root".into(),
+                permission: KeyPermission::Read,
+            },
+        );
+        m.insert_key(&bucket_key).unwrap();
+        m.insert_key(&key(
+            "K2",
+            KeyScope::Account {
+                account: "a".into(),
+            },
+        ))
+        .unwrap();
+        assert!(m.insert_key(&bucket_key).is_err());
+        assert_eq!(m.get_key("K1").unwrap().unwrap(), bucket_key);
+        assert_eq!(m.list_keys().unwrap().len(), 2);
+        m.delete_bucket("b").unwrap();
+        assert!(m.get_key("K1").unwrap().is_none());
+        assert!(m.delete_key("K2").unwrap());
+        assert!(!m.delete_key("K2").unwrap());
+    }
+
+    #[test]
+    fn idempotency_records_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = RocksMeta::open(dir.path(), false).unwrap();
+        let rec = IdempotencyRecord {
+            v: RECORD_VERSION,
+            fingerprint: "f".into(),
+            status: 201,
+            body: "{}".into(),
+            expires_at_ms: 1000,
+        };
+        m.put_idempotency(b"k", &rec).unwrap();
+        assert_eq!(m.get_idempotency(b"k", 999).unwrap(), Some(rec));
+        assert_eq!(m.get_idempotency(b"k", 1000).unwrap(), None);
+        assert_eq!(m.get_idempotency(b"other", 0).unwrap(), None);
+    }
+}
