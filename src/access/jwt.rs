@@ -77,7 +77,15 @@ impl JwtVerifier {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = 30;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // jsonwebtoken checks `iss`/`aud` only when present unless they are required.
+        let mut required = vec!["exp", "sub"];
+        if cfg.issuer.is_some() {
+            required.push("iss");
+        }
+        if cfg.audience.is_some() {
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
         validation.validate_aud = cfg.audience.is_some();
         if let Some(aud) = &cfg.audience {
             validation.set_audience(&[aud]);

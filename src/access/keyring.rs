@@ -175,6 +175,16 @@ impl KeyRing {
         Ok(removed)
     }
 
+    /// Drops the cached keys of a deleted bucket; the index dropped them in the deletion's
+    /// own commit.
+    pub fn forget_bucket(&self, bucket: &crate::meta::BucketId) {
+        if let Ok(mut c) = self.cache.write() {
+            c.retain(
+                |_, u| !matches!(&u.principal, Principal::BucketKey(g) if g.bucket_id == *bucket),
+            );
+        }
+    }
+
     /// Runs `f` on the blocking pool: key operations touch the index.
     pub async fn blocking<T, F>(self: &Arc<Self>, f: F) -> Result<T>
     where

@@ -126,5 +126,6 @@ pub async fn delete(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
         }
     }
     store.delete_bucket(&b.name).await?;
+    ctx.state.keys.forget_bucket(&b.id);
     Ok(Reply::no_content())
 }

@@ -7,8 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_accounts;
+mod api_bucket_keys;
 mod api_buckets;
+mod api_jwt;
+mod api_limits;
+mod api_presign;
 mod blob_backends;
+mod cli_keys;
 mod harness;
 mod s3_auth;
 mod s3_bucket;
