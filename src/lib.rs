@@ -19,6 +19,7 @@ pub mod blob;
 pub mod checksum;
 pub mod cli;
 pub mod config;
+pub mod cors;
 pub mod credentials;
 pub mod error;
 pub mod meta;

@@ -115,6 +115,7 @@ mod tests {
             owner: owner.into(),
             region: "in-mum".into(),
             created_at_ms: 0,
+            cors: None,
         }
     }
 

@@ -19,6 +19,7 @@ async fn view(ctx: &ApiCtx, b: &BucketRecord) -> ApiResult<serde_json::Value> {
         "size_bytes": usage.bytes.max(0),
         "object_count": usage.objects.max(0),
         "versioning": "disabled",
+        "cors": b.cors,
     }))
 }
 
@@ -84,15 +85,26 @@ pub async fn get(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
 }
 
 pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
-    owned(ctx, name).await?;
+    let mut b = owned(ctx, name).await?;
     let doc: serde_json::Map<String, serde_json::Value> = ctx.json()?;
-    match doc.keys().next() {
-        // No bucket setting is changeable yet: each arrives with the capability behind it.
-        Some(k) => Err(ApiError::bad_request(format!(
-            "setting `{k}` cannot be changed on this server"
-        ))),
-        None => Err(ApiError::bad_request("the body names no setting to change")),
+    if doc.is_empty() {
+        return Err(ApiError::bad_request("the body names no setting to change"));
     }
+    // A setting is accepted only once the capability behind it works.
+    if let Some(k) = doc.keys().find(|k| k.as_str() != "cors") {
+        return Err(ApiError::bad_request(format!(
+            "setting `{k}` cannot be changed on this server"
+        )));
+    }
+    if let Some(v) = doc.get("cors") {
+        let rules: Option<Vec<crate::cors::CorsRule>> = serde_json::from_value(v.clone())
+            .map_err(|e| ApiError::bad_request(format!("invalid cors rules: {e}")))?;
+        if let Some(r) = &rules {
+            crate::cors::validate(r).map_err(ApiError::bad_request)?;
+        }
+        b = ctx.state.store.set_cors(&b, rules).await?;
+    }
+    Ok(Reply::json(StatusCode::OK, view(ctx, &b).await?))
 }
 
 pub async fn delete(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {

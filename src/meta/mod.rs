@@ -25,6 +25,9 @@ pub struct BucketRecord {
     pub owner: String,
     pub region: String,
     pub created_at_ms: i64,
+    /// CORS rules browsers are answered from; `None` when the bucket has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Vec<crate::cors::CorsRule>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -350,6 +353,8 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
     fn list_buckets(&self) -> Result<Vec<BucketRecord>>;
     /// Inserts unless the name is taken; returns the existing record when it is.
     fn insert_bucket(&self, rec: &BucketRecord) -> Result<Option<BucketRecord>>;
+    /// Replaces the settings of the bucket `rec.name` if it is still the one with `rec.id`.
+    fn update_bucket(&self, rec: &BucketRecord) -> Result<()>;
     /// Removes an empty bucket (`BucketNotEmpty` otherwise).
     fn delete_bucket(&self, name: &str) -> Result<()>;
     fn usage(&self, bucket: &BucketId) -> Result<Usage>;

@@ -194,6 +194,14 @@ impl MetaStore for RocksMeta {
         Ok(None)
     }
 
+    fn update_bucket(&self, rec: &BucketRecord) -> Result<()> {
+        let _gate = self.bucket_gate.write().map_err(lock_err)?;
+        self.check_bucket_live(rec)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_BUCKETS)?, rec.name.as_bytes(), encode(rec)?);
+        self.write(batch)
+    }
+
     fn delete_bucket(&self, name: &str) -> Result<()> {
         let _gate = self.bucket_gate.write().map_err(lock_err)?;
         let rec = self
@@ -418,6 +426,7 @@ mod tests {
             owner: "root".into(),
             region: "in-mum".into(),
             created_at_ms: 0,
+            cors: None,
         }
     }
 

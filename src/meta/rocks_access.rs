@@ -133,6 +133,7 @@ mod tests {
             owner: "root".into(),
             region: "in-mum".into(),
             created_at_ms: 1,
+            cors: None,
         };
         m.insert_bucket(&b).unwrap();
         let bucket_key = key(

@@ -277,6 +277,7 @@ mod tests {
             owner: "root".into(),
             region: "in-mum".into(),
             created_at_ms: 0,
+            cors: None,
         };
         m.insert_bucket(&b).unwrap();
         (dir, m, b)

@@ -89,6 +89,31 @@ pub async fn delete_bucket(ctx: &Ctx) -> S3Result<Response> {
     Ok(status_only(StatusCode::NO_CONTENT))
 }
 
+pub async fn put_bucket_cors(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
+    let b = resolve(ctx).await?;
+    let mut payload = Payload::new(body, &ctx.verified);
+    let doc = payload.read_small(64 * 1024).await?;
+    let rules = crate::cors::from_xml(&doc)
+        .map_err(|m| S3Error::new(S3Code::MalformedXML, format!("CORSConfiguration: {m}")))?;
+    crate::cors::validate(&rules).map_err(|m| S3Error::new(S3Code::InvalidRequest, m))?;
+    ctx.state.store.set_cors(&b, Some(rules)).await?;
+    Ok(status_only(StatusCode::OK))
+}
+
+pub async fn get_bucket_cors(ctx: &Ctx) -> S3Result<Response> {
+    let b = resolve(ctx).await?;
+    match &b.cors {
+        Some(rules) => Ok(xml_ok(crate::cors::to_xml(rules))),
+        None => Err(S3Error::code(S3Code::NoSuchCORSConfiguration).with("BucketName", b.name)),
+    }
+}
+
+pub async fn delete_bucket_cors(ctx: &Ctx) -> S3Result<Response> {
+    let b = resolve(ctx).await?;
+    ctx.state.store.set_cors(&b, None).await?;
+    Ok(status_only(StatusCode::NO_CONTENT))
+}
+
 pub async fn get_bucket_location(ctx: &Ctx) -> S3Result<Response> {
     let b = resolve(ctx).await?;
     // AWS leaves the element empty for us-east-1 only.

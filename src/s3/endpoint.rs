@@ -65,6 +65,9 @@ pub enum S3Op {
     AbortMultipartUpload,
     ListParts,
     ListMultipartUploads,
+    PutBucketCors,
+    GetBucketCors,
+    DeleteBucketCors,
 }
 
 pub use crate::access::Permission;
@@ -84,7 +87,8 @@ impl S3Op {
             | UploadPartCopy
             | CompleteMultipartUpload
             | AbortMultipartUpload => Permission::Write,
-            ListBuckets | CreateBucket | DeleteBucket => Permission::Owner,
+            ListBuckets | CreateBucket | DeleteBucket | PutBucketCors | GetBucketCors
+            | DeleteBucketCors => Permission::Owner,
         }
     }
 
@@ -111,6 +115,9 @@ impl S3Op {
             AbortMultipartUpload => "AbortMultipartUpload",
             ListParts => "ListParts",
             ListMultipartUploads => "ListMultipartUploads",
+            PutBucketCors => "PutBucketCors",
+            GetBucketCors => "GetBucketCors",
+            DeleteBucketCors => "DeleteBucketCors",
         }
     }
 }
@@ -151,7 +158,7 @@ pub fn parse(
     has_copy_source: bool,
 ) -> S3Result<S3Op> {
     let unsupported = q.0.iter().find(|(k, _)| {
-        !is_plain_param(k) && !matches!(k.as_str(), "location" | "delete" | "uploads")
+        !is_plain_param(k) && !matches!(k.as_str(), "location" | "delete" | "uploads" | "cors")
     });
     let not_impl = |what: &str| {
         S3Error::new(
@@ -172,6 +179,9 @@ pub fn parse(
         },
         (Some(_), None) => match *method {
             Method::GET if q.has("location") => S3Op::GetBucketLocation,
+            Method::GET if q.has("cors") => S3Op::GetBucketCors,
+            Method::PUT if q.has("cors") => S3Op::PutBucketCors,
+            Method::DELETE if q.has("cors") => S3Op::DeleteBucketCors,
             Method::GET if q.has("uploads") => S3Op::ListMultipartUploads,
             Method::GET if q.get("list-type") == Some("2") => S3Op::ListObjectsV2,
             Method::GET if q.has("list-type") => {
@@ -184,6 +194,9 @@ pub fn parse(
             Method::POST if q.has("delete") => S3Op::DeleteObjects,
             _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
         },
+        (Some(_), Some(_)) if q.has("cors") => {
+            return Err(not_impl("The `cors` sub-resource of an object"))
+        }
         (Some(_), Some(_)) if q.has("uploadId") => match *method {
             Method::PUT if !q.has("partNumber") => {
                 return Err(S3Error::new(

@@ -28,8 +28,10 @@ macro_rules! s3_codes {
 
 s3_codes! {
     AccessDenied => FORBIDDEN, "Access Denied";
+    AccessForbidden => FORBIDDEN, "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
     AuthorizationHeaderMalformed => BAD_REQUEST, "The authorization header is malformed.";
     AuthorizationQueryParametersError => BAD_REQUEST, "Error parsing the query-string authentication parameters.";
+    BadRequest => BAD_REQUEST, "Insufficient information. Origin request header needed.";
     BadDigest => BAD_REQUEST, "The Content-MD5 or checksum you specified did not match what we received.";
     BucketAlreadyExists => CONFLICT, "The requested bucket name is not available. Please select a different name and try again.";
     BucketAlreadyOwnedByYou => CONFLICT, "Your previous request to create the named bucket succeeded and you already own it.";
@@ -57,6 +59,7 @@ s3_codes! {
     MissingContentLength => LENGTH_REQUIRED, "You must provide the Content-Length HTTP header.";
     MissingSecurityHeader => BAD_REQUEST, "Your request is missing a required header.";
     NoSuchBucket => NOT_FOUND, "The specified bucket does not exist";
+    NoSuchCORSConfiguration => NOT_FOUND, "The CORS configuration does not exist";
     NoSuchKey => NOT_FOUND, "The specified key does not exist.";
     NoSuchUpload => NOT_FOUND, "The specified multipart upload does not exist.";
     NotImplemented => NOT_IMPLEMENTED, "A header or query you provided implies functionality that is not implemented.";

@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod bucket;
+pub mod cors;
 pub mod endpoint;
 pub mod error;
 pub mod headers;
@@ -81,13 +82,34 @@ pub async fn handle(
 ) -> (Response, Option<&'static str>) {
     let (parts, mut body) = req.into_parts();
     let resource = parts.uri.path().to_owned();
+    if parts.method == Method::OPTIONS {
+        let resp = cors::preflight(&state, &parts.headers, target.bucket.as_deref())
+            .await
+            .unwrap_or_else(|e| error_response(&e, &resource, request_id, false));
+        return (resp, Some("PreflightCors"));
+    }
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let method = parts.method.clone();
+    let cors_bucket = target.bucket.clone();
     let head = parts.method == Method::HEAD;
     let expect_continue = parts
         .headers
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let mut op_name = None;
-    let result = run(state, parts, &mut body, target, request_id, &mut op_name).await;
+    let result = run(
+        state.clone(),
+        parts,
+        &mut body,
+        target,
+        request_id,
+        &mut op_name,
+    )
+    .await;
     let resp = match result {
         Ok(r) => r,
         Err(e) => {
@@ -99,6 +121,10 @@ pub async fn handle(
             error_response(&e, &resource, request_id, head)
         }
     };
+    let mut resp = resp;
+    if let (Some(origin), Some(bucket)) = (origin, cors_bucket) {
+        cors::decorate(&state, &origin, &method, &bucket, &mut resp).await;
+    }
     (resp, op_name)
 }
 
@@ -183,6 +209,9 @@ async fn dispatch(ctx: Ctx, op: S3Op, body: &mut Incoming) -> S3Result<Response>
         AbortMultipartUpload => multipart::abort(&ctx).await,
         ListParts => multipart::list_parts(&ctx).await,
         ListMultipartUploads => multipart::list_uploads(&ctx).await,
+        PutBucketCors => bucket::put_bucket_cors(&ctx, body).await,
+        GetBucketCors => bucket::get_bucket_cors(&ctx).await,
+        DeleteBucketCors => bucket::delete_bucket_cors(&ctx).await,
     }
 }
 

@@ -109,6 +109,7 @@ impl Store {
             owner: owner.to_owned(),
             region: region.to_owned(),
             created_at_ms: now_ms(),
+            cors: None,
         };
         let r = rec.clone();
         match self.blocking(move |m| m.insert_bucket(&r)).await? {
@@ -129,6 +130,19 @@ impl Store {
 
     pub async fn list_buckets(&self) -> Result<Vec<BucketRecord>> {
         self.blocking(|m| m.list_buckets()).await
+    }
+
+    /// Sets (or with `None` removes) the bucket's CORS rules.
+    pub async fn set_cors(
+        &self,
+        bucket: &BucketRecord,
+        cors: Option<Vec<crate::cors::CorsRule>>,
+    ) -> Result<BucketRecord> {
+        let mut rec = bucket.clone();
+        rec.cors = cors;
+        let r = rec.clone();
+        self.blocking(move |m| m.update_bucket(&r)).await?;
+        Ok(rec)
     }
 
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {

@@ -21,6 +21,7 @@ mod s3_bucket;
 mod s3_checksum;
 mod s3_conditional;
 mod s3_copy;
+mod s3_cors;
 mod s3_list;
 mod s3_multipart;
 mod s3_multipart_presign;
