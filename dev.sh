@@ -30,7 +30,7 @@ case "${1:-}" in
     exec "$CARGO_TARGET_DIR/debug/cnx-storage" serve "$@"
     ;;
   test)
-    need_deb curl openssl
+    need_deb curl openssl chromium
     cargo build --bin cnx-storage
     cargo test --all-targets
     s3-compat/run --binary "$CARGO_TARGET_DIR/debug/cnx-storage"

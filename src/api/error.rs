@@ -12,6 +12,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for a `Retry-After` header (429).
     pub retry_after: Option<u64>,
+    /// Methods the path allows, for the `Allow` header of a 405.
+    pub allow: Option<&'static str>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -22,6 +24,7 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -51,6 +54,10 @@ impl ApiError {
             self.message
         };
         let mut r = json_response(self.status, &serde_json::json!({ "error": message }));
+        if let Some(methods) = self.allow {
+            r.headers_mut()
+                .insert(http::header::ALLOW, HeaderValue::from_static(methods));
+        }
         if let Some(secs) = self.retry_after {
             r.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));

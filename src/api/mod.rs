@@ -236,11 +236,13 @@ async fn route(ctx: &ApiCtx, op: &mut Option<&'static str>) -> ApiResult<Reply> 
         crate::server::router::decode_path(s)
             .map_err(|_| ApiError::bad_request("the path is not valid percent-encoded UTF-8"))
     };
-    let not_allowed = || {
-        Err(ApiError::new(
+    let not_allowed = |allow: &'static str| {
+        let mut e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("{method} is not allowed on {path}"),
-        ))
+            format!("{method} is not allowed on {path}; use {allow}"),
+        );
+        e.allow = Some(allow);
+        Err(e)
     };
     let (name, result) = match (&method, segments.as_slice()) {
         (&Method::GET, ["buckets"]) => ("ListBuckets", buckets::list(ctx).await),
@@ -273,15 +275,12 @@ async fn route(ctx: &ApiCtx, op: &mut Option<&'static str>) -> ApiResult<Reply> 
             "RevokeAccessKey",
             keys::revoke_account_key(ctx, &decode(id)?).await,
         ),
-        (
-            _,
-            ["buckets"]
-            | ["buckets", _]
-            | ["buckets", _, "keys" | "presign"]
-            | ["buckets", _, "keys", _]
-            | ["access-keys"]
-            | ["access-keys", _],
-        ) => return not_allowed(),
+        (_, ["buckets"] | ["buckets", _, "keys"] | ["access-keys"]) => {
+            return not_allowed("GET, POST")
+        }
+        (_, ["buckets", _]) => return not_allowed("GET, PATCH, DELETE"),
+        (_, ["buckets", _, "presign"]) => return not_allowed("POST"),
+        (_, ["buckets", _, "keys", _] | ["access-keys", _]) => return not_allowed("DELETE"),
         _ => {
             return Err(ApiError::not_found(format!(
                 "no management route {method} {path}"
