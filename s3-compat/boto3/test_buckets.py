@@ -175,3 +175,26 @@ def test_health_without_auth():
     assert resp.status == 200
     body = json.loads(resp.data)
     assert body["status"] == "healthy"
+
+
+def test_list_buckets_pages_with_max_buckets(s3, make_bucket):
+    made = sorted(make_bucket(f"page-{i}") for i in range(5))
+    prefix = made[0][: len(made[0]) - 2]
+    mine = [n for n in made if n.startswith(prefix)]
+    seen, token, pages = [], None, 0
+    while True:
+        kw = {"MaxBuckets": 2, "Prefix": prefix}
+        if token:
+            kw["ContinuationToken"] = token
+        page = s3.list_buckets(**kw)
+        pages += 1
+        assert len(page["Buckets"]) <= 2
+        seen += [b["Name"] for b in page["Buckets"]]
+        token = page.get("ContinuationToken")
+        if not token:
+            break
+    assert seen == mine
+    assert pages == (len(mine) + 1) // 2
+    assert [b["Name"] for b in s3.get_paginator("list_buckets").paginate(
+        Prefix=prefix, PaginationConfig={"PageSize": 3}
+    ).build_full_result()["Buckets"]] == mine

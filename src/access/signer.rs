@@ -74,7 +74,7 @@ fn run(
         .0)
 }
 
-/// `url` (already encoded, without a query) presigned for `method`; `headers` are signed and
+/// `url` (already encoded; a query it has is signed too) presigned for `method`; `headers` are signed and
 /// must be sent with the URL.
 pub fn presign(
     who: &Signing<'_>,
@@ -96,7 +96,8 @@ pub fn presign(
         .iter()
         .map(|(k, v)| format!("{}={}", uri_encode(k), uri_encode(v)))
         .collect();
-    Ok(format!("{url}?{}", query.join("&")))
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{sep}{}", query.join("&")))
 }
 
 /// The headers that sign a request whose body is `body` (`url` already encoded).

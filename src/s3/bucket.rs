@@ -20,15 +20,63 @@ pub async fn resolve(ctx: &Ctx) -> S3Result<BucketRecord> {
     Ok(b)
 }
 
+/// Buckets per ListBuckets page when the client names no `max-buckets`, and the most it may.
+const MAX_BUCKETS: usize = 10_000;
+
 pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
-    let buckets = ctx.state.store.list_buckets().await?;
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let q = &ctx.query;
+    let max = match q.get("max-buckets") {
+        None => MAX_BUCKETS,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_BUCKETS).contains(n))
+            .ok_or_else(|| {
+                S3Error::new(
+                    S3Code::InvalidArgument,
+                    format!("max-buckets must be an integer from 1 to {MAX_BUCKETS}"),
+                )
+            })?,
+    };
+    let after = match q.get("continuation-token") {
+        None => None,
+        Some(t) => Some(
+            b64.decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    S3Error::new(
+                        S3Code::InvalidArgument,
+                        "The continuation token is not valid.",
+                    )
+                })?,
+        ),
+    };
+    let prefix = q.get("prefix").unwrap_or("");
+    let region = q.get("bucket-region");
+    let mine: Vec<_> = ctx
+        .state
+        .store
+        .list_buckets()
+        .await?
+        .into_iter()
+        .filter(|b| {
+            b.owner == ctx.account()
+                && b.name.starts_with(prefix)
+                && region.is_none_or(|r| b.region == r)
+                && after.as_deref().is_none_or(|a| b.name.as_str() > a)
+        })
+        .take(max + 1)
+        .collect();
     let mut w = XmlWriter::new("ListAllMyBucketsResult");
     w.open("Owner")
         .elem("ID", &owner_id(ctx.account()))
         .elem("DisplayName", ctx.account())
         .close();
     w.open("Buckets");
-    for b in buckets.iter().filter(|b| b.owner == ctx.account()) {
+    for b in mine.iter().take(max) {
         w.open("Bucket")
             .elem("Name", &b.name)
             .elem("CreationDate", &iso_date(b.created_at_ms))
@@ -36,6 +84,14 @@ pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
             .close();
     }
     w.close();
+    if mine.len() > max {
+        if let Some(last) = mine.get(max - 1) {
+            w.elem("ContinuationToken", &b64.encode(&last.name));
+        }
+    }
+    if q.has("prefix") {
+        w.elem("Prefix", prefix);
+    }
     Ok(xml_ok(w.finish()))
 }
 

@@ -144,6 +144,8 @@ fn is_plain_param(name: &str) -> bool {
         "max-uploads",
         "key-marker",
         "upload-id-marker",
+        "max-buckets",
+        "bucket-region",
     ];
     PLAIN.contains(&name)
         || name.starts_with("X-Amz-")

@@ -130,7 +130,7 @@ pub async fn handle(
 
 async fn run(
     state: Arc<AppState>,
-    parts: http::request::Parts,
+    mut parts: http::request::Parts,
     body: &mut Incoming,
     target: S3Target,
     request_id: &str,
@@ -153,6 +153,9 @@ async fn run(
         }
     }
     let query = Query::parse(parts.uri.query());
+    if verified.presigned {
+        hoisted_metadata(&mut parts.headers, &query);
+    }
     let has_copy_source = parts.headers.contains_key("x-amz-copy-source");
     let op = endpoint::parse(&parts.method, &target, &query, has_copy_source)?;
     *op_name = Some(op.name());
@@ -184,6 +187,23 @@ async fn run(
         request_id: request_id.to_owned(),
     };
     dispatch(ctx, op, body).await
+}
+
+/// Presigners move `x-amz-meta-*` headers into the signed query string; S3 stores them as if
+/// they had been sent as headers (a header of the same name wins).
+fn hoisted_metadata(headers: &mut http::HeaderMap, query: &Query) {
+    for (name, value) in &query.0 {
+        let lower = name.to_ascii_lowercase();
+        if !lower.starts_with("x-amz-meta-") || headers.contains_key(lower.as_str()) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(lower.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(n, v);
+        }
+    }
 }
 
 async fn dispatch(ctx: Ctx, op: S3Op, body: &mut Incoming) -> S3Result<Response> {

@@ -268,3 +268,46 @@ async fn expired_presigned_url_is_access_denied() {
     assert_eq!(response.error_code().as_deref(), Some("AccessDenied"));
     assert!(response.header("x-amz-request-id").is_some());
 }
+
+/// Presigners (aws-sdk-js among them) move `x-amz-meta-*` into the signed query string; S3
+/// stores them as metadata as if they had been headers.
+#[tokio::test]
+async fn presigned_put_stores_metadata_hoisted_into_the_query() {
+    use cnx_storage::access::signer::{presign, Signing};
+    let srv = Server::start();
+    let client = srv.client();
+    let bucket = srv.bucket(&client, "hoist").await;
+    let url = format!(
+        "{}/{bucket}/meta.txt?x-amz-meta-origin=presigned&x-id=PutObject",
+        srv.endpoint()
+    );
+    let signed = presign(
+        &Signing {
+            access_key: &srv.access_key,
+            secret: &srv.secret_key,
+            region: "in-mum",
+            service: "s3",
+            time: SystemTime::now(),
+        },
+        "PUT",
+        &url,
+        &[],
+        Duration::from_secs(300),
+    )
+    .unwrap();
+    let r = raw_request("PUT", &signed, &[], "hello").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let head = client
+        .head_object()
+        .bucket(&bucket)
+        .key("meta.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("origin"))
+            .map(String::as_str),
+        Some("presigned")
+    );
+}
