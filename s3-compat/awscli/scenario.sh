@@ -89,14 +89,34 @@ SKIPPED=0
 cnx_check() {
   if [[ "$ORACLE" == moto ]]; then
     SKIPPED=$((SKIPPED + 1))
-    echo "skip - $1 (moto has no management API)"
+    echo "skip - $2 (moto has no management API)"
+    record skipped "$1" "$2" "moto has no management API"
     return 0
   fi
   check "$@"
 }
+# One line per check for S3_RESULTS: status, group, name, detail (tab-separated).
+RESULT_LINES=()
+record() { RESULT_LINES+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"${4:-}"); }
+write_results() {
+  [[ -n "${S3_RESULTS:-}" ]] || return 0
+  printf '%s\n' "${RESULT_LINES[@]}" | python3 -c '
+import json, subprocess, sys
+version = subprocess.run(["aws", "--version"], capture_output=True, text=True).stdout.strip() or "unknown"
+results = []
+for line in sys.stdin:
+    line = line.rstrip("\n")
+    if not line:
+        continue
+    status, group, name, detail = (line.split("\t") + [""])[:4]
+    results.append({"group": group, "name": name, "status": status, "detail": detail})
+json.dump({"client": "awscli", "version": version, "results": results}, open(sys.argv[1], "w"), indent=1)
+' "$S3_RESULTS"
+}
+# check GROUP NAME FUNC
 check() {
-  local name="$1"
-  shift
+  local group="$1" name="$2"
+  shift 2
   local log="$LOGS/$((PASSED + FAILED)).log" rc
   set +e
   (
@@ -108,9 +128,11 @@ check() {
   if ((rc == 0)); then
     PASSED=$((PASSED + 1))
     echo "ok   - $name"
+    record passed "$group" "$name"
   else
     FAILED=$((FAILED + 1))
     echo "FAIL - $name (exit $rc)"
+    record failed "$group" "$name" "exit $rc: $(tail -n 3 "$log" | tr '\n\t' '  ')"
     tail -n 25 "$log" | sed 's/^/       /'
   fi
 }
@@ -529,30 +551,31 @@ t_rb_force() {
 }
 
 echo "aws CLI scenario against $S3_ENDPOINT ($(aws --version 2>&1))"
-check "s3 mb + head-bucket + get-bucket-location" t_mb
-check "s3 cp round trip (sha256, spaces, unicode, empty, 5 MiB)" t_cp_roundtrip
-check "s3 cp with content headers and metadata" t_cp_headers_metadata
-check "s3 cp via stdin/stdout" t_cp_stdin_stdout
-check "s3 ls (plain, prefixes, recursive)" t_ls
-check "s3 sync up, idempotent, changed file, down, --delete" t_sync
-check "s3 presign + curl" t_presign_curl
-check "s3 mv" t_mv
-check "s3api put-object / head-object / get-object" t_put_head_get
-check "s3api get-object --range" t_get_range
-check "s3api list-objects-v2 prefix/delimiter/pagination" t_list_v2_prefix_delimiter
-check "s3api copy-object (COPY, REPLACE, unicode source)" t_copy_object
-check "s3api put-object --checksum-algorithm SHA256/CRC32" t_checksums
-check "s3api delete-objects" t_delete_objects
-check "s3 cp multipart round trip (40 MiB, 8 MiB parts, sha256)" t_cp_multipart
-check "s3 cp multipart object to a new key (UploadPartCopy)" t_cp_multipart_s3_to_s3
-check "s3api create-multipart-upload / list-multipart-uploads / abort" t_s3api_multipart_abort
-check "s3api create / upload-part / complete-multipart-upload" t_s3api_multipart_complete
-check "errors: NoSuchKey, 404 head-bucket, BucketNotEmpty" t_errors
-check "s3 rm (single, recursive) + rb" t_rm_rb
-check "s3 rb --force" t_rb_force
-cnx_check "management: POST /storage/buckets (curl --aws-sigv4), seen by S3" t_mgmt_create_bucket
-cnx_check "management: read bucket key with the aws CLI (ls/cp down ok, upload denied)" t_mgmt_read_key
-cnx_check "management: revoke key, DELETE ?force=true" t_mgmt_revoke_and_force_delete
+check "buckets" "s3 mb + head-bucket + get-bucket-location" t_mb
+check "objects" "s3 cp round trip (sha256, spaces, unicode, empty, 5 MiB)" t_cp_roundtrip
+check "objects" "s3 cp with content headers and metadata" t_cp_headers_metadata
+check "objects" "s3 cp via stdin/stdout" t_cp_stdin_stdout
+check "list" "s3 ls (plain, prefixes, recursive)" t_ls
+check "objects" "s3 sync up, idempotent, changed file, down, --delete" t_sync
+check "auth/presign" "s3 presign + curl" t_presign_curl
+check "copy" "s3 mv" t_mv
+check "objects" "s3api put-object / head-object / get-object" t_put_head_get
+check "conditional/range" "s3api get-object --range" t_get_range
+check "list" "s3api list-objects-v2 prefix/delimiter/pagination" t_list_v2_prefix_delimiter
+check "copy" "s3api copy-object (COPY, REPLACE, unicode source)" t_copy_object
+check "checksums" "s3api put-object --checksum-algorithm SHA256/CRC32" t_checksums
+check "objects" "s3api delete-objects" t_delete_objects
+check "multipart" "s3 cp multipart round trip (40 MiB, 8 MiB parts, sha256)" t_cp_multipart
+check "multipart" "s3 cp multipart object to a new key (UploadPartCopy)" t_cp_multipart_s3_to_s3
+check "multipart" "s3api create-multipart-upload / list-multipart-uploads / abort" t_s3api_multipart_abort
+check "multipart" "s3api create / upload-part / complete-multipart-upload" t_s3api_multipart_complete
+check "errors" "errors: NoSuchKey, 404 head-bucket, BucketNotEmpty" t_errors
+check "buckets" "s3 rm (single, recursive) + rb" t_rm_rb
+check "buckets" "s3 rb --force" t_rb_force
+cnx_check "management" "management: POST /storage/buckets (curl --aws-sigv4), seen by S3" t_mgmt_create_bucket
+cnx_check "management" "management: read bucket key with the aws CLI (ls/cp down ok, upload denied)" t_mgmt_read_key
+cnx_check "management" "management: revoke key, DELETE ?force=true" t_mgmt_revoke_and_force_delete
 
 echo "awscli: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+write_results
 ((FAILED == 0))

@@ -4,7 +4,7 @@
 //   node s3-compat/js/run.mjs [extra node --test flags, e.g. --test-name-pattern=hard]
 //
 // Env: S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION, S3_CA_BUNDLE, S3_RESULTS,
-// S3_WORKDIR (see /work/notes/suite-format.md). Needs node_modules (./setup.sh).
+// S3_WORKDIR (see s3-compat/SUITES.md). Needs node_modules (./setup.sh).
 // Output: the spec reporter on stdout, then "aws-sdk-js: N passed, N failed, N skipped".
 // Exit status: 0 when no result failed (and node --test itself succeeded), else 1.
 

@@ -292,6 +292,20 @@ pub fn verify_request_or_defer(
             "Only one Authorization header may be specified".to_owned(),
         ));
     }
+    // Signature V2 (`Authorization: AWS AK:sig`, or `AWSAccessKeyId`+`Signature` in the
+    // query) is refused as S3 refuses it in SigV4-only regions.
+    let sigv2_header = auth_header
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("AWS ") && !v.contains("AWS4-"));
+    let sigv2_query = !has_query_auth
+        && params.iter().any(|(k, _)| k == "AWSAccessKeyId")
+        && params.iter().any(|(k, _)| k == "Signature");
+    if sigv2_header || (auth_header.is_none() && sigv2_query) {
+        return Err(AuthError::InvalidRequest(
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+                .to_owned(),
+        ));
+    }
     match (auth_header, has_query_auth) {
         (Some(_), true) => Err(AuthError::InvalidArgument(
             "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, \

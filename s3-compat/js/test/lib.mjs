@@ -1,6 +1,6 @@
 // Shared helpers for the aws-sdk-js v3 suite (see ../README.md).
 //
-// Environment (set by s3-compat/run, see /work/notes/suite-format.md):
+// Environment (set by s3-compat/run, see s3-compat/SUITES.md):
 //   S3_ENDPOINT    http(s)://127.0.0.1:PORT (required)
 //   S3_ACCESS_KEY  access key allowed to create buckets (required)
 //   S3_SECRET_KEY  its secret (required)
