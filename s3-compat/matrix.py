@@ -90,6 +90,9 @@ RUST_GROUPS = {
 }
 
 
+ERROR_TEST = re.compile(r"error|missing|no_such|denied|refused|rejected|invalid|wrong")
+
+
 def write(path: str, client: str, version: str, results: list[dict]) -> None:
     doc = {"client": client, "version": version, "results": results}
     pathlib.Path(path).write_text(json.dumps(doc, indent=1, ensure_ascii=False))
@@ -123,8 +126,12 @@ def from_cargo(output: str, out: str, version: str) -> None:
         if module not in RUST_GROUPS:
             continue
         status = {"ok": "passed", "FAILED": "failed", "ignored": "skipped"}[outcome]
+        group = RUST_GROUPS[module]
+        # Tests of what a user sees when a request is refused, outside the management API.
+        if group != "management" and ERROR_TEST.search(name.split("::", 1)[-1]):
+            group = "errors"
         detail = "ignored (timing run, not part of CI)" if status == "skipped" else ""
-        results.append({"group": RUST_GROUPS[module], "name": name, "status": status,
+        results.append({"group": group, "name": name, "status": status,
                         "detail": detail})
     if not results or "test result: FAILED" in pathlib.Path(output).read_text(errors="replace"):
         if not any(r["status"] == "failed" for r in results):

@@ -70,10 +70,12 @@ rand_suffix() { od -An -N6 -tx1 /dev/urandom | tr -d ' \n'; }
 BUCKET="cnx-cli-$(rand_suffix)"
 BUCKET2="cnx-cli-force-$(rand_suffix)"
 MBUCKET="cnx-cli-mgmt-$(rand_suffix)"
+HK_BUCKET="cnx-cli-keys-$(rand_suffix)"
+HARD_KEYS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/keys/hard-keys.json"
 
 cleanup() {
   local rc=$?
-  for b in "$BUCKET" "$BUCKET2" "$MBUCKET"; do
+  for b in "$BUCKET" "$BUCKET2" "$MBUCKET" "$HK_BUCKET"; do
     awsx s3 rb --force "s3://$b" >/dev/null 2>&1 || true
   done
   rm -rf "$WORK"
@@ -543,6 +545,45 @@ t_mgmt_revoke_and_force_delete() {
   if awsx s3api head-bucket --bucket "$MBUCKET" 2>/dev/null; then return 1; fi
 }
 
+# Deletes what an earlier failed hard-key check left, so each key starts alone.
+empty_hk_bucket() {
+  local batch
+  batch="$(awsx s3api list-objects-v2 --bucket "$HK_BUCKET" --output json |
+    python3 -c 'import json,sys; d=sys.stdin.read(); o=[{"Key": c["Key"]} for c in (json.loads(d) if d.strip() else {}).get("Contents", [])]; print(json.dumps({"Objects": o}) if o else "")')"
+  if [[ -n "$batch" ]]; then awsx s3api delete-objects --bucket "$HK_BUCKET" --delete "$batch" >/dev/null; fi
+}
+
+# hard_key NAME: round-trips one key of keys/hard-keys.json with aws s3api and aws s3 presign
+hard_key() {
+  local name="$1" key body got listed url copy
+  key="$(python3 -c 'import json,sys; print(next(k["key"] for k in json.load(open(sys.argv[1]))["keys"] if k["name"] == sys.argv[2]), end="")' "$HARD_KEYS" "$name")"
+  body="$WORK/hk-$name.txt"
+  printf 'body of %s' "$name" >"$body"
+  empty_hk_bucket
+  awsx s3api put-object --bucket "$HK_BUCKET" --key "$key" --body "$body" --metadata "name=$name" >/dev/null
+  listed="$(awsx s3api list-objects-v2 --bucket "$HK_BUCKET" --output json |
+    python3 -c 'import json,sys; print(json.dumps([o["Key"] for o in json.load(sys.stdin).get("Contents", [])]))')"
+  expect_eq "plain listing" "$(python3 -c 'import json,sys; print(json.dumps([sys.argv[1]]))' "$key")" "$listed"
+  listed="$(awsx s3api list-objects-v2 --bucket "$HK_BUCKET" --encoding-type url --output json |
+    python3 -c 'import json,sys,urllib.parse as u; print(json.dumps([u.unquote_plus(o["Key"]) for o in json.load(sys.stdin).get("Contents", [])]))')"
+  expect_eq "url-encoded listing" "$(python3 -c 'import json,sys; print(json.dumps([sys.argv[1]]))' "$key")" "$listed"
+  awsx s3api get-object --bucket "$HK_BUCKET" --key "$key" "$WORK/hk-got" >"$WORK/hk-head.json"
+  expect_eq "body" "$(sha "$body")" "$(sha "$WORK/hk-got")"
+  expect_eq "metadata" "$name" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Metadata"]["name"])' "$WORK/hk-head.json")"
+  if (($(printf %s "$key" | wc -c) < 1019)); then copy="$key.copy"; else copy="${key:0:500}-copy"; fi
+  awsx s3api copy-object --bucket "$HK_BUCKET" --key "$copy" \
+    --copy-source "$HK_BUCKET/$key" >/dev/null
+  awsx s3api get-object --bucket "$HK_BUCKET" --key "$copy" "$WORK/hk-copy" >/dev/null
+  expect_eq "copy" "$(sha "$body")" "$(sha "$WORK/hk-copy")"
+  url="$(awsx s3 presign "s3://$HK_BUCKET/$key" --expires-in 300)"
+  curl "${CURL_ARGS[@]}" --path-as-is -o "$WORK/hk-presigned" "$url"
+  expect_eq "presigned GET" "$(sha "$body")" "$(sha "$WORK/hk-presigned")"
+  awsx s3api delete-object --bucket "$HK_BUCKET" --key "$key" >/dev/null
+  awsx s3api delete-objects --bucket "$HK_BUCKET" --delete \
+    "$(python3 -c 'import json,sys; print(json.dumps({"Objects": [{"Key": sys.argv[1]}]}))' "$copy")" >/dev/null
+  expect_eq "empty after delete" "0" "$(awsx s3api list-objects-v2 --no-paginate --bucket "$HK_BUCKET" --query KeyCount --output text)"
+}
+
 t_rb_force() {
   awsx s3 mb "s3://$BUCKET2"
   s3x cp --recursive "$FILES/tree" "s3://$BUCKET2/"
@@ -575,6 +616,16 @@ check "buckets" "s3 rb --force" t_rb_force
 cnx_check "management" "management: POST /storage/buckets (curl --aws-sigv4), seen by S3" t_mgmt_create_bucket
 cnx_check "management" "management: read bucket key with the aws CLI (ls/cp down ok, upload denied)" t_mgmt_read_key
 cnx_check "management" "management: revoke key, DELETE ?force=true" t_mgmt_revoke_and_force_delete
+check "buckets" "s3 mb of the hard-keys bucket" awsx s3 mb "s3://$HK_BUCKET"
+while IFS= read -r hk_name; do
+  if [[ "$ORACLE" == moto && "$hk_name" == tab-newline-cr ]]; then
+    SKIPPED=$((SKIPPED + 1))
+    echo "skip - hard key $hk_name (moto gap: werkzeug answers 404 for a path with CR/LF)"
+    record skipped "hard keys" "hard key $hk_name" "moto gap: werkzeug answers 404 for a path with CR/LF"
+    continue
+  fi
+  check "hard keys" "hard key $hk_name" hard_key "$hk_name"
+done < <(python3 -c 'import json,sys; print("\n".join(k["name"] for k in json.load(open(sys.argv[1]))["keys"]))' "$HARD_KEYS")
 
 echo "awscli: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 write_results

@@ -60,7 +60,11 @@ async fn hard_keys_round_trip() {
             .filter_map(|o| o.key())
             .map(url_decode)
             .collect();
-        assert_eq!(listed, std::slice::from_ref(key), "{name}: url-encoded listing");
+        assert_eq!(
+            listed,
+            std::slice::from_ref(key),
+            "{name}: url-encoded listing"
+        );
 
         assert_eq!(get_bytes(&s3, &bucket, key).await, body, "{name}: get");
         let head = s3
