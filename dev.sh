@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cnx-storage developer entry point. Installs what a fresh Debian machine lacks, then:
 #   ./dev.sh serve [ARGS…]   run the server on the embedded default (127.0.0.1:9000, ./data)
-#   ./dev.sh test            run every test: unit + integration (aws-sdk-s3) + s3-compat (boto3, aws CLI, curl)
+#   ./dev.sh test            unit tests, then s3-compat/run (every client incl. the aws-sdk-rust integration tests)
 #   ./dev.sh lint            cargo fmt --check and clippy -D warnings
 set -euo pipefail
 cd "$(dirname "$0")"
