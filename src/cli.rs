@@ -13,10 +13,11 @@ use serde_json::{json, Value};
 use crate::access::seal::Sealer;
 use crate::access::signer::{self, Signing};
 use crate::access::{valid_account_name, KeyRing, ROOT_ACCOUNT};
+use crate::api::keys;
 use crate::config::Config;
 use crate::credentials::RootCredentials;
 use crate::meta::rocks::RocksMeta;
-use crate::meta::{KeyPermission, KeyScope, MetaStore};
+use crate::meta::{KeyScope, MetaStore};
 
 /// One key operation, as the API's routes name them.
 #[derive(Debug, Clone)]
@@ -244,18 +245,10 @@ fn api_error(status: u16, message: impl Into<String>) -> CliError {
     }
 }
 
-fn parse_time(field: &str, s: &Option<String>) -> Result<Option<i64>, CliError> {
-    s.as_deref()
-        .map(|t| {
-            let ms = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-                .map_err(|_| api_error(400, format!("{field} must be an RFC 3339 timestamp")))?;
-            if ms <= crate::store::now_ms() {
-                return Err(api_error(400, format!("{field} must be in the future")));
-            }
-            Ok(ms)
-        })
-        .transpose()
+impl From<crate::api::error::ApiError> for CliError {
+    fn from(e: crate::api::error::ApiError) -> Self {
+        api_error(e.status.as_u16(), e.message)
+    }
 }
 
 /// The same operations on a stopped server's data dir, acting as the operator.
@@ -280,7 +273,7 @@ fn offline(cfg: &Config, root: RootCredentials, op: &KeyOp) -> Result<Value, Cli
             .map_err(failed)?
             .iter()
             .filter(|k| keep(&k.scope))
-            .map(|k| crate::api::keys::view(k, None))
+            .map(|k| keys::view(k, None))
             .collect();
         Ok(json!({ "keys": keys, "next_cursor": null }))
     };
@@ -292,16 +285,8 @@ fn offline(cfg: &Config, root: RootCredentials, op: &KeyOp) -> Result<Value, Cli
             expires_at,
         } => {
             let b = bucket_of(bucket)?;
-            let permission = match permission.as_str() {
-                "read" => KeyPermission::Read,
-                "read-write" => KeyPermission::ReadWrite,
-                p => {
-                    return Err(api_error(
-                        400,
-                        format!("permission `{p}` is not read or read-write"),
-                    ))
-                }
-            };
+            let permission = keys::parse_permission(permission)?;
+            keys::check_name(name)?;
             let scope = KeyScope::Bucket {
                 bucket_id: b.id,
                 bucket: b.name.clone(),
@@ -309,9 +294,9 @@ fn offline(cfg: &Config, root: RootCredentials, op: &KeyOp) -> Result<Value, Cli
                 permission,
             };
             let (rec, secret) = ring
-                .create_blocking(scope, name.clone(), parse_time("expires_at", expires_at)?)
+                .create_blocking(scope, name.clone(), keys::check_expiry(expires_at)?)
                 .map_err(failed)?;
-            Ok(crate::api::keys::view(&rec, Some(&secret)))
+            Ok(keys::view(&rec, Some(&secret)))
         }
         KeyOp::ListBucketKeys { bucket } => {
             let b = bucket_of(bucket)?;
@@ -343,14 +328,15 @@ fn offline(cfg: &Config, root: RootCredentials, op: &KeyOp) -> Result<Value, Cli
             if account != ROOT_ACCOUNT && !valid_account_name(&account) {
                 return Err(api_error(400, format!("invalid account `{account}`")));
             }
+            keys::check_name(name)?;
             let (rec, secret) = ring
                 .create_blocking(
                     KeyScope::Account { account },
                     name.clone(),
-                    parse_time("expires_at", expires_at)?,
+                    keys::check_expiry(expires_at)?,
                 )
                 .map_err(failed)?;
-            Ok(crate::api::keys::view(&rec, Some(&secret)))
+            Ok(keys::view(&rec, Some(&secret)))
         }
         KeyOp::ListAccessKeys { account } => list(
             &|s| matches!(s, KeyScope::Account { account: a } if account.as_deref().is_none_or(|o| o == a)),

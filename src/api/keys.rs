@@ -37,7 +37,7 @@ pub fn view(rec: &KeyRecord, secret: Option<&str>) -> serde_json::Value {
     v
 }
 
-fn check_name(name: &Option<String>) -> ApiResult<()> {
+pub(crate) fn check_name(name: &Option<String>) -> ApiResult<()> {
     match name {
         Some(n)
             if n.is_empty() || n.chars().count() > MAX_NAME || n.chars().any(char::is_control) =>
@@ -50,13 +50,23 @@ fn check_name(name: &Option<String>) -> ApiResult<()> {
     }
 }
 
-fn check_expiry(expires_at: &Option<String>) -> ApiResult<Option<i64>> {
+pub(crate) fn check_expiry(expires_at: &Option<String>) -> ApiResult<Option<i64>> {
     let Some(s) = expires_at else { return Ok(None) };
     let ms = parse_rfc3339("expires_at", s)?;
     if ms <= crate::store::now_ms() {
         return Err(ApiError::bad_request("expires_at must be in the future"));
     }
     Ok(Some(ms))
+}
+
+pub(crate) fn parse_permission(p: &str) -> ApiResult<KeyPermission> {
+    match p {
+        "read" => Ok(KeyPermission::Read),
+        "read-write" => Ok(KeyPermission::ReadWrite),
+        other => Err(ApiError::bad_request(format!(
+            "permission `{other}` is not one of `read`, `read-write`"
+        ))),
+    }
 }
 
 async fn mint(
@@ -115,15 +125,7 @@ struct CreateBucketKey {
 pub async fn create_bucket_key(ctx: &ApiCtx, bucket: &str) -> ApiResult<Reply> {
     let b = owned(ctx, bucket).await?;
     let req: CreateBucketKey = ctx.json()?;
-    let permission = match req.permission.as_str() {
-        "read" => KeyPermission::Read,
-        "read-write" => KeyPermission::ReadWrite,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "permission `{other}` is not one of `read`, `read-write`"
-            )))
-        }
-    };
+    let permission = parse_permission(&req.permission)?;
     check_name(&req.name)?;
     let expires = check_expiry(&req.expires_at)?;
     let scope = KeyScope::Bucket {
