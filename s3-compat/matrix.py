@@ -32,6 +32,7 @@ GROUPS = [
     "hard keys",
     "browser",
     "server",
+    "hardening",
 ]
 
 COLUMNS = [
@@ -87,6 +88,11 @@ RUST_GROUPS = {
     "cli_keys": "management",
     "server": "server",
     "blob_backends": "server",
+    "conn_limits": "hardening",
+    "signed_headers": "hardening",
+    "secrets_at_rest": "hardening",
+    "verified_reads": "hardening",
+    "crash_soak": "hardening",
 }
 
 

@@ -253,6 +253,7 @@ impl From<crate::api::error::ApiError> for CliError {
 
 /// The same operations on a stopped server's data dir, acting as the operator.
 fn offline(cfg: &Config, root: RootCredentials, op: &KeyOp) -> Result<Value, CliError> {
+    crate::credentials::secure_data_dir(&cfg.data_dir).map_err(failed)?;
     let meta = RocksMeta::open(&cfg.meta_dir(), true).map_err(|e| {
         failed(format!(
             "no server answers at the endpoint and the data dir cannot be opened ({e}); \
@@ -260,7 +261,7 @@ fn offline(cfg: &Config, root: RootCredentials, op: &KeyOp) -> Result<Value, Cli
         ))
     })?;
     let meta: Arc<dyn MetaStore> = Arc::new(meta);
-    let sealer = Sealer::load_or_create(cfg).map_err(failed)?;
+    let sealer = Sealer::load_or_create(cfg, meta.as_ref()).map_err(failed)?;
     let ring = KeyRing::new(root, meta.clone(), sealer);
     let bucket_of = |name: &str| {
         meta.get_bucket(name)

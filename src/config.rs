@@ -63,7 +63,7 @@ pub enum BlobBackend {
         #[serde(default)]
         access_key_id: Option<String>,
         #[serde(default)]
-        secret_access_key: Option<String>,
+        secret_access_key: Option<Secret>,
         #[serde(default)]
         allow_http: bool,
         #[serde(default)]
@@ -82,10 +82,31 @@ pub enum BlobBackend {
         account: String,
         container: String,
         #[serde(default)]
-        access_key: Option<String>,
+        access_key: Option<Secret>,
         #[serde(default)]
         prefix: Option<String>,
     },
+}
+
+/// A secret from the config or the environment: `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -128,12 +149,13 @@ pub struct JwtConfig {
 pub struct AuthSection {
     /// 32 bytes as base64 or hex that seal stored secrets (`CNX_MASTER_KEY` wins).
     #[serde(default)]
-    pub master_key: Option<String>,
+    pub master_key: Option<Secret>,
     #[serde(default)]
     pub jwt: JwtConfig,
 }
 
-/// Per-principal token buckets; a rate of 0 turns a limit off.
+/// Rate limits (per-principal token buckets; a rate of 0 turns one off), connection caps and
+/// the deadlines that keep slow or silent clients from holding connections.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -148,14 +170,73 @@ pub struct Limits {
     pub s3_requests_per_second: f64,
     #[serde(default = "default_s3_burst")]
     pub s3_burst: f64,
+    /// Failed authentications per second per client IP before it is answered 503/429.
+    #[serde(default = "default_auth_failure_rate")]
+    pub auth_failures_per_second: f64,
+    #[serde(default = "default_auth_failure_burst")]
+    pub auth_failure_burst: f64,
+    /// Connections served at once; over it a connection gets 503 SlowDown (or `/health`).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Connections served at once from one client IP.
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// Seconds from the first byte of a request head to its end.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_secs: f64,
+    /// Seconds a connection may sit with no request and no bytes moving (keep-alive).
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: f64,
+    /// Seconds a response may wait for the client to read more of it.
+    #[serde(default = "default_send_timeout")]
+    pub send_timeout_secs: f64,
+    /// Seconds for a TLS handshake.
+    #[serde(default = "default_tls_handshake_timeout")]
+    pub tls_handshake_timeout_secs: f64,
+    /// Seconds a request body may send nothing while the server waits for it.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_secs: f64,
+    /// Slowest request body accepted, in bytes per second of waiting, once the server has
+    /// waited `body_timeout_secs` in all; 0 turns the check off.
+    #[serde(default = "default_body_min_rate")]
+    pub body_min_bytes_per_sec: f64,
 }
 
 fn default_api_rate() -> f64 {
     30.0
 }
-
 fn default_s3_burst() -> f64 {
     100.0
+}
+fn default_auth_failure_rate() -> f64 {
+    5.0
+}
+fn default_auth_failure_burst() -> f64 {
+    50.0
+}
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_max_connections_per_ip() -> usize {
+    1024
+}
+fn default_header_read_timeout() -> f64 {
+    30.0
+}
+fn default_idle_timeout() -> f64 {
+    60.0
+}
+fn default_send_timeout() -> f64 {
+    60.0
+}
+fn default_tls_handshake_timeout() -> f64 {
+    10.0
+}
+fn default_body_timeout() -> f64 {
+    60.0
+}
+fn default_body_min_rate() -> f64 {
+    1024.0
 }
 
 impl Default for Limits {
@@ -165,6 +246,16 @@ impl Default for Limits {
             api_burst: default_api_rate(),
             s3_requests_per_second: 0.0,
             s3_burst: default_s3_burst(),
+            auth_failures_per_second: default_auth_failure_rate(),
+            auth_failure_burst: default_auth_failure_burst(),
+            max_connections: default_max_connections(),
+            max_connections_per_ip: default_max_connections_per_ip(),
+            header_read_timeout_secs: default_header_read_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            send_timeout_secs: default_send_timeout(),
+            tls_handshake_timeout_secs: default_tls_handshake_timeout(),
+            body_timeout_secs: default_body_timeout(),
+            body_min_bytes_per_sec: default_body_min_rate(),
         }
     }
 }
@@ -209,9 +300,9 @@ pub struct Config {
     pub shutdown_grace: std::time::Duration,
     /// Root credentials from the environment; when absent the server loads or generates them.
     pub root_access_key: Option<String>,
-    pub root_secret_key: Option<String>,
+    pub root_secret_key: Option<Secret>,
     /// Seals stored secrets; generated into the data dir when absent.
-    pub master_key: Option<String>,
+    pub master_key: Option<Secret>,
     pub jwt: JwtConfig,
     pub limits: Limits,
 }
@@ -269,7 +360,7 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
         .unwrap_or_else(|| DEFAULT_REGION.to_owned());
     validate_region(&region)?;
     let root_access_key = non_empty(env.get("CNX_ROOT_ACCESS_KEY"));
-    let root_secret_key = non_empty(env.get("CNX_ROOT_SECRET_KEY"));
+    let root_secret_key = non_empty(env.get("CNX_ROOT_SECRET_KEY")).map(Secret);
     if root_access_key.is_some() != root_secret_key.is_some() {
         return Err(ConfigError::Invalid {
             name: "root credentials",
@@ -291,7 +382,9 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
         shutdown_grace: std::time::Duration::from_secs(file.shutdown_grace_secs.unwrap_or(10)),
         root_access_key,
         root_secret_key,
-        master_key: non_empty(env.get("CNX_MASTER_KEY")).or(file.auth.master_key),
+        master_key: non_empty(env.get("CNX_MASTER_KEY"))
+            .map(Secret)
+            .or(file.auth.master_key),
         jwt: file.auth.jwt,
         limits: file.limits.unwrap_or_default(),
     })
@@ -339,6 +432,37 @@ mod tests {
         assert_eq!(c.blob, BlobBackend::Local);
         assert_eq!(c.limits.api_requests_per_second, 30.0);
         assert_eq!(c.limits.s3_requests_per_second, 0.0);
+    }
+
+    #[test]
+    fn the_shipped_default_file_is_the_embedded_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let file = read_file(&path).unwrap();
+        assert_eq!(file.limits.unwrap_or_default(), Limits::default());
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[auth]\nmaster_key = \"file-master-key\"\n[blob]\nbackend = \"s3\"\nbucket = \"b\"\n\
+             access_key_id = \"AKID\"\nsecret_access_key = \"upstream-secret\"\n",
+        )
+        .unwrap();
+        let e = env(&[
+            ("CNX_CONFIG", file.to_str().unwrap()),
+            ("CNX_ROOT_ACCESS_KEY", "ROOTAK"),
+            ("CNX_ROOT_SECRET_KEY", "root-secret"),
+        ]);
+        let c = resolve(&e, &CliOverrides::default()).unwrap();
+        let shown = format!("{c:?} {c:#?}");
+        for secret in ["file-master-key", "upstream-secret", "root-secret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("ROOTAK") && shown.contains("[REDACTED]"));
+        assert_eq!(c.master_key.unwrap().expose(), "file-master-key");
     }
 
     #[test]

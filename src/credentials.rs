@@ -51,7 +51,7 @@ impl RootCredentials {
         if let (Some(a), Some(s)) = (&cfg.root_access_key, &cfg.root_secret_key) {
             return Ok(Self {
                 access_key: a.clone(),
-                secret_key: s.clone(),
+                secret_key: s.expose().to_owned(),
             });
         }
         let path = cfg.data_dir.join(ROOT_FILE);
@@ -76,7 +76,20 @@ impl RootCredentials {
     }
 }
 
-/// Writes a file only its owner can read, atomically.
+/// Makes the data dir private to the server's user: everything created from now on is
+/// owner-only (umask 077: directories 0700, files 0600, RocksDB's and blobs' included), and
+/// the data dir itself is set to 0700, which also closes off files an older version left
+/// readable.
+pub fn secure_data_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let err = |e: std::io::Error| Error::Internal(format!("data dir {}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)
+}
+
+/// Writes a file only its owner can read, atomically and durably: the file is fsynced
+/// before the rename and its directory after, so a crash leaves the old file or the new one.
 pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let err = |e: std::io::Error| Error::Internal(format!("cannot write {}: {e}", path.display()));
@@ -93,5 +106,11 @@ pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
         .map_err(err)?;
     f.write_all(data).map_err(err)?;
     f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    std::fs::rename(&tmp, path).map_err(err)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err)?;
+    }
+    Ok(())
 }

@@ -39,6 +39,10 @@ pub enum Error {
     InvalidPartOrder,
     #[error("part {part} is {size} bytes; every part but the last must be at least 5 MiB")]
     EntityTooSmall { part: u32, size: u64 },
+    #[error("the object would be {size} bytes; at most {max} are allowed")]
+    EntityTooLarge { size: u64, max: u64 },
+    #[error("blob {blob} is corrupt: {detail}")]
+    Corrupt { blob: String, detail: String },
     #[error("metadata index: {0}")]
     Meta(String),
     #[error("blob store: {0}")]

@@ -10,7 +10,7 @@
 //!             ├─ meta (MetaStore trait; RocksDB)
 //!             └─ blob (object_store: local, memory, S3, GCS, Azure)
 //! ```
-//! `config`, `error`, `checksum` and `xml` are shared by all layers.
+//! `config`, `error`, `checksum`, `integrity` and `xml` are shared by all layers.
 
 pub mod access;
 pub mod api;
@@ -22,8 +22,10 @@ pub mod config;
 pub mod cors;
 pub mod credentials;
 pub mod error;
+pub mod integrity;
 pub mod meta;
 pub mod s3;
+pub mod scrub;
 pub mod server;
 pub mod store;
 pub mod xml;

@@ -729,7 +729,8 @@ def test_presign_put_get_head_delete(root, buckets, s3):
     before = utc_now()
     put = presign(root, name, key="dir/up load.txt", method="PUT", content_type="text/plain",
                   expires_in=600)
-    assert put["method"] == "PUT" and put["access_key_id"] == ACCESS_KEY
+    # signed by the bucket's own presign key, never by the caller's (root) key
+    assert put["method"] == "PUT" and put["access_key_id"] != ACCESS_KEY
     assert put["headers"] == {"content-type": "text/plain"}
     url = urlsplit(put["url"])
     endpoint = urlsplit(ENDPOINT)
@@ -816,7 +817,7 @@ def test_presign_by_account_key(new_account, buckets):
     name = buckets(alice.api)
     alice.s3().put_object(Bucket=name, Key="a", Body=b"alice's")
     doc = presign(alice.api, name, key="a", method="GET")
-    assert doc["access_key_id"] == alice.access_key
+    assert doc["access_key_id"] != alice.access_key  # the bucket's read-only presign key
     assert requests.get(doc["url"], verify=requests_verify()).content == b"alice's"
     # root's own key is not a key of alice's account
     expect(alice.api.post(bpath(name, "presign"),
@@ -1018,7 +1019,7 @@ def test_jwt_within_leeway_and_lowercase_scheme_accepted():
 
 
 @needs_jwt
-def test_jwt_presign_uses_an_account_presign_key(root, buckets):
+def test_jwt_presign_uses_the_buckets_presign_keys(root, buckets):
     acct = new_account_name("jwt-presign")
     api = Api(token=token_for(acct))
     name = buckets(api)
@@ -1026,17 +1027,20 @@ def test_jwt_presign_uses_an_account_presign_key(root, buckets):
     r = requests.put(put["url"], data=BODY, headers=put["headers"], verify=requests_verify())
     assert r.status_code == 200, r.text
     get = presign(api, name, key="p.bin", method="GET")
-    assert get["access_key_id"] == put["access_key_id"]
+    assert get["access_key_id"] != put["access_key_id"]  # read URLs get a read-only key
+    assert presign(api, name, key="p.bin", method="HEAD")["access_key_id"] == get["access_key_id"]
     assert requests.get(get["url"], verify=requests_verify()).content == BODY
-    keys = expect(api.get("/storage/access-keys"), 200)["keys"]
-    assert [(k["access_key_id"], k["name"], k["account"]) for k in keys] == [
-        (put["access_key_id"], "presign", acct)]
+    keys = expect(api.get(bpath(name, "keys")), 200)["keys"]
+    assert sorted((k["access_key_id"], k["name"], k["permission"]) for k in keys) == sorted([
+        (get["access_key_id"], "presign-read", "read"),
+        (put["access_key_id"], "presign-read-write", "read-write")])
+    assert expect(api.get("/storage/access-keys"), 200)["keys"] == []
     # revoking it kills the URLs; the next presign mints a new one
-    expect(api.delete(f"/storage/access-keys/{put['access_key_id']}"), 204)
+    expect(api.delete(bpath(name, "keys", get["access_key_id"])), 204)
     r = requests.get(get["url"], verify=requests_verify())
     assert r.status_code == 403 and b"InvalidAccessKeyId" in r.content
     again = presign(api, name, key="p.bin", method="GET")
-    assert again["access_key_id"] != put["access_key_id"]
+    assert again["access_key_id"] != get["access_key_id"]
     assert requests.get(again["url"], verify=requests_verify()).content == BODY
 
 

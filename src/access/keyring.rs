@@ -107,6 +107,17 @@ impl KeyRing {
         (!expired).then_some(found)
     }
 
+    /// Seals a value other than a key's secret (a stored response that carries one) with
+    /// the master key, bound to `bound_to`.
+    pub fn seal(&self, bound_to: &str, value: &str) -> Result<String> {
+        self.sealer.seal(bound_to, value)
+    }
+
+    /// Opens what [`KeyRing::seal`] sealed; `None` under another master key or binding.
+    pub fn open(&self, bound_to: &str, sealed: &str) -> Option<String> {
+        self.sealer.open(bound_to, sealed)
+    }
+
     /// Who signed with `access_key`, if it is live.
     pub fn caller(&self, access_key: &str) -> Option<Caller> {
         let principal = if access_key == self.root.access_key {

@@ -28,6 +28,32 @@ impl RateLimiter {
         self.check_at(who, Instant::now())
     }
 
+    /// Says whether `who` has a token, without taking it.
+    pub fn peek(&self, who: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let map = match self.buckets.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match map.get(who) {
+            None => Ok(()),
+            Some(&(tokens, at)) => self.wait_for_token(self.refilled(tokens, at, now)),
+        }
+    }
+
+    /// The tokens of a bucket that held `tokens` at `at`, refilled up to `now`.
+    fn refilled(&self, tokens: f64, at: Instant, now: Instant) -> f64 {
+        (tokens + now.duration_since(at).as_secs_f64() * self.rate).min(self.burst)
+    }
+
+    fn wait_for_token(&self, tokens: f64) -> Result<(), Duration> {
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - tokens) / self.rate))
+        }
+    }
+
     fn check_at(&self, who: &str, now: Instant) -> Result<(), Duration> {
         let mut map = match self.buckets.lock() {
             Ok(m) => m,
@@ -41,16 +67,15 @@ impl RateLimiter {
             });
         }
         let (tokens, at) = map.entry(who.to_owned()).or_insert((self.burst, now));
-        let refilled =
-            (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        let refilled = self.refilled(*tokens, *at, now);
         *at = now;
-        if refilled >= 1.0 {
-            *tokens = refilled - 1.0;
-            Ok(())
+        let verdict = self.wait_for_token(refilled);
+        *tokens = if verdict.is_ok() {
+            refilled - 1.0
         } else {
-            *tokens = refilled;
-            Err(Duration::from_secs_f64((1.0 - refilled) / self.rate))
-        }
+            refilled
+        };
+        verdict
     }
 }
 
@@ -77,5 +102,7 @@ mod tests {
         assert!(l.check_at("a", t0 + Duration::from_millis(500)).is_err());
         assert_eq!(retry_after_secs(Duration::from_millis(10)), 1);
         assert!(RateLimiter::new(0.0, 10.0).is_none());
+        assert!(l.peek("a").is_err(), "peek sees an empty bucket");
+        assert!(l.peek("unseen").is_ok());
     }
 }

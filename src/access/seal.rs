@@ -12,6 +12,7 @@ use rand::RngCore;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::meta::MetaStore;
 
 const MASTER_FILE: &str = "master.key";
 const PREFIX: &str = "v1.";
@@ -39,29 +40,57 @@ impl Sealer {
     }
 
     /// The configured master key, else the one in the data dir, else a new one stored there.
-    pub fn load_or_create(cfg: &Config) -> Result<Self> {
-        if let Some(text) = &cfg.master_key {
-            let key = parse_key(text).ok_or_else(|| {
+    /// Refuses a key that cannot open the secrets already sealed in `meta`, and refuses to
+    /// make a new one while such secrets exist: a lost master key is an operator's problem to
+    /// solve, not one to paper over by locking every key out.
+    pub fn load_or_create(cfg: &Config, meta: &dyn MetaStore) -> Result<Self> {
+        let sample = meta.list_keys()?.into_iter().next();
+        let path = cfg.data_dir.join(MASTER_FILE);
+        let (sealer, source) = if let Some(text) = &cfg.master_key {
+            let key = parse_key(text.expose()).ok_or_else(|| {
                 Error::Internal(
                     "the master key must be 32 bytes, as base64 or 64 hex digits".into(),
                 )
             })?;
-            return Ok(Self::new(key));
-        }
-        let path = cfg.data_dir.join(MASTER_FILE);
-        if path.exists() {
+            (
+                Self::new(key),
+                "CNX_MASTER_KEY / [auth] master_key".to_owned(),
+            )
+        } else if path.exists() {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| Error::Internal(format!("cannot read {}: {e}", path.display())))?;
             let key = parse_key(&text).ok_or_else(|| {
                 Error::Internal(format!("invalid master key in {}", path.display()))
             })?;
+            (Self::new(key), path.display().to_string())
+        } else if let Some(rec) = &sample {
+            return Err(Error::Internal(format!(
+                "refusing to start: access keys sealed with a master key exist (e.g. {}), but no \
+                 master key is configured and {} is missing; restore that file or set \
+                 CNX_MASTER_KEY to the key they were sealed with",
+                rec.access_key_id,
+                path.display()
+            )));
+        } else {
+            let mut key = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut key);
+            crate::credentials::write_private(&path, format!("{}\n", B64.encode(key)).as_bytes())?;
+            tracing::info!(path = %path.display(), "generated the master key that seals stored secrets");
             return Ok(Self::new(key));
+        };
+        if let Some(rec) = &sample {
+            if sealer
+                .open(&rec.access_key_id, &rec.sealed_secret)
+                .is_none()
+            {
+                return Err(Error::Internal(format!(
+                    "refusing to start: the master key from {source} does not open the sealed \
+                     secret of access key {}; set the master key the keys were sealed with",
+                    rec.access_key_id
+                )));
+            }
         }
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        crate::credentials::write_private(&path, format!("{}\n", B64.encode(key)).as_bytes())?;
-        tracing::info!(path = %path.display(), "generated the master key that seals stored secrets");
-        Ok(Self::new(key))
+        Ok(sealer)
     }
 
     pub fn seal(&self, bound_to: &str, secret: &str) -> Result<String> {

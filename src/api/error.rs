@@ -97,7 +97,7 @@ impl From<Error> for ApiError {
             Error::InvalidBucketName { name, why } => {
                 ApiError::bad_request(format!("invalid bucket name `{name}`: {why}"))
             }
-            Error::Meta(_) | Error::Blob(_) | Error::Internal(_) => {
+            Error::Meta(_) | Error::Blob(_) | Error::Internal(_) | Error::Corrupt { .. } => {
                 tracing::error!(error = %e, "internal error");
                 ApiError::new(S::INTERNAL_SERVER_ERROR, "internal error")
             }

@@ -66,10 +66,17 @@ pub async fn begin(
                 "this Idempotency-Key was used for a different request in the last 24 hours",
             ));
         }
+        let bound = hex::encode(slot);
         let body = if rec.body.is_empty() {
             None
         } else {
-            Some(serde_json::from_str(&rec.body).map_err(|e| {
+            let text = state.keys.open(&bound, &rec.body).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the stored response does not open with this master key",
+                )
+            })?;
+            Some(serde_json::from_str(&text).map_err(|e| {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("stored response is unreadable: {e}"),
@@ -113,6 +120,12 @@ impl Claim {
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             return Ok(());
         }
+        // Responses may carry a freshly minted secret: none is kept in the clear.
+        let body = if body.is_empty() {
+            body
+        } else {
+            self.state.keys.seal(&hex::encode(self.slot), &body)?
+        };
         let rec = IdempotencyRecord {
             v: RECORD_VERSION,
             fingerprint: self.fingerprint.clone(),

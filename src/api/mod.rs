@@ -12,10 +12,10 @@ pub mod reply;
 
 use std::sync::Arc;
 
+use crate::server::body::RequestBody;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use sha2::Digest as _;
 
 use self::error::{ApiError, ApiResult};
@@ -57,7 +57,7 @@ impl ApiCtx {
 
 pub async fn handle(
     state: Arc<AppState>,
-    req: http::Request<Incoming>,
+    req: http::Request<RequestBody>,
     request_id: &str,
 ) -> (Response, Option<&'static str>) {
     let (parts, body) = req.into_parts();
@@ -69,7 +69,7 @@ pub async fn handle(
     (resp, op)
 }
 
-async fn read_body(body: Incoming) -> ApiResult<Bytes> {
+async fn read_body(body: RequestBody) -> ApiResult<Bytes> {
     let limited = http_body_util::Limited::new(body, MAX_BODY);
     limited.collect().await.map(|c| c.to_bytes()).map_err(|e| {
         ApiError::bad_request(format!(
@@ -88,11 +88,22 @@ fn bearer_token(parts: &http::request::Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-async fn authenticate(
-    state: &AppState,
-    parts: &http::request::Parts,
-    body: &Bytes,
-) -> ApiResult<Caller> {
+/// What can be known of the caller before the body is read.
+enum PreAuth {
+    Bearer(Caller),
+    /// Signature checked; the body must still match a signed SHA-256, if one was signed.
+    Signed(auth::Verified),
+    /// Signature covers the body's hash, which is not sent: checked once the body is read.
+    NeedsBody(auth::Pending),
+}
+
+fn unauthorized(e: auth::AuthError) -> ApiError {
+    ApiError::unauthorized(e.to_string())
+}
+
+/// Everything that can be checked from the head alone, so that a request that cannot
+/// authenticate is refused before its body is read.
+fn pre_authenticate(state: &AppState, parts: &http::request::Parts) -> ApiResult<PreAuth> {
     if let Some(token) = bearer_token(parts) {
         let verifier = state.jwt.as_ref().ok_or_else(|| {
             ApiError::unauthorized(crate::access::jwt::JwtError::NotConfigured.to_string())
@@ -100,14 +111,13 @@ async fn authenticate(
         let account = verifier
             .verify(token)
             .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-        return Ok(Caller {
+        return Ok(PreAuth::Bearer(Caller {
             principal: Principal::Account(account),
             access_key_id: None,
-        });
+        }));
     }
     let now = time::OffsetDateTime::now_utc();
-    let unauthorized = |e: auth::AuthError| ApiError::unauthorized(e.to_string());
-    let verified = match auth::verify_request_or_defer(
+    match auth::verify_request_or_defer(
         parts,
         &state.cfg.region,
         &["cloudnx", "s3"],
@@ -116,16 +126,25 @@ async fn authenticate(
     )
     .map_err(unauthorized)?
     {
-        Verification::Anonymous => {
-            return Err(ApiError::unauthorized(
-                "missing credentials: sign the request with SigV4 (service `cloudnx`) or send a Bearer token",
-            ))
-        }
+        Verification::Anonymous => Err(ApiError::unauthorized(
+            "missing credentials: sign the request with SigV4 (service `cloudnx`) or send a Bearer token",
+        )),
         Verification::NeedsBodyHash(pending) => {
+            // The key exists (its secret was found): only its signature is still unknown.
+            Ok(PreAuth::NeedsBody(pending))
+        }
+        Verification::Verified(v) => Ok(PreAuth::Signed(v)),
+    }
+}
+
+fn authenticate(state: &AppState, pre: PreAuth, body: &Bytes) -> ApiResult<Caller> {
+    let verified = match pre {
+        PreAuth::Bearer(caller) => return Ok(caller),
+        PreAuth::NeedsBody(pending) => {
             let hash: [u8; 32] = sha2::Sha256::digest(body).into();
             auth::verify_with_body_hash(&pending, &hash).map_err(unauthorized)?
         }
-        Verification::Verified(v) => v,
+        PreAuth::Signed(v) => v,
     };
     match verified.payload {
         PayloadMode::Sha256(want) => {
@@ -158,11 +177,29 @@ async fn authenticate(
 async fn run(
     state: Arc<AppState>,
     parts: http::request::Parts,
-    body: Incoming,
+    body: RequestBody,
     op: &mut Option<&'static str>,
 ) -> ApiResult<Response> {
+    let ip = crate::server::client_ip(&parts);
+    if let Some(wait) = state.auth_throttled(ip) {
+        let secs = crate::access::ratelimit::retry_after_secs(wait);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed authentications from your address; retry after {secs} s"),
+        );
+        e.retry_after = Some(secs);
+        return Err(e);
+    }
+    let count_failure = |e: ApiError| {
+        if e.status == StatusCode::UNAUTHORIZED {
+            state.auth_failed(ip);
+        }
+        e
+    };
+    let pre = pre_authenticate(&state, &parts).map_err(count_failure)?;
+    // Only a request that may be genuine gets its body read (and at most MAX_BODY of it).
     let body = read_body(body).await?;
-    let caller = authenticate(&state, &parts, &body).await?;
+    let caller = authenticate(&state, pre, &body).map_err(count_failure)?;
     if let Some(limit) = &state.api_limit {
         if let Err(wait) = limit.check(&caller.rate_key()) {
             let secs = crate::access::ratelimit::retry_after_secs(wait);

@@ -18,8 +18,13 @@ use crate::meta::{BucketRecord, KeyPermission, KeyScope};
 /// S3's limit for presigned URLs: 7 days.
 const MAX_EXPIRES: u64 = 604_800;
 const DEFAULT_EXPIRES: u64 = 3600;
-/// The account-level key that signs for callers who came with a bearer token.
-const PRESIGN_KEY_NAME: &str = "presign";
+/// The bucket keys that sign when the caller names none: the narrowest key that can do the
+/// method, so a URL (or a flaw in how one is checked) never reaches past its bucket.
+const PRESIGN_READ_KEY: &str = "presign-read";
+const PRESIGN_WRITE_KEY: &str = "presign-read-write";
+
+/// Serialises find-or-create of the managed presign keys, so racing requests share one key.
+static MANAGED_KEY_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,16 +40,17 @@ struct PresignRequest {
     access_key_id: Option<String>,
 }
 
-/// The key that signs: the one asked for, else the caller's own, else (bearer callers) the
-/// account's `presign` key, minted on first use.
+/// The key that signs: the one asked for (the caller's own, a key of this bucket, or a key
+/// of the caller's account), else the bucket's managed `presign-read` / `presign-read-write`
+/// key, minted on first use.
 async fn signing_key(
     ctx: &ApiCtx,
     bucket: &BucketRecord,
     asked: Option<String>,
     need: Permission,
 ) -> ApiResult<String> {
-    let Some(id) = asked.or_else(|| ctx.caller.access_key_id.clone()) else {
-        return account_presign_key(ctx).await;
+    let Some(id) = asked else {
+        return bucket_presign_key(ctx, bucket, need).await;
     };
     if ctx.caller.access_key_id.as_deref() == Some(id.as_str()) {
         return Ok(id);
@@ -85,25 +91,34 @@ async fn signing_key(
     }
 }
 
-async fn account_presign_key(ctx: &ApiCtx) -> ApiResult<String> {
-    let account = ctx.account().to_owned();
+async fn bucket_presign_key(
+    ctx: &ApiCtx,
+    bucket: &BucketRecord,
+    need: Permission,
+) -> ApiResult<String> {
+    let (permission, name) = if need == Permission::Read {
+        (KeyPermission::Read, PRESIGN_READ_KEY)
+    } else {
+        (KeyPermission::ReadWrite, PRESIGN_WRITE_KEY)
+    };
+    let scope = KeyScope::Bucket {
+        bucket_id: bucket.id,
+        bucket: bucket.name.clone(),
+        account: bucket.owner.clone(),
+        permission,
+    };
     let id = ctx
         .state
         .keys
         .blocking(move |k| {
+            let _one_at_a_time = MANAGED_KEY_LOCK.lock().unwrap_or_else(|p| p.into_inner());
             let existing = k.list_blocking()?.into_iter().find(|r| {
-                r.name.as_deref() == Some(PRESIGN_KEY_NAME)
-                    && r.expires_at_ms.is_none()
-                    && matches!(&r.scope, KeyScope::Account { account: a } if *a == account)
+                r.name.as_deref() == Some(name) && r.expires_at_ms.is_none() && r.scope == scope
             });
             match existing {
                 Some(r) => Ok(r.access_key_id),
                 None => k
-                    .create_blocking(
-                        KeyScope::Account { account },
-                        Some(PRESIGN_KEY_NAME.to_owned()),
-                        None,
-                    )
+                    .create_blocking(scope, Some(name.to_owned()), None)
                     .map(|(r, _)| r.access_key_id),
             }
         })

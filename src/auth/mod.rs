@@ -56,9 +56,13 @@ pub enum AuthError {
     /// 400 AuthorizationQueryParametersError.
     #[error("{0}")]
     AuthorizationQueryParametersError(String),
-    /// 403 AccessDenied (expired presigned URL, missing date, unsigned host).
+    /// 403 AccessDenied (expired presigned URL, missing date).
     #[error("{0}")]
     AccessDenied(String),
+    /// 403 AccessDenied: `host` or an `x-amz-*` header is not covered by the signature.
+    /// Carries the unsigned header names for S3's `<HeadersNotSigned>` element.
+    #[error("There were headers present in the request which were not signed")]
+    HeadersNotSigned(Vec<String>),
     /// 400 InvalidRequest (missing x-amz-content-sha256, malformed aws-chunked framing).
     #[error("{0}")]
     InvalidRequest(String),
@@ -82,7 +86,7 @@ impl AuthError {
             Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
             Self::AuthorizationHeaderMalformed(_) => "AuthorizationHeaderMalformed",
             Self::AuthorizationQueryParametersError(_) => "AuthorizationQueryParametersError",
-            Self::AccessDenied(_) => "AccessDenied",
+            Self::AccessDenied(_) | Self::HeadersNotSigned(_) => "AccessDenied",
             Self::InvalidRequest(_) => "InvalidRequest",
             Self::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
             Self::IncompleteBody(_) => "IncompleteBody",
@@ -96,7 +100,8 @@ impl AuthError {
             Self::SignatureDoesNotMatch
             | Self::InvalidAccessKeyId
             | Self::RequestTimeTooSkewed
-            | Self::AccessDenied(_) => StatusCode::FORBIDDEN,
+            | Self::AccessDenied(_)
+            | Self::HeadersNotSigned(_) => StatusCode::FORBIDDEN,
             Self::AuthorizationHeaderMalformed(_)
             | Self::AuthorizationQueryParametersError(_)
             | Self::InvalidRequest(_)
@@ -363,7 +368,6 @@ fn invalid_content_sha256() -> AuthError {
 const QUERY_PARAMS_REQUIRED: &str = "Query-string authentication version 4 requires the \
     X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, \
     and X-Amz-Expires parameters.";
-const HEADERS_NOT_SIGNED: &str = "There were headers present in the request which were not signed";
 const NO_VALID_DATE: &str = "AWS authentication requires a valid Date or x-amz-date header";
 
 /// The parts of a canonical request that do not depend on the payload hash.
@@ -490,6 +494,37 @@ fn parse_credential(s: &str) -> Option<Credential<'_>> {
     })
 }
 
+/// The only `x-amz-*` header S3 lets through unsigned: it restates the payload hash that is
+/// part of the signature anyway.
+const UNSIGNED_ALLOWED: &str = "x-amz-content-sha256";
+
+/// S3's rule for both header-signed and presigned requests: `host` and every `x-amz-*`
+/// header present must be signed, so no one who merely holds a request (a presigned URL,
+/// a captured plain-HTTP request) can add a header that chooses the operation
+/// (`x-amz-copy-source`) or changes what is stored (`x-amz-meta-*`, checksums, tagging).
+fn check_all_signed(headers: &http::HeaderMap, signed: &[String]) -> Result<(), AuthError> {
+    let mut unsigned: Vec<String> = Vec::new();
+    if !signed.iter().any(|h| h == "host") {
+        unsigned.push("host".to_owned());
+    }
+    for name in headers.keys() {
+        let n = name.as_str();
+        if n.starts_with("x-amz-")
+            && n != UNSIGNED_ALLOWED
+            && !signed.iter().any(|h| h == n)
+            && !unsigned.iter().any(|u| u == n)
+        {
+            unsigned.push(n.to_owned());
+        }
+    }
+    unsigned.sort();
+    if unsigned.is_empty() {
+        Ok(())
+    } else {
+        Err(AuthError::HeadersNotSigned(unsigned))
+    }
+}
+
 /// Lowercased signed header names; `None` if empty or containing an empty name.
 fn parse_signed_headers(s: &str) -> Option<Vec<String>> {
     let names: Vec<String> = s.split(';').map(str::to_ascii_lowercase).collect();
@@ -608,9 +643,7 @@ fn verify_header_auth(
     }
     let signed = parse_signed_headers(auth.signed_headers)
         .ok_or_else(|| header_malformed("invalid SignedHeaders."))?;
-    if !signed.iter().any(|h| h == "host") {
-        return Err(AuthError::AccessDenied(HEADERS_NOT_SIGNED.to_owned()));
-    }
+    check_all_signed(&parts.headers, &signed)?;
 
     let t = request_time(&parts.headers)?;
     let amz_date = format_amz_date(t);
@@ -738,9 +771,7 @@ fn verify_presigned(
     }
     let signed = parse_signed_headers(signed_headers)
         .ok_or_else(|| query_error("X-Amz-SignedHeaders is invalid."))?;
-    if !signed.iter().any(|h| h == "host") {
-        return Err(AuthError::AccessDenied(HEADERS_NOT_SIGNED.to_owned()));
-    }
+    check_all_signed(&parts.headers, &signed)?;
     if t - now > MAX_SKEW {
         return Err(AuthError::RequestTimeTooSkewed);
     }
@@ -953,12 +984,16 @@ mod tests {
             verify(&p, now),
             Err(AuthError::SignatureDoesNotMatch)
         ));
-        // Unsigned headers may be added freely.
+        // Unsigned standard headers may be added; unsigned x-amz-* ones may not.
         let mut p = get_object_example(GET_OBJECT_AUTH);
         p.headers
             .insert("content-type", "text/plain".parse().unwrap());
-        p.headers.insert("x-amz-request-id", "abc".parse().unwrap());
         assert!(verify(&p, now).unwrap().is_some());
+        p.headers.insert("x-amz-request-id", "abc".parse().unwrap());
+        assert!(matches!(
+            verify(&p, now),
+            Err(AuthError::HeadersNotSigned(_))
+        ));
         // Tampered method and path.
         let mut p = get_object_example(GET_OBJECT_AUTH);
         p.method = http::Method::DELETE;
@@ -1052,7 +1087,61 @@ mod tests {
         assert_eq!(e.code(), "InvalidRequest");
         // host must be signed.
         let p = get_object_example(&GET_OBJECT_AUTH.replace("host;range", "range"));
-        assert!(matches!(verify(&p, now), Err(AuthError::AccessDenied(_))));
+        assert!(matches!(
+            verify(&p, now),
+            Err(AuthError::HeadersNotSigned(h)) if h == ["host"]
+        ));
+    }
+
+    #[test]
+    fn unsigned_amz_headers_are_refused_on_header_signed_requests() {
+        let now = example_now();
+        for (name, value) in [
+            ("x-amz-copy-source", "other/private"),
+            ("x-amz-meta-owner", "mallory"),
+            ("x-amz-metadata-directive", "REPLACE"),
+            ("x-amz-checksum-crc32", "AAAAAA=="),
+            ("x-amz-tagging", "a=b"),
+        ] {
+            let mut p = get_object_example(GET_OBJECT_AUTH);
+            p.headers.insert(name, value.parse().unwrap());
+            let e = verify(&p, now).unwrap_err();
+            assert!(
+                matches!(&e, AuthError::HeadersNotSigned(h) if h == &[name.to_owned()]),
+                "{name}: {e:?}"
+            );
+            assert_eq!((e.code(), e.status().as_u16()), ("AccessDenied", 403));
+        }
+        // Not x-amz-*: S3 lets these through unsigned, and so do we.
+        let mut p = get_object_example(GET_OBJECT_AUTH);
+        p.headers
+            .insert("x-amzn-trace-id", "Root=1".parse().unwrap());
+        p.headers.insert("user-agent", "curl".parse().unwrap());
+        assert!(verify(&p, now).unwrap().is_some());
+    }
+
+    #[test]
+    fn unsigned_amz_headers_are_refused_on_presigned_requests() {
+        let now = example_now();
+        let mut p = presign("PUT", "/b1/x", "", 60);
+        p.headers
+            .insert("x-amz-copy-source", "b2/private".parse().unwrap());
+        p.headers.insert("x-amz-meta-a", "1".parse().unwrap());
+        let e = verify(&p, now).unwrap_err();
+        assert!(
+            matches!(&e, AuthError::HeadersNotSigned(h)
+                if h == &["x-amz-copy-source".to_owned(), "x-amz-meta-a".to_owned()]),
+            "{e:?}"
+        );
+        let s3 = crate::s3::error::S3Error::from(e);
+        assert!(s3
+            .to_xml("/b1/x", "R")
+            .contains("<HeadersNotSigned>x-amz-copy-source, x-amz-meta-a</HeadersNotSigned>"));
+        // The payload-hash header is the one S3 exempts.
+        let mut p = presign("PUT", "/b1/x", "", 60);
+        p.headers
+            .insert(CONTENT_SHA256, UNSIGNED_PAYLOAD.parse().unwrap());
+        assert!(verify(&p, now).unwrap().is_some());
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub fn build(cfg: &Config) -> Result<BlobStore> {
                 b = b.with_access_key_id(k);
             }
             if let Some(s) = secret_access_key {
-                b = b.with_secret_access_key(s);
+                b = b.with_secret_access_key(s.expose());
             }
             with_prefix(Arc::new(b.build()?), prefix.as_deref())
         }
@@ -77,7 +77,7 @@ pub fn build(cfg: &Config) -> Result<BlobStore> {
                 .with_account(account)
                 .with_container_name(container);
             if let Some(k) = access_key {
-                b = b.with_access_key(k);
+                b = b.with_access_key(k.expose());
             }
             with_prefix(Arc::new(b.build()?), prefix.as_deref())
         }

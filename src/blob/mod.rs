@@ -65,6 +65,27 @@ impl BlobStore {
         Ok(res.into_stream().map_err(Error::from).boxed())
     }
 
+    /// Whether a blob exists.
+    pub async fn exists(&self, id: &str) -> Result<bool> {
+        match self.store.head(&Self::path(id)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every blob in the store, with when it was last written.
+    pub fn list(&self) -> BoxStream<'static, Result<(String, std::time::SystemTime)>> {
+        self.store
+            .list(None)
+            .map_ok(|m| {
+                let id = m.location.filename().unwrap_or_default().to_owned();
+                (id, std::time::SystemTime::from(m.last_modified))
+            })
+            .map_err(Error::from)
+            .boxed()
+    }
+
     /// Deletes a blob; one that is already gone counts as deleted.
     pub async fn delete(&self, id: &str) -> Result<()> {
         match self.store.delete(&Self::path(id)).await {

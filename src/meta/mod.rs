@@ -89,6 +89,9 @@ pub struct ObjectRecord {
     /// The object's bytes in order; empty for an empty object. A multipart object has one
     /// segment per part.
     pub segments: Vec<Segment>,
+    /// The multipart upload that made this object, so a retried Complete gets its 200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
 }
 
 impl ObjectRecord {
@@ -378,10 +381,23 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
     fn stage_blob(&self, blob: &str) -> Result<()>;
     /// Drops a staged blob that was abandoned before commit, queueing it for deletion.
     fn abandon_blob(&self, blob: &str) -> Result<()>;
-    /// Blobs queued for deletion at or before `until_ms` (unix millis), oldest first.
-    fn pending_deletes(&self, until_ms: i64, limit: usize) -> Result<Vec<GcEntry>>;
-    /// Forgets a queued blob once it is deleted.
+    /// Blobs queued for deletion at or before `until_ms` (unix millis), oldest first,
+    /// starting after `after` (to page past entries that cannot go yet).
+    fn pending_deletes(
+        &self,
+        until_ms: i64,
+        after: Option<&GcEntry>,
+        limit: usize,
+    ) -> Result<Vec<GcEntry>>;
+    /// Forgets a queued blob (and its chunk checksums) once it is deleted.
     fn deleted(&self, entry: &GcEntry) -> Result<()>;
+    /// Keeps the chunk checksums of a staged blob. Written without a sync of its own: the
+    /// commit that makes the blob part of an object syncs the log, this entry included.
+    fn put_blob_sums(&self, blob: &str, sums: &crate::integrity::ChunkSums) -> Result<()>;
+    /// The chunk checksums of a blob; `None` for blobs written before they were kept.
+    fn blob_sums(&self, blob: &str) -> Result<Option<crate::integrity::ChunkSums>>;
+    /// Every blob still staged (being written, or left by a request that died).
+    fn staged_blobs(&self) -> Result<Vec<String>>;
     /// Makes every commit so far durable (a WAL fsync), whatever the durability mode.
     fn sync(&self) -> Result<()>;
     /// At start-up: every blob still staged belonged to a request that died; queue it.

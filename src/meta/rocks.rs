@@ -27,6 +27,7 @@ pub(super) const CF_UPLOADS: &str = "uploads";
 pub(super) const CF_PARTS: &str = "parts";
 pub(super) const CF_KEYS: &str = "access_keys";
 pub(super) const CF_IDEMPOTENCY: &str = "idempotency";
+pub(super) const CF_BLOB_SUMS: &str = "blob_sums";
 const STRIPES: usize = 256;
 
 pub struct RocksMeta {
@@ -36,6 +37,9 @@ pub struct RocksMeta {
     /// Object commits hold it shared; bucket create/delete hold it exclusively, so a bucket
     /// cannot be deleted between an object commit's bucket check and its write.
     pub(super) bucket_gate: RwLock<()>,
+    /// Serialises changes to bucket records (create, configure, delete) without holding up
+    /// object commits: configuring a bucket never waits for, or blocks, its writers.
+    bucket_records: Mutex<()>,
 }
 
 fn usage_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
@@ -60,6 +64,18 @@ impl RocksMeta {
     /// Opens (creating if needed) the index at `path`. `sync` makes every commit durable
     /// against power loss before it returns.
     pub fn open(path: &Path, sync: bool) -> Result<Self> {
+        let (opts, cfs) = Self::descriptors();
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Self {
+            db,
+            sync,
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            bucket_gate: RwLock::new(()),
+            bucket_records: Mutex::new(()),
+        })
+    }
+
+    fn descriptors() -> (Options, Vec<ColumnFamilyDescriptor>) {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -77,13 +93,22 @@ impl RocksMeta {
             ColumnFamilyDescriptor::new(CF_PARTS, Options::default()),
             ColumnFamilyDescriptor::new(CF_KEYS, Options::default()),
             ColumnFamilyDescriptor::new(CF_IDEMPOTENCY, super::rocks_access::idempotency_options()),
+            ColumnFamilyDescriptor::new(CF_BLOB_SUMS, Options::default()),
         ];
-        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        (opts, cfs)
+    }
+
+    /// Opens the index read-only: a snapshot as of now, which needs no lock, so it can be
+    /// taken while a server works on the same index (for `scrub`).
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let (opts, cfs) = Self::descriptors();
+        let db = DB::open_cf_descriptors_read_only(&opts, path, cfs, false)?;
         Ok(Self {
             db,
-            sync,
+            sync: false,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             bucket_gate: RwLock::new(()),
+            bucket_records: Mutex::new(()),
         })
     }
 
@@ -184,7 +209,7 @@ impl MetaStore for RocksMeta {
     }
 
     fn insert_bucket(&self, rec: &BucketRecord) -> Result<Option<BucketRecord>> {
-        let _gate = self.bucket_gate.write().map_err(lock_err)?;
+        let _records = self.bucket_records.lock().map_err(lock_err)?;
         if let Some(existing) = self.get_bucket(&rec.name)? {
             return Ok(Some(existing));
         }
@@ -195,7 +220,7 @@ impl MetaStore for RocksMeta {
     }
 
     fn update_bucket(&self, rec: &BucketRecord) -> Result<()> {
-        let _gate = self.bucket_gate.write().map_err(lock_err)?;
+        let _records = self.bucket_records.lock().map_err(lock_err)?;
         self.check_bucket_live(rec)?;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BUCKETS)?, rec.name.as_bytes(), encode(rec)?);
@@ -203,6 +228,7 @@ impl MetaStore for RocksMeta {
     }
 
     fn delete_bucket(&self, name: &str) -> Result<()> {
+        let _records = self.bucket_records.lock().map_err(lock_err)?;
         let _gate = self.bucket_gate.write().map_err(lock_err)?;
         let rec = self
             .get_bucket(name)?
@@ -355,9 +381,10 @@ impl MetaStore for RocksMeta {
     fn stage_blob(&self, blob: &str) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_STAGED)?, blob.as_bytes(), now_ms().to_be_bytes());
-        // The blob is not durable yet either, so this needs no sync of its own.
-        self.db.write(batch)?;
-        Ok(())
+        // Synced (under strict durability) before any byte of the blob is written: a power
+        // loss after the blob's fsync but before its commit must still find the marker, or the
+        // blob would leak.
+        self.write(batch)
     }
 
     fn abandon_blob(&self, blob: &str) -> Result<()> {
@@ -368,12 +395,23 @@ impl MetaStore for RocksMeta {
         Ok(())
     }
 
-    fn pending_deletes(&self, until_ms: i64, limit: usize) -> Result<Vec<GcEntry>> {
+    fn pending_deletes(
+        &self,
+        until_ms: i64,
+        after: Option<&GcEntry>,
+        limit: usize,
+    ) -> Result<Vec<GcEntry>> {
         let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_GC)?, rocksdb::IteratorMode::Start)
-        {
+        let from = after.map(|e| {
+            let mut k = codec::gc_key(e.queued_ms, &e.blob);
+            k.push(0);
+            k
+        });
+        let mode = match &from {
+            Some(k) => rocksdb::IteratorMode::From(k, rocksdb::Direction::Forward),
+            None => rocksdb::IteratorMode::Start,
+        };
+        for item in self.db.iterator_cf(self.cf(CF_GC)?, mode) {
             let (k, _) = item?;
             let Some((queued_ms, blob)) = codec::parse_gc_key(&k) else {
                 continue;
@@ -387,9 +425,43 @@ impl MetaStore for RocksMeta {
     }
 
     fn deleted(&self, entry: &GcEntry) -> Result<()> {
-        self.db
-            .delete_cf(self.cf(CF_GC)?, codec::gc_key(entry.queued_ms, &entry.blob))?;
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_GC)?, codec::gc_key(entry.queued_ms, &entry.blob));
+        batch.delete_cf(self.cf(CF_BLOB_SUMS)?, entry.blob.as_bytes());
+        self.db.write(batch)?;
         Ok(())
+    }
+
+    fn put_blob_sums(&self, blob: &str, sums: &crate::integrity::ChunkSums) -> Result<()> {
+        self.db
+            .put_cf(self.cf(CF_BLOB_SUMS)?, blob.as_bytes(), sums.encode())?;
+        Ok(())
+    }
+
+    fn blob_sums(&self, blob: &str) -> Result<Option<crate::integrity::ChunkSums>> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_BLOB_SUMS)?, blob.as_bytes())?
+        {
+            Some(v) => crate::integrity::ChunkSums::decode(&v)
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::Meta(format!("chunk checksums of blob {blob} are unreadable"))
+                }),
+            None => Ok(None),
+        }
+    }
+
+    fn staged_blobs(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_STAGED)?, rocksdb::IteratorMode::Start)
+        {
+            let (k, _) = item?;
+            out.push(String::from_utf8_lossy(&k).into_owned());
+        }
+        Ok(out)
     }
 
     fn sync(&self) -> Result<()> {
@@ -444,6 +516,7 @@ mod tests {
                 blob: blob.into(),
                 len: size,
             }],
+            upload_id: None,
         }
     }
 
@@ -499,10 +572,10 @@ mod tests {
                 objects: 1
             }
         );
-        let gc = m.pending_deletes(i64::MAX, 10).unwrap();
+        let gc = m.pending_deletes(i64::MAX, None, 10).unwrap();
         assert_eq!(gc.len(), 1);
         assert_eq!(gc[0].blob, "x1");
-        assert!(m.pending_deletes(0, 10).unwrap().is_empty());
+        assert!(m.pending_deletes(0, None, 10).unwrap().is_empty());
         assert!(matches!(
             m.delete_bucket("b"),
             Err(Error::BucketNotEmpty(_))
@@ -565,13 +638,34 @@ mod tests {
         m.stage_blob("s2").unwrap();
         m.abandon_blob("s2").unwrap();
         assert_eq!(m.recover_staged().unwrap(), 1);
-        let gc = m.pending_deletes(i64::MAX, 10).unwrap();
+        let gc = m.pending_deletes(i64::MAX, None, 10).unwrap();
         let names: Vec<&str> = gc.iter().map(|e| e.blob.as_str()).collect();
         // Recovered blobs are queued as oldest: nothing can be reading them.
         assert_eq!(names, ["s1", "s2"]);
         m.deleted(&gc[0]).unwrap();
-        let left = m.pending_deletes(i64::MAX, 10).unwrap();
+        let left = m.pending_deletes(i64::MAX, None, 10).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].blob, "s2");
+    }
+
+    #[test]
+    fn the_deletion_queue_pages_past_entries_left_behind() {
+        let (_d, m) = open();
+        for b in ["g1", "g2", "g3", "g4", "g5"] {
+            m.abandon_blob(b).unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut after: Option<GcEntry> = None;
+        loop {
+            let page = m.pending_deletes(i64::MAX, after.as_ref(), 2).unwrap();
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            assert!(page.len() <= 2);
+            seen.extend(page.into_iter().map(|e| e.blob));
+            after = Some(last);
+        }
+        seen.sort();
+        assert_eq!(seen, ["g1", "g2", "g3", "g4", "g5"]);
     }
 }

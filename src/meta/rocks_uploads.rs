@@ -311,7 +311,7 @@ mod tests {
 
     fn gc_blobs(m: &RocksMeta) -> Vec<String> {
         let mut v: Vec<String> = m
-            .pending_deletes(i64::MAX, 100)
+            .pending_deletes(i64::MAX, None, 100)
             .unwrap()
             .into_iter()
             .map(|e| e.blob)
@@ -354,6 +354,7 @@ mod tests {
                 blob: "p1".into(),
                 len: 10,
             }],
+            upload_id: None,
         };
         let used = [(1, "p1".to_string())];
         // A part replaced since the caller validated it is refused.

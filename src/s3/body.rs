@@ -4,9 +4,9 @@
 
 use std::collections::VecDeque;
 
+use crate::server::body::RequestBody;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
 use super::error::{S3Code, S3Error, S3Result};
@@ -14,7 +14,7 @@ use crate::auth::chunked::ChunkedDecoder;
 use crate::auth::{PayloadMode, Verified};
 
 pub struct Payload<'a> {
-    body: &'a mut Incoming,
+    body: &'a mut RequestBody,
     sha256: Option<(Sha256, [u8; 32])>,
     decoder: Option<ChunkedDecoder>,
     buf: BytesMut,
@@ -25,7 +25,7 @@ pub struct Payload<'a> {
 }
 
 impl<'a> Payload<'a> {
-    pub fn new(body: &'a mut Incoming, verified: &Verified) -> Self {
+    pub fn new(body: &'a mut RequestBody, verified: &Verified) -> Self {
         let (sha256, decoder) = match &verified.payload {
             PayloadMode::Sha256(h) => (Some((Sha256::new(), *h)), None),
             PayloadMode::Unsigned => (None, None),
@@ -89,6 +89,17 @@ impl<'a> Payload<'a> {
                         }
                     }
                 }
+                Some(Err(e)) if e.is_timeout() => {
+                    return Err(S3Error::new(
+                        S3Code::RequestTimeout,
+                        format!(
+                            "{} ({e}).",
+                            S3Code::RequestTimeout
+                                .default_message()
+                                .trim_end_matches('.')
+                        ),
+                    ))
+                }
                 Some(Err(e)) => {
                     return Err(S3Error::new(
                         S3Code::IncompleteBody,
@@ -146,7 +157,7 @@ impl<'a> Payload<'a> {
 
 /// Reads and discards what is left of a request body the handler refused, up to `limit`
 /// bytes, so that a client still sending it reads the error instead of a reset connection.
-pub async fn drain(body: &mut Incoming, limit: u64) {
+pub async fn drain(body: &mut RequestBody, limit: u64) {
     use http_body::Body as _;
     let mut seen = 0u64;
     while !body.is_end_stream() && seen <= limit {

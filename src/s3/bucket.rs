@@ -1,7 +1,7 @@
 //! Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
 
+use crate::server::body::RequestBody;
 use http::{header, HeaderValue, StatusCode};
-use hyper::body::Incoming;
 
 use super::body::Payload;
 use super::error::{S3Code, S3Error, S3Result};
@@ -95,7 +95,7 @@ pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
     Ok(xml_ok(w.finish()))
 }
 
-pub async fn create_bucket(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
+pub async fn create_bucket(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
     let name = ctx.bucket_name()?;
     let region = &ctx.state.cfg.region;
     let mut payload = Payload::new(body, &ctx.verified);
@@ -145,7 +145,7 @@ pub async fn delete_bucket(ctx: &Ctx) -> S3Result<Response> {
     Ok(status_only(StatusCode::NO_CONTENT))
 }
 
-pub async fn put_bucket_cors(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
+pub async fn put_bucket_cors(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
     let b = resolve(ctx).await?;
     let mut payload = Payload::new(body, &ctx.verified);
     let doc = payload.read_small(64 * 1024).await?;

@@ -65,6 +65,8 @@ s3_codes! {
     NotImplemented => NOT_IMPLEMENTED, "A header or query you provided implies functionality that is not implemented.";
     NotModified => NOT_MODIFIED, "Not Modified";
     PreconditionFailed => PRECONDITION_FAILED, "At least one of the pre-conditions you specified did not hold";
+    RequestHeaderSectionTooLarge => BAD_REQUEST, "Your request header section exceeds the maximum allowed size.";
+    RequestTimeout => BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period.";
     RequestTimeTooSkewed => FORBIDDEN, "The difference between the request time and the server's time is too large.";
     SignatureDoesNotMatch => FORBIDDEN, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
     SlowDown => SERVICE_UNAVAILABLE, "Please reduce your request rate.";
@@ -168,7 +170,10 @@ impl From<Error> for S3Error {
                 .with("ProposedSize", size.to_string())
                 .with("MinSizeAllowed", (5u64 << 20).to_string())
                 .with("PartNumber", part.to_string()),
-            Error::Meta(_) | Error::Blob(_) | Error::Internal(_) => {
+            Error::EntityTooLarge { size, max } => S3Error::code(C::EntityTooLarge)
+                .with("ProposedSize", size.to_string())
+                .with("MaxSizeAllowed", max.to_string()),
+            Error::Meta(_) | Error::Blob(_) | Error::Internal(_) | Error::Corrupt { .. } => {
                 tracing::error!(error = %e, "internal error");
                 S3Error::code(C::InternalError)
             }
@@ -187,6 +192,10 @@ impl From<crate::auth::AuthError> for S3Error {
             A::AuthorizationHeaderMalformed(_) => C::AuthorizationHeaderMalformed,
             A::AuthorizationQueryParametersError(_) => C::AuthorizationQueryParametersError,
             A::AccessDenied(_) => C::AccessDenied,
+            A::HeadersNotSigned(names) => {
+                return S3Error::new(C::AccessDenied, e.to_string())
+                    .with("HeadersNotSigned", names.join(", "))
+            }
             A::InvalidRequest(_) => C::InvalidRequest,
             A::XAmzContentSHA256Mismatch => C::XAmzContentSHA256Mismatch,
             A::IncompleteBody(_) => C::IncompleteBody,

@@ -13,8 +13,8 @@ pub mod object;
 
 use std::sync::Arc;
 
+use crate::server::body::RequestBody;
 use http::{header, HeaderValue, Method, StatusCode};
-use hyper::body::Incoming;
 use sha2::Digest as _;
 
 use self::endpoint::{Query, S3Op};
@@ -76,7 +76,7 @@ pub fn owner_id(account: &str) -> String {
 
 pub async fn handle(
     state: Arc<AppState>,
-    req: http::Request<Incoming>,
+    req: http::Request<RequestBody>,
     target: S3Target,
     request_id: &str,
 ) -> (Response, Option<&'static str>) {
@@ -131,20 +131,27 @@ pub async fn handle(
 async fn run(
     state: Arc<AppState>,
     mut parts: http::request::Parts,
-    body: &mut Incoming,
+    body: &mut RequestBody,
     target: S3Target,
     request_id: &str,
     op_name: &mut Option<&'static str>,
 ) -> S3Result<Response> {
-    let now = time::OffsetDateTime::now_utc();
-    let verified =
-        auth::verify_request(&parts, &state.cfg.region, &["s3"], now, state.keys.as_ref())
-            .map_err(S3Error::from)?
-            .ok_or_else(|| S3Error::code(S3Code::AccessDenied))?;
-    let caller = state
-        .keys
-        .caller(&verified.access_key)
-        .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))?;
+    let ip = crate::server::client_ip(&parts);
+    if let Some(wait) = state.auth_throttled(ip) {
+        let mut e = S3Error::new(
+            S3Code::SlowDown,
+            "Too many failed authentications from your address. Please reduce your request rate.",
+        );
+        e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
+        return Err(e);
+    }
+    let (verified, caller) = match authenticate(&state, &parts) {
+        Ok(x) => x,
+        Err(e) => {
+            state.auth_failed(ip);
+            return Err(e);
+        }
+    };
     if let Some(limit) = &state.s3_limit {
         if let Err(wait) = limit.check(&caller.rate_key()) {
             let mut e = S3Error::code(S3Code::SlowDown);
@@ -189,6 +196,19 @@ async fn run(
     dispatch(ctx, op, body).await
 }
 
+fn authenticate(state: &AppState, parts: &http::request::Parts) -> S3Result<(Verified, Caller)> {
+    let now = time::OffsetDateTime::now_utc();
+    let verified =
+        auth::verify_request(parts, &state.cfg.region, &["s3"], now, state.keys.as_ref())
+            .map_err(S3Error::from)?
+            .ok_or_else(|| S3Error::code(S3Code::AccessDenied))?;
+    let caller = state
+        .keys
+        .caller(&verified.access_key)
+        .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))?;
+    Ok((verified, caller))
+}
+
 /// Presigners move `x-amz-meta-*` headers into the signed query string; S3 stores them as if
 /// they had been sent as headers (a header of the same name wins).
 fn hoisted_metadata(headers: &mut http::HeaderMap, query: &Query) {
@@ -206,7 +226,7 @@ fn hoisted_metadata(headers: &mut http::HeaderMap, query: &Query) {
     }
 }
 
-async fn dispatch(ctx: Ctx, op: S3Op, body: &mut Incoming) -> S3Result<Response> {
+async fn dispatch(ctx: Ctx, op: S3Op, body: &mut RequestBody) -> S3Result<Response> {
     use S3Op::*;
     match op {
         ListBuckets => bucket::list_buckets(&ctx).await,

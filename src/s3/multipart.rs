@@ -2,9 +2,9 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 //! See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html>.
 
+use crate::server::body::RequestBody;
 use futures::TryStreamExt;
 use http::{HeaderValue, StatusCode};
-use hyper::body::Incoming;
 
 use super::body::Payload;
 use super::bucket::resolve;
@@ -31,11 +31,20 @@ fn invalid(msg: impl Into<String>) -> S3Error {
     S3Error::new(S3Code::InvalidArgument, msg)
 }
 
+/// The `uploadId` of the request; one this server cannot have made (see [`new_upload_id`])
+/// is refused before it reaches the index.
 fn upload_id(ctx: &Ctx) -> S3Result<&str> {
     ctx.query
         .get("uploadId")
-        .filter(|u| !u.is_empty())
+        .filter(|u| is_server_upload_id(u))
         .ok_or_else(|| S3Error::code(S3Code::NoSuchUpload))
+}
+
+fn is_server_upload_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn part_number(ctx: &Ctx) -> S3Result<u32> {
@@ -165,7 +174,7 @@ async fn part_target(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, UploadRe
     Ok((bucket, upload, number))
 }
 
-pub async fn upload_part(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
+pub async fn upload_part(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
     let (bucket, upload, number) = part_target(ctx).await?;
     if let Some(len) = ctx
         .header("content-length")
@@ -250,7 +259,7 @@ fn copy_range(v: Option<&str>, size: u64) -> S3Result<std::ops::Range<u64>> {
 pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
     let (bucket, upload, number) = part_target(ctx).await?;
     let store = &ctx.state.store;
-    let (_, _, src) = copy_source(ctx).await?;
+    let (src_bucket, src_key, src) = copy_source(ctx).await?;
     let range = copy_range(ctx.header("x-amz-copy-source-range"), src.size)?;
     if range.end - range.start > MAX_PART_SIZE {
         return Err(S3Error::code(S3Code::EntityTooLarge));
@@ -264,7 +273,8 @@ pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
                 .unwrap_or(ChecksumAlgorithm::Crc64Nvme),
         ),
     );
-    let mut data = store.read_object(&src, range.clone());
+    let what = format!("{}/{}", src_bucket.name, src_key);
+    let mut data = store.read_object(&what, &src, range.clone());
     while let Some(chunk) = data.try_next().await? {
         hasher.update(&chunk);
         staged.write(chunk).await?;
@@ -294,11 +304,24 @@ pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
     Ok(xml_ok(w.finish()))
 }
 
-pub async fn complete(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
+pub async fn complete(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
     let store = &ctx.state.store;
-    let upload = store.upload(&bucket, key, upload_id(ctx)?).await?;
+    let id = upload_id(ctx)?;
+    let upload = match store.upload(&bucket, key, id).await {
+        Ok(u) => u,
+        // SDKs retry a Complete whose answer they lost: if this upload made the object that
+        // is there now, the retry gets the same 200.
+        Err(crate::error::Error::NoSuchUpload) => {
+            let current = store.head_object(&bucket, key).await.ok();
+            return match current.filter(|o| o.upload_id.as_deref() == Some(id)) {
+                Some(rec) => Ok(complete_result(ctx, &bucket.name, key, &rec)),
+                None => Err(S3Error::code(S3Code::NoSuchUpload)),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
     let cond = write_condition(&ctx.parts.headers)?;
     let mut payload = Payload::new(body, &ctx.verified);
     let doc = payload.read_small(MAX_COMPLETE_DOC).await?;
@@ -328,7 +351,15 @@ pub async fn complete(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
     let rec = store
         .complete_upload(&bucket, &upload, &requested, expected.as_ref(), cond)
         .await?;
+    Ok(complete_result(ctx, &bucket.name, key, &rec))
+}
 
+fn complete_result(
+    ctx: &Ctx,
+    bucket: &str,
+    key: &str,
+    rec: &crate::meta::ObjectRecord,
+) -> Response {
     let host = ctx.header("host").unwrap_or("localhost");
     let scheme = if ctx.state.cfg.tls.is_some() {
         "https"
@@ -340,18 +371,18 @@ pub async fn complete(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
         "Location",
         &format!(
             "{scheme}://{host}/{}/{}",
-            bucket.name,
+            bucket,
             crate::auth::sigv4::uri_encode(key, false)
         ),
     )
-    .elem("Bucket", &bucket.name)
+    .elem("Bucket", bucket)
     .elem("Key", key)
     .elem("ETag", &quote_etag(&rec.etag));
     if let Some(c) = &rec.checksum {
         w.elem(checksum_element(c.algorithm), &c.value)
             .elem("ChecksumType", checksum_type_name(rec.checksum_type));
     }
-    Ok(xml_ok(w.finish()))
+    xml_ok(w.finish())
 }
 
 pub async fn abort(ctx: &Ctx) -> S3Result<Response> {

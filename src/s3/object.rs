@@ -1,8 +1,8 @@
 //! Object operations: PutObject, GetObject/HeadObject, DeleteObject, DeleteObjects, CopyObject.
 
-use futures::TryStreamExt;
+use crate::server::body::RequestBody;
+use futures::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use hyper::body::Incoming;
 
 use super::body::Payload;
 use super::bucket::resolve;
@@ -107,6 +107,7 @@ fn new_record(
         checksum: Some(digests.checksum.clone()),
         checksum_type: None,
         segments: Vec::new(),
+        upload_id: None,
     }
 }
 
@@ -144,7 +145,7 @@ pub fn checksum_element(alg: ChecksumAlgorithm) -> &'static str {
 /// stored is of `store_as`, else of the algorithm the client named, else CRC64NVME.
 pub async fn receive_body(
     ctx: &Ctx,
-    body: &mut Incoming,
+    body: &mut RequestBody,
     store_as: Option<ChecksumAlgorithm>,
 ) -> S3Result<(StagedBlob, ObjectDigests)> {
     let h = &ctx.parts.headers;
@@ -177,7 +178,7 @@ pub async fn receive_body(
     Ok((staged, digests))
 }
 
-pub async fn put_object(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
+pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
     let h = &ctx.parts.headers;
@@ -299,7 +300,13 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
         &(served.end - served.start).to_string(),
     );
     if !head && served.end > served.start {
-        *r.body_mut() = rbody::stream(store.read_object(&rec, served));
+        let what = format!("{}/{}", bucket.name, key);
+        let mut data = store.read_object(&what, &rec, served);
+        // The first piece is read before the headers go out: a missing, short or corrupt
+        // start of the object is a clean 500, not a 200 that breaks off.
+        let first = data.try_next().await?;
+        let rest = futures::stream::iter(first.map(Ok)).chain(data).boxed();
+        *r.body_mut() = rbody::stream(rest);
     }
     Ok(r)
 }
@@ -335,7 +342,7 @@ pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
     Ok(status_only(StatusCode::NO_CONTENT))
 }
 
-pub async fn delete_objects(ctx: &Ctx, body: &mut Incoming) -> S3Result<Response> {
+pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let h = &ctx.parts.headers;
     let md5 = content_md5(h)?;
@@ -432,12 +439,26 @@ pub async fn copy_source(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, Stri
     Ok((bucket, key, src))
 }
 
+/// S3 copies at most 5 GiB in one CopyObject; larger objects take UploadPartCopy.
+fn check_copy_source_size(size: u64) -> S3Result<()> {
+    if size > MAX_PUT_SIZE {
+        return Err(S3Error::new(
+            S3Code::InvalidRequest,
+            format!(
+                "The specified copy source is larger than the maximum allowable size for a copy source: {MAX_PUT_SIZE}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     let dest_bucket = resolve(ctx).await?;
     let dest_key = ctx.key()?;
     let h = &ctx.parts.headers;
     let store = &ctx.state.store;
     let (src_bucket, src_key, src) = copy_source(ctx).await?;
+    check_copy_source_size(src.size)?;
     let replace = match ctx.header("x-amz-metadata-directive") {
         None => false,
         Some(d) if d.eq_ignore_ascii_case("COPY") => false,
@@ -474,7 +495,8 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
 
     let mut staged = store.stage_blob().await?;
     let mut hasher = ObjectHasher::new(None, algorithm);
-    let mut data = store.read_object(&src, 0..src.size);
+    let what = format!("{}/{}", src_bucket.name, src_key);
+    let mut data = store.read_object(&what, &src, 0..src.size);
     while let Some(chunk) = data.try_next().await? {
         hasher.update(&chunk);
         staged.write(chunk).await?;
@@ -505,6 +527,14 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_sources_over_5_gib_are_refused() {
+        assert!(check_copy_source_size(5 << 30).is_ok());
+        let e = check_copy_source_size((5 << 30) + 1).unwrap_err();
+        assert_eq!(e.code, S3Code::InvalidRequest);
+        assert!(e.message.contains("5368709120"), "{}", e.message);
+    }
 
     #[test]
     fn copy_sources() {

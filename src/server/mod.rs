@@ -3,10 +3,11 @@
 //! in-flight requests on SIGINT/SIGTERM. No S3 or JSON semantics live here.
 
 pub mod body;
+pub mod conn;
 pub mod router;
 
 use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +21,8 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use self::body::Response;
+use self::body::{BodyDeadlines, RequestBody, Response};
+use self::conn::{Activity, Admission, Admit, Busy, Deadlines, Watched};
 use self::router::Route;
 use crate::access::jwt::JwtVerifier;
 use crate::access::ratelimit::RateLimiter;
@@ -31,8 +33,12 @@ use crate::credentials::RootCredentials;
 use crate::s3::error::{S3Code, S3Error};
 use crate::store::Store;
 
-/// Concurrent connections beyond this wait in the kernel's accept queue.
-const MAX_CONNECTIONS: usize = 4096;
+/// S3's limit on a request's header section.
+pub const MAX_HEADER_SECTION: usize = 8 << 10;
+
+/// The client a request came from, in the request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
 
 pub struct AppState {
     pub cfg: Config,
@@ -42,6 +48,8 @@ pub struct AppState {
     pub jwt: Option<JwtVerifier>,
     pub api_limit: Option<RateLimiter>,
     pub s3_limit: Option<RateLimiter>,
+    /// Failed authentications per client IP.
+    pub auth_failures: Option<RateLimiter>,
     /// Idempotency keys whose first request is still running.
     pub idempotency_inflight: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
     pub started: Instant,
@@ -84,7 +92,7 @@ pub async fn run_until(
     };
     let store = Store::open(&cfg).await?;
     let root = RootCredentials::load_or_create(&cfg)?;
-    let sealer = Sealer::load_or_create(&cfg)?;
+    let sealer = Sealer::load_or_create(&cfg, store.meta().as_ref())?;
     let jwt = JwtVerifier::load(&cfg.jwt).map_err(ServerError::Jwt)?;
     let listener = TcpListener::bind(cfg.listen)
         .await
@@ -97,6 +105,7 @@ pub async fn run_until(
         source,
     })?;
     let grace = cfg.shutdown_grace;
+    let limits = cfg.limits;
     let keys = Arc::new(KeyRing::new(root, store.meta(), sealer));
     let state = Arc::new(AppState {
         store,
@@ -104,6 +113,10 @@ pub async fn run_until(
         jwt,
         api_limit: RateLimiter::new(cfg.limits.api_requests_per_second, cfg.limits.api_burst),
         s3_limit: RateLimiter::new(cfg.limits.s3_requests_per_second, cfg.limits.s3_burst),
+        auth_failures: RateLimiter::new(
+            cfg.limits.auth_failures_per_second,
+            cfg.limits.auth_failure_burst,
+        ),
         idempotency_inflight: Default::default(),
         started: Instant::now(),
         cfg,
@@ -115,16 +128,32 @@ pub async fn run_until(
     }
     tracing::info!(%addr, tls = tls.is_some(), "serving");
 
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Our watchdog owns the header-read and idle deadlines (for HTTP/2 too).
+    builder.http1().header_read_timeout(None);
+    let mut overflow_builder = auto::Builder::new(TokioExecutor::new());
+    overflow_builder
+        .http1()
+        .header_read_timeout(None)
+        .keep_alive(false);
+    let conns = Conns {
+        state,
+        admission: Admission::new(&limits),
+        deadlines: Deadlines::from_limits(&limits),
+        body: BodyDeadlines {
+            stall: Duration::try_from_secs_f64(limits.body_timeout_secs.max(0.001))
+                .unwrap_or(Duration::from_secs(3600)),
+            min_bytes_per_sec: limits.body_min_bytes_per_sec,
+        },
+        builder,
+        overflow_builder,
+        tls,
+    };
+    let conns = Arc::new(conns);
     let graceful = GracefulShutdown::new();
-    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(5);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             r = listener.accept() => match r {
@@ -138,44 +167,14 @@ pub async fn run_until(
                 }
             },
         };
+        let admit = conns.admission.admit(peer.ip());
+        if matches!(admit, Admit::Refuse) {
+            tracing::debug!(%peer, "connection refused: far over the connection caps");
+            continue;
+        }
         // Without it, small responses wait ~40 ms on peers' delayed ACKs.
         let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let svc = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(state, req).await) }
-            });
-            let result = match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => {
-                        watcher
-                            .watch(builder.serve_connection(TokioIo::new(s), svc).into_owned())
-                            .await
-                    }
-                    Err(e) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                },
-                None => {
-                    watcher
-                        .watch(
-                            builder
-                                .serve_connection(TokioIo::new(stream), svc)
-                                .into_owned(),
-                        )
-                        .await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
+        tokio::spawn(conns.clone().serve(stream, peer, admit, graceful.watcher()));
     }
     drop(listener);
     tracing::info!("shutting down: draining in-flight requests");
@@ -186,6 +185,201 @@ pub async fn run_until(
         tracing::warn!("in-flight requests did not finish within the grace period");
     }
     Ok(())
+}
+
+/// What every connection task shares.
+struct Conns {
+    state: Arc<AppState>,
+    admission: Arc<Admission>,
+    deadlines: Deadlines,
+    body: BodyDeadlines,
+    builder: auto::Builder<TokioExecutor>,
+    /// For connections over a cap: one answer, no keep-alive.
+    overflow_builder: auto::Builder<TokioExecutor>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl Conns {
+    async fn serve(
+        self: Arc<Self>,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        admit: Admit,
+        watcher: hyper_util::server::graceful::Watcher,
+    ) {
+        let (_slot, overflow) = match admit {
+            Admit::Serve(s) => (s, false),
+            Admit::Overflow(s) => (s, true),
+            Admit::Refuse => return,
+        };
+        let deadlines = if overflow {
+            self.deadlines.overflow()
+        } else {
+            self.deadlines
+        };
+        let activity = Activity::new();
+        let io = Watched::new(stream, activity.clone());
+        let svc = {
+            let conns = self.clone();
+            let activity = activity.clone();
+            service_fn(move |req: http::Request<Incoming>| {
+                let busy = activity.handling();
+                let conns = conns.clone();
+                let activity = activity.clone();
+                async move {
+                    let resp = if overflow {
+                        over_capacity(&conns.state, &req)
+                    } else {
+                        let mut req = req.map(|b| RequestBody::new(b, conns.body));
+                        req.extensions_mut().insert(ClientAddr(peer));
+                        handle(conns.state.clone(), req).await
+                    };
+                    Ok::<_, std::convert::Infallible>(sending(resp, activity.responding(), busy))
+                }
+            })
+        };
+        let builder = if overflow {
+            &self.overflow_builder
+        } else {
+            &self.builder
+        };
+        let result = match &self.tls {
+            Some(acceptor) => {
+                let handshake =
+                    tokio::time::timeout(deadlines.tls_handshake, acceptor.accept(io)).await;
+                let tls_stream = match handshake {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                activity.reset();
+                let conn = builder
+                    .serve_connection(TokioIo::new(tls_stream), svc)
+                    .into_owned();
+                watchdog(watcher.watch(conn), &activity, &deadlines).await
+            }
+            None => {
+                let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
+                watchdog(watcher.watch(conn), &activity, &deadlines).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// Runs a connection until it ends or its watchdog finds a deadline passed (then the
+/// connection is dropped, which closes the socket).
+async fn watchdog<E>(
+    conn: impl std::future::Future<Output = Result<(), E>>,
+    activity: &Activity,
+    deadlines: &Deadlines,
+) -> Result<(), E> {
+    tokio::pin!(conn);
+    let mut tick = tokio::time::interval(deadlines.tick());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            r = &mut conn => return r,
+            _ = tick.tick() => {
+                if let Some(why) = activity.expired(deadlines) {
+                    tracing::debug!(?why, "closing connection: deadline passed");
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// The response body, counted as being sent until it ends or is dropped.
+struct Sending {
+    inner: body::Body,
+    _busy: Busy,
+}
+
+impl http_body::Body for Sending {
+    type Data = bytes::Bytes;
+    type Error = body::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+fn sending(resp: Response, responding: Busy, handling: Busy) -> Response {
+    drop(handling);
+    resp.map(|inner| {
+        http_body_util::BodyExt::boxed_unsync(Sending {
+            inner,
+            _busy: responding,
+        })
+    })
+}
+
+/// The one answer a connection over a cap gets: `/health` still works, anything else is
+/// 503 SlowDown, and the connection closes.
+fn over_capacity(state: &AppState, req: &http::Request<Incoming>) -> Response {
+    let mut resp = if req.uri().path() == "/health" && req.method() == http::Method::GET {
+        health(state)
+    } else {
+        let e = S3Error::new(
+            S3Code::SlowDown,
+            "The server is at its connection limit. Please reduce your request rate.",
+        );
+        let mut r = crate::s3::error_response(&e, req.uri().path(), &new_request_id(), false);
+        r.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r
+    };
+    resp.headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// Bytes of the header section as sent: `name: value\r\n` per field.
+fn header_section_len(headers: &http::HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum()
+}
+
+impl AppState {
+    /// How long a client IP must wait, after too many failed authentications.
+    pub fn auth_throttled(&self, ip: Option<IpAddr>) -> Option<Duration> {
+        let (limiter, ip) = (self.auth_failures.as_ref()?, ip?);
+        limiter.peek(&ip.to_string()).err()
+    }
+
+    /// Counts a failed authentication against the client IP.
+    pub fn auth_failed(&self, ip: Option<IpAddr>) {
+        if let (Some(limiter), Some(ip)) = (self.auth_failures.as_ref(), ip) {
+            let _ = limiter.check(&ip.to_string());
+        }
+    }
+}
+
+/// The client IP of a request, when it came over the network.
+pub fn client_ip(parts: &http::request::Parts) -> Option<IpAddr> {
+    parts.extensions.get::<ClientAddr>().map(|c| c.0.ip())
 }
 
 fn tls_acceptor(t: &crate::config::TlsConfig) -> Result<tokio_rustls::TlsAcceptor, ServerError> {
@@ -216,7 +410,7 @@ fn new_request_id() -> String {
     hex::encode_upper(&id.as_bytes()[..8])
 }
 
-async fn handle(state: Arc<AppState>, req: http::Request<Incoming>) -> Response {
+async fn handle(state: Arc<AppState>, req: http::Request<RequestBody>) -> Response {
     let started = Instant::now();
     let request_id = new_request_id();
     let method = req.method().clone();
@@ -266,7 +460,7 @@ async fn guarded<T>(fut: impl std::future::Future<Output = T>, on_panic: impl Fn
 
 async fn dispatch(
     state: Arc<AppState>,
-    req: http::Request<Incoming>,
+    req: http::Request<RequestBody>,
     request_id: &str,
 ) -> (Response, Option<&'static str>) {
     let host = req
@@ -281,8 +475,27 @@ async fn dispatch(
         host.as_deref(),
         state.cfg.s3_domain.as_deref(),
     );
+    let too_large = header_section_len(req.headers()) > MAX_HEADER_SECTION;
     match route {
         Ok(Route::Health) => (health(&state), Some("Health")),
+        Ok(Route::Api) if too_large => (
+            json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({
+                    "error": format!("the request header section exceeds {MAX_HEADER_SECTION} bytes")
+                }),
+            ),
+            None,
+        ),
+        Ok(Route::S3(_)) if too_large => {
+            let err = S3Error::code(S3Code::RequestHeaderSectionTooLarge)
+                .with("MaxSizeAllowed", MAX_HEADER_SECTION.to_string());
+            let head = req.method() == http::Method::HEAD;
+            (
+                crate::s3::error_response(&err, req.uri().path(), request_id, head),
+                None,
+            )
+        }
         Ok(Route::Api) => crate::api::handle(state, req, request_id).await,
         Ok(Route::S3(target)) => crate::s3::handle(state, req, target, request_id).await,
         Err(e) => {
@@ -314,6 +527,7 @@ fn health(state: &AppState) -> Response {
             "version": env!("CARGO_PKG_VERSION"),
             "uptime": state.started.elapsed().as_secs(),
             "region": state.cfg.region,
+            "corrupt_reads": state.store.corrupt_reads(),
         }),
     )
 }

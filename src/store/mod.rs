@@ -18,9 +18,10 @@ use futures::{StreamExt, TryStreamExt};
 use crate::blob::{BlobStore, BlobWriter};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::integrity::{ChunkSummer, Verifier};
 use crate::meta::rocks::RocksMeta;
 use crate::meta::{
-    BucketId, BucketRecord, ListPage, ListQuery, MetaStore, ObjectRecord, Segment, Usage,
+    BucketId, BucketRecord, GcEntry, ListPage, ListQuery, MetaStore, ObjectRecord, Segment, Usage,
     WriteCondition, RECORD_VERSION,
 };
 
@@ -34,6 +35,8 @@ const SWEEP_BATCH: usize = 1000;
 pub struct Store {
     meta: Arc<dyn MetaStore>,
     blobs: BlobStore,
+    /// Reads refused because a blob's bytes failed their checksums (or were missing).
+    corrupt_reads: Arc<std::sync::atomic::AtomicU64>,
     /// Blobs being read right now (id → readers): the sweeper leaves them for a later pass,
     /// so a long GET of a replaced multipart object never loses a segment mid-stream.
     leases: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
@@ -48,6 +51,9 @@ impl Store {
     /// Opens the index and blob backend named by `cfg`, recovers what a crash left staged, and
     /// starts the background sweeper of replaced blobs.
     pub async fn open(cfg: &Config) -> Result<Self> {
+        if matches!(cfg.blob, crate::config::BlobBackend::Local) || cfg.data_dir.exists() {
+            crate::credentials::secure_data_dir(&cfg.data_dir)?;
+        }
         let meta_dir = cfg.meta_dir();
         let sync = cfg.durability == crate::config::Durability::Strict;
         let meta = tokio::task::spawn_blocking(move || -> Result<RocksMeta> {
@@ -56,6 +62,17 @@ impl Store {
             RocksMeta::open(&meta_dir, sync)
         })
         .await??;
+        if matches!(cfg.blob, crate::config::BlobBackend::Local) {
+            // Nothing is being written yet: any staging file is a write a crash cut off.
+            let dir = cfg.blob_dir();
+            let removed = tokio::task::spawn_blocking(move || remove_staging_files(&dir)).await?;
+            if removed > 0 {
+                tracing::info!(
+                    files = removed,
+                    "removed blob files a crash left half-written"
+                );
+            }
+        }
         let blobs = crate::blob::backend::build(cfg)?;
         Ok(Self::with_parts(Arc::new(meta), blobs).await)
     }
@@ -64,6 +81,7 @@ impl Store {
         let store = Self {
             meta,
             blobs,
+            corrupt_reads: Arc::default(),
             leases: Arc::default(),
             gc_kick: Arc::new(tokio::sync::Notify::new()),
         };
@@ -173,6 +191,7 @@ impl Store {
             writer: Some(self.blobs.writer(&id)),
             id,
             len: 0,
+            sums: Some(ChunkSummer::default()),
             store: Some(self.clone()),
         })
     }
@@ -261,10 +280,13 @@ impl Store {
         .await
     }
 
-    /// Streams bytes `range` of an object across its segments. The blobs are leased until the
+    /// Streams bytes `range` of an object across its segments, each checked against the
+    /// chunk checksums written with its blob: bad bytes end the stream with an error instead
+    /// of being passed on. `what` names the object in logs. The blobs are leased until the
     /// stream is dropped.
     pub fn read_object(
         &self,
+        what: &str,
         rec: &ObjectRecord,
         range: std::ops::Range<u64>,
     ) -> BoxStream<'static, Result<Bytes>> {
@@ -276,18 +298,19 @@ impl Store {
             let lo = range.start.max(start);
             let hi = range.end.min(end);
             if lo < hi {
-                pieces.push((seg.blob.clone(), (lo - start)..(hi - start)));
+                pieces.push((seg.blob.clone(), seg.len, (lo - start)..(hi - start)));
             }
         }
         let lease = Lease::take(
             &self.leases,
-            pieces.iter().map(|(id, _)| id.clone()).collect(),
+            pieces.iter().map(|(id, _, _)| id.clone()).collect(),
         );
-        let blobs = self.blobs.clone();
+        let this = self.clone();
+        let what: Arc<str> = what.into();
         futures::stream::iter(pieces)
-            .then(move |(id, r)| {
-                let blobs = blobs.clone();
-                async move { blobs.read(&id, r).await }
+            .then(move |(id, len, r)| {
+                let (this, what) = (this.clone(), what.clone());
+                async move { this.read_blob(what, id, len, r).await }
             })
             .try_flatten()
             .map(move |item| {
@@ -295,6 +318,55 @@ impl Store {
                 item
             })
             .boxed()
+    }
+
+    /// One blob's part of a read, verified chunk by chunk.
+    async fn read_blob(
+        &self,
+        what: Arc<str>,
+        id: String,
+        len: u64,
+        want: std::ops::Range<u64>,
+    ) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let i = id.clone();
+        let sums = self.blocking(move |m| m.blob_sums(&i)).await?;
+        let corrupt = {
+            let (count, what, id) = (self.corrupt_reads.clone(), what.clone(), id.clone());
+            move |detail: String| {
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(object = %what, blob = %id, %detail, "refused to serve a corrupt blob");
+                Error::Corrupt {
+                    blob: id.clone(),
+                    detail,
+                }
+            }
+        };
+        let sums = sums.filter(|s| s.len == len);
+        let from = match &sums {
+            Some(s) => s.aligned(&want),
+            // Written before checksums were kept: at least its length is checked.
+            None => want.clone(),
+        };
+        let inner = match self.blobs.read(&id, from).await {
+            Ok(inner) => inner,
+            Err(e) => return Err(corrupt(e.to_string())),
+        };
+        Ok(CheckedRead {
+            inner,
+            expected: want.end - want.start,
+            seen: 0,
+            verifier: sums.map(|s| Verifier::new(s, want)),
+            ready: std::collections::VecDeque::new(),
+            corrupt: Box::new(corrupt),
+            done: false,
+        }
+        .boxed())
+    }
+
+    /// Reads refused as corrupt since start-up.
+    pub fn corrupt_reads(&self) -> u64 {
+        self.corrupt_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn is_leased(&self, blob: &str) -> bool {
@@ -308,11 +380,8 @@ impl Store {
 
     async fn sweep_forever(self) {
         loop {
-            match self.sweep_once().await {
-                // A full batch: more may be waiting.
-                Ok(n) if n >= SWEEP_BATCH => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "blob sweep failed; will retry"),
+            if let Err(e) = self.sweep_once().await {
+                tracing::warn!(error = %e, "blob sweep failed; will retry");
             }
             // Sweep soon after new work is queued (coalescing bursts), and at least once per
             // grace period so replaced blobs go as soon as they may.
@@ -323,32 +392,41 @@ impl Store {
         }
     }
 
-    /// Deletes queued blobs whose grace period is over. A blob being read, or whose delete
-    /// fails, stays queued for a later pass and does not hold up the others.
+    /// Deletes every queued blob whose grace period is over, a batch at a time. A blob being
+    /// read, or whose delete fails, stays queued for a later pass; the pass pages past it, so
+    /// a batch of such blobs never holds up the ones queued after them.
     pub async fn sweep_once(&self) -> Result<usize> {
         let until = now_ms() - GC_GRACE.as_millis() as i64;
-        let batch = self
-            .blocking(move |m| m.pending_deletes(until, SWEEP_BATCH))
-            .await?;
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        // Whatever made these blobs garbage must be durable before they go (relaxed mode
-        // does not sync each commit).
-        self.blocking(|m| m.sync()).await?;
+        let mut after: Option<GcEntry> = None;
+        let mut synced = false;
         let mut n = 0;
-        for entry in batch {
-            if self.is_leased(&entry.blob) {
-                continue;
+        loop {
+            let from = after.clone();
+            let batch = self
+                .blocking(move |m| m.pending_deletes(until, from.as_ref(), SWEEP_BATCH))
+                .await?;
+            let Some(last) = batch.last().cloned() else {
+                return Ok(n);
+            };
+            if !synced {
+                // Whatever made these blobs garbage must be durable before they go (relaxed
+                // mode does not sync each commit).
+                self.blocking(|m| m.sync()).await?;
+                synced = true;
             }
-            if let Err(e) = self.blobs.delete(&entry.blob).await {
-                tracing::warn!(error = %e, blob = %entry.blob, "could not delete a blob; will retry");
-                continue;
+            for entry in batch {
+                if self.is_leased(&entry.blob) {
+                    continue;
+                }
+                if let Err(e) = self.blobs.delete(&entry.blob).await {
+                    tracing::warn!(error = %e, blob = %entry.blob, "could not delete a blob; will retry");
+                    continue;
+                }
+                self.blocking(move |m| m.deleted(&entry)).await?;
+                n += 1;
             }
-            self.blocking(move |m| m.deleted(&entry)).await?;
-            n += 1;
+            after = Some(last);
         }
-        Ok(n)
     }
 
     async fn discard(&self, id: String, writer: Option<BlobWriter>) {
@@ -367,6 +445,103 @@ impl Store {
         // The queue entry is left for the sweeper, which finds the blob already gone.
         self.gc_kick.notify_one();
     }
+}
+
+/// A blob read that passes on only bytes that checked out: verified chunk by chunk when the
+/// blob has checksums, else at least of the right length. The first bad byte ends it with an
+/// error, so a response built on it is cut off rather than ended cleanly.
+struct CheckedRead {
+    inner: BoxStream<'static, Result<Bytes>>,
+    expected: u64,
+    seen: u64,
+    verifier: Option<Verifier>,
+    ready: std::collections::VecDeque<Bytes>,
+    corrupt: Box<dyn Fn(String) -> Error + Send>,
+    done: bool,
+}
+
+impl futures::Stream for CheckedRead {
+    type Item = Result<Bytes>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        loop {
+            if let Some(b) = this.ready.pop_front() {
+                return Poll::Ready(Some(Ok(b)));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let failure = match futures::ready!(this.inner.poll_next_unpin(cx)) {
+                Some(Ok(data)) => match this.verifier.as_mut() {
+                    Some(v) => match v.feed(data) {
+                        Ok(out) => {
+                            this.ready.extend(out);
+                            continue;
+                        }
+                        Err(m) => m.to_string(),
+                    },
+                    None => {
+                        this.seen += data.len() as u64;
+                        if this.seen <= this.expected {
+                            this.ready.push_back(data);
+                            continue;
+                        }
+                        format!(
+                            "the blob is longer than the {} bytes recorded",
+                            this.expected
+                        )
+                    }
+                },
+                Some(Err(e)) => e.to_string(),
+                None => {
+                    this.done = true;
+                    let short = match &this.verifier {
+                        Some(v) => v.finish().err().map(|m| m.to_string()),
+                        None => (this.seen < this.expected).then(|| {
+                            format!(
+                                "the blob ends after {} of {} bytes",
+                                this.seen, this.expected
+                            )
+                        }),
+                    };
+                    match short {
+                        Some(detail) => detail,
+                        None => return Poll::Ready(None),
+                    }
+                }
+            };
+            this.done = true;
+            return Poll::Ready(Some(Err((this.corrupt)(failure))));
+        }
+    }
+}
+
+/// Deletes the local backend's staging files (`blob#N`, which object_store writes and then
+/// renames into place) under `dir`; returns how many.
+fn remove_staging_files(dir: &std::path::Path) -> usize {
+    let mut removed = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if is_dir {
+                stack.push(e.path());
+            } else if e.file_name().to_string_lossy().contains('#')
+                && std::fs::remove_file(e.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 /// Counts a reader on each of its blobs until dropped.
@@ -413,12 +588,17 @@ pub struct StagedBlob {
     id: String,
     writer: Option<BlobWriter>,
     len: u64,
+    /// Chunk checksums of what was written, kept in the index when the blob is finished.
+    sums: Option<ChunkSummer>,
     store: Option<Store>,
 }
 
 impl StagedBlob {
     pub async fn write(&mut self, data: Bytes) -> Result<()> {
         self.len += data.len() as u64;
+        if let Some(s) = self.sums.as_mut() {
+            s.update(&data);
+        }
         match self.writer.as_mut() {
             Some(w) => w.write(data).await,
             None => Err(Error::Internal("blob writer already finished".into())),
@@ -437,12 +617,20 @@ impl StagedBlob {
         &self.id
     }
 
-    /// Makes the blob visible (and durable) ahead of its commit.
+    /// Makes the blob visible (and durable) ahead of its commit, and records its chunk
+    /// checksums (made durable by that commit).
     pub async fn finish_blob(&mut self) -> Result<()> {
         match self.writer.take() {
-            Some(w) => w.finish().await,
-            None => Err(Error::Internal("blob writer already finished".into())),
+            Some(w) => w.finish().await?,
+            None => return Err(Error::Internal("blob writer already finished".into())),
         }
+        if let (Some(store), Some(summer)) = (&self.store, self.sums.take()) {
+            if self.len > 0 {
+                let (id, sums) = (self.id.clone(), summer.finish());
+                store.blocking(move |m| m.put_blob_sums(&id, &sums)).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The commit took ownership of the blob: dropping must no longer delete it.

@@ -13,6 +13,8 @@ use crate::meta::{
 
 /// Every part but the last must be at least this large.
 pub const MIN_PART_SIZE: u64 = 5 << 20;
+/// S3's largest object: 5 TiB.
+pub const MAX_OBJECT_SIZE: u64 = 5 << 40;
 pub const MAX_PART_NUMBER: u32 = 10_000;
 
 /// A part named in a CompleteMultipartUpload request.
@@ -231,9 +233,11 @@ impl Store {
                 return Err(Error::ChecksumMismatch(want.algorithm));
             }
         }
+        let size = object_size(chosen.iter().map(|p| p.size))?;
         let rec = ObjectRecord {
             v: RECORD_VERSION,
-            size: chosen.iter().map(|p| p.size).sum(),
+            upload_id: Some(upload.upload_id.clone()),
+            size,
             etag: format!("{}-{}", hex::encode(md5s.finalize()), chosen.len()),
             last_modified_ms: now_ms(),
             headers: upload.headers.clone(),
@@ -264,6 +268,18 @@ impl Store {
         self.gc_kick.notify_one();
         Ok(rec)
     }
+}
+
+/// The size of an object made of these parts, at most S3's 5 TiB.
+fn object_size(parts: impl Iterator<Item = u64>) -> Result<u64> {
+    let size = parts.fold(0u64, u64::saturating_add);
+    if size > MAX_OBJECT_SIZE {
+        return Err(Error::EntityTooLarge {
+            size,
+            max: MAX_OBJECT_SIZE,
+        });
+    }
+    Ok(size)
 }
 
 /// A part checksum listed in Complete must match the stored one; an upload created with a
@@ -339,5 +355,24 @@ fn combined_checksum(
     match value {
         Some(value) => (Some(Checksum { algorithm, value }), Some(kind)),
         None => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completed_objects_are_capped_at_5_tib() {
+        let part = 5u64 << 30;
+        assert_eq!(object_size([part; 1024].into_iter()).ok(), Some(5 << 40));
+        assert!(matches!(
+            object_size([part; 1024].into_iter().chain([1])),
+            Err(Error::EntityTooLarge { size, max }) if size == (5 << 40) + 1 && max == 5 << 40
+        ));
+        assert!(
+            object_size([u64::MAX, 1].into_iter()).is_err(),
+            "no overflow"
+        );
     }
 }

@@ -207,7 +207,7 @@ async fn bearer_accounts_own_their_buckets_and_share_them_with_account_keys() {
 }
 
 #[tokio::test]
-async fn bearer_callers_presign_with_an_auto_created_account_key() {
+async fn bearer_callers_presign_with_the_buckets_own_presign_keys() {
     let srv = jwt_server();
     let one = token("acct-one");
     let bucket = srv.unique_bucket("jwt-presign");
@@ -226,13 +226,16 @@ async fn bearer_callers_presign_with_an_auto_created_account_key() {
     };
     let put_url = presign(r#"{"key":"doc.txt","method":"PUT","expires_in":600}"#);
     assert_eq!(put_url["method"], "PUT");
-    let key_id = put_url["access_key_id"].as_str().unwrap().to_owned();
+    let put_key = put_url["access_key_id"].as_str().unwrap().to_owned();
     let (status, body) = curl_url("PUT", put_url["url"].as_str().unwrap(), Some(b"presigned!"));
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 
     let get_url = presign(r#"{"key":"doc.txt","method":"GET"}"#);
+    let key_id = get_url["access_key_id"].as_str().unwrap().to_owned();
+    assert_ne!(key_id, put_key, "a read URL is signed by a read-only key");
+    let head_url = presign(r#"{"key":"doc.txt","method":"HEAD"}"#);
     assert_eq!(
-        get_url["access_key_id"].as_str(),
+        head_url["access_key_id"].as_str(),
         Some(key_id.as_str()),
         "the same presign key signs again"
     );
@@ -240,8 +243,43 @@ async fn bearer_callers_presign_with_an_auto_created_account_key() {
     let (status, body) = curl_url("GET", &url, None);
     assert_eq!((status, body.as_slice()), (200, b"presigned!".as_slice()));
 
-    // The key is the account's, named "presign", listed without its secret.
+    // The keys are the bucket's, never the account's, listed without their secrets.
     let listed = api(
+        &srv,
+        As::Bearer(&one),
+        "GET",
+        &format!("/storage/buckets/{bucket}/keys"),
+        None,
+        &[],
+    )
+    .expect(200);
+    let mut keys: Vec<(String, String, String)> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            assert!(k.get("secret_access_key").is_none());
+            (
+                k["access_key_id"].as_str().unwrap().to_owned(),
+                k["name"].as_str().unwrap().to_owned(),
+                k["permission"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    keys.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        keys,
+        vec![
+            (key_id.clone(), "presign-read".into(), "read".into()),
+            (
+                put_key.clone(),
+                "presign-read-write".into(),
+                "read-write".into()
+            ),
+        ],
+        "{listed}"
+    );
+    let account_keys = api(
         &srv,
         As::Bearer(&one),
         "GET",
@@ -250,40 +288,14 @@ async fn bearer_callers_presign_with_an_auto_created_account_key() {
         &[],
     )
     .expect(200);
-    let keys = listed["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1, "{listed}");
-    assert_eq!(keys[0]["access_key_id"], key_id.as_str());
-    assert_eq!(keys[0]["name"], "presign");
-    assert_eq!(keys[0]["account"], "acct-one");
-    assert!(keys[0].get("secret_access_key").is_none());
-    // Another account's listing does not show it; root's does.
-    let other = api(
-        &srv,
-        As::Bearer(&token("acct-two")),
-        "GET",
-        "/storage/access-keys",
-        None,
-        &[],
-    )
-    .expect(200);
-    assert_eq!(other["keys"], json!([]));
-    let all = api(
-        &srv,
-        root(&srv),
-        "GET",
-        "/storage/access-keys?account=acct-one",
-        None,
-        &[],
-    )
-    .expect(200);
-    assert_eq!(all["keys"][0]["access_key_id"], key_id.as_str());
+    assert_eq!(account_keys["keys"], json!([]));
 
     // Revoking it kills the URLs it signed.
     api(
         &srv,
         As::Bearer(&one),
         "DELETE",
-        &format!("/storage/access-keys/{key_id}"),
+        &format!("/storage/buckets/{bucket}/keys/{key_id}"),
         None,
         &[],
     )

@@ -75,20 +75,27 @@ struct Process {
     child: Child,
     /// Kept alive as long as the server; restarts reuse it.
     data_dir: TempDir,
+    /// Where stderr goes, logging at debug level (else it is inherited, at warn).
+    log: Option<PathBuf>,
 }
 
 impl Server {
     /// Starts a fresh server (or attaches to `CNX_TEST_ENDPOINT`).
     pub fn start() -> Server {
-        Self::start_inner(None)
+        Self::start_inner(None, None)
     }
 
     /// Starts a spawned server with this TOML as its `--config` file (never external).
     pub fn start_with_config(toml: &str) -> Server {
-        Self::start_inner(Some(toml))
+        Self::start_inner(Some(toml), None)
     }
 
-    fn start_inner(config_toml: Option<&str>) -> Server {
+    /// Starts a spawned server that logs at debug level into `log`.
+    pub fn start_logged(log: &Path) -> Server {
+        Self::start_inner(Some(UNLIMITED), Some(log.to_owned()))
+    }
+
+    fn start_inner(config_toml: Option<&str>, log: Option<PathBuf>) -> Server {
         // Tests fire management requests faster than the default 30/s; a test that exercises
         // the limit sets its own `[limits]`.
         let with_limits;
@@ -139,6 +146,7 @@ impl Server {
                     &access_key,
                     &secret_key,
                     config.as_deref(),
+                    log.as_deref(),
                 );
                 Server {
                     process: Some(Process {
@@ -146,6 +154,7 @@ impl Server {
                         config,
                         child,
                         data_dir,
+                        log,
                     }),
                     addr,
                     access_key,
@@ -300,6 +309,7 @@ impl Server {
             &self.access_key,
             &self.secret_key,
             process.config.as_deref(),
+            process.log.as_deref(),
         );
         process.child = child;
         self.addr = addr;
@@ -323,6 +333,7 @@ fn spawn(
     access_key: &str,
     secret_key: &str,
     config: Option<&Path>,
+    log: Option<&Path>,
 ) -> (Child, String) {
     let mut cmd = Command::new(binary);
     cmd.arg("serve");
@@ -337,13 +348,22 @@ fn spawn(
         .env("CNX_ROOT_ACCESS_KEY", access_key)
         .env("CNX_ROOT_SECRET_KEY", secret_key)
         .env("CNX_REGION", REGION)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" })
         .env_remove("CNX_CONFIG")
         .env_remove("CNX_LISTEN")
         .env_remove("CNX_DATA_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(match log {
+            Some(p) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .expect("open log file"),
+            ),
+            None => Stdio::inherit(),
+        })
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
 

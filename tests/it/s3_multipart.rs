@@ -1479,3 +1479,59 @@ async fn thousand_part_upload_timed() {
         run.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_retried_complete_gets_the_same_200_and_foreign_upload_ids_are_refused() {
+    let srv = Server::start();
+    let s3 = srv.client();
+    let bucket = srv.bucket(&s3, "mp-retry").await;
+    let id = create(&s3, &bucket, "k").await;
+    let p1 = pattern(PART, 81);
+    let p2 = pattern(777, 82);
+    let e1 = upload_part(&s3, &bucket, "k", &id, 1, &p1).await;
+    let e2 = upload_part(&s3, &bucket, "k", &id, 2, &p2).await;
+    let parts = [(1, e1), (2, e2)];
+    let first = complete(&s3, &bucket, "k", &id, &parts).await.unwrap();
+    // The SDK lost the answer and sends the same Complete again.
+    let again = complete(&s3, &bucket, "k", &id, &parts).await.unwrap();
+    assert_eq!(again.e_tag(), first.e_tag());
+    assert_eq!(again.key(), Some("k"));
+    assert!(get_bytes(&s3, &bucket, "k").await == [&p1[..], &p2[..]].concat());
+    if srv.is_external() {
+        return;
+    }
+    // Once another write replaced the object, the upload is really gone.
+    crate::harness::put(&s3, &bucket, "k", b"newer").await;
+    assert_err(
+        complete(&s3, &bucket, "k", &id, &parts).await,
+        404,
+        Some("NoSuchUpload"),
+    );
+    // Upload ids this server never made are refused before they reach the index.
+    for bogus in [
+        "x",
+        "../../etc",
+        &id[..16],
+        id.to_uppercase().as_str(),
+        "0123456789abcdef0123456789abcdeg",
+    ] {
+        let r = s3
+            .upload_part()
+            .bucket(&bucket)
+            .key("k")
+            .upload_id(bogus)
+            .part_number(1)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await;
+        assert_err(r, 404, Some("NoSuchUpload"));
+        let r = s3
+            .list_parts()
+            .bucket(&bucket)
+            .key("k")
+            .upload_id(bogus)
+            .send()
+            .await;
+        assert_err(r, 404, Some("NoSuchUpload"));
+    }
+}
