@@ -93,6 +93,8 @@ RUST_GROUPS = {
     "secrets_at_rest": "hardening",
     "verified_reads": "hardening",
     "crash_soak": "hardening",
+    "bad_input": "hardening",
+    "enospc": "hardening",
 }
 
 

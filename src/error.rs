@@ -41,6 +41,8 @@ pub enum Error {
     EntityTooSmall { part: u32, size: u64 },
     #[error("the object would be {size} bytes; at most {max} are allowed")]
     EntityTooLarge { size: u64, max: u64 },
+    #[error("the blob store is out of space: {0}")]
+    NoSpace(String),
     #[error("blob {blob} is corrupt: {detail}")]
     Corrupt { blob: String, detail: String },
     #[error("metadata index: {0}")]
@@ -53,6 +55,19 @@ pub enum Error {
 
 impl From<object_store::Error> for Error {
     fn from(e: object_store::Error) -> Self {
+        // A full disk is the operator's to fix and the client's to retry, not a server bug.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                ) {
+                    return Error::NoSpace(e.to_string());
+                }
+            }
+            cause = c.source();
+        }
         Error::Blob(e.to_string())
     }
 }

@@ -97,6 +97,10 @@ impl From<Error> for ApiError {
             Error::InvalidBucketName { name, why } => {
                 ApiError::bad_request(format!("invalid bucket name `{name}`: {why}"))
             }
+            Error::NoSpace(_) => ApiError::new(
+                S::INSUFFICIENT_STORAGE,
+                "the server is out of storage space; retry later",
+            ),
             Error::Meta(_) | Error::Blob(_) | Error::Internal(_) | Error::Corrupt { .. } => {
                 tracing::error!(error = %e, "internal error");
                 ApiError::new(S::INTERNAL_SERVER_ERROR, "internal error")

@@ -194,6 +194,8 @@ pub fn parse(
             Method::PUT => S3Op::CreateBucket,
             Method::DELETE => S3Op::DeleteBucket,
             Method::POST if q.has("delete") => S3Op::DeleteObjects,
+            // S3's browser form upload (POST Object) is not offered yet.
+            Method::POST => return Err(not_impl("POST Object (browser form upload)")),
             _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
         },
         (Some(_), Some(_)) if q.has("cors") => {

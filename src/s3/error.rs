@@ -41,6 +41,7 @@ s3_codes! {
     EntityTooSmall => BAD_REQUEST, "Your proposed upload is smaller than the minimum allowed object size.";
     IllegalLocationConstraintException => BAD_REQUEST, "The specified location constraint is not valid for this server.";
     IncompleteBody => BAD_REQUEST, "You did not provide the number of bytes specified by the Content-Length HTTP header.";
+    InsufficientStorage => INSUFFICIENT_STORAGE, "There is not enough space left to store this object. Please try again later.";
     InternalError => INTERNAL_SERVER_ERROR, "We encountered an internal error. Please try again.";
     InvalidAccessKeyId => FORBIDDEN, "The AWS access key Id you provided does not exist in our records.";
     InvalidArgument => BAD_REQUEST, "Invalid Argument";
@@ -173,6 +174,12 @@ impl From<Error> for S3Error {
             Error::EntityTooLarge { size, max } => S3Error::code(C::EntityTooLarge)
                 .with("ProposedSize", size.to_string())
                 .with("MaxSizeAllowed", max.to_string()),
+            Error::NoSpace(_) => {
+                tracing::error!(error = %e, "out of space");
+                let mut err = S3Error::code(C::InsufficientStorage);
+                err.retry_after = Some(30);
+                err
+            }
             Error::Meta(_) | Error::Blob(_) | Error::Internal(_) | Error::Corrupt { .. } => {
                 tracing::error!(error = %e, "internal error");
                 S3Error::code(C::InternalError)

@@ -321,12 +321,16 @@ fn part_range(rec: &ObjectRecord, n: &str) -> S3Result<std::ops::Range<u64>> {
         )
         .with("ActualObjectSize", rec.size.to_string())
     };
-    let n: usize = n.parse().map_err(|_| {
-        S3Error::new(
-            S3Code::InvalidArgument,
-            "Part number must be an integer between 1 and 10000, inclusive",
-        )
-    })?;
+    let n: usize = n
+        .parse()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            S3Error::new(
+                S3Code::InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+        })?;
     if rec.part_count().is_none() {
         return if n == 1 { Ok(0..rec.size) } else { Err(bad()) };
     }

@@ -187,13 +187,12 @@ impl Store {
                 return Err(Error::NoSuchUpload);
             }
         }
+        // The list's shape first: an unordered list is refused whatever parts it names.
+        if requested.windows(2).any(|w| w[1].number <= w[0].number) {
+            return Err(Error::InvalidPartOrder);
+        }
         let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
-        let mut previous = 0;
         for r in requested {
-            if r.number <= previous {
-                return Err(Error::InvalidPartOrder);
-            }
-            previous = r.number;
             let part = uploaded
                 .iter()
                 .find(|p| p.part_number == r.number && p.etag == r.etag)
