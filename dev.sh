@@ -3,6 +3,8 @@
 #   ./dev.sh serve [ARGS…]   run the server on the embedded default (127.0.0.1:9000, ./data)
 #   ./dev.sh test            unit tests, then s3-compat/run (every client incl. the aws-sdk-rust integration tests)
 #   ./dev.sh lint            cargo fmt --check and clippy -D warnings
+#   ./dev.sh fuzz [SECS]     every cargo-fuzz target for SECS seconds (default 30) on a copy of
+#                            its committed corpus; scripts/fuzz.sh runs the long version
 set -euo pipefail
 cd "$(dirname "$0")"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cnx-storage-target}"
@@ -21,6 +23,32 @@ need_deb() { # need_deb PACKAGE…: install Debian packages that are missing
 # RocksDB's bindings are generated with libclang at build time.
 need_deb libclang-dev
 
+# fuzz_smoke SECS: each fuzz target for SECS seconds, from a copy of its committed corpus.
+fuzz_smoke() {
+  local secs="$1" work t
+  # Only the stable toolchain exists here; cargo-fuzz needs nightly flags (-Zsanitizer).
+  export RUSTC_BOOTSTRAP=1
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+  work="$(mktemp -d)"
+  (
+    cd fuzz
+    export CARGO_TARGET_DIR="${CNX_FUZZ_TARGET_DIR:-$HOME/.cache/cnx-storage-fuzz-target}"
+    cargo fuzz build -O
+    for t in $(cargo fuzz list); do
+      cp -r "corpus/$t" "$work/$t"
+      echo "fuzz $t: ${secs}s"
+      if ! cargo fuzz run -O "$t" "$work/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 \
+        -print_final_stats=1 >"$work/$t.log" 2>&1; then
+        tail -n 40 "$work/$t.log"
+        echo "fuzz $t: FAILED"
+        exit 1
+      fi
+      grep -E "^Done [0-9]+ runs|stat::number_of_executed_units" "$work/$t.log" | tail -n 2
+    done
+  )
+  rm -rf "$work"
+}
+
 case "${1:-}" in
   serve)
     shift
@@ -34,7 +62,11 @@ case "${1:-}" in
     cargo build --bin cnx-storage
     # unit tests; the integration tests (aws-sdk-rust) run inside s3-compat/run as a column
     cargo test --lib --bins --examples
+    fuzz_smoke 30
     s3-compat/run --binary "$CARGO_TARGET_DIR/debug/cnx-storage"
+    ;;
+  fuzz)
+    fuzz_smoke "${2:-30}"
     ;;
   lint)
     cargo fmt --all -- --check

@@ -72,6 +72,7 @@ impl From<object_store::Error> for Error {
     }
 }
 
+#[cfg(feature = "rocksdb")]
 impl From<rocksdb::Error> for Error {
     fn from(e: rocksdb::Error) -> Self {
         Error::Meta(e.to_string())

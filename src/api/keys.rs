@@ -37,7 +37,7 @@ pub fn view(rec: &KeyRecord, secret: Option<&str>) -> serde_json::Value {
     v
 }
 
-pub(crate) fn check_name(name: &Option<String>) -> ApiResult<()> {
+pub fn check_name(name: &Option<String>) -> ApiResult<()> {
     match name {
         Some(n)
             if n.is_empty() || n.chars().count() > MAX_NAME || n.chars().any(char::is_control) =>
@@ -50,7 +50,7 @@ pub(crate) fn check_name(name: &Option<String>) -> ApiResult<()> {
     }
 }
 
-pub(crate) fn check_expiry(expires_at: &Option<String>) -> ApiResult<Option<i64>> {
+pub fn check_expiry(expires_at: &Option<String>) -> ApiResult<Option<i64>> {
     let Some(s) = expires_at else { return Ok(None) };
     let ms = parse_rfc3339("expires_at", s)?;
     if ms <= crate::store::now_ms() {
@@ -59,7 +59,7 @@ pub(crate) fn check_expiry(expires_at: &Option<String>) -> ApiResult<Option<i64>
     Ok(Some(ms))
 }
 
-pub(crate) fn parse_permission(p: &str) -> ApiResult<KeyPermission> {
+pub fn parse_permission(p: &str) -> ApiResult<KeyPermission> {
     match p {
         "read" => Ok(KeyPermission::Read),
         "read-write" => Ok(KeyPermission::ReadWrite),

@@ -3,8 +3,11 @@
 //! RocksDB implementation. Calls are blocking: async callers run them on the blocking pool.
 
 pub mod codec;
+#[cfg(feature = "rocksdb")]
 pub mod rocks;
+#[cfg(feature = "rocksdb")]
 mod rocks_access;
+#[cfg(feature = "rocksdb")]
 mod rocks_uploads;
 
 use serde::{Deserialize, Serialize};

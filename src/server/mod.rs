@@ -70,6 +70,7 @@ pub enum ServerError {
     Jwt(String),
 }
 
+#[cfg(feature = "rocksdb")]
 pub async fn run(cfg: Config) -> Result<(), ServerError> {
     let shutdown = async {
         let mut term =
@@ -82,6 +83,7 @@ pub async fn run(cfg: Config) -> Result<(), ServerError> {
     run_until(cfg, shutdown).await
 }
 
+#[cfg(feature = "rocksdb")]
 pub async fn run_until(
     cfg: Config,
     shutdown: impl std::future::Future<Output = ()>,

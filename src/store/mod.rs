@@ -19,7 +19,6 @@ use crate::blob::{BlobStore, BlobWriter};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::integrity::{ChunkSummer, Verifier};
-use crate::meta::rocks::RocksMeta;
 use crate::meta::{
     BucketId, BucketRecord, GcEntry, ListPage, ListQuery, MetaStore, ObjectRecord, Segment, Usage,
     WriteCondition, RECORD_VERSION,
@@ -50,7 +49,9 @@ pub fn now_ms() -> i64 {
 impl Store {
     /// Opens the index and blob backend named by `cfg`, recovers what a crash left staged, and
     /// starts the background sweeper of replaced blobs.
+    #[cfg(feature = "rocksdb")]
     pub async fn open(cfg: &Config) -> Result<Self> {
+        use crate::meta::rocks::RocksMeta;
         if matches!(cfg.blob, crate::config::BlobBackend::Local) || cfg.data_dir.exists() {
             crate::credentials::secure_data_dir(&cfg.data_dir)?;
         }
@@ -523,6 +524,7 @@ impl futures::Stream for CheckedRead {
 
 /// Deletes the local backend's staging files (`blob#N`, which object_store writes and then
 /// renames into place) under `dir`; returns how many.
+#[cfg(feature = "rocksdb")]
 fn remove_staging_files(dir: &std::path::Path) -> usize {
     let mut removed = 0;
     let mut stack = vec![dir.to_owned()];

@@ -1,0 +1,19 @@
+//! Every XML request body S3 operations take: parsed, or refused as MalformedXML.
+#![no_main]
+
+use cnx_storage::xml::{parse, CompleteMultipartUpload, CreateBucketConfiguration, Delete};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = parse::<CompleteMultipartUpload>(data).map(|c| {
+        for p in &c.parts {
+            let _ = p.checksum();
+        }
+    });
+    let _ = parse::<Delete>(data);
+    let _ = parse::<CreateBucketConfiguration>(data);
+    if let Ok(rules) = cnx_storage::cors::from_xml(data) {
+        let _ = cnx_storage::cors::validate(&rules);
+        let _ = cnx_storage::cors::to_xml(&rules);
+    }
+});
