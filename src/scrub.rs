@@ -5,7 +5,7 @@
 //! snapshot as of the start), and each finding is checked again against a fresh snapshot at
 //! the end, so blobs the server replaced or wrote meanwhile are not reported.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::TryStreamExt;
@@ -36,6 +36,9 @@ pub struct BlobRef {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub part: Option<u32>,
     pub blob: String,
+    /// Bytes the index says the blob holds.
+    #[serde(skip)]
+    pub len: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,13 +108,14 @@ fn references(meta: &RocksMeta, only: Option<&str>) -> Result<Vec<BlobRef>> {
             )?;
             for e in page.entries {
                 if let ListEntry::Object(key, rec) = e {
-                    for blob in rec.blob_ids() {
+                    for seg in &rec.segments {
                         out.push(BlobRef {
                             bucket: bucket.name.clone(),
                             key: key.clone(),
                             upload_id: None,
                             part: None,
-                            blob: blob.to_owned(),
+                            blob: seg.blob.clone(),
+                            len: seg.len,
                         });
                     }
                 }
@@ -143,6 +147,7 @@ fn references(meta: &RocksMeta, only: Option<&str>) -> Result<Vec<BlobRef>> {
                         upload_id: Some(up.upload_id.clone()),
                         part: Some(p.part_number),
                         blob: p.blob,
+                        len: p.size,
                     });
                 }
             }
@@ -239,15 +244,13 @@ pub async fn scrub(
     let meta = open_meta(cfg)?;
     let refs = references(&meta, only)?;
     let pending = pending_blobs(&meta)?;
-    let lens = segment_lengths(&meta, &refs)?;
     let mut report = Report {
         pending_blobs: pending.len() as u64,
         ..Report::default()
     };
     let mut last_progress = Instant::now();
     for r in &refs {
-        let len = lens.get(&r.blob).copied().unwrap_or(0);
-        match check_blob(&meta, &blobs, &r.blob, len).await {
+        match check_blob(&meta, &blobs, &r.blob, r.len).await {
             Ok((bytes, verified)) => {
                 report.blobs_checked += 1;
                 report.bytes_checked += bytes;
@@ -293,37 +296,6 @@ pub async fn scrub(
     recheck(cfg, only, &mut report)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// The recorded length of every referenced blob.
-fn segment_lengths(meta: &RocksMeta, refs: &[BlobRef]) -> Result<HashMap<String, u64>> {
-    let mut out = HashMap::new();
-    let buckets: HashMap<String, crate::meta::BucketRecord> = meta
-        .list_buckets()?
-        .into_iter()
-        .map(|b| (b.name.clone(), b))
-        .collect();
-    for r in refs {
-        let Some(b) = buckets.get(&r.bucket) else {
-            continue;
-        };
-        match &r.upload_id {
-            None => {
-                if let Some(rec) = meta.get_object(&b.id, &r.key)? {
-                    for s in &rec.segments {
-                        out.insert(s.blob.clone(), s.len);
-                    }
-                }
-            }
-            Some(u) => {
-                let (parts, _) = meta.list_parts(u, 0, usize::MAX)?;
-                for p in parts {
-                    out.insert(p.blob, p.size);
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Drops findings the server has made moot since the scrub started: the object was

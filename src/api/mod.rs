@@ -181,20 +181,28 @@ async fn run(
     op: &mut Option<&'static str>,
 ) -> ApiResult<Response> {
     let ip = crate::server::client_ip(&parts);
-    if let Some(wait) = state.auth_throttled(ip) {
-        let secs = crate::access::ratelimit::retry_after_secs(wait);
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("too many failed authentications from your address; retry after {secs} s"),
-        );
-        e.retry_after = Some(secs);
-        return Err(e);
-    }
+    // An address that keeps failing learns nothing more; its good requests still go through.
     let count_failure = |e: ApiError| {
-        if e.status == StatusCode::UNAUTHORIZED {
-            state.auth_failed(ip);
+        if e.status != StatusCode::UNAUTHORIZED {
+            return e;
         }
-        e
+        match state.auth_throttled(ip) {
+            Some(wait) => {
+                let secs = crate::access::ratelimit::retry_after_secs(wait);
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "too many failed authentications from your address; retry after {secs} s"
+                    ),
+                );
+                e.retry_after = Some(secs);
+                e
+            }
+            None => {
+                state.auth_failed(ip);
+                e
+            }
+        }
     };
     let pre = pre_authenticate(&state, &parts).map_err(count_failure)?;
     // Only a request that may be genuine gets its body read (and at most MAX_BODY of it).

@@ -67,9 +67,14 @@ impl BlobStore {
 
     /// Whether a blob exists.
     pub async fn exists(&self, id: &str) -> Result<bool> {
+        Ok(self.size(id).await?.is_some())
+    }
+
+    /// A blob's size; `None` when it does not exist.
+    pub async fn size(&self, id: &str) -> Result<Option<u64>> {
         match self.store.head(&Self::path(id)).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Ok(m) => Ok(Some(m.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }

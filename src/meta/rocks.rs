@@ -102,6 +102,11 @@ impl RocksMeta {
     /// taken while a server works on the same index (for `scrub`).
     pub fn open_read_only(path: &Path) -> Result<Self> {
         let (opts, cfs) = Self::descriptors();
+        // An index the current version has not opened yet lacks the newer column families.
+        let existing = DB::list_cf(&opts, path)?;
+        let cfs = cfs
+            .into_iter()
+            .filter(|d| existing.iter().any(|e| e == d.name()));
         let db = DB::open_cf_descriptors_read_only(&opts, path, cfs, false)?;
         Ok(Self {
             db,
@@ -439,10 +444,11 @@ impl MetaStore for RocksMeta {
     }
 
     fn blob_sums(&self, blob: &str) -> Result<Option<crate::integrity::ChunkSums>> {
-        match self
-            .db
-            .get_pinned_cf(self.cf(CF_BLOB_SUMS)?, blob.as_bytes())?
-        {
+        // Absent only from a read-only view of an index older than checksums.
+        let Some(cf) = self.db.cf_handle(CF_BLOB_SUMS) else {
+            return Ok(None);
+        };
+        match self.db.get_pinned_cf(cf, blob.as_bytes())? {
             Some(v) => crate::integrity::ChunkSums::decode(&v)
                 .map(Some)
                 .ok_or_else(|| {

@@ -137,20 +137,24 @@ async fn run(
     op_name: &mut Option<&'static str>,
 ) -> S3Result<Response> {
     let ip = crate::server::client_ip(&parts);
-    if let Some(wait) = state.auth_throttled(ip) {
-        let mut e = S3Error::new(
-            S3Code::SlowDown,
-            "Too many failed authentications from your address. Please reduce your request rate.",
-        );
-        e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
-        return Err(e);
-    }
     let (verified, caller) = match authenticate(&state, &parts) {
         Ok(x) => x,
-        Err(e) => {
-            state.auth_failed(ip);
-            return Err(e);
-        }
+        // An address that keeps failing learns nothing more (no signature or key oracle),
+        // while its good requests still go through.
+        Err(e) => match state.auth_throttled(ip) {
+            Some(wait) => {
+                let mut e = S3Error::new(
+                    S3Code::SlowDown,
+                    "Too many failed authentications from your address. Please reduce your request rate.",
+                );
+                e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
+                return Err(e);
+            }
+            None => {
+                state.auth_failed(ip);
+                return Err(e);
+            }
+        },
     };
     if let Some(limit) = &state.s3_limit {
         if let Err(wait) = limit.check(&caller.rate_key()) {

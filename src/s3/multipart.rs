@@ -314,11 +314,7 @@ pub async fn complete(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
         // SDKs retry a Complete whose answer they lost: if this upload made the object that
         // is there now, the retry gets the same 200.
         Err(crate::error::Error::NoSuchUpload) => {
-            let current = store.head_object(&bucket, key).await.ok();
-            return match current.filter(|o| o.upload_id.as_deref() == Some(id)) {
-                Some(rec) => Ok(complete_result(ctx, &bucket.name, key, &rec)),
-                None => Err(S3Error::code(S3Code::NoSuchUpload)),
-            };
+            return already_completed(ctx, &bucket, key, id).await
         }
         Err(e) => return Err(e.into()),
     };
@@ -348,10 +344,37 @@ pub async fn complete(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
             value: v.to_owned(),
         })
     });
-    let rec = store
+    let rec = match store
         .complete_upload(&bucket, &upload, &requested, expected.as_ref(), cond)
-        .await?;
+        .await
+    {
+        Ok(rec) => rec,
+        // A retry racing the first Complete: it may have just committed.
+        Err(crate::error::Error::NoSuchUpload) => {
+            return already_completed(ctx, &bucket, key, id).await
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(complete_result(ctx, &bucket.name, key, &rec))
+}
+
+/// A Complete for an upload that is gone: the same 200 if that upload made the object that
+/// is there now (an SDK retrying an answer it lost), else NoSuchUpload.
+async fn already_completed(
+    ctx: &Ctx,
+    bucket: &crate::meta::BucketRecord,
+    key: &str,
+    id: &str,
+) -> S3Result<Response> {
+    let current = match ctx.state.store.head_object(bucket, key).await {
+        Ok(rec) => Some(rec),
+        Err(crate::error::Error::NoSuchKey) => None,
+        Err(e) => return Err(e.into()),
+    };
+    match current.filter(|o| o.upload_id.as_deref() == Some(id)) {
+        Some(rec) => Ok(complete_result(ctx, &bucket.name, key, &rec)),
+        None => Err(S3Error::code(S3Code::NoSuchUpload)),
+    }
 }
 
 fn complete_result(

@@ -67,7 +67,8 @@ pub struct RequestBody {
     waited: std::time::Duration,
     bytes: u64,
     timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-    failed: bool,
+    /// Set once cut off: every later poll gets the same error, never a clean end.
+    failed: Option<fn(&BodyDeadlines) -> BodyError>,
 }
 
 impl RequestBody {
@@ -79,7 +80,7 @@ impl RequestBody {
             waited: std::time::Duration::ZERO,
             bytes: 0,
             timer: None,
-            failed: false,
+            failed: None,
         }
     }
 
@@ -101,8 +102,8 @@ impl http_body::Body for RequestBody {
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BodyError>>> {
         use std::task::Poll;
         let this = &mut *self;
-        if this.failed {
-            return Poll::Ready(None);
+        if let Some(again) = this.failed {
+            return Poll::Ready(Some(Err(again(&this.limits))));
         }
         match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
@@ -114,10 +115,10 @@ impl http_body::Body for RequestBody {
                     this.bytes += f.data_ref().map_or(0, |d| d.len() as u64);
                 }
                 if this.too_slow() {
-                    this.failed = true;
-                    return Poll::Ready(Some(Err(BodyError::TooSlow(
-                        this.limits.min_bytes_per_sec,
-                    ))));
+                    let fail: fn(&BodyDeadlines) -> BodyError =
+                        |l| BodyError::TooSlow(l.min_bytes_per_sec);
+                    this.failed = Some(fail);
+                    return Poll::Ready(Some(Err(fail(&this.limits))));
                 }
                 Poll::Ready(frame.map(|r| r.map_err(BodyError::Read)))
             }
@@ -129,8 +130,9 @@ impl http_body::Body for RequestBody {
                     .timer
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 if timer.as_mut().poll(cx).is_ready() {
-                    this.failed = true;
-                    return Poll::Ready(Some(Err(BodyError::Stalled(this.limits.stall))));
+                    let fail: fn(&BodyDeadlines) -> BodyError = |l| BodyError::Stalled(l.stall);
+                    this.failed = Some(fail);
+                    return Poll::Ready(Some(Err(fail(&this.limits))));
                 }
                 Poll::Pending
             }
@@ -138,7 +140,7 @@ impl http_body::Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.failed || self.inner.is_end_stream()
+        self.failed.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {

@@ -157,7 +157,11 @@ impl Drop for Slot {
 pub struct Activity {
     start: Instant,
     last_io: AtomicU64,
+    /// When a response body last handed hyper a frame: the send deadline is about progress
+    /// of responses, which HTTP/2 control frames written meanwhile do not show.
     last_write: AtomicU64,
+    /// HTTP/2 control frames (PING, SETTINGS) arrive between requests: no request head.
+    h2: std::sync::atomic::AtomicBool,
     /// 1 + the time the first byte of a request head arrived; 0 when none is pending.
     head_started: AtomicU64,
     /// Requests whose handler is running.
@@ -180,6 +184,7 @@ impl Activity {
             start: Instant::now(),
             last_io: AtomicU64::new(0),
             last_write: AtomicU64::new(0),
+            h2: std::sync::atomic::AtomicBool::new(false),
             head_started: AtomicU64::new(0),
             handling: AtomicUsize::new(0),
             responding: AtomicUsize::new(0),
@@ -210,10 +215,13 @@ impl Activity {
 
     fn on_write(&self, n: usize) {
         if n > 0 {
-            let now = self.now_ms();
-            self.last_io.store(now, Ordering::Relaxed);
-            self.last_write.store(now, Ordering::Relaxed);
+            self.last_io.store(self.now_ms(), Ordering::Relaxed);
         }
+    }
+
+    /// The connection speaks HTTP/2: only the idle deadline applies between requests.
+    pub fn set_h2(&self) {
+        self.h2.store(true, Ordering::Relaxed);
     }
 
     /// Starts the clocks afresh (after a TLS handshake, whose bytes are no request head).
@@ -266,6 +274,14 @@ impl Activity {
 pub struct Busy {
     activity: Arc<Activity>,
     responding: bool,
+}
+
+impl Busy {
+    /// A response made progress: the client took more of it.
+    pub fn progressed(&self) {
+        let a = &self.activity;
+        a.last_write.store(a.now_ms(), Ordering::Relaxed);
+    }
 }
 
 impl Drop for Busy {
@@ -410,9 +426,11 @@ mod tests {
         assert_eq!(a.expired(&d), None, "a running handler is never cut");
         let sending = a.responding();
         drop(busy);
-        a.on_write(10);
+        sending.progressed();
         assert_eq!(a.expired(&d), None);
-        std::thread::sleep(Duration::from_millis(30));
+        std::thread::sleep(Duration::from_millis(15));
+        a.on_write(10); // e.g. a PING answer: not progress of the response
+        std::thread::sleep(Duration::from_millis(15));
         assert_eq!(a.expired(&d), Some(Expired::Send));
         drop(sending);
         assert_eq!(

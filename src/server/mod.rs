@@ -261,6 +261,9 @@ impl Conns {
                     }
                 };
                 activity.reset();
+                if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    activity.set_h2();
+                }
                 let conn = builder
                     .serve_connection(TokioIo::new(tls_stream), svc)
                     .into_owned();
@@ -303,7 +306,7 @@ async fn watchdog<E>(
 /// The response body, counted as being sent until it ends or is dropped.
 struct Sending {
     inner: body::Body,
-    _busy: Busy,
+    busy: Busy,
 }
 
 impl http_body::Body for Sending {
@@ -314,7 +317,11 @@ impl http_body::Body for Sending {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+        let r = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(_))) = &r {
+            self.busy.progressed();
+        }
+        r
     }
 
     fn is_end_stream(&self) -> bool {
@@ -331,7 +338,7 @@ fn sending(resp: Response, responding: Busy, handling: Busy) -> Response {
     resp.map(|inner| {
         http_body_util::BodyExt::boxed_unsync(Sending {
             inner,
-            _busy: responding,
+            busy: responding,
         })
     })
 }

@@ -342,7 +342,12 @@ impl Store {
                 }
             }
         };
-        let sums = sums.filter(|s| s.len == len);
+        if let Some(s) = sums.as_ref().filter(|s| s.len != len) {
+            return Err(corrupt(format!(
+                "its checksums cover {} bytes, the object {len}",
+                s.len
+            )));
+        }
         let from = match &sums {
             Some(s) => s.aligned(&want),
             // Written before checksums were kept: at least its length is checked.
@@ -350,7 +355,16 @@ impl Store {
         };
         let inner = match self.blobs.read(&id, from).await {
             Ok(inner) => inner,
-            Err(e) => return Err(corrupt(e.to_string())),
+            // Gone or cut short is damage; anything else (a remote store's hiccup) is not.
+            Err(e) => {
+                return Err(match self.blobs.size(&id).await {
+                    Ok(None) => corrupt("the blob is missing".into()),
+                    Ok(Some(size)) if size < len => {
+                        corrupt(format!("the blob holds {size} of {len} bytes"))
+                    }
+                    _ => e,
+                })
+            }
         };
         Ok(CheckedRead {
             inner,
@@ -498,7 +512,11 @@ impl futures::Stream for CheckedRead {
                         )
                     }
                 },
-                Some(Err(e)) => e.to_string(),
+                Some(Err(e)) => {
+                    // The store failed mid-read: not the blob's fault, so not counted.
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
                 None => {
                     this.done = true;
                     let short = match &this.verifier {
