@@ -26,11 +26,13 @@ need_deb libclang-dev
 # fuzz_smoke SECS: each fuzz target for SECS seconds, from a copy of its committed corpus.
 fuzz_smoke() {
   local secs="$1" work t
-  # Only the stable toolchain exists here; cargo-fuzz needs nightly flags (-Zsanitizer).
-  export RUSTC_BOOTSTRAP=1
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   work="$(mktemp -d)"
   (
+    # Only in this subshell: cargo fingerprints RUSTC_BOOTSTRAP, so leaking it into the later
+    # builds of the server would rebuild every dependency, RocksDB's C++ included.
+    # Only the stable toolchain exists here; cargo-fuzz needs nightly flags (-Zsanitizer).
+    export RUSTC_BOOTSTRAP=1
     cd fuzz
     export CARGO_TARGET_DIR="${CNX_FUZZ_TARGET_DIR:-$HOME/.cache/cnx-storage-fuzz-target}"
     cargo fuzz build -O
