@@ -190,6 +190,10 @@ pub struct Limits {
     /// Seconds a response may wait for the client to read more of it.
     #[serde(default = "default_send_timeout")]
     pub send_timeout_secs: f64,
+    /// Slowest a client may read a response, in bytes per second of waiting for it (checked
+    /// once send_timeout_secs have been waited in all); 0 turns the check off.
+    #[serde(default = "default_send_min_rate")]
+    pub send_min_bytes_per_sec: f64,
     /// Seconds for a TLS handshake.
     #[serde(default = "default_tls_handshake_timeout")]
     pub tls_handshake_timeout_secs: f64,
@@ -229,6 +233,9 @@ fn default_idle_timeout() -> f64 {
 fn default_send_timeout() -> f64 {
     60.0
 }
+fn default_send_min_rate() -> f64 {
+    1024.0
+}
 fn default_tls_handshake_timeout() -> f64 {
     10.0
 }
@@ -253,6 +260,7 @@ impl Default for Limits {
             header_read_timeout_secs: default_header_read_timeout(),
             idle_timeout_secs: default_idle_timeout(),
             send_timeout_secs: default_send_timeout(),
+            send_min_bytes_per_sec: default_send_min_rate(),
             tls_handshake_timeout_secs: default_tls_handshake_timeout(),
             body_timeout_secs: default_body_timeout(),
             body_min_bytes_per_sec: default_body_min_rate(),
@@ -275,6 +283,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub auth: AuthSection,
     pub limits: Option<Limits>,
+    pub scrub: Option<ScrubSchedule>,
     /// Longest a graceful shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: Option<u64>,
 }
@@ -305,6 +314,51 @@ pub struct Config {
     pub master_key: Option<Secret>,
     pub jwt: JwtConfig,
     pub limits: Limits,
+    pub scrub: ScrubSchedule,
+}
+
+/// The background scrubber: how often it re-reads every blob, and how gently.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrubSchedule {
+    /// Hours from the end of one pass to the start of the next; 0 turns it off.
+    #[serde(default = "default_scrub_every")]
+    pub every_hours: f64,
+    /// Blob bytes read per second at most, so a pass never crowds out clients.
+    #[serde(default = "default_scrub_rate")]
+    pub max_mib_per_sec: f64,
+    /// Blobs younger than this are never called orphans: they may be on their way to a commit.
+    #[serde(default = "default_orphan_grace")]
+    pub orphans_older_than_secs: u64,
+}
+
+fn default_scrub_every() -> f64 {
+    24.0 * 30.0
+}
+fn default_scrub_rate() -> f64 {
+    32.0
+}
+fn default_orphan_grace() -> u64 {
+    3600
+}
+
+impl Default for ScrubSchedule {
+    fn default() -> Self {
+        Self {
+            every_hours: default_scrub_every(),
+            max_mib_per_sec: default_scrub_rate(),
+            orphans_older_than_secs: default_orphan_grace(),
+        }
+    }
+}
+
+impl ScrubSchedule {
+    /// `None` when the scrubber is off.
+    pub fn interval(&self) -> Option<std::time::Duration> {
+        (self.every_hours > 0.0)
+            .then(|| std::time::Duration::try_from_secs_f64(self.every_hours * 3600.0).ok())
+            .flatten()
+    }
 }
 
 impl Config {
@@ -387,6 +441,7 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
             .or(file.auth.master_key),
         jwt: file.auth.jwt,
         limits: file.limits.unwrap_or_default(),
+        scrub: file.scrub.unwrap_or_default(),
     })
 }
 
@@ -439,6 +494,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
         let file = read_file(&path).unwrap();
         assert_eq!(file.limits.unwrap_or_default(), Limits::default());
+        assert_eq!(file.scrub.unwrap_or_default(), ScrubSchedule::default());
     }
 
     #[test]

@@ -1,24 +1,25 @@
-//! `cnx-storage scrub`: reads every blob the index refers to, checks it against the chunk
-//! checksums written with it, and reports corrupt, missing and orphaned blobs as JSON.
+//! Scrubbing: reads every blob the index refers to, checks it against the chunk checksums
+//! written with it, and reports corrupt, missing and orphaned blobs as JSON.
 //!
-//! It works on the data dir. While a server runs on it, the index is opened read-only (a
-//! snapshot as of the start), and each finding is checked again against a fresh snapshot at
-//! the end, so blobs the server replaced or wrote meanwhile are not reported.
+//! `cnx-storage scrub` works on the data dir. While a server runs on it, the index is opened
+//! read-only (a snapshot as of the start). The server's own background scrubber reads its live
+//! index, at a capped rate. Either way each finding is checked again against the index at the
+//! end, so blobs the server replaced or wrote meanwhile are not reported.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::TryStreamExt;
 use serde::Serialize;
 
 use crate::blob::BlobStore;
-use crate::config::Config;
+use crate::config::{Config, ScrubSchedule};
 use crate::error::{Error, Result};
 use crate::integrity::ChunkSummer;
 use crate::meta::rocks::RocksMeta;
-use crate::meta::{
-    GcEntry, ListEntry, ListQuery, MetaStore, UploadEntry, UploadQuery, UploadStore,
-};
+use crate::meta::{GcEntry, ListEntry, ListQuery, MetaStore, UploadEntry, UploadQuery};
 
 /// By default a blob younger than this is never called an orphan: it may be on its way to
 /// a commit.
@@ -26,7 +27,7 @@ pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 const PAGE: usize = 1000;
 
 /// Where a blob is referred to from.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct BlobRef {
     pub bucket: String,
     pub key: String,
@@ -41,14 +42,14 @@ pub struct BlobRef {
     pub len: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Finding {
     #[serde(flatten)]
     pub at: BlobRef,
     pub detail: String,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Report {
     pub blobs_checked: u64,
     pub bytes_checked: u64,
@@ -80,16 +81,25 @@ pub struct Progress {
 }
 
 /// A read-only snapshot of the index: it needs no lock, so a running server can keep going.
-fn open_meta(cfg: &Config) -> Result<RocksMeta> {
+fn open_meta(cfg: &Config) -> Result<Arc<dyn MetaStore>> {
     let dir = cfg.meta_dir();
     if !dir.is_dir() {
         return Err(Error::Meta(format!("no index at {}", dir.display())));
     }
-    RocksMeta::open_read_only(&dir)
+    Ok(Arc::new(RocksMeta::open_read_only(&dir)?))
+}
+
+/// Runs a walk of the index off the async threads.
+async fn walk<T: Send + 'static>(
+    meta: &Arc<dyn MetaStore>,
+    f: impl FnOnce(&dyn MetaStore) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let meta = meta.clone();
+    tokio::task::spawn_blocking(move || f(meta.as_ref())).await?
 }
 
 /// Every blob the index refers to, with where from.
-fn references(meta: &RocksMeta, only: Option<&str>) -> Result<Vec<BlobRef>> {
+fn references(meta: &dyn MetaStore, only: Option<&str>) -> Result<Vec<BlobRef>> {
     let mut out = Vec::new();
     for bucket in meta.list_buckets()? {
         if only.is_some_and(|b| b != bucket.name) {
@@ -164,7 +174,7 @@ fn references(meta: &RocksMeta, only: Option<&str>) -> Result<Vec<BlobRef>> {
 }
 
 /// Blobs the index knows of without an object: being written, or queued for deletion.
-fn pending_blobs(meta: &RocksMeta) -> Result<HashSet<String>> {
+fn pending_blobs(meta: &dyn MetaStore) -> Result<HashSet<String>> {
     let mut out: HashSet<String> = meta.staged_blobs()?.into_iter().collect();
     let mut after: Option<GcEntry> = None;
     loop {
@@ -178,14 +188,45 @@ fn pending_blobs(meta: &RocksMeta) -> Result<HashSet<String>> {
     Ok(out)
 }
 
+/// Caps the bytes read per second, over the whole pass.
+struct Pacer {
+    max_bytes_per_sec: Option<f64>,
+    started: Instant,
+    bytes: u64,
+}
+
+impl Pacer {
+    fn new(max_bytes_per_sec: Option<f64>) -> Self {
+        Self {
+            max_bytes_per_sec: max_bytes_per_sec.filter(|r| *r > 0.0),
+            started: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    async fn took(&mut self, n: usize) {
+        self.bytes += n as u64;
+        if let Some(rate) = self.max_bytes_per_sec {
+            let due = Duration::from_secs_f64(self.bytes as f64 / rate);
+            if let Some(ahead) = due.checked_sub(self.started.elapsed()) {
+                tokio::time::sleep(ahead).await;
+            }
+        }
+    }
+}
+
 /// Reads one blob whole and compares it with its recorded checksums and length.
 async fn check_blob(
-    meta: &RocksMeta,
+    meta: &Arc<dyn MetaStore>,
     blobs: &BlobStore,
     id: &str,
     len: u64,
+    pacer: &mut Pacer,
 ) -> std::result::Result<(u64, bool), (bool, String)> {
-    let sums = meta.blob_sums(id).map_err(|e| (false, e.to_string()))?;
+    let i = id.to_owned();
+    let sums = walk(meta, move |m| m.blob_sums(&i))
+        .await
+        .map_err(|e| (false, e.to_string()))?;
     let opened = blobs.read(id, 0..len).await;
     let mut stream = match opened {
         Ok(s) => s,
@@ -203,6 +244,7 @@ async fn check_blob(
     {
         got += data.len() as u64;
         summer.update(&data);
+        pacer.took(data.len()).await;
     }
     if got != len {
         return Err((false, format!("{got} of {len} bytes")));
@@ -231,26 +273,55 @@ async fn check_blob(
     }
 }
 
-/// Scrubs the data dir of `cfg` (one bucket with `only`).
+/// What a pass covers and how fast it may read.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// One bucket only (orphans are then not looked for).
+    pub only: Option<String>,
+    pub orphan_grace: Duration,
+    pub max_bytes_per_sec: Option<f64>,
+}
+
+/// Scrubs the data dir of `cfg` (one bucket with `only`), on a snapshot of its index.
 pub async fn scrub(
     cfg: &Config,
     only: Option<&str>,
     orphan_grace: Duration,
+    progress: impl FnMut(Progress),
+) -> Result<Report> {
+    let blobs = crate::blob::backend::build(cfg)?;
+    let opts = ScanOptions {
+        only: only.map(str::to_owned),
+        orphan_grace,
+        max_bytes_per_sec: None,
+    };
+    let mut report = scan(open_meta(cfg)?, &blobs, &opts, progress).await?;
+    if !report.clean() {
+        recheck(open_meta(cfg)?, only, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// One pass over the blobs `meta` refers to.
+async fn scan(
+    meta: Arc<dyn MetaStore>,
+    blobs: &BlobStore,
+    opts: &ScanOptions,
     mut progress: impl FnMut(Progress),
 ) -> Result<Report> {
     let started = Instant::now();
     let snapshot_time = SystemTime::now();
-    let blobs = crate::blob::backend::build(cfg)?;
-    let meta = open_meta(cfg)?;
-    let refs = references(&meta, only)?;
-    let pending = pending_blobs(&meta)?;
+    let only = opts.only.clone();
+    let refs = walk(&meta, move |m| references(m, only.as_deref())).await?;
+    let pending = walk(&meta, pending_blobs).await?;
     let mut report = Report {
         pending_blobs: pending.len() as u64,
         ..Report::default()
     };
+    let mut pacer = Pacer::new(opts.max_bytes_per_sec);
     let mut last_progress = Instant::now();
     for r in &refs {
-        match check_blob(&meta, &blobs, &r.blob, r.len).await {
+        match check_blob(&meta, blobs, &r.blob, r.len, &mut pacer).await {
             Ok((bytes, verified)) => {
                 report.blobs_checked += 1;
                 report.bytes_checked += bytes;
@@ -277,11 +348,11 @@ pub async fn scrub(
             });
         }
     }
-    if only.is_none() {
+    if opts.only.is_none() {
         let known: HashSet<&str> = refs.iter().map(|r| r.blob.as_str()).collect();
         let mut orphaned = Vec::new();
         let old_enough = snapshot_time
-            .checked_sub(orphan_grace)
+            .checked_sub(opts.orphan_grace)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let mut listing = blobs.list();
         while let Some((id, modified)) = listing.try_next().await? {
@@ -292,28 +363,166 @@ pub async fn scrub(
         orphaned.sort();
         report.orphaned = Some(orphaned);
     }
-    drop(meta);
-    recheck(cfg, only, &mut report)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
 /// Drops findings the server has made moot since the scrub started: the object was
 /// replaced or deleted, or an orphan turned out to be committed after all.
-fn recheck(cfg: &Config, only: Option<&str>, report: &mut Report) -> Result<()> {
-    if report.clean() {
-        return Ok(());
-    }
-    let meta = open_meta(cfg)?;
-    let now: HashSet<String> = references(&meta, only)?
-        .into_iter()
-        .map(|r| r.blob)
-        .chain(pending_blobs(&meta)?)
-        .collect();
+async fn recheck(meta: Arc<dyn MetaStore>, only: Option<&str>, report: &mut Report) -> Result<()> {
+    let only = only.map(str::to_owned);
+    let now: HashSet<String> = walk(&meta, move |m| {
+        Ok(references(m, only.as_deref())?
+            .into_iter()
+            .map(|r| r.blob)
+            .chain(pending_blobs(m)?)
+            .collect())
+    })
+    .await?;
     report.corrupt.retain(|f| now.contains(&f.at.blob));
     report.missing.retain(|f| now.contains(&f.at.blob));
     if let Some(o) = report.orphaned.as_mut() {
         o.retain(|b| !now.contains(b));
     }
     Ok(())
+}
+
+/// What the background scrubber last found, for `/health`.
+#[derive(Debug, Default)]
+pub struct ScrubStatus {
+    inner: Mutex<StatusInner>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct StatusInner {
+    running: bool,
+    last: Option<LastPass>,
+}
+
+/// The record of a finished pass, kept in the data dir so the schedule survives restarts.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct LastPass {
+    pub finished_at_ms: i64,
+    pub report: Report,
+}
+
+impl ScrubStatus {
+    fn set(&self, f: impl FnOnce(&mut StatusInner)) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g);
+    }
+
+    /// A summary for `/health`: counts, not the findings themselves.
+    pub fn summary(&self) -> serde_json::Value {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let last = g.last.map(|p| {
+            serde_json::json!({
+                "finished_at": rfc3339(p.finished_at_ms),
+                "blobs_checked": p.report.blobs_checked,
+                "bytes_checked": p.report.bytes_checked,
+                "corrupt": p.report.corrupt.len(),
+                "missing": p.report.missing.len(),
+                "orphaned": p.report.orphaned.as_ref().map_or(0, Vec::len),
+                "seconds": p.report.seconds,
+            })
+        });
+        serde_json::json!({ "running": g.running, "last_pass": last })
+    }
+}
+
+fn rfc3339(ms: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// Where the last pass's report is kept.
+pub fn report_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("scrub-report.json")
+}
+
+fn load_last(path: &Path) -> Option<LastPass> {
+    let text = std::fs::read(path).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Scrubs the live index every `schedule.every_hours`, reading at most `max_mib_per_sec`.
+/// The first pass is due one interval after the last recorded one (or after start-up).
+pub async fn run_in_background(
+    meta: Arc<dyn MetaStore>,
+    blobs: BlobStore,
+    data_dir: PathBuf,
+    schedule: ScrubSchedule,
+    status: Arc<ScrubStatus>,
+) {
+    let Some(every) = schedule.interval() else {
+        return;
+    };
+    let path = report_path(&data_dir);
+    let last = load_last(&path);
+    let last_end = last
+        .as_ref()
+        .map_or_else(crate::store::now_ms, |p| p.finished_at_ms);
+    status.set(|s| s.last = last);
+    let opts = ScanOptions {
+        only: None,
+        orphan_grace: Duration::from_secs(schedule.orphans_older_than_secs),
+        max_bytes_per_sec: Some(schedule.max_mib_per_sec * 1048576.0),
+    };
+    let since =
+        Duration::from_millis(u64::try_from(crate::store::now_ms() - last_end).unwrap_or(0));
+    let mut wait = every.saturating_sub(since);
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = every;
+        status.set(|s| s.running = true);
+        tracing::info!("scrub pass starting");
+        let pass = async {
+            let mut report = scan(meta.clone(), &blobs, &opts, |_| {}).await?;
+            if !report.clean() {
+                recheck(meta.clone(), None, &mut report).await?;
+            }
+            Ok::<_, Error>(report)
+        }
+        .await;
+        status.set(|s| s.running = false);
+        let report = match pass {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "scrub pass failed; will retry next interval");
+                continue;
+            }
+        };
+        for f in report.corrupt.iter().chain(&report.missing) {
+            tracing::error!(
+                bucket = %f.at.bucket,
+                key = %f.at.key,
+                blob = %f.at.blob,
+                detail = %f.detail,
+                "scrub found a bad blob"
+            );
+        }
+        tracing::info!(
+            blobs = report.blobs_checked,
+            bytes = report.bytes_checked,
+            corrupt = report.corrupt.len(),
+            missing = report.missing.len(),
+            orphaned = report.orphaned.as_ref().map_or(0, Vec::len),
+            "scrub pass finished"
+        );
+        let pass = LastPass {
+            finished_at_ms: crate::store::now_ms(),
+            report,
+        };
+        match serde_json::to_vec_pretty(&pass) {
+            Ok(bytes) => {
+                if let Err(e) = crate::credentials::write_private(&path, &bytes) {
+                    tracing::warn!(error = %e, "could not keep the scrub report");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not encode the scrub report"),
+        }
+        status.set(|s| s.last = Some(pass));
+    }
 }

@@ -509,11 +509,7 @@ fn check_all_signed(headers: &http::HeaderMap, signed: &[String]) -> Result<(), 
     }
     for name in headers.keys() {
         let n = name.as_str();
-        if n.starts_with("x-amz-")
-            && n != UNSIGNED_ALLOWED
-            && !signed.iter().any(|h| h == n)
-            && !unsigned.iter().any(|u| u == n)
-        {
+        if n.starts_with("x-amz-") && n != UNSIGNED_ALLOWED && !signed.iter().any(|h| h == n) {
             unsigned.push(n.to_owned());
         }
     }

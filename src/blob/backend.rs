@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use object_store::multipart::MultipartStore;
 use object_store::ObjectStore;
 
 use super::BlobStore;
@@ -14,20 +15,17 @@ const LOCAL_CHUNK: usize = 1 << 20;
 const REMOTE_CHUNK: usize = 8 << 20;
 
 pub fn build(cfg: &Config) -> Result<BlobStore> {
-    let store: Arc<dyn ObjectStore> = match &cfg.blob {
+    let store = match &cfg.blob {
         BlobBackend::Local => {
             let dir = cfg.blob_dir();
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::Blob(format!("cannot create {}: {e}", dir.display())))?;
             let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)?
                 .with_fsync(cfg.durability == Durability::Strict);
-            return Ok(BlobStore::new(Arc::new(fs), LOCAL_CHUNK));
+            BlobStore::new(Arc::new(fs), LOCAL_CHUNK)
         }
         BlobBackend::Memory => {
-            return Ok(BlobStore::new(
-                Arc::new(object_store::memory::InMemory::new()),
-                LOCAL_CHUNK,
-            ))
+            BlobStore::new(Arc::new(object_store::memory::InMemory::new()), LOCAL_CHUNK)
         }
         BlobBackend::S3 {
             bucket,
@@ -53,7 +51,7 @@ pub fn build(cfg: &Config) -> Result<BlobStore> {
             if let Some(s) = secret_access_key {
                 b = b.with_secret_access_key(s.expose());
             }
-            with_prefix(Arc::new(b.build()?), prefix.as_deref())
+            remote(Arc::new(b.build()?), prefix.as_deref())
         }
         BlobBackend::Gcs {
             bucket,
@@ -65,7 +63,7 @@ pub fn build(cfg: &Config) -> Result<BlobStore> {
             if let Some(p) = service_account_path {
                 b = b.with_service_account_path(p);
             }
-            with_prefix(Arc::new(b.build()?), prefix.as_deref())
+            remote(Arc::new(b.build()?), prefix.as_deref())
         }
         BlobBackend::Azure {
             account,
@@ -79,18 +77,21 @@ pub fn build(cfg: &Config) -> Result<BlobStore> {
             if let Some(k) = access_key {
                 b = b.with_access_key(k.expose());
             }
-            with_prefix(Arc::new(b.build()?), prefix.as_deref())
+            remote(Arc::new(b.build()?), prefix.as_deref())
         }
     };
-    Ok(BlobStore::new(store, REMOTE_CHUNK))
+    Ok(store)
 }
 
-fn with_prefix(store: Arc<dyn ObjectStore>, prefix: Option<&str>) -> Arc<dyn ObjectStore> {
-    match prefix
+/// A remote store: blobs under `prefix`, large ones as multipart uploads the index records.
+fn remote<S: ObjectStore + MultipartStore>(store: Arc<S>, prefix: Option<&str>) -> BlobStore {
+    let prefix = prefix
         .map(|p| p.trim_matches('/'))
-        .filter(|p| !p.is_empty())
-    {
-        Some(p) => Arc::new(object_store::prefix::PrefixStore::new(store, p)),
-        None => store,
-    }
+        .filter(|p| !p.is_empty());
+    let whole: Arc<dyn ObjectStore> = store.clone();
+    let objects: Arc<dyn ObjectStore> = match prefix {
+        Some(p) => Arc::new(object_store::prefix::PrefixStore::new(whole, p)),
+        None => whole,
+    };
+    BlobStore::new(objects, REMOTE_CHUNK).with_multipart(store, prefix)
 }

@@ -153,6 +153,8 @@ pub struct Usage {
 pub struct GcEntry {
     pub blob: String,
     pub queued_ms: i64,
+    /// A remote multipart upload of the blob that a crash cut off, to abort before deleting.
+    pub upload: Option<String>,
 }
 
 /// One entry of a listing page.
@@ -382,6 +384,9 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
 
     /// Records that a blob is being written, so a crash before commit cannot orphan it.
     fn stage_blob(&self, blob: &str) -> Result<()>;
+    /// Notes the remote multipart upload a staged blob is written through, so recovery after
+    /// a crash can abort it. Synced like the marker, before any part is sent.
+    fn note_blob_upload(&self, blob: &str, upload: &str) -> Result<()>;
     /// Drops a staged blob that was abandoned before commit, queueing it for deletion.
     fn abandon_blob(&self, blob: &str) -> Result<()>;
     /// Blobs queued for deletion at or before `until_ms` (unix millis), oldest first,

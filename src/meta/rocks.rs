@@ -392,6 +392,14 @@ impl MetaStore for RocksMeta {
         self.write(batch)
     }
 
+    fn note_blob_upload(&self, blob: &str, upload: &str) -> Result<()> {
+        let mut value = now_ms().to_be_bytes().to_vec();
+        value.extend_from_slice(upload.as_bytes());
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_STAGED)?, blob.as_bytes(), value);
+        self.write(batch)
+    }
+
     fn abandon_blob(&self, blob: &str) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_STAGED)?, blob.as_bytes());
@@ -417,14 +425,19 @@ impl MetaStore for RocksMeta {
             None => rocksdb::IteratorMode::Start,
         };
         for item in self.db.iterator_cf(self.cf(CF_GC)?, mode) {
-            let (k, _) = item?;
+            let (k, v) = item?;
             let Some((queued_ms, blob)) = codec::parse_gc_key(&k) else {
                 continue;
             };
             if queued_ms > until_ms || out.len() == limit {
                 break;
             }
-            out.push(GcEntry { blob, queued_ms });
+            let upload = (!v.is_empty()).then(|| String::from_utf8_lossy(&v).into_owned());
+            out.push(GcEntry {
+                blob,
+                queued_ms,
+                upload,
+            });
         }
         Ok(out)
     }
@@ -481,9 +494,11 @@ impl MetaStore for RocksMeta {
         let gc = self.cf(CF_GC)?;
         let mut n = 0;
         for item in self.db.iterator_cf(staged, rocksdb::IteratorMode::Start) {
-            let (k, _) = item?;
+            let (k, v) = item?;
             batch.delete_cf(staged, &k);
-            batch.put_cf(gc, codec::gc_key(0, &String::from_utf8_lossy(&k)), []);
+            // A marker is the staging time, then the id of a remote upload if one was begun.
+            let upload = v.get(8..).unwrap_or_default();
+            batch.put_cf(gc, codec::gc_key(0, &String::from_utf8_lossy(&k)), upload);
             n += 1;
         }
         self.write(batch)?;
@@ -642,12 +657,18 @@ mod tests {
         let (_d, m) = open();
         m.stage_blob("s1").unwrap();
         m.stage_blob("s2").unwrap();
+        m.stage_blob("s3").unwrap();
+        m.note_blob_upload("s3", "upload-of-s3").unwrap();
         m.abandon_blob("s2").unwrap();
-        assert_eq!(m.recover_staged().unwrap(), 1);
+        assert_eq!(m.recover_staged().unwrap(), 2);
         let gc = m.pending_deletes(i64::MAX, None, 10).unwrap();
         let names: Vec<&str> = gc.iter().map(|e| e.blob.as_str()).collect();
         // Recovered blobs are queued as oldest: nothing can be reading them.
-        assert_eq!(names, ["s1", "s2"]);
+        assert_eq!(names, ["s1", "s3", "s2"]);
+        // A remote upload a crash cut off goes with its blob, to be aborted.
+        let uploads: Vec<Option<&str>> = gc.iter().map(|e| e.upload.as_deref()).collect();
+        assert_eq!(uploads, [None, Some("upload-of-s3"), None]);
+        m.deleted(&gc[1]).unwrap();
         m.deleted(&gc[0]).unwrap();
         let left = m.pending_deletes(i64::MAX, None, 10).unwrap();
         assert_eq!(left.len(), 1);

@@ -27,6 +27,9 @@ pub struct Deadlines {
     pub idle: Duration,
     /// A response the client has stopped reading.
     pub send: Duration,
+    /// Slowest a client may read a response, averaged over the time spent waiting for it,
+    /// once that time reaches `send`; 0 = off.
+    pub send_min_bytes_per_sec: f64,
     pub tls_handshake: Duration,
 }
 
@@ -36,6 +39,7 @@ impl Deadlines {
             header_read: secs(l.header_read_timeout_secs),
             idle: secs(l.idle_timeout_secs),
             send: secs(l.send_timeout_secs),
+            send_min_bytes_per_sec: l.send_min_bytes_per_sec,
             tls_handshake: secs(l.tls_handshake_timeout_secs),
         }
     }
@@ -47,6 +51,7 @@ impl Deadlines {
             header_read: self.header_read.min(short),
             idle: self.idle.min(short),
             send: self.send.min(short),
+            send_min_bytes_per_sec: self.send_min_bytes_per_sec,
             tls_handshake: self.tls_handshake.min(short),
         }
     }
@@ -297,6 +302,61 @@ impl Drop for Busy {
     }
 }
 
+/// How fast a client takes a response: the time spent waiting for it to ask for more, against
+/// the bytes it took. The send deadline cuts a client that stops reading; this cuts one that
+/// reads just often enough to stay inside it, a few bytes at a time.
+pub struct SendPace {
+    grace: Duration,
+    min_bytes_per_sec: f64,
+    /// When the last frame was handed over; hyper asks again once the client took it.
+    handed_at: Option<Instant>,
+    waited: Duration,
+    sent: u64,
+}
+
+/// A client read a response too slowly.
+#[derive(Debug, thiserror::Error)]
+#[error("the client read the response slower than {0} bytes per second")]
+pub struct SlowReader(pub f64);
+
+impl SendPace {
+    pub fn new(d: &Deadlines) -> Self {
+        Self {
+            grace: d.send,
+            min_bytes_per_sec: d.send_min_bytes_per_sec,
+            handed_at: None,
+            waited: Duration::ZERO,
+            sent: 0,
+        }
+    }
+
+    /// hyper asks for the next frame.
+    pub fn asked(&mut self) -> Result<(), SlowReader> {
+        if let Some(at) = self.handed_at.take() {
+            self.waited += at.elapsed();
+        }
+        self.check()
+    }
+
+    /// A frame of `n` bytes was handed over.
+    pub fn handed(&mut self, n: usize) {
+        self.sent += n as u64;
+        self.handed_at = Some(Instant::now());
+    }
+
+    fn check(&self) -> Result<(), SlowReader> {
+        let min = self.min_bytes_per_sec;
+        let slow = min > 0.0
+            && self.waited >= self.grace
+            && (self.sent as f64) < min * self.waited.as_secs_f64();
+        if slow {
+            Err(SlowReader(min))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// A socket that reports its reads and writes to an [`Activity`].
 pub struct Watched<S> {
     inner: S,
@@ -411,6 +471,7 @@ mod tests {
             header_read: Duration::from_millis(20),
             idle: Duration::from_millis(40),
             send: Duration::from_millis(20),
+            send_min_bytes_per_sec: 0.0,
             tls_handshake: Duration::from_millis(20),
         };
         let a = Activity::new();
@@ -438,5 +499,50 @@ mod tests {
             None,
             "idle clock starts when the response ends"
         );
+    }
+
+    #[test]
+    fn send_pace_cuts_only_a_reader_slow_over_the_whole_wait() {
+        let d = Deadlines {
+            header_read: Duration::from_secs(1),
+            idle: Duration::from_secs(1),
+            send: Duration::from_millis(30),
+            send_min_bytes_per_sec: 10_000.0,
+            tls_handshake: Duration::from_secs(1),
+        };
+        // Fast enough: 1000 bytes per 10 ms of waiting is 100 kB/s.
+        let mut p = SendPace::new(&d);
+        for _ in 0..6 {
+            p.asked().unwrap();
+            p.handed(1000);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        p.asked().unwrap();
+        // Too slow: 10 bytes per 10 ms is 1 kB/s; cut once the grace is waited.
+        let mut p = SendPace::new(&d);
+        let mut cut = None;
+        for i in 0..10 {
+            if p.asked().is_err() {
+                cut = Some(i);
+                break;
+            }
+            p.handed(10);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(matches!(cut, Some(3..=5)), "{cut:?}");
+        // Time the server spends producing frames is not the client's.
+        let mut p = SendPace::new(&d);
+        p.asked().unwrap();
+        std::thread::sleep(Duration::from_millis(40));
+        p.handed(1);
+        p.asked().unwrap();
+        // Off.
+        let mut p = SendPace::new(&Deadlines {
+            send_min_bytes_per_sec: 0.0,
+            ..d
+        });
+        p.handed(0);
+        std::thread::sleep(Duration::from_millis(40));
+        p.asked().unwrap();
     }
 }

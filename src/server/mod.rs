@@ -22,7 +22,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use self::body::{BodyDeadlines, RequestBody, Response};
-use self::conn::{Activity, Admission, Admit, Busy, Deadlines, Watched};
+use self::conn::{Activity, Admission, Admit, Busy, Deadlines, SendPace, Watched};
 use self::router::Route;
 use crate::access::jwt::JwtVerifier;
 use crate::access::ratelimit::RateLimiter;
@@ -53,6 +53,8 @@ pub struct AppState {
     /// Idempotency keys whose first request is still running.
     pub idempotency_inflight: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
     pub started: Instant,
+    /// What the background scrubber last found.
+    pub scrub: Arc<crate::scrub::ScrubStatus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +111,14 @@ pub async fn run_until(
     let grace = cfg.shutdown_grace;
     let limits = cfg.limits;
     let keys = Arc::new(KeyRing::new(root, store.meta(), sealer));
+    let scrub = Arc::new(crate::scrub::ScrubStatus::default());
+    tokio::spawn(crate::scrub::run_in_background(
+        store.meta(),
+        store.blobs().clone(),
+        cfg.data_dir.clone(),
+        cfg.scrub.clone(),
+        scrub.clone(),
+    ));
     let state = Arc::new(AppState {
         store,
         keys,
@@ -121,6 +131,7 @@ pub async fn run_until(
         ),
         idempotency_inflight: Default::default(),
         started: Instant::now(),
+        scrub,
         cfg,
     });
     {
@@ -236,7 +247,12 @@ impl Conns {
                         req.extensions_mut().insert(ClientAddr(peer));
                         handle(conns.state.clone(), req).await
                     };
-                    Ok::<_, std::convert::Infallible>(sending(resp, activity.responding(), busy))
+                    Ok::<_, std::convert::Infallible>(sending(
+                        resp,
+                        activity.responding(),
+                        busy,
+                        &deadlines,
+                    ))
                 }
             })
         };
@@ -307,6 +323,7 @@ async fn watchdog<E>(
 struct Sending {
     inner: body::Body,
     busy: Busy,
+    pace: SendPace,
 }
 
 impl http_body::Body for Sending {
@@ -317,9 +334,15 @@ impl http_body::Body for Sending {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if let Err(e) = self.pace.asked() {
+            tracing::debug!(error = %e, "cutting off a response");
+            return std::task::Poll::Ready(Some(Err(e.into())));
+        }
         let r = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        if let std::task::Poll::Ready(Some(Ok(_))) = &r {
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &r {
             self.busy.progressed();
+            let n = frame.data_ref().map_or(0, bytes::Bytes::len);
+            self.pace.handed(n);
         }
         r
     }
@@ -333,12 +356,13 @@ impl http_body::Body for Sending {
     }
 }
 
-fn sending(resp: Response, responding: Busy, handling: Busy) -> Response {
+fn sending(resp: Response, responding: Busy, handling: Busy, deadlines: &Deadlines) -> Response {
     drop(handling);
     resp.map(|inner| {
         http_body_util::BodyExt::boxed_unsync(Sending {
             inner,
             busy: responding,
+            pace: SendPace::new(deadlines),
         })
     })
 }
@@ -537,6 +561,7 @@ fn health(state: &AppState) -> Response {
             "uptime": state.started.elapsed().as_secs(),
             "region": state.cfg.region,
             "corrupt_reads": state.store.corrupt_reads(),
+            "scrub": state.scrub.summary(),
         }),
     )
 }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::blob::{BlobStore, BlobWriter};
+use crate::blob::{BlobStore, BlobWriter, Written};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::integrity::{ChunkSummer, Verifier};
@@ -52,9 +52,7 @@ impl Store {
     #[cfg(feature = "rocksdb")]
     pub async fn open(cfg: &Config) -> Result<Self> {
         use crate::meta::rocks::RocksMeta;
-        if matches!(cfg.blob, crate::config::BlobBackend::Local) || cfg.data_dir.exists() {
-            crate::credentials::secure_data_dir(&cfg.data_dir)?;
-        }
+        crate::credentials::secure_data_dir(&cfg.data_dir)?;
         let meta_dir = cfg.meta_dir();
         let sync = cfg.durability == crate::config::Durability::Strict;
         let meta = tokio::task::spawn_blocking(move || -> Result<RocksMeta> {
@@ -64,15 +62,18 @@ impl Store {
         })
         .await??;
         if matches!(cfg.blob, crate::config::BlobBackend::Local) {
-            // Nothing is being written yet: any staging file is a write a crash cut off.
-            let dir = cfg.blob_dir();
-            let removed = tokio::task::spawn_blocking(move || remove_staging_files(&dir)).await?;
-            if removed > 0 {
-                tracing::info!(
-                    files = removed,
-                    "removed blob files a crash left half-written"
-                );
-            }
+            // Staging files older than this process are writes a crash cut off. The walk
+            // visits every blob file, so it runs beside serving rather than before it.
+            let (dir, started) = (cfg.blob_dir(), std::time::SystemTime::now());
+            tokio::task::spawn_blocking(move || {
+                let removed = remove_staging_files(&dir, started);
+                if removed > 0 {
+                    tracing::info!(
+                        files = removed,
+                        "removed blob files a crash left half-written"
+                    );
+                }
+            });
         }
         let blobs = crate::blob::backend::build(cfg)?;
         Ok(Self::with_parts(Arc::new(meta), blobs).await)
@@ -96,6 +97,11 @@ impl Store {
         }
         tokio::spawn(store.clone().sweep_forever());
         store
+    }
+
+    /// The blob backend, for the scrubber.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
     }
 
     /// The index, for the parts of the server that keep their own records in it.
@@ -433,6 +439,12 @@ impl Store {
                 if self.is_leased(&entry.blob) {
                     continue;
                 }
+                if let Some(upload) = &entry.upload {
+                    if let Err(e) = self.blobs.abort_upload(&entry.blob, upload).await {
+                        tracing::warn!(error = %e, blob = %entry.blob, "could not abort an interrupted blob upload; will retry");
+                        continue;
+                    }
+                }
                 if let Err(e) = self.blobs.delete(&entry.blob).await {
                     tracing::warn!(error = %e, blob = %entry.blob, "could not delete a blob; will retry");
                     continue;
@@ -541,9 +553,9 @@ impl futures::Stream for CheckedRead {
 }
 
 /// Deletes the local backend's staging files (`blob#N`, which object_store writes and then
-/// renames into place) under `dir`; returns how many.
+/// renames into place) under `dir` last written before `before`; returns how many.
 #[cfg(feature = "rocksdb")]
-fn remove_staging_files(dir: &std::path::Path) -> usize {
+fn remove_staging_files(dir: &std::path::Path, before: std::time::SystemTime) -> usize {
     let mut removed = 0;
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -555,6 +567,9 @@ fn remove_staging_files(dir: &std::path::Path) -> usize {
             if is_dir {
                 stack.push(e.path());
             } else if e.file_name().to_string_lossy().contains('#')
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < before)
                 && std::fs::remove_file(e.path()).is_ok()
             {
                 removed += 1;
@@ -619,10 +634,17 @@ impl StagedBlob {
         if let Some(s) = self.sums.as_mut() {
             s.update(&data);
         }
-        match self.writer.as_mut() {
-            Some(w) => w.write(data).await,
-            None => Err(Error::Internal("blob writer already finished".into())),
+        let written = match self.writer.as_mut() {
+            Some(w) => w.write(data).await?,
+            None => return Err(Error::Internal("blob writer already finished".into())),
+        };
+        if let (Written::StartedUpload(upload), Some(store)) = (written, &self.store) {
+            let id = self.id.clone();
+            store
+                .blocking(move |m| m.note_blob_upload(&id, &upload))
+                .await?;
         }
+        Ok(())
     }
 
     pub fn len(&self) -> u64 {
@@ -668,5 +690,32 @@ impl Drop for StagedBlob {
                 rt.spawn(async move { store.discard(id, writer).await });
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "rocksdb"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_staging_files_older_than_the_process_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let fan = dir.path().join("ab");
+        std::fs::create_dir_all(&fan).unwrap();
+        for name in ["abcd#1", "abcd", "abef#7"] {
+            std::fs::write(fan.join(name), b"x").unwrap();
+        }
+        // Written after the cut-off: a write in flight now, left alone.
+        assert_eq!(
+            remove_staging_files(dir.path(), std::time::SystemTime::UNIX_EPOCH),
+            0
+        );
+        let later = std::time::SystemTime::now() + Duration::from_secs(1);
+        assert_eq!(remove_staging_files(dir.path(), later), 2);
+        let left: Vec<String> = std::fs::read_dir(&fan)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["abcd"]);
     }
 }

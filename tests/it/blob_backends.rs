@@ -3,12 +3,14 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::harness::{get_bytes, pattern, Server};
+use tokio::io::AsyncWriteExt;
+
+use crate::harness::{get_bytes, pattern, presigned_put_head, Server};
 
 /// `python3 -m moto.server` on a free loopback port; killed on drop.
 struct Moto {
@@ -301,4 +303,89 @@ async fn a_download_outlives_the_deletion_of_its_multipart_object() {
         got.extend_from_slice(&chunk);
     }
     assert!(got == data, "download cut short at {} bytes", got.len());
+}
+
+/// Uploads upstream that are still open.
+async fn open_uploads(upstream: &aws_sdk_s3::Client, bucket: &str) -> usize {
+    upstream
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list upstream uploads")
+        .uploads()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_upload_leaves_no_multipart_upload_upstream() {
+    // The upstream is a second cnx-storage: S3-compatible, and it lists multipart uploads.
+    let upstream_srv = Server::start();
+    if upstream_srv.skip_external("kills the gateway with SIGKILL") {
+        return;
+    }
+    let upstream = upstream_srv.client();
+    let blobs_bucket = upstream_srv.bucket(&upstream, "blobs").await;
+    let mut gateway = Server::start_with_config(&format!(
+        "[blob]\nbackend = \"s3\"\nbucket = \"{blobs_bucket}\"\nregion = \"{}\"\nendpoint = \"{}\"\nallow_http = true\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\nprefix = \"gw\"\n",
+        crate::harness::REGION,
+        upstream_srv.endpoint(),
+        upstream_srv.access_key,
+        upstream_srv.secret_key,
+    ));
+    let bucket = gateway.bucket(&gateway.client(), "crash").await;
+
+    // More than one 8 MiB part arrives, then the client holds the rest back.
+    let len = 24 << 20;
+    let head = presigned_put_head(&gateway, &bucket, "cut", len).await;
+    let mut s = tokio::net::TcpStream::connect(&gateway.addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&pattern(10 << 20, 3)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while open_uploads(&upstream, &blobs_bucket).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway never began an upload"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    tokio::task::block_in_place(|| gateway.kill9_and_restart());
+    drop(s);
+
+    // Recovery aborts the upload and leaves nothing upstream.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let uploads = open_uploads(&upstream, &blobs_bucket).await;
+        let objects = upstream
+            .list_objects_v2()
+            .bucket(&blobs_bucket)
+            .send()
+            .await
+            .expect("list upstream")
+            .key_count()
+            .unwrap_or(0);
+        if uploads == 0 && objects == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{uploads} uploads and {objects} blobs left upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // The gateway still works through the same upstream, multipart included.
+    let client = gateway.client();
+    let data = pattern((8 << 20) + 99, 4);
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("after")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .expect("put after recovery");
+    assert_eq!(get_bytes(&client, &bucket, "after").await, data);
+    assert_eq!(open_uploads(&upstream, &blobs_bucket).await, 0);
 }

@@ -6,11 +6,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::presigning::PresigningConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::harness::{assert_err, blob_files, raw_request, Server};
+use crate::harness::{assert_err, blob_files, presigned_put_head, raw_request, Server};
 
 const TIGHT: &str = "[limits]
 api_requests_per_second = 0
@@ -137,29 +136,6 @@ async fn silent_half_sent_and_idle_connections_are_closed() {
         took >= Duration::from_millis(1400),
         "idle close after {took:?}"
     );
-}
-
-/// A presigned PUT's request head, announcing `len` body bytes.
-async fn presigned_put_head(srv: &Server, bucket: &str, key: &str, len: usize) -> String {
-    let client = srv.client();
-    let req = client
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(600)).unwrap())
-        .await
-        .unwrap();
-    let uri: http::Uri = req.uri().parse().unwrap();
-    let mut head = format!(
-        "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {len}\r\n",
-        uri.path_and_query().unwrap(),
-        uri.authority().unwrap()
-    );
-    for (k, v) in req.headers() {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    head
 }
 
 async fn assert_nothing_stored(srv: &Server, bucket: &str, key: &str) {
@@ -436,4 +412,77 @@ async fn management_body_is_not_read_before_authentication() {
         .unwrap();
     let text = String::from_utf8_lossy(&buf[..n]);
     assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+}
+
+#[tokio::test]
+async fn a_response_read_a_little_at_a_time_is_cut_off() {
+    let srv = Server::start_with_config(
+        "[limits]\napi_requests_per_second = 0\nsend_timeout_secs = 3\nsend_min_bytes_per_sec = 2000000\n",
+    );
+    if srv.skip_external("needs the server's own deadlines") {
+        return;
+    }
+    let client = srv.client();
+    let bucket = srv.bucket(&client, "slowread").await;
+    let len = 64usize << 20;
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("big")
+        .body(aws_sdk_s3::primitives::ByteStream::from(vec![b'r'; len]))
+        .send()
+        .await
+        .unwrap();
+    let url = client
+        .get_object()
+        .bucket(&bucket)
+        .key("big")
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(600)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let uri: http::Uri = url.uri().parse().unwrap();
+    let head = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n",
+        uri.path_and_query().unwrap(),
+        srv.addr
+    );
+
+    // Steady, but far below the floor: 64 KiB every 100 ms. Each read keeps the response
+    // moving, so only the rate floor can end it; at this pace it would take 100 s.
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(64 << 10).unwrap();
+    let mut s = sock.connect(srv.addr.parse().unwrap()).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let start = Instant::now();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut closed = false;
+    while start.elapsed() < Duration::from_secs(30) {
+        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(n)) => got += n,
+            Err(_) => panic!("no bytes for 5 s after {got}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        closed,
+        "a slow reader held the response for {:?}",
+        start.elapsed()
+    );
+    assert!(got < len, "{got}");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "cut after {:?}",
+        start.elapsed()
+    );
+
+    // A client that reads at its own pace gets the whole object.
+    let whole = crate::harness::get_bytes(&client, &bucket, "big").await;
+    assert_eq!(whole.len(), len);
 }

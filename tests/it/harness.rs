@@ -19,7 +19,7 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::presigning::PresignedRequest;
+use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use aws_sdk_s3::Client;
@@ -678,6 +678,29 @@ pub async fn raw_request(
         headers: parts.headers,
         body,
     }
+}
+
+/// A presigned PUT's request head, announcing `len` body bytes.
+pub async fn presigned_put_head(srv: &Server, bucket: &str, key: &str, len: usize) -> String {
+    let client = srv.client();
+    let req = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(600)).unwrap())
+        .await
+        .unwrap();
+    let uri: http::Uri = req.uri().parse().unwrap();
+    let mut head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {len}\r\n",
+        uri.path_and_query().unwrap(),
+        uri.authority().unwrap()
+    );
+    for (k, v) in req.headers() {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
 }
 
 /// Sends a presigned request (its method, URL and headers) with `body`.

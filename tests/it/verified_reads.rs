@@ -242,3 +242,59 @@ async fn scrub_reports_corrupt_missing_and_orphaned_blobs() {
     assert_eq!(report["blobs_checked"], 1);
     assert!(report["orphaned"].is_null());
 }
+
+/// The scrubber's last pass as `/health` shows it.
+async fn last_scrub_pass(srv: &Server) -> Value {
+    let r =
+        crate::harness::raw_request("GET", &format!("{}/health", srv.endpoint()), &[], "").await;
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    v["scrub"]["last_pass"].clone()
+}
+
+#[tokio::test]
+async fn the_background_scrubber_finds_bad_blobs_at_its_own_pace() {
+    // A pass every 3.6 s, reading at most 4 MiB/s.
+    let mut srv = Server::start_with_config(
+        "[scrub]\nevery_hours = 0.001\nmax_mib_per_sec = 4\norphans_older_than_secs = 0\n",
+    );
+    if srv.skip_external("scrubs the server's own data dir") {
+        return;
+    }
+    single_blob(&srv, "bg-good", &pattern(8 * MIB, 1)).await;
+    let data = pattern(MIB + 3, 2);
+    let (flipped, flipped_blob) = single_blob(&srv, "bg-flip", &data).await;
+    let (gone, gone_blob) = single_blob(&srv, "bg-gone", &data).await;
+    flip(&flipped_blob, 7);
+    std::fs::remove_file(&gone_blob).unwrap();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let pass = loop {
+        let pass = last_scrub_pass(&srv).await;
+        if pass["corrupt"] == 1 && pass["missing"] == 1 {
+            break pass;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pass found the bad blobs: {pass}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    // The 8 MiB good blob was read whole, and no faster than the cap allows.
+    assert!(
+        pass["bytes_checked"].as_u64().unwrap() >= 8 * MIB as u64,
+        "{pass}"
+    );
+    assert!(pass["seconds"].as_f64().unwrap() >= 1.5, "{pass}");
+    assert_eq!(pass["orphaned"], 0, "{pass}");
+
+    // The findings, by object, are in the data dir, and survive a restart.
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(srv.data_dir().join("scrub-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["report"]["corrupt"][0]["bucket"], flipped.as_str());
+    assert_eq!(report["report"]["missing"][0]["bucket"], gone.as_str());
+    assert_eq!(report["report"]["corrupt"][0]["key"], "obj");
+    srv.restart();
+    let after = last_scrub_pass(&srv).await;
+    assert!(after["finished_at"].is_string(), "{after}");
+}
