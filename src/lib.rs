@@ -29,7 +29,6 @@ pub mod error;
 pub mod integrity;
 pub mod meta;
 pub mod s3;
-#[cfg(feature = "rocksdb")]
 pub mod scrub;
 pub mod server;
 pub mod store;

@@ -18,7 +18,6 @@ use crate::blob::BlobStore;
 use crate::config::{Config, ScrubSchedule};
 use crate::error::{Error, Result};
 use crate::integrity::ChunkSummer;
-use crate::meta::rocks::RocksMeta;
 use crate::meta::{GcEntry, ListEntry, ListQuery, MetaStore, UploadEntry, UploadQuery};
 
 /// By default a blob younger than this is never called an orphan: it may be on its way to
@@ -81,12 +80,13 @@ pub struct Progress {
 }
 
 /// A read-only snapshot of the index: it needs no lock, so a running server can keep going.
+#[cfg(feature = "rocksdb")]
 fn open_meta(cfg: &Config) -> Result<Arc<dyn MetaStore>> {
     let dir = cfg.meta_dir();
     if !dir.is_dir() {
         return Err(Error::Meta(format!("no index at {}", dir.display())));
     }
-    Ok(Arc::new(RocksMeta::open_read_only(&dir)?))
+    Ok(Arc::new(crate::meta::rocks::RocksMeta::open_read_only(&dir)?))
 }
 
 /// Runs a walk of the index off the async threads.
@@ -283,6 +283,7 @@ pub struct ScanOptions {
 }
 
 /// Scrubs the data dir of `cfg` (one bucket with `only`), on a snapshot of its index.
+#[cfg(feature = "rocksdb")]
 pub async fn scrub(
     cfg: &Config,
     only: Option<&str>,
