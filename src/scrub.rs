@@ -86,7 +86,9 @@ fn open_meta(cfg: &Config) -> Result<Arc<dyn MetaStore>> {
     if !dir.is_dir() {
         return Err(Error::Meta(format!("no index at {}", dir.display())));
     }
-    Ok(Arc::new(crate::meta::rocks::RocksMeta::open_read_only(&dir)?))
+    Ok(Arc::new(crate::meta::rocks::RocksMeta::open_read_only(
+        &dir,
+    )?))
 }
 
 /// Runs a walk of the index off the async threads.
