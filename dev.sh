@@ -61,11 +61,17 @@ case "${1:-}" in
     ;;
   test)
     need_deb curl openssl chromium
+    phase() { echo "[dev.sh] $1: $((SECONDS - started)) s"; started=$SECONDS; }
+    started=$SECONDS
     cargo build --bin cnx-storage
+    phase "build"
     # unit tests; the integration tests (aws-sdk-rust) run inside s3-compat/run as a column
     cargo test --lib --bins --examples
+    phase "unit tests"
     fuzz_smoke 30
+    phase "fuzz smoke"
     s3-compat/run --binary "$CARGO_TARGET_DIR/debug/cnx-storage"
+    phase "client matrix (incl. tests/it)"
     ;;
   fuzz)
     fuzz_smoke "${2:-30}"

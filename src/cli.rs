@@ -10,14 +10,15 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 
+use crate::access::admin::{self, AdminError, KeyTerms, Manager};
 use crate::access::seal::Sealer;
 use crate::access::signer::{self, Signing};
-use crate::access::{valid_account_name, KeyRing, ROOT_ACCOUNT};
-use crate::api::keys;
+use crate::access::KeyRing;
+use crate::api::keys::view;
 use crate::config::Config;
 use crate::credentials::RootCredentials;
 use crate::meta::rocks::RocksMeta;
-use crate::meta::{KeyScope, MetaStore};
+use crate::meta::{KeyRecord, MetaStore};
 
 /// One key operation, as the API's routes name them.
 #[derive(Debug, Clone)]
@@ -52,6 +53,9 @@ pub enum KeyOp {
 pub enum CliError {
     #[error("{status}: {message}")]
     Api { status: u16, message: String },
+    /// Nothing answers at the endpoint: the data dir is used instead.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
     #[error("{0}")]
     Failed(String),
 }
@@ -149,7 +153,7 @@ impl KeyOp {
 pub async fn run(cfg: &Config, endpoint: &str, op: &KeyOp) -> Result<(Value, bool), CliError> {
     let root = RootCredentials::load_or_create(cfg).map_err(failed)?;
     match call_server(endpoint, cfg, &root, op).await {
-        Err(CliError::Failed(e)) if e.starts_with("unreachable") => {
+        Err(CliError::Unreachable(_)) => {
             let cfg = cfg.clone();
             let op = op.clone();
             let v = tokio::task::spawn_blocking(move || offline(&cfg, root, &op))
@@ -161,11 +165,43 @@ pub async fn run(cfg: &Config, endpoint: &str, op: &KeyOp) -> Result<(Value, boo
     }
 }
 
+/// One request for `op`, or for a listing every page of it (following `next_cursor`).
 async fn call_server(
     endpoint: &str,
     cfg: &Config,
     root: &RootCredentials,
     op: &KeyOp,
+) -> Result<Value, CliError> {
+    let (method, path, body) = op.request();
+    if !matches!(
+        op,
+        KeyOp::ListBucketKeys { .. } | KeyOp::ListAccessKeys { .. }
+    ) {
+        return call_once(endpoint, cfg, root, method, &path, body).await;
+    }
+    let mut keys = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page_path = match &cursor {
+            Some(c) => format!("{path}&cursor={}", encode(c)),
+            None => path.clone(),
+        };
+        let page = call_once(endpoint, cfg, root, method.clone(), &page_path, None).await?;
+        keys.extend(page["keys"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(next) if !next.is_empty() => cursor = Some(next.to_owned()),
+            _ => return Ok(json!({ "keys": keys, "next_cursor": null })),
+        }
+    }
+}
+
+async fn call_once(
+    endpoint: &str,
+    cfg: &Config,
+    root: &RootCredentials,
+    method: http::Method,
+    path: &str,
+    body: Option<Value>,
 ) -> Result<Value, CliError> {
     let base: http::Uri = endpoint
         .parse()
@@ -180,7 +216,6 @@ async fn call_server(
         .authority()
         .ok_or_else(|| failed(format!("endpoint `{endpoint}` names no host")))?
         .to_string();
-    let (method, path, body) = op.request();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let url = format!("http://{authority}{path}");
     let mut headers: Vec<(&str, &str)> = vec![("host", authority.as_str())];
@@ -203,7 +238,7 @@ async fn call_server(
     .map_err(failed)?;
     let stream = tokio::net::TcpStream::connect(&authority)
         .await
-        .map_err(|e| failed(format!("unreachable: {e}")))?;
+        .map_err(|e| CliError::Unreachable(e.to_string()))?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
@@ -245,9 +280,15 @@ fn api_error(status: u16, message: impl Into<String>) -> CliError {
     }
 }
 
-impl From<crate::api::error::ApiError> for CliError {
-    fn from(e: crate::api::error::ApiError) -> Self {
-        api_error(e.status.as_u16(), e.message)
+/// The same statuses the management API answers with.
+impl From<AdminError> for CliError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Invalid(m) => api_error(400, m),
+            AdminError::Forbidden(m) => api_error(403, m),
+            AdminError::NotFound(m) => api_error(404, m),
+            AdminError::Store(e) => failed(e),
+        }
     }
 }
 
@@ -263,93 +304,59 @@ fn offline(cfg: &Config, root: RootCredentials, op: &KeyOp) -> Result<Value, Cli
     let meta: Arc<dyn MetaStore> = Arc::new(meta);
     let sealer = Sealer::load_or_create(cfg, meta.as_ref()).map_err(failed)?;
     let ring = KeyRing::new(root, meta.clone(), sealer);
+    let operator = Manager::operator();
     let bucket_of = |name: &str| {
         meta.get_bucket(name)
             .map_err(failed)?
             .ok_or_else(|| api_error(404, format!("bucket `{name}` not found")))
     };
-    let list = |keep: &dyn Fn(&KeyScope) -> bool| -> Result<Value, CliError> {
-        let keys: Vec<Value> = ring
-            .list_blocking()
-            .map_err(failed)?
-            .iter()
-            .filter(|k| keep(&k.scope))
-            .map(|k| keys::view(k, None))
-            .collect();
-        Ok(json!({ "keys": keys, "next_cursor": null }))
+    let listing = |keys: Vec<KeyRecord>| {
+        let keys: Vec<Value> = keys.iter().map(|k| view(k, None)).collect();
+        json!({ "keys": keys, "next_cursor": null })
     };
-    match op {
+    let minted = |(rec, secret): (KeyRecord, String)| view(&rec, Some(&secret));
+    let terms = |name: &Option<String>, expires_at: &Option<String>| KeyTerms {
+        name: name.clone(),
+        expires_at: expires_at.clone(),
+    };
+    Ok(match op {
         KeyOp::CreateBucketKey {
             bucket,
             permission,
             name,
             expires_at,
-        } => {
-            let b = bucket_of(bucket)?;
-            let permission = keys::parse_permission(permission)?;
-            keys::check_name(name)?;
-            let scope = KeyScope::Bucket {
-                bucket_id: b.id,
-                bucket: b.name.clone(),
-                account: b.owner.clone(),
-                permission,
-            };
-            let (rec, secret) = ring
-                .create_blocking(scope, name.clone(), keys::check_expiry(expires_at)?)
-                .map_err(failed)?;
-            Ok(keys::view(&rec, Some(&secret)))
-        }
+        } => minted(admin::mint_bucket_key(
+            &ring,
+            &bucket_of(bucket)?,
+            permission,
+            &terms(name, expires_at),
+        )?),
         KeyOp::ListBucketKeys { bucket } => {
-            let b = bucket_of(bucket)?;
-            list(&|s| matches!(s, KeyScope::Bucket { bucket_id, .. } if *bucket_id == b.id))
+            listing(admin::bucket_keys(&ring, &bucket_of(bucket)?)?)
         }
         KeyOp::RevokeBucketKey {
             bucket,
             access_key_id,
         } => {
-            let b = bucket_of(bucket)?;
-            match ring.get_blocking(access_key_id).map_err(failed)? {
-                Some(rec) if matches!(&rec.scope, KeyScope::Bucket { bucket_id, .. } if *bucket_id == b.id) =>
-                {
-                    ring.revoke_blocking(access_key_id).map_err(failed)?;
-                    Ok(Value::Null)
-                }
-                _ => Err(api_error(
-                    404,
-                    format!("bucket `{bucket}` has no access key `{access_key_id}`"),
-                )),
-            }
+            admin::revoke_bucket_key(&ring, &bucket_of(bucket)?, access_key_id)?;
+            Value::Null
         }
         KeyOp::CreateAccessKey {
             account,
             name,
             expires_at,
-        } => {
-            let account = account.clone().unwrap_or_else(|| ROOT_ACCOUNT.to_owned());
-            if account != ROOT_ACCOUNT && !valid_account_name(&account) {
-                return Err(api_error(400, format!("invalid account `{account}`")));
-            }
-            keys::check_name(name)?;
-            let (rec, secret) = ring
-                .create_blocking(
-                    KeyScope::Account { account },
-                    name.clone(),
-                    keys::check_expiry(expires_at)?,
-                )
-                .map_err(failed)?;
-            Ok(keys::view(&rec, Some(&secret)))
+        } => minted(admin::mint_account_key(
+            &ring,
+            &operator,
+            account.as_deref(),
+            &terms(name, expires_at),
+        )?),
+        KeyOp::ListAccessKeys { account } => {
+            listing(admin::account_keys(&ring, &operator, account.as_deref())?)
         }
-        KeyOp::ListAccessKeys { account } => list(
-            &|s| matches!(s, KeyScope::Account { account: a } if account.as_deref().is_none_or(|o| o == a)),
-        ),
         KeyOp::RevokeAccessKey { access_key_id } => {
-            match ring.get_blocking(access_key_id).map_err(failed)? {
-                Some(rec) if matches!(rec.scope, KeyScope::Account { .. }) => {
-                    ring.revoke_blocking(access_key_id).map_err(failed)?;
-                    Ok(Value::Null)
-                }
-                _ => Err(api_error(404, format!("no access key `{access_key_id}`"))),
-            }
+            admin::revoke_account_key(&ring, &operator, access_key_id)?;
+            Value::Null
         }
-    }
+    })
 }

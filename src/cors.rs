@@ -2,25 +2,21 @@
 //! a browser's request against them, and the headers a match earns. Shared by the S3 surface
 //! (preflight `OPTIONS` and actual requests) and the management surface (`cors` setting).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// S3 accepts at most 100 rules per bucket.
 pub const MAX_RULES: usize = 100;
 const METHODS: &[&str] = &["GET", "PUT", "HEAD", "POST", "DELETE"];
 
-/// One CORS rule, as stored and as the management API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One CORS rule. The index stores it as `meta::CorsRecord`; the management API shows it as
+/// its own JSON view.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CorsRule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub allowed_origins: Vec<String>,
     pub allowed_methods: Vec<String>,
-    #[serde(default)]
     pub allowed_headers: Vec<String>,
-    #[serde(default)]
     pub expose_headers: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age_seconds: Option<u32>,
 }
 

@@ -1,5 +1,6 @@
 //! The domain error that `store/` and below return. No HTTP, XML or JSON here: each surface maps
-//! these to its own dialect in one place (`s3/error.rs`, and later `api/error.rs`).
+//! these to its own dialect in one place, each an exhaustive match (`s3/error.rs`,
+//! `api/error.rs`), so a new variant cannot be given a status by accident.
 
 use crate::checksum::ChecksumAlgorithm;
 

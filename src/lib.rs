@@ -1,16 +1,7 @@
 //! cnx-storage: an S3-compatible object storage gateway with a JSON management surface.
 //!
-//! Layers (dependencies point down only):
-//!
-//! ```text
-//! server (accept, router, request ids, panic guard)
-//!   ├─ s3 (endpoint → handler per operation, XML errors)     auth (SigV4, presign, aws-chunked)
-//!   └─ api (JSON management surface under /storage/)
-//!        └─ store (buckets, objects, write order, orphan guard)
-//!             ├─ meta (MetaStore trait; RocksDB)
-//!             └─ blob (object_store: local, memory, S3, GCS, Azure)
-//! ```
-//! `config`, `error`, `checksum`, `integrity` and `xml` are shared by all layers.
+//! The layers, the write path and the key layout are in `docs/ARCHITECTURE.md`; the layer of
+//! each module is in [`layering::LAYERS`], which a test holds every import to.
 
 // The parser-only build (for the fuzz targets) leaves the server's wiring unused.
 #![cfg_attr(not(feature = "rocksdb"), allow(unused))]
@@ -22,14 +13,17 @@ pub mod blob;
 pub mod checksum;
 #[cfg(feature = "rocksdb")]
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod cors;
 pub mod credentials;
 pub mod error;
 pub mod integrity;
+pub mod layering;
 pub mod meta;
 pub mod s3;
 pub mod scrub;
 pub mod server;
 pub mod store;
+pub mod web;
 pub mod xml;

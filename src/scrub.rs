@@ -420,7 +420,7 @@ impl ScrubStatus {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let last = g.last.map(|p| {
             serde_json::json!({
-                "finished_at": rfc3339(p.finished_at_ms),
+                "finished_at": crate::clock::rfc3339(p.finished_at_ms),
                 "blobs_checked": p.report.blobs_checked,
                 "bytes_checked": p.report.bytes_checked,
                 "corrupt": p.report.corrupt.len(),
@@ -431,13 +431,6 @@ impl ScrubStatus {
         });
         serde_json::json!({ "running": g.running, "last_pass": last })
     }
-}
-
-fn rfc3339(ms: i64) -> Option<String> {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()?
-        .format(&time::format_description::well_known::Rfc3339)
-        .ok()
 }
 
 /// Where the last pass's report is kept.
@@ -466,7 +459,7 @@ pub async fn run_in_background(
     let last = load_last(&path);
     let last_end = last
         .as_ref()
-        .map_or_else(crate::store::now_ms, |p| p.finished_at_ms);
+        .map_or_else(crate::clock::now_ms, |p| p.finished_at_ms);
     status.set(|s| s.last = last);
     let opts = ScanOptions {
         only: None,
@@ -474,7 +467,7 @@ pub async fn run_in_background(
         max_bytes_per_sec: Some(schedule.max_mib_per_sec * 1048576.0),
     };
     let since =
-        Duration::from_millis(u64::try_from(crate::store::now_ms() - last_end).unwrap_or(0));
+        Duration::from_millis(u64::try_from(crate::clock::now_ms() - last_end).unwrap_or(0));
     let mut wait = every.saturating_sub(since);
     loop {
         tokio::time::sleep(wait).await;
@@ -515,7 +508,7 @@ pub async fn run_in_background(
             "scrub pass finished"
         );
         let pass = LastPass {
-            finished_at_ms: crate::store::now_ms(),
+            finished_at_ms: crate::clock::now_ms(),
             report,
         };
         match serde_json::to_vec_pretty(&pass) {

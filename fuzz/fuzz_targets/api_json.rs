@@ -2,26 +2,30 @@
 //! key names, permissions, expiry times and CORS rules. A clear error, never a panic.
 #![no_main]
 
-use cnx_storage::api::keys::{check_expiry, check_name, parse_permission};
+use cnx_storage::access::admin::{parse_permission, KeyTerms};
+use cnx_storage::api::buckets::CorsRuleView;
+use cnx_storage::cors::CorsRule;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };
-    if let Some(name) = v.get("name").and_then(|n| n.as_str()) {
-        let _ = cnx_storage::store::naming::validate_bucket_name(name);
-        let _ = check_name(&Some(name.to_owned()));
+    let text = |field: &str| v.get(field).and_then(|n| n.as_str()).map(str::to_owned);
+    if let Some(name) = text("name") {
+        let _ = cnx_storage::store::naming::validate_bucket_name(&name);
     }
-    if let Some(p) = v.get("permission").and_then(|n| n.as_str()) {
-        let _ = parse_permission(p);
+    let _ = KeyTerms {
+        name: text("name"),
+        expires_at: text("expires_at"),
     }
-    if let Some(t) = v.get("expires_at").and_then(|n| n.as_str()) {
-        let _ = check_expiry(&Some(t.to_owned()));
+    .checked();
+    if let Some(p) = text("permission") {
+        let _ = parse_permission(&p);
     }
     if let Some(rules) = v.get("cors") {
-        if let Ok(rules) = serde_json::from_value::<Vec<cnx_storage::cors::CorsRule>>(rules.clone())
-        {
+        if let Ok(rules) = serde_json::from_value::<Vec<CorsRuleView>>(rules.clone()) {
+            let rules: Vec<CorsRule> = rules.into_iter().map(CorsRule::from).collect();
             let _ = cnx_storage::cors::validate(&rules);
         }
     }

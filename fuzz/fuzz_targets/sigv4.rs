@@ -3,7 +3,8 @@
 #![no_main]
 
 use cnx_storage::auth::{verify_request_or_defer, SecretLookup};
-use cnx_storage::s3::endpoint::{parse, Query};
+use cnx_storage::s3::endpoint::parse;
+use cnx_storage::web::query::Query;
 use cnx_storage::server::router::{route, Route};
 use libfuzzer_sys::fuzz_target;
 

@@ -103,7 +103,7 @@ impl KeyRing {
         };
         let expired = found
             .expires_at_ms
-            .is_some_and(|t| t <= crate::store::now_ms());
+            .is_some_and(|t| t <= crate::clock::now_ms());
         (!expired).then_some(found)
     }
 
@@ -155,13 +155,11 @@ impl KeyRing {
                 access_key_id: id,
                 name: name.clone(),
                 scope: scope.clone(),
-                created_at_ms: crate::store::now_ms(),
+                created_at_ms: crate::clock::now_ms(),
                 expires_at_ms,
             };
-            match self.meta.insert_key(&rec) {
-                Ok(()) => return Ok((rec, secret)),
-                Err(Error::Internal(_)) => continue,
-                Err(e) => return Err(e),
+            if self.meta.insert_key(&rec)? {
+                return Ok((rec, secret));
             }
         }
         Err(Error::Internal(

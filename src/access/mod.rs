@@ -1,6 +1,7 @@
 //! Who is calling and what they may do: principals, the key ring every signature is checked
 //! against, sealed secrets, JWT bearer tokens and per-principal rate limits.
 
+pub mod admin;
 pub mod jwt;
 pub mod keyring;
 pub mod ratelimit;

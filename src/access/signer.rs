@@ -10,18 +10,10 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-
-/// SigV4's URI encoding: everything but unreserved characters.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// One path segment or query value, encoded as SigV4 and S3 expect.
 pub fn uri_encode(s: &str) -> String {
-    utf8_percent_encode(s, UNRESERVED).to_string()
+    crate::auth::sigv4::uri_encode(s, true)
 }
 
 /// An object key as a URL path: each `/`-separated segment encoded, the slashes kept.

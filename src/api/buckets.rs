@@ -5,9 +5,53 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
-use super::reply::{rfc3339, Page, Reply};
+use super::reply::{Page, Reply};
 use super::ApiCtx;
-use crate::meta::{BucketRecord, ListEntry, UploadEntry};
+use crate::clock::rfc3339;
+use crate::cors::CorsRule;
+use crate::meta::BucketRecord;
+
+/// A CORS rule as the management API shows and takes it (the seed's snake_case fields).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsRuleView {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<u32>,
+}
+
+impl From<&CorsRule> for CorsRuleView {
+    fn from(r: &CorsRule) -> Self {
+        Self {
+            id: r.id.clone(),
+            allowed_origins: r.allowed_origins.clone(),
+            allowed_methods: r.allowed_methods.clone(),
+            allowed_headers: r.allowed_headers.clone(),
+            expose_headers: r.expose_headers.clone(),
+            max_age_seconds: r.max_age_seconds,
+        }
+    }
+}
+
+impl From<CorsRuleView> for CorsRule {
+    fn from(r: CorsRuleView) -> Self {
+        Self {
+            id: r.id,
+            allowed_origins: r.allowed_origins,
+            allowed_methods: r.allowed_methods,
+            allowed_headers: r.allowed_headers,
+            expose_headers: r.expose_headers,
+            max_age_seconds: r.max_age_seconds,
+        }
+    }
+}
 
 async fn view(ctx: &ApiCtx, b: &BucketRecord) -> ApiResult<serde_json::Value> {
     let usage = ctx.state.store.usage(b).await?;
@@ -19,7 +63,7 @@ async fn view(ctx: &ApiCtx, b: &BucketRecord) -> ApiResult<serde_json::Value> {
         "size_bytes": usage.bytes.max(0),
         "object_count": usage.objects.max(0),
         "versioning": "disabled",
-        "cors": b.cors,
+        "cors": b.cors_rules().map(|rules| rules.iter().map(CorsRuleView::from).collect::<Vec<_>>()),
     }))
 }
 
@@ -97,8 +141,10 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
         )));
     }
     if let Some(v) = doc.get("cors") {
-        let rules: Option<Vec<crate::cors::CorsRule>> = serde_json::from_value(v.clone())
+        let rules: Option<Vec<CorsRuleView>> = serde_json::from_value(v.clone())
             .map_err(|e| ApiError::bad_request(format!("invalid cors rules: {e}")))?;
+        let rules: Option<Vec<CorsRule>> =
+            rules.map(|r| r.into_iter().map(CorsRule::from).collect());
         if let Some(r) = &rules {
             crate::cors::validate(r).map_err(ApiError::bad_request)?;
         }
@@ -109,35 +155,11 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
 
 pub async fn delete(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
     let b = owned(ctx, name).await?;
-    let store = &ctx.state.store;
     if ctx.query("force").as_deref() == Some("true") {
-        loop {
-            let page = store.list_objects(&b, "", None, None, 1000).await?;
-            if page.entries.is_empty() {
-                break;
-            }
-            for e in page.entries {
-                if let ListEntry::Object(key, _) = e {
-                    store.delete_object(&b, &key).await?;
-                }
-            }
-        }
-        loop {
-            let page = store.list_uploads(&b, "", None, None, None, 1000).await?;
-            if page.entries.is_empty() {
-                break;
-            }
-            for e in page.entries {
-                if let UploadEntry::Upload(u) = e {
-                    match store.abort_upload(&b, &u.key, &u.upload_id).await {
-                        Ok(()) | Err(crate::error::Error::NoSuchUpload) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-        }
+        ctx.state.store.delete_bucket_and_contents(&b).await?;
+    } else {
+        ctx.state.store.delete_bucket(&b.name).await?;
     }
-    store.delete_bucket(&b.name).await?;
     ctx.state.keys.forget_bucket(&b.id);
     Ok(Reply::no_content())
 }

@@ -4,7 +4,7 @@
 use http::{HeaderValue, StatusCode};
 
 use crate::error::Error;
-use crate::server::body::{self, Response};
+use crate::web::body::{self, Response};
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -76,6 +76,18 @@ pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response 
     r
 }
 
+impl From<crate::access::admin::AdminError> for ApiError {
+    fn from(e: crate::access::admin::AdminError) -> Self {
+        use crate::access::admin::AdminError as A;
+        match e {
+            A::Invalid(m) => ApiError::bad_request(m),
+            A::Forbidden(m) => ApiError::forbidden(m),
+            A::NotFound(m) => ApiError::not_found(m),
+            A::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         use StatusCode as S;
@@ -105,7 +117,17 @@ impl From<Error> for ApiError {
                 tracing::error!(error = %e, "internal error");
                 ApiError::new(S::INTERNAL_SERVER_ERROR, "internal error")
             }
-            other => ApiError::bad_request(other.to_string()),
+            Error::NoSuchKey | Error::NoSuchUpload => ApiError::not_found(e.to_string()),
+            Error::PreconditionFailed => ApiError::new(S::PRECONDITION_FAILED, e.to_string()),
+            Error::ConditionalRequestConflict => ApiError::new(S::CONFLICT, e.to_string()),
+            Error::EntityTooLarge { .. } => ApiError::new(S::PAYLOAD_TOO_LARGE, e.to_string()),
+            Error::ChecksumMismatch(_)
+            | Error::Md5Mismatch
+            | Error::IncompleteBody { .. }
+            | Error::InvalidPart(_)
+            | Error::InvalidRequest(_)
+            | Error::InvalidPartOrder
+            | Error::EntityTooSmall { .. } => ApiError::bad_request(e.to_string()),
         }
     }
 }

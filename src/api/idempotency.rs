@@ -10,10 +10,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::error::{ApiError, ApiResult};
 use super::reply::Reply;
-use crate::meta::{IdempotencyRecord, RECORD_VERSION};
-use crate::server::AppState;
+use crate::web::AppState;
 
-const TTL_MS: i64 = 24 * 3600 * 1000;
 const MAX_KEY_LEN: usize = 255;
 
 /// A claimed key: the first request under it is running. Dropping releases the claim.
@@ -54,11 +52,7 @@ pub async fn begin(
         fp.update(part);
     }
     let fingerprint = hex::encode(fp.finalize());
-    let meta = state.store.meta();
-    let now = crate::store::now_ms();
-    let stored = tokio::task::spawn_blocking(move || meta.get_idempotency(&slot, now))
-        .await
-        .map_err(crate::error::Error::from)??;
+    let stored = state.store.idempotency_reply(slot).await?;
     if let Some(rec) = stored {
         if rec.fingerprint != fingerprint {
             return Err(ApiError::new(
@@ -131,18 +125,10 @@ impl Claim {
         } else {
             self.state.keys.seal(&hex::encode(self.slot), &body)?
         };
-        let rec = IdempotencyRecord {
-            v: RECORD_VERSION,
-            fingerprint: self.fingerprint.clone(),
-            status: status.as_u16(),
-            body,
-            expires_at_ms: crate::store::now_ms() + TTL_MS,
-        };
-        let meta = self.state.store.meta();
-        let slot = self.slot;
-        tokio::task::spawn_blocking(move || meta.put_idempotency(&slot, &rec))
-            .await
-            .map_err(crate::error::Error::from)??;
+        self.state
+            .store
+            .keep_idempotency_reply(self.slot, self.fingerprint.clone(), status.as_u16(), body)
+            .await?;
         Ok(())
     }
 }

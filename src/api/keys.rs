@@ -7,12 +7,12 @@ use serde::Deserialize;
 
 use super::buckets::owned;
 use super::error::{ApiError, ApiResult};
-use super::reply::{parse_rfc3339, rfc3339, Page, Reply};
+use super::reply::{Page, Reply};
 use super::ApiCtx;
-use crate::access::{valid_account_name, Principal, ROOT_ACCOUNT};
-use crate::meta::{KeyPermission, KeyRecord, KeyScope};
-
-const MAX_NAME: usize = 128;
+use crate::access::admin::{self, AdminResult, KeyTerms, Manager};
+use crate::access::KeyRing;
+use crate::clock::rfc3339;
+use crate::meta::{KeyRecord, KeyScope};
 
 /// A key as JSON; the secret only when it was just minted.
 pub fn view(rec: &KeyRecord, secret: Option<&str>) -> serde_json::Value {
@@ -37,60 +37,26 @@ pub fn view(rec: &KeyRecord, secret: Option<&str>) -> serde_json::Value {
     v
 }
 
-pub fn check_name(name: &Option<String>) -> ApiResult<()> {
-    match name {
-        Some(n)
-            if n.is_empty() || n.chars().count() > MAX_NAME || n.chars().any(char::is_control) =>
-        {
-            Err(ApiError::bad_request(format!(
-                "name must be 1 to {MAX_NAME} printable characters"
-            )))
-        }
-        _ => Ok(()),
-    }
-}
-
-pub fn check_expiry(expires_at: &Option<String>) -> ApiResult<Option<i64>> {
-    let Some(s) = expires_at else { return Ok(None) };
-    let ms = parse_rfc3339("expires_at", s)?;
-    if ms <= crate::store::now_ms() {
-        return Err(ApiError::bad_request("expires_at must be in the future"));
-    }
-    Ok(Some(ms))
-}
-
-pub fn parse_permission(p: &str) -> ApiResult<KeyPermission> {
-    match p {
-        "read" => Ok(KeyPermission::Read),
-        "read-write" => Ok(KeyPermission::ReadWrite),
-        other => Err(ApiError::bad_request(format!(
-            "permission `{other}` is not one of `read`, `read-write`"
-        ))),
-    }
-}
-
-async fn mint(
+/// Runs a key administration step on the blocking pool (it reads and writes the index).
+async fn admin<T: Send + 'static>(
     ctx: &ApiCtx,
-    scope: KeyScope,
-    name: Option<String>,
-    expires_at_ms: Option<i64>,
-) -> ApiResult<Reply> {
-    let (rec, secret) = ctx
-        .state
-        .keys
-        .blocking(move |k| k.create_blocking(scope, name, expires_at_ms))
-        .await?;
-    Ok(Reply::json(StatusCode::CREATED, view(&rec, Some(&secret))))
+    f: impl FnOnce(&KeyRing) -> AdminResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let ring = ctx.state.keys.clone();
+    tokio::task::spawn_blocking(move || f(&ring))
+        .await
+        .map_err(crate::error::Error::from)?
+        .map_err(ApiError::from)
 }
 
-async fn all_keys(ctx: &ApiCtx) -> ApiResult<Vec<KeyRecord>> {
-    Ok(ctx.state.keys.blocking(|k| k.list_blocking()).await?)
+fn minted((rec, secret): (KeyRecord, String)) -> Reply {
+    Reply::json(StatusCode::CREATED, view(&rec, Some(&secret)))
 }
 
-fn page_of(page: &Page, keys: Vec<KeyRecord>, keep: impl Fn(&KeyRecord) -> bool) -> Reply {
+fn page_of(page: &Page, keys: Vec<KeyRecord>) -> Reply {
     let picked: Vec<KeyRecord> = keys
         .into_iter()
-        .filter(|k| keep(k) && page.admits(&k.access_key_id))
+        .filter(|k| page.admits(&k.access_key_id))
         .take(page.limit + 1)
         .collect();
     let (picked, next) = page.finish(picked, |k| &k.access_key_id);
@@ -101,13 +67,8 @@ fn page_of(page: &Page, keys: Vec<KeyRecord>, keep: impl Fn(&KeyRecord) -> bool)
     )
 }
 
-async fn revoke(ctx: &ApiCtx, rec: &KeyRecord) -> ApiResult<Reply> {
-    let id = rec.access_key_id.clone();
-    ctx.state
-        .keys
-        .blocking(move |k| k.revoke_blocking(&id))
-        .await?;
-    Ok(Reply::no_content())
+fn manager(ctx: &ApiCtx) -> Manager {
+    Manager::of(&ctx.caller.principal, ctx.account())
 }
 
 // ---- per-bucket keys ----
@@ -125,41 +86,29 @@ struct CreateBucketKey {
 pub async fn create_bucket_key(ctx: &ApiCtx, bucket: &str) -> ApiResult<Reply> {
     let b = owned(ctx, bucket).await?;
     let req: CreateBucketKey = ctx.json()?;
-    let permission = parse_permission(&req.permission)?;
-    check_name(&req.name)?;
-    let expires = check_expiry(&req.expires_at)?;
-    let scope = KeyScope::Bucket {
-        bucket_id: b.id,
-        bucket: b.name.clone(),
-        account: b.owner.clone(),
-        permission,
+    let terms = KeyTerms {
+        name: req.name,
+        expires_at: req.expires_at,
     };
-    mint(ctx, scope, req.name, expires).await
-}
-
-fn of_bucket(rec: &KeyRecord, b: &crate::meta::BucketRecord) -> bool {
-    matches!(&rec.scope, KeyScope::Bucket { bucket_id, .. } if *bucket_id == b.id)
+    let key = admin(ctx, move |r| {
+        admin::mint_bucket_key(r, &b, &req.permission, &terms)
+    })
+    .await?;
+    Ok(minted(key))
 }
 
 pub async fn list_bucket_keys(ctx: &ApiCtx, bucket: &str) -> ApiResult<Reply> {
     let b = owned(ctx, bucket).await?;
     let page = Page::from_query(ctx)?;
-    Ok(page_of(&page, all_keys(ctx).await?, |k| of_bucket(k, &b)))
+    let keys = admin(ctx, move |r| admin::bucket_keys(r, &b)).await?;
+    Ok(page_of(&page, keys))
 }
 
 pub async fn revoke_bucket_key(ctx: &ApiCtx, bucket: &str, id: &str) -> ApiResult<Reply> {
     let b = owned(ctx, bucket).await?;
-    let id_owned = id.to_owned();
-    let rec = ctx
-        .state
-        .keys
-        .blocking(move |k| k.get_blocking(&id_owned))
-        .await?
-        .filter(|r| of_bucket(r, &b))
-        .ok_or_else(|| {
-            ApiError::not_found(format!("bucket `{bucket}` has no access key `{id}`"))
-        })?;
-    revoke(ctx, &rec).await
+    let id = id.to_owned();
+    admin(ctx, move |r| admin::revoke_bucket_key(r, &b, &id)).await?;
+    Ok(Reply::no_content())
 }
 
 // ---- account-level keys ----
@@ -175,56 +124,29 @@ struct CreateAccountKey {
     expires_at: Option<String>,
 }
 
-/// Whether the caller may see and revoke keys of `account`: its own, or any for root.
-fn manages(ctx: &ApiCtx, account: &str) -> bool {
-    ctx.caller.principal == Principal::Root || ctx.account() == account
-}
-
-fn account_of(rec: &KeyRecord) -> Option<&str> {
-    match &rec.scope {
-        KeyScope::Account { account } => Some(account),
-        KeyScope::Bucket { .. } => None,
-    }
-}
-
 pub async fn create_account_key(ctx: &ApiCtx) -> ApiResult<Reply> {
     let req: CreateAccountKey = ctx.json()?;
-    check_name(&req.name)?;
-    let expires = check_expiry(&req.expires_at)?;
-    let account = match req.account {
-        None => ctx.account().to_owned(),
-        Some(a) if a == ctx.account() => a,
-        Some(a) if ctx.caller.principal != Principal::Root => {
-            return Err(ApiError::forbidden(format!(
-                "only root can mint keys for another account (`{a}`)"
-            )))
-        }
-        Some(a) if a != ROOT_ACCOUNT && !valid_account_name(&a) => {
-            return Err(ApiError::bad_request(format!(
-                "invalid account `{a}`: use 1 to 128 letters, digits and -_.@+:"
-            )))
-        }
-        Some(a) => a,
+    let by = manager(ctx);
+    let terms = KeyTerms {
+        name: req.name,
+        expires_at: req.expires_at,
     };
-    mint(ctx, KeyScope::Account { account }, req.name, expires).await
+    let key = admin(ctx, move |r| {
+        admin::mint_account_key(r, &by, req.account.as_deref(), &terms)
+    })
+    .await?;
+    Ok(minted(key))
 }
 
 pub async fn list_account_keys(ctx: &ApiCtx) -> ApiResult<Reply> {
     let page = Page::from_query(ctx)?;
-    let only = ctx.query("account");
-    Ok(page_of(&page, all_keys(ctx).await?, |k| {
-        account_of(k).is_some_and(|a| manages(ctx, a) && only.as_deref().is_none_or(|o| o == a))
-    }))
+    let (by, only) = (manager(ctx), ctx.query("account"));
+    let keys = admin(ctx, move |r| admin::account_keys(r, &by, only.as_deref())).await?;
+    Ok(page_of(&page, keys))
 }
 
 pub async fn revoke_account_key(ctx: &ApiCtx, id: &str) -> ApiResult<Reply> {
-    let id_owned = id.to_owned();
-    let rec = ctx
-        .state
-        .keys
-        .blocking(move |k| k.get_blocking(&id_owned))
-        .await?
-        .filter(|r| account_of(r).is_some_and(|a| manages(ctx, a)))
-        .ok_or_else(|| ApiError::not_found(format!("no access key `{id}`")))?;
-    revoke(ctx, &rec).await
+    let (by, id) = (manager(ctx), id.to_owned());
+    admin(ctx, move |r| admin::revoke_account_key(r, &by, &id)).await?;
+    Ok(Reply::no_content())
 }

@@ -12,7 +12,7 @@ pub mod reply;
 
 use std::sync::Arc;
 
-use crate::server::body::RequestBody;
+use crate::web::body::RequestBody;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
@@ -22,8 +22,8 @@ use self::error::{ApiError, ApiResult};
 use self::reply::Reply;
 use crate::access::{Caller, Principal};
 use crate::auth::{self, PayloadMode, Verification};
-use crate::server::body::Response;
-use crate::server::AppState;
+use crate::web::body::Response;
+use crate::web::AppState;
 
 /// Management requests carry small JSON documents.
 const MAX_BODY: usize = 1 << 20;
@@ -43,7 +43,7 @@ impl ApiCtx {
     }
 
     pub fn query(&self, name: &str) -> Option<String> {
-        crate::s3::endpoint::Query::parse(self.parts.uri.query())
+        crate::web::query::Query::parse(self.parts.uri.query())
             .get(name)
             .map(str::to_owned)
     }
@@ -180,7 +180,7 @@ async fn run(
     body: RequestBody,
     op: &mut Option<&'static str>,
 ) -> ApiResult<Response> {
-    let ip = crate::server::client_ip(&parts);
+    let ip = crate::web::client_ip(&parts);
     // An address that keeps failing learns nothing more; its good requests still go through.
     let count_failure = |e: ApiError| {
         if e.status != StatusCode::UNAUTHORIZED {
@@ -278,7 +278,7 @@ async fn route(ctx: &ApiCtx, op: &mut Option<&'static str>) -> ApiResult<Reply> 
         .collect();
     let method = ctx.parts.method.clone();
     let decode = |s: &str| {
-        crate::server::router::decode_path(s)
+        crate::web::target::decode_path(s)
             .map_err(|_| ApiError::bad_request("the path is not valid percent-encoded UTF-8"))
     };
     let not_allowed = |allow: &'static str| {

@@ -9,10 +9,11 @@ use serde::Deserialize;
 
 use super::buckets::owned;
 use super::error::{ApiError, ApiResult};
-use super::reply::{rfc3339, Reply};
+use super::reply::Reply;
 use super::ApiCtx;
 use crate::access::signer::{self, Signing};
 use crate::access::{Permission, Principal};
+use crate::clock::rfc3339;
 use crate::meta::{BucketRecord, KeyPermission, KeyScope};
 
 /// S3's limit for presigned URLs: 7 days.
@@ -175,10 +176,10 @@ pub async fn presign(ctx: &ApiCtx, bucket_name: &str) -> ApiResult<Reply> {
             )))
         }
     };
-    if req.key.is_empty() || req.key.len() > crate::s3::MAX_KEY_LEN {
+    if req.key.is_empty() || req.key.len() > crate::store::naming::MAX_KEY_LEN {
         return Err(ApiError::bad_request(format!(
             "key must be 1 to {} bytes",
-            crate::s3::MAX_KEY_LEN
+            crate::store::naming::MAX_KEY_LEN
         )));
     }
     let expires_in = req.expires_in.unwrap_or(DEFAULT_EXPIRES);
@@ -248,7 +249,7 @@ pub async fn presign(ctx: &ApiCtx, bucket_name: &str) -> ApiResult<Reply> {
             format!("signing failed: {e}"),
         )
     })?;
-    let expires_at = crate::store::now_ms() + (expires_in as i64) * 1000;
+    let expires_at = crate::clock::now_ms() + (expires_in as i64) * 1000;
     let header_map: serde_json::Map<String, serde_json::Value> = headers
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).into()))

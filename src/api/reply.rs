@@ -6,7 +6,7 @@ use http::StatusCode;
 
 use super::error::{json_response, ApiError, ApiResult};
 use super::ApiCtx;
-use crate::server::body::Response;
+use crate::web::body::Response;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
@@ -36,30 +36,18 @@ impl Reply {
     pub fn into_response(self) -> Response {
         match self.body {
             Some(v) => json_response(self.status, &v),
-            None => crate::s3::status_only(self.status),
+            None => crate::web::status_only(self.status),
         }
     }
 }
 
-pub fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 /// Parses an RFC 3339 timestamp into unix millis.
 pub fn parse_rfc3339(field: &str, s: &str) -> ApiResult<i64> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "{field} must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z"
-            ))
-        })
+    crate::clock::parse_rfc3339(s).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{field} must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z"
+        ))
+    })
 }
 
 /// A page request: at most `limit` items sorted after `after`.

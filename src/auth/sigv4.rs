@@ -26,6 +26,23 @@ pub fn uri_encode(s: &str, encode_slash: bool) -> String {
     uri_encode_bytes(s.as_bytes(), encode_slash)
 }
 
+/// A query string as name/value pairs in arrival order, `%XX` decoded (a `+` stays a plus,
+/// as S3 reads it); bytes that are not UTF-8 become U+FFFD.
+pub fn decode_query(raw: &str) -> Vec<(String, String)> {
+    let dec = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
 fn uri_encode_bytes(bytes: &[u8], encode_slash: bool) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes.len() + bytes.len() / 2);

@@ -13,6 +13,7 @@ mod rocks_uploads;
 use serde::{Deserialize, Serialize};
 
 use crate::checksum::{Checksum, ChecksumAlgorithm};
+use crate::cors::CorsRule;
 use crate::error::Result;
 
 /// Current version tag of stored records; readers refuse records they do not know.
@@ -30,7 +31,58 @@ pub struct BucketRecord {
     pub created_at_ms: i64,
     /// CORS rules browsers are answered from; `None` when the bucket has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cors: Option<Vec<crate::cors::CorsRule>>,
+    pub cors: Option<Vec<CorsRecord>>,
+}
+
+impl BucketRecord {
+    /// The bucket's CORS rules, to match requests against; `None` when it has none.
+    pub fn cors_rules(&self) -> Option<Vec<CorsRule>> {
+        self.cors
+            .as_ref()
+            .map(|rules| rules.iter().map(CorsRule::from).collect())
+    }
+}
+
+/// One CORS rule as stored. Its field names are the on-disk format: the XML and JSON views
+/// of a rule are separate types, free to change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<u32>,
+}
+
+impl From<&CorsRule> for CorsRecord {
+    fn from(r: &CorsRule) -> Self {
+        Self {
+            id: r.id.clone(),
+            allowed_origins: r.allowed_origins.clone(),
+            allowed_methods: r.allowed_methods.clone(),
+            allowed_headers: r.allowed_headers.clone(),
+            expose_headers: r.expose_headers.clone(),
+            max_age_seconds: r.max_age_seconds,
+        }
+    }
+}
+
+impl From<&CorsRecord> for CorsRule {
+    fn from(r: &CorsRecord) -> Self {
+        Self {
+            id: r.id.clone(),
+            allowed_origins: r.allowed_origins.clone(),
+            allowed_methods: r.allowed_methods.clone(),
+            allowed_headers: r.allowed_headers.clone(),
+            expose_headers: r.expose_headers.clone(),
+            max_age_seconds: r.max_age_seconds,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -343,8 +395,8 @@ pub struct IdempotencyRecord {
 
 /// Access keys and idempotency records.
 pub trait AccessStore {
-    /// Stores a new key; `Internal` if the id is taken.
-    fn insert_key(&self, rec: &KeyRecord) -> Result<()>;
+    /// Stores a new key; `false` (and nothing stored) if its id is taken.
+    fn insert_key(&self, rec: &KeyRecord) -> Result<bool>;
     fn get_key(&self, access_key_id: &str) -> Result<Option<KeyRecord>>;
     /// Every key, in access key id order.
     fn list_keys(&self) -> Result<Vec<KeyRecord>>;
@@ -410,4 +462,26 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
     fn sync(&self) -> Result<()>;
     /// At start-up: every blob still staged belonged to a request that died; queue it.
     fn recover_staged(&self) -> Result<usize>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_cors_rule_keeps_its_on_disk_form() {
+        let stored = r#"{"id":"r1","allowed_origins":["https://a.example"],"allowed_methods":["GET","PUT"],"allowed_headers":["*"],"expose_headers":["ETag"],"max_age_seconds":600}"#;
+        let rec: CorsRecord = serde_json::from_str(stored).unwrap();
+        assert_eq!(serde_json::to_string(&rec).unwrap(), stored);
+        let rule = CorsRule::from(&rec);
+        assert_eq!(rule.allowed_methods, ["GET", "PUT"]);
+        assert_eq!(CorsRecord::from(&rule), rec);
+        // Optional fields stay out when unset, as records written before them expect.
+        let bare: CorsRecord =
+            serde_json::from_str(r#"{"allowed_origins":["*"],"allowed_methods":["GET"]}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&bare).unwrap(),
+            r#"{"allowed_origins":["*"],"allowed_methods":["GET"],"allowed_headers":[],"expose_headers":[]}"#
+        );
+    }
 }

@@ -56,9 +56,7 @@ pub(super) fn lock_err<T>(_: T) -> Error {
     Error::Internal("a metadata lock was poisoned by a panic".into())
 }
 
-pub(super) fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
-}
+use crate::clock::now_ms;
 
 impl RocksMeta {
     /// Opens (creating if needed) the index at `path`. `sync` makes every commit durable

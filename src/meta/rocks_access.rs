@@ -3,9 +3,10 @@
 use rocksdb::{compaction_filter::Decision, Options, WriteBatch};
 
 use super::codec::{decode, encode};
-use super::rocks::{now_ms, RocksMeta, CF_IDEMPOTENCY, CF_KEYS};
+use super::rocks::{RocksMeta, CF_IDEMPOTENCY, CF_KEYS};
 use super::{AccessStore, BucketId, IdempotencyRecord, KeyRecord, KeyScope};
-use crate::error::{Error, Result};
+use crate::clock::now_ms;
+use crate::error::Result;
 
 /// Idempotency values start with their expiry so compaction can drop them unread.
 pub(super) fn idempotency_options() -> Options {
@@ -36,18 +37,19 @@ impl RocksMeta {
 }
 
 impl AccessStore for RocksMeta {
-    fn insert_key(&self, rec: &KeyRecord) -> Result<()> {
+    fn insert_key(&self, rec: &KeyRecord) -> Result<bool> {
         let cf = self.cf(CF_KEYS)?;
         if self
             .db
             .get_pinned_cf(cf, rec.access_key_id.as_bytes())?
             .is_some()
         {
-            return Err(Error::Internal("access key id collision".into()));
+            return Ok(false);
         }
         let mut batch = WriteBatch::default();
         batch.put_cf(cf, rec.access_key_id.as_bytes(), encode(rec)?);
-        self.write(batch)
+        self.write(batch)?;
+        Ok(true)
     }
 
     fn get_key(&self, access_key_id: &str) -> Result<Option<KeyRecord>> {
@@ -145,15 +147,16 @@ mod tests {
                 permission: KeyPermission::Read,
             },
         );
-        m.insert_key(&bucket_key).unwrap();
-        m.insert_key(&key(
-            "K2",
-            KeyScope::Account {
-                account: "a".into(),
-            },
-        ))
-        .unwrap();
-        assert!(m.insert_key(&bucket_key).is_err());
+        assert!(m.insert_key(&bucket_key).unwrap());
+        assert!(m
+            .insert_key(&key(
+                "K2",
+                KeyScope::Account {
+                    account: "a".into(),
+                },
+            ))
+            .unwrap());
+        assert!(!m.insert_key(&bucket_key).unwrap(), "a taken id is refused");
         assert_eq!(m.get_key("K1").unwrap().unwrap(), bucket_key);
         assert_eq!(m.list_keys().unwrap().len(), 2);
         m.delete_bucket("b").unwrap();

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::server::body::RequestBody;
+use crate::web::body::RequestBody;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};

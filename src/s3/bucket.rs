@@ -1,6 +1,6 @@
 //! Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
 
-use crate::server::body::RequestBody;
+use crate::web::body::RequestBody;
 use http::{header, HeaderValue, StatusCode};
 
 use super::body::Payload;
@@ -8,7 +8,8 @@ use super::error::{S3Code, S3Error, S3Result};
 use super::headers::iso_date;
 use super::{owner_id, status_only, xml_ok, Ctx};
 use crate::meta::BucketRecord;
-use crate::server::body::Response;
+use crate::web::body::Response;
+use crate::web::query::Query;
 use crate::xml::{self, XmlWriter};
 
 /// The bucket the request names, if the caller may act on it.
@@ -23,10 +24,15 @@ pub async fn resolve(ctx: &Ctx) -> S3Result<BucketRecord> {
 /// Buckets per ListBuckets page when the client names no `max-buckets`, and the most it may.
 const MAX_BUCKETS: usize = 10_000;
 
-pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
+/// One page of `account`'s buckets as ListBuckets asks for it (`max-buckets`, `prefix`,
+/// `bucket-region`, `continuation-token`), and the token of the next page.
+fn buckets_page(
+    all: Vec<BucketRecord>,
+    account: &str,
+    q: &Query,
+) -> S3Result<(Vec<BucketRecord>, Option<String>)> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let q = &ctx.query;
     let max = match q.get("max-buckets") {
         None => MAX_BUCKETS,
         Some(v) => v
@@ -56,27 +62,33 @@ pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
     };
     let prefix = q.get("prefix").unwrap_or("");
     let region = q.get("bucket-region");
-    let mine: Vec<_> = ctx
-        .state
-        .store
-        .list_buckets()
-        .await?
+    let mut mine: Vec<BucketRecord> = all
         .into_iter()
         .filter(|b| {
-            b.owner == ctx.account()
+            b.owner == account
                 && b.name.starts_with(prefix)
                 && region.is_none_or(|r| b.region == r)
                 && after.as_deref().is_none_or(|a| b.name.as_str() > a)
         })
         .take(max + 1)
         .collect();
+    let next = (mine.len() > max).then(|| {
+        mine.truncate(max);
+        mine.last().map(|b| b64.encode(&b.name))
+    });
+    Ok((mine, next.flatten()))
+}
+
+pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
+    let all = ctx.state.store.list_buckets().await?;
+    let (page, next) = buckets_page(all, ctx.account(), &ctx.query)?;
     let mut w = XmlWriter::new("ListAllMyBucketsResult");
     w.open("Owner")
         .elem("ID", &owner_id(ctx.account()))
         .elem("DisplayName", ctx.account())
         .close();
     w.open("Buckets");
-    for b in mine.iter().take(max) {
+    for b in &page {
         w.open("Bucket")
             .elem("Name", &b.name)
             .elem("CreationDate", &iso_date(b.created_at_ms))
@@ -84,15 +96,33 @@ pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
             .close();
     }
     w.close();
-    if mine.len() > max {
-        if let Some(last) = mine.get(max - 1) {
-            w.elem("ContinuationToken", &b64.encode(&last.name));
-        }
-    }
-    if q.has("prefix") {
-        w.elem("Prefix", prefix);
+    w.opt("ContinuationToken", next.as_deref());
+    if ctx.query.has("prefix") {
+        w.elem("Prefix", ctx.query.get("prefix").unwrap_or(""));
     }
     Ok(xml_ok(w.finish()))
+}
+
+/// A CreateBucketConfiguration body (optional) must name this server's region, if any.
+fn check_location(doc: &[u8], region: &str) -> S3Result<()> {
+    if doc.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let conf: xml::CreateBucketConfiguration = xml::parse(doc).map_err(|m| {
+        S3Error::new(
+            S3Code::MalformedXML,
+            format!("CreateBucketConfiguration: {m}"),
+        )
+    })?;
+    match conf.location_constraint.filter(|l| !l.is_empty()) {
+        Some(loc) if loc != region => Err(S3Error::new(
+            S3Code::IllegalLocationConstraintException,
+            format!(
+                "The {loc} location constraint is incompatible for the region specific endpoint this request was sent to; this server is in {region}."
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 pub async fn create_bucket(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
@@ -100,24 +130,7 @@ pub async fn create_bucket(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respon
     let region = &ctx.state.cfg.region;
     let mut payload = Payload::new(body, &ctx.verified);
     let doc = payload.read_small(64 * 1024).await?;
-    if !doc.iter().all(u8::is_ascii_whitespace) {
-        let conf: xml::CreateBucketConfiguration = xml::parse(&doc).map_err(|m| {
-            S3Error::new(
-                S3Code::MalformedXML,
-                format!("CreateBucketConfiguration: {m}"),
-            )
-        })?;
-        if let Some(loc) = conf.location_constraint.filter(|l| !l.is_empty()) {
-            if &loc != region {
-                return Err(S3Error::new(
-                    S3Code::IllegalLocationConstraintException,
-                    format!(
-                        "The {loc} location constraint is incompatible for the region specific endpoint this request was sent to; this server is in {region}."
-                    ),
-                ));
-            }
-        }
-    }
+    check_location(&doc, region)?;
     ctx.state
         .store
         .create_bucket(name, ctx.account(), region)
@@ -158,8 +171,8 @@ pub async fn put_bucket_cors(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Resp
 
 pub async fn get_bucket_cors(ctx: &Ctx) -> S3Result<Response> {
     let b = resolve(ctx).await?;
-    match &b.cors {
-        Some(rules) => Ok(xml_ok(crate::cors::to_xml(rules))),
+    match b.cors_rules() {
+        Some(rules) => Ok(xml_ok(crate::cors::to_xml(&rules))),
         None => Err(S3Error::code(S3Code::NoSuchCORSConfiguration).with("BucketName", b.name)),
     }
 }
@@ -183,4 +196,69 @@ pub async fn get_bucket_location(ctx: &Ctx) -> S3Result<Response> {
         xml::S3_NS,
         xml::escape(region)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{BucketId, RECORD_VERSION};
+
+    fn bucket(name: &str, owner: &str, region: &str) -> BucketRecord {
+        BucketRecord {
+            v: RECORD_VERSION,
+            id: BucketId::random(),
+            name: name.into(),
+            owner: owner.into(),
+            region: region.into(),
+            created_at_ms: 0,
+            cors: None,
+        }
+    }
+
+    fn names(page: &[BucketRecord]) -> Vec<&str> {
+        page.iter().map(|b| b.name.as_str()).collect()
+    }
+
+    #[test]
+    fn bucket_pages_follow_their_token() {
+        let all = || {
+            vec![
+                bucket("a1", "me", "in-mum"),
+                bucket("a2", "me", "eu-west-1"),
+                bucket("b1", "me", "in-mum"),
+                bucket("c1", "them", "in-mum"),
+            ]
+        };
+        let (page, next) = buckets_page(all(), "me", &Query::parse(Some("max-buckets=2"))).unwrap();
+        assert_eq!(names(&page), ["a1", "a2"]);
+        let token = next.unwrap();
+        let q = Query::parse(Some(&format!("max-buckets=2&continuation-token={token}")));
+        let (page, next) = buckets_page(all(), "me", &q).unwrap();
+        assert_eq!((names(&page), next), (vec!["b1"], None), "only my buckets");
+        let q = Query::parse(Some("prefix=a&bucket-region=in-mum"));
+        assert_eq!(names(&buckets_page(all(), "me", &q).unwrap().0), ["a1"]);
+        for bad in [
+            "max-buckets=0",
+            "max-buckets=10001",
+            "continuation-token=%%",
+        ] {
+            let e = buckets_page(all(), "me", &Query::parse(Some(bad))).unwrap_err();
+            assert_eq!(e.code, S3Code::InvalidArgument, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_location_constraint_must_be_ours() {
+        let doc = |loc: &str| {
+            format!("<CreateBucketConfiguration><LocationConstraint>{loc}</LocationConstraint></CreateBucketConfiguration>")
+        };
+        assert!(check_location(b"", "in-mum").is_ok());
+        assert!(check_location(b"  \n", "in-mum").is_ok());
+        assert!(check_location(doc("in-mum").as_bytes(), "in-mum").is_ok());
+        assert!(check_location(doc("").as_bytes(), "in-mum").is_ok());
+        let e = check_location(doc("us-east-1").as_bytes(), "in-mum").unwrap_err();
+        assert_eq!(e.code, S3Code::IllegalLocationConstraintException);
+        let e = check_location(b"<CreateBucketConfiguration>", "in-mum").unwrap_err();
+        assert_eq!(e.code, S3Code::MalformedXML);
+    }
 }

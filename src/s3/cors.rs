@@ -6,8 +6,8 @@ use http::{HeaderValue, StatusCode};
 
 use super::error::{S3Code, S3Error, S3Result};
 use super::status_only;
-use crate::server::body::Response;
-use crate::server::AppState;
+use crate::web::body::Response;
+use crate::web::AppState;
 
 fn forbidden(why: &str) -> S3Error {
     S3Error::new(S3Code::AccessForbidden, format!("CORSResponse: {why}"))
@@ -28,7 +28,7 @@ pub async fn preflight(
     })?;
     let bucket = bucket.ok_or_else(|| forbidden("This CORS request is not allowed."))?;
     let rules = match state.store.bucket(bucket).await {
-        Ok(b) => b.cors,
+        Ok(b) => b.cors_rules(),
         Err(crate::error::Error::NoSuchBucket(_)) => None,
         Err(e) => return Err(e.into()),
     }
@@ -64,7 +64,7 @@ pub async fn decorate(
     let Ok(b) = state.store.bucket(bucket).await else {
         return;
     };
-    let Some(rules) = b.cors else { return };
+    let Some(rules) = b.cors_rules() else { return };
     if let Some(rule) = crate::cors::find(&rules, origin, method.as_str(), &[]) {
         apply(resp, crate::cors::response_headers(rule, origin));
     }

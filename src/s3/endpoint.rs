@@ -4,44 +4,8 @@
 use http::Method;
 
 use super::error::{S3Code, S3Error, S3Result};
-use crate::server::router::S3Target;
-
-/// Decoded query parameters in arrival order.
-#[derive(Debug, Default, Clone)]
-pub struct Query(pub Vec<(String, String)>);
-
-impl Query {
-    pub fn parse(raw: Option<&str>) -> Self {
-        let Some(raw) = raw else {
-            return Self::default();
-        };
-        let dec = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        Query(
-            raw.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (dec(k), dec(v)),
-                    None => (dec(p), String::new()),
-                })
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == name)
-    }
-}
+use crate::web::query::Query;
+use crate::web::target::S3Target;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S3Op {

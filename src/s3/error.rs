@@ -225,4 +225,52 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/b/k</Resource><RequestId>RID</RequestId></Error>"
         );
     }
+
+    #[test]
+    fn unsigned_headers_are_named_in_the_error_document() {
+        let e = S3Error::from(crate::auth::AuthError::HeadersNotSigned(vec![
+            "x-amz-copy-source".into(),
+            "x-amz-meta-a".into(),
+        ]));
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        let xml = e.to_xml("/b1/x", "R");
+        assert!(xml.contains("<Code>AccessDenied</Code>"), "{xml}");
+        assert!(
+            xml.contains("<HeadersNotSigned>x-amz-copy-source, x-amz-meta-a</HeadersNotSigned>"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn auth_failures_map_to_s3_codes_and_statuses() {
+        use crate::auth::AuthError as A;
+        let all = [
+            (A::SignatureDoesNotMatch, "SignatureDoesNotMatch", 403),
+            (A::InvalidAccessKeyId, "InvalidAccessKeyId", 403),
+            (A::RequestTimeTooSkewed, "RequestTimeTooSkewed", 403),
+            (
+                A::AuthorizationHeaderMalformed(String::new()),
+                "AuthorizationHeaderMalformed",
+                400,
+            ),
+            (
+                A::AuthorizationQueryParametersError(String::new()),
+                "AuthorizationQueryParametersError",
+                400,
+            ),
+            (A::AccessDenied(String::new()), "AccessDenied", 403),
+            (A::InvalidRequest(String::new()), "InvalidRequest", 400),
+            (
+                A::XAmzContentSHA256Mismatch,
+                "XAmzContentSHA256Mismatch",
+                400,
+            ),
+            (A::IncompleteBody(String::new()), "IncompleteBody", 400),
+            (A::InvalidArgument(String::new()), "InvalidArgument", 400),
+        ];
+        for (e, code, status) in all {
+            let s = S3Error::from(e);
+            assert_eq!((s.code.as_str(), s.status().as_u16()), (code, status));
+        }
+    }
 }

@@ -107,7 +107,7 @@ pub fn write_condition(h: &HeaderMap) -> S3Result<WriteCondition> {
             ));
         }
         return Ok(WriteCondition::Absent {
-            since_ms: crate::store::now_ms(),
+            since_ms: crate::clock::now_ms(),
         });
     }
     if let Some(v) = header(h, "if-match") {

@@ -13,24 +13,24 @@ pub mod object;
 
 use std::sync::Arc;
 
-use crate::server::body::RequestBody;
+use crate::web::body::RequestBody;
 use http::{header, HeaderValue, Method, StatusCode};
 use sha2::Digest as _;
 
-use self::endpoint::{Query, S3Op};
+use self::endpoint::S3Op;
 use self::error::{S3Code, S3Error, S3Result};
 use crate::access::{Caller, Permission, Principal};
 use crate::auth::{self, Verified};
-use crate::server::body::{self as rbody, Response};
-use crate::server::router::S3Target;
-use crate::server::AppState;
+use crate::store::naming::MAX_KEY_LEN;
+use crate::web::body::{self as rbody, Response};
+use crate::web::query::Query;
+use crate::web::status_only;
+use crate::web::target::S3Target;
+use crate::web::AppState;
 
 /// How much of a refused request body is read and discarded before the error is sent; a
 /// larger one is cut off with the connection.
 const DRAIN_LIMIT: u64 = 16 << 20;
-
-/// Longest object key S3 accepts, in bytes of UTF-8.
-pub const MAX_KEY_LEN: usize = 1024;
 
 /// One authenticated S3 request on its way to a handler.
 pub struct Ctx {
@@ -136,7 +136,7 @@ async fn run(
     request_id: &str,
     op_name: &mut Option<&'static str>,
 ) -> S3Result<Response> {
-    let ip = crate::server::client_ip(&parts);
+    let ip = crate::web::client_ip(&parts);
     let (verified, caller) = match authenticate(&state, &parts) {
         Ok(x) => x,
         // An address that keeps failing learns nothing more (no signature or key oracle),
@@ -296,8 +296,21 @@ pub fn xml_ok(doc: String) -> Response {
     r
 }
 
-pub fn status_only(status: StatusCode) -> Response {
-    let mut r = http::Response::new(rbody::empty());
-    *r.status_mut() = status;
-    r
+/// A page-size parameter (`max-keys`, `max-parts`, `max-uploads`): `ceiling` when absent,
+/// larger values capped to it, anything but a non-negative integer refused.
+fn max_param(q: &Query, name: &str, ceiling: usize) -> S3Result<usize> {
+    match q.get(name) {
+        None => Ok(ceiling),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(|n| usize::try_from(n).unwrap_or(ceiling).min(ceiling))
+            .ok_or_else(|| {
+                S3Error::new(
+                    S3Code::InvalidArgument,
+                    format!("Provided {name} not an integer or within integer range"),
+                )
+            }),
+    }
 }

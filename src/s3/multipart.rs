@@ -2,8 +2,7 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 //! See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html>.
 
-use crate::server::body::RequestBody;
-use futures::TryStreamExt;
+use crate::web::body::RequestBody;
 use http::{HeaderValue, StatusCode};
 
 use super::body::Payload;
@@ -13,12 +12,12 @@ use super::headers::{
     checksum_request, iso_date, quote_etag, stored_metadata, unquote_etag, write_condition,
 };
 use super::object::{checksum_element, checksum_type_name, copy_source, receive_body};
-use super::{owner_id, status_only, xml_ok, Ctx};
-use crate::checksum::{ChecksumAlgorithm, ObjectHasher};
-use crate::meta::{ChecksumType, UploadEntry, UploadRecord, RECORD_VERSION};
-use crate::server::body::Response;
-use crate::store::multipart::{RequestedPart, MAX_PART_NUMBER};
-use crate::store::now_ms;
+use super::{max_param, owner_id, status_only, xml_ok, Ctx};
+use crate::checksum::ChecksumAlgorithm;
+use crate::meta::{ChecksumType, UploadEntry, UploadRecord};
+use crate::store::multipart::{is_server_upload_id, RequestedPart, MAX_PART_NUMBER};
+use crate::store::ObjectMeta;
+use crate::web::body::Response;
 use crate::xml::{self, XmlWriter};
 
 /// S3's largest part.
@@ -31,20 +30,13 @@ fn invalid(msg: impl Into<String>) -> S3Error {
     S3Error::new(S3Code::InvalidArgument, msg)
 }
 
-/// The `uploadId` of the request; one this server cannot have made (see [`new_upload_id`])
-/// is refused before it reaches the index.
+/// The `uploadId` of the request; one this server cannot have made is refused before it
+/// reaches the index.
 fn upload_id(ctx: &Ctx) -> S3Result<&str> {
     ctx.query
         .get("uploadId")
         .filter(|u| is_server_upload_id(u))
         .ok_or_else(|| S3Error::code(S3Code::NoSuchUpload))
-}
-
-fn is_server_upload_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn part_number(ctx: &Ctx) -> S3Result<u32> {
@@ -55,35 +47,10 @@ fn part_number(ctx: &Ctx) -> S3Result<u32> {
         .ok_or_else(|| invalid("Part number must be an integer between 1 and 10000, inclusive"))
 }
 
-/// `max-parts` / `max-uploads`: default and ceiling 1000.
-fn max_param(ctx: &Ctx, name: &str) -> S3Result<usize> {
-    match ctx.query.get(name) {
-        None => Ok(MAX_LISTED),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(|n| usize::try_from(n).unwrap_or(MAX_LISTED).min(MAX_LISTED))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "Provided {name} not an integer or within integer range"
-                ))
-            }),
-    }
-}
-
 fn set(r: &mut Response, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         r.headers_mut().insert(name, v);
     }
-}
-
-/// Upload ids sort by creation time (S3 lists one key's uploads oldest first): 48 bits of
-/// milliseconds, then 80 random bits, as 32 hex characters.
-fn new_upload_id() -> String {
-    let ms = u64::try_from(now_ms()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
-    let random = uuid::Uuid::new_v4();
-    format!("{ms:012x}{}", &random.simple().to_string()[..20])
 }
 
 pub async fn create(ctx: &Ctx) -> S3Result<Response> {
@@ -129,17 +96,12 @@ pub async fn create(ctx: &Ctx) -> S3Result<Response> {
         }
         _ => {}
     }
-    let rec = UploadRecord {
-        v: RECORD_VERSION,
-        upload_id: new_upload_id(),
-        key: key.to_owned(),
-        initiated_ms: now_ms(),
-        headers,
-        user_meta,
-        checksum_algorithm: algorithm,
-        checksum_type,
-    };
-    let rec = ctx.state.store.create_upload(&bucket, rec).await?;
+    let written = ObjectMeta { headers, user_meta };
+    let rec = ctx
+        .state
+        .store
+        .create_upload(&bucket, key, written, algorithm, checksum_type)
+        .await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
     w.elem("Bucket", &bucket.name)
         .elem("Key", key)
@@ -264,25 +226,13 @@ pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
     if range.end - range.start > MAX_PART_SIZE {
         return Err(S3Error::code(S3Code::EntityTooLarge));
     }
-    let mut staged = store.stage_blob().await?;
-    let mut hasher = ObjectHasher::new(
-        None,
-        Some(
-            upload
-                .checksum_algorithm
-                .unwrap_or(ChecksumAlgorithm::Crc64Nvme),
-        ),
-    );
     let what = format!("{}/{}", src_bucket.name, src_key);
-    let mut data = store.read_object(&what, &src, range.clone());
-    while let Some(chunk) = data.try_next().await? {
-        hasher.update(&chunk);
-        staged.write(chunk).await?;
-    }
-    let digests = hasher.finish();
-    if digests.len != range.end - range.start {
-        return Err(crate::error::Error::Internal("the source blob ended early".into()).into());
-    }
+    let algorithm = upload
+        .checksum_algorithm
+        .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
+    let (staged, digests) = store
+        .copy_to_staged(&what, &src, range, Some(algorithm))
+        .await?;
     let part = store
         .commit_part(
             &bucket,
@@ -429,7 +379,7 @@ pub async fn list_parts(ctx: &Ctx) -> S3Result<Response> {
     let key = ctx.key()?;
     let store = &ctx.state.store;
     let upload = store.upload(&bucket, key, upload_id(ctx)?).await?;
-    let max = max_param(ctx, "max-parts")?;
+    let max = max_param(&ctx.query, "max-parts", MAX_LISTED)?;
     let marker = match ctx.query.get("part-number-marker") {
         None => 0,
         Some(m) => m.parse::<u32>().map_err(|_| {
@@ -474,7 +424,7 @@ pub async fn list_uploads(ctx: &Ctx) -> S3Result<Response> {
     let delimiter = q.get("delimiter").filter(|d| !d.is_empty());
     let key_marker = q.get("key-marker").filter(|k| !k.is_empty());
     let upload_id_marker = q.get("upload-id-marker").filter(|_| key_marker.is_some());
-    let max = max_param(ctx, "max-uploads")?;
+    let max = max_param(&ctx.query, "max-uploads", MAX_LISTED)?;
     let url = match q.get("encoding-type") {
         None => false,
         Some(e) if e.eq_ignore_ascii_case("url") => true,
@@ -537,4 +487,27 @@ pub async fn list_uploads(ctx: &Ctx) -> S3Result<Response> {
         }
     }
     Ok(xml_ok(w.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_ranges() {
+        assert_eq!(copy_range(None, 10).unwrap(), 0..10);
+        assert_eq!(copy_range(Some("bytes=0-9"), 10).unwrap(), 0..10);
+        assert_eq!(copy_range(Some(" bytes=3-3 "), 10).unwrap(), 3..4);
+        for bad in [
+            "bytes=5-4",
+            "bytes=0-10",
+            "bytes=-3",
+            "bytes=2-",
+            "3-4",
+            "bytes=a-b",
+        ] {
+            let e = copy_range(Some(bad), 10).unwrap_err();
+            assert_eq!(e.code, S3Code::InvalidArgument, "{bad}");
+        }
+    }
 }

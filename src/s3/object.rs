@@ -1,6 +1,6 @@
 //! Object operations: PutObject, GetObject/HeadObject, DeleteObject, DeleteObjects, CopyObject.
 
-use crate::server::body::RequestBody;
+use crate::web::body::RequestBody;
 use futures::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -14,10 +14,9 @@ use super::headers::{
 use super::{status_only, xml_ok, Ctx, MAX_KEY_LEN};
 use crate::access::Permission;
 use crate::checksum::{ChecksumAlgorithm, ObjectDigests, ObjectHasher};
-use crate::meta::{ChecksumType, ObjectRecord, RECORD_VERSION};
-use crate::server::body::{self as rbody, Response};
-use crate::store::now_ms;
-use crate::store::StagedBlob;
+use crate::meta::{ChecksumType, ObjectRecord};
+use crate::store::{ObjectMeta, StagedBlob};
+use crate::web::body::{self as rbody, Response};
 use crate::xml::{self, XmlWriter};
 
 /// S3's largest single PUT.
@@ -90,25 +89,6 @@ fn verify_digests(
         }
     }
     Ok(())
-}
-
-fn new_record(
-    digests: &ObjectDigests,
-    stored: crate::meta::StoredHeaders,
-    user_meta: Vec<(String, String)>,
-) -> ObjectRecord {
-    ObjectRecord {
-        v: RECORD_VERSION,
-        size: digests.len,
-        etag: hex::encode(digests.md5),
-        last_modified_ms: now_ms(),
-        headers: stored,
-        user_meta,
-        checksum: Some(digests.checksum.clone()),
-        checksum_type: None,
-        segments: Vec::new(),
-        upload_id: None,
-    }
 }
 
 pub fn checksum_type_name(t: Option<ChecksumType>) -> &'static str {
@@ -185,11 +165,14 @@ pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response>
     let (stored, user_meta) = stored_metadata(h)?;
     let cond = write_condition(h)?;
     let (staged, digests) = receive_body(ctx, body, None).await?;
-    let rec = new_record(&digests, stored, user_meta);
+    let written = ObjectMeta {
+        headers: stored,
+        user_meta,
+    };
     let rec = ctx
         .state
         .store
-        .commit_object(&bucket, key, staged, rec, cond)
+        .commit_object(&bucket, key, staged, &digests, written, cond)
         .await?;
 
     let mut r = status_only(StatusCode::OK);
@@ -415,7 +398,7 @@ fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
             "Copying a specific object version is not implemented.",
         ));
     }
-    let decoded = crate::server::router::decode_path(path).map_err(|_| bad())?;
+    let decoded = crate::web::target::decode_path(path).map_err(|_| bad())?;
     let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
     let (b, k) = decoded.split_once('/').ok_or_else(bad)?;
     if b.is_empty() || k.is_empty() {
@@ -497,25 +480,16 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     let cond = write_condition(h)?;
     let algorithm = algorithm.or(src.checksum.as_ref().map(|c| c.algorithm));
 
-    let mut staged = store.stage_blob().await?;
-    let mut hasher = ObjectHasher::new(None, algorithm);
     let what = format!("{}/{}", src_bucket.name, src_key);
-    let mut data = store.read_object(&what, &src, 0..src.size);
-    while let Some(chunk) = data.try_next().await? {
-        hasher.update(&chunk);
-        staged.write(chunk).await?;
-    }
-    let digests = hasher.finish();
-    if digests.len != src.size {
-        return Err(crate::error::Error::Internal(format!(
-            "source blob held {} of {} bytes",
-            digests.len, src.size
-        ))
-        .into());
-    }
-    let rec = new_record(&digests, stored, user_meta);
+    let (staged, digests) = store
+        .copy_to_staged(&what, &src, 0..src.size, algorithm)
+        .await?;
+    let written = ObjectMeta {
+        headers: stored,
+        user_meta,
+    };
     let rec = store
-        .commit_object(&dest_bucket, dest_key, staged, rec, cond)
+        .commit_object(&dest_bucket, dest_key, staged, &digests, written, cond)
         .await?;
 
     let mut w = XmlWriter::new("CopyObjectResult");

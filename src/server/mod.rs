@@ -2,12 +2,11 @@
 //! connection with hyper, give every request an id, a log line and a panic guard, and drain
 //! in-flight requests on SIGINT/SIGTERM. No S3 or JSON semantics live here.
 
-pub mod body;
 pub mod conn;
 pub mod router;
 
 use std::io::Write as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +20,6 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use self::body::{BodyDeadlines, RequestBody, Response};
 use self::conn::{Activity, Admission, Admit, Busy, Deadlines, SendPace, Watched};
 use self::router::Route;
 use crate::access::jwt::JwtVerifier;
@@ -32,30 +30,11 @@ use crate::config::Config;
 use crate::credentials::RootCredentials;
 use crate::s3::error::{S3Code, S3Error};
 use crate::store::Store;
+use crate::web::body::{self, BodyDeadlines, RequestBody, Response};
+use crate::web::{AppState, ClientAddr};
 
 /// S3's limit on a request's header section.
 pub const MAX_HEADER_SECTION: usize = 8 << 10;
-
-/// The client a request came from, in the request's extensions.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
-
-pub struct AppState {
-    pub cfg: Config,
-    pub store: Store,
-    pub keys: Arc<KeyRing>,
-    /// Verifies bearer tokens; `None` when no JWT key is configured.
-    pub jwt: Option<JwtVerifier>,
-    pub api_limit: Option<RateLimiter>,
-    pub s3_limit: Option<RateLimiter>,
-    /// Failed authentications per client IP.
-    pub auth_failures: Option<RateLimiter>,
-    /// Idempotency keys whose first request is still running.
-    pub idempotency_inflight: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
-    pub started: Instant,
-    /// What the background scrubber last found.
-    pub scrub: Arc<crate::scrub::ScrubStatus>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -94,22 +73,41 @@ pub async fn run_until(
         Some(t) => Some(tls_acceptor(t)?),
         None => None,
     };
+    let (listen, grace, limits) = (cfg.listen, cfg.shutdown_grace, cfg.limits);
+    let state = build_state(cfg).await?;
+    let bind_err = |source| ServerError::Bind {
+        addr: listen,
+        source,
+    };
+    let listener = TcpListener::bind(listen).await.map_err(bind_err)?;
+    let addr = listener.local_addr().map_err(bind_err)?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {addr}");
+        let _ = out.flush();
+    }
+    tracing::info!(%addr, tls = tls.is_some(), "serving");
+    let conns = Arc::new(Conns::new(state, &limits, tls));
+    let graceful = GracefulShutdown::new();
+    accept_until(listener, &conns, &graceful, shutdown).await;
+    tracing::info!("shutting down: draining in-flight requests");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish within the grace period");
+    }
+    Ok(())
+}
+
+/// Opens the store and loads the keys, secrets and verifiers every request needs; starts
+/// the background scrubber.
+#[cfg(feature = "rocksdb")]
+async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
     let store = Store::open(&cfg).await?;
     let root = RootCredentials::load_or_create(&cfg)?;
     let sealer = Sealer::load_or_create(&cfg, store.meta().as_ref())?;
     let jwt = JwtVerifier::load(&cfg.jwt).map_err(ServerError::Jwt)?;
-    let listener = TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-        addr: cfg.listen,
-        source,
-    })?;
-    let grace = cfg.shutdown_grace;
-    let limits = cfg.limits;
     let keys = Arc::new(KeyRing::new(root, store.meta(), sealer));
     let scrub = Arc::new(crate::scrub::ScrubStatus::default());
     tokio::spawn(crate::scrub::run_in_background(
@@ -119,51 +117,28 @@ pub async fn run_until(
         cfg.scrub.clone(),
         scrub.clone(),
     ));
-    let state = Arc::new(AppState {
+    let l = cfg.limits;
+    Ok(Arc::new(AppState {
         store,
         keys,
         jwt,
-        api_limit: RateLimiter::new(cfg.limits.api_requests_per_second, cfg.limits.api_burst),
-        s3_limit: RateLimiter::new(cfg.limits.s3_requests_per_second, cfg.limits.s3_burst),
-        auth_failures: RateLimiter::new(
-            cfg.limits.auth_failures_per_second,
-            cfg.limits.auth_failure_burst,
-        ),
+        api_limit: RateLimiter::new(l.api_requests_per_second, l.api_burst),
+        s3_limit: RateLimiter::new(l.s3_requests_per_second, l.s3_burst),
+        auth_failures: RateLimiter::new(l.auth_failures_per_second, l.auth_failure_burst),
         idempotency_inflight: Default::default(),
         started: Instant::now(),
         scrub,
         cfg,
-    });
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on {addr}");
-        let _ = out.flush();
-    }
-    tracing::info!(%addr, tls = tls.is_some(), "serving");
+    }))
+}
 
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // Our watchdog owns the header-read and idle deadlines (for HTTP/2 too).
-    builder.http1().header_read_timeout(None);
-    let mut overflow_builder = auto::Builder::new(TokioExecutor::new());
-    overflow_builder
-        .http1()
-        .header_read_timeout(None)
-        .keep_alive(false);
-    let conns = Conns {
-        state,
-        admission: Admission::new(&limits),
-        deadlines: Deadlines::from_limits(&limits),
-        body: BodyDeadlines {
-            stall: Duration::try_from_secs_f64(limits.body_timeout_secs.max(0.001))
-                .unwrap_or(Duration::from_secs(3600)),
-            min_bytes_per_sec: limits.body_min_bytes_per_sec,
-        },
-        builder,
-        overflow_builder,
-        tls,
-    };
-    let conns = Arc::new(conns);
-    let graceful = GracefulShutdown::new();
+/// Accepts connections until `shutdown`, each served on a task of its own.
+async fn accept_until(
+    listener: TcpListener,
+    conns: &Arc<Conns>,
+    graceful: &GracefulShutdown,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(5);
     loop {
@@ -189,15 +164,6 @@ pub async fn run_until(
         let _ = stream.set_nodelay(true);
         tokio::spawn(conns.clone().serve(stream, peer, admit, graceful.watcher()));
     }
-    drop(listener);
-    tracing::info!("shutting down: draining in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish within the grace period");
-    }
-    Ok(())
 }
 
 /// What every connection task shares.
@@ -213,6 +179,34 @@ struct Conns {
 }
 
 impl Conns {
+    fn new(
+        state: Arc<AppState>,
+        limits: &crate::config::Limits,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Self {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // Our watchdog owns the header-read and idle deadlines (for HTTP/2 too).
+        builder.http1().header_read_timeout(None);
+        let mut overflow_builder = auto::Builder::new(TokioExecutor::new());
+        overflow_builder
+            .http1()
+            .header_read_timeout(None)
+            .keep_alive(false);
+        Self {
+            state,
+            admission: Admission::new(limits),
+            deadlines: Deadlines::from_limits(limits),
+            body: BodyDeadlines {
+                stall: Duration::try_from_secs_f64(limits.body_timeout_secs.max(0.001))
+                    .unwrap_or(Duration::from_secs(3600)),
+                min_bytes_per_sec: limits.body_min_bytes_per_sec,
+            },
+            builder,
+            overflow_builder,
+            tls,
+        }
+    }
+
     async fn serve(
         self: Arc<Self>,
         stream: tokio::net::TcpStream,
@@ -393,26 +387,6 @@ fn header_section_len(headers: &http::HeaderMap) -> usize {
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum()
-}
-
-impl AppState {
-    /// How long a client IP must wait, after too many failed authentications.
-    pub fn auth_throttled(&self, ip: Option<IpAddr>) -> Option<Duration> {
-        let (limiter, ip) = (self.auth_failures.as_ref()?, ip?);
-        limiter.peek(&ip.to_string()).err()
-    }
-
-    /// Counts a failed authentication against the client IP.
-    pub fn auth_failed(&self, ip: Option<IpAddr>) {
-        if let (Some(limiter), Some(ip)) = (self.auth_failures.as_ref(), ip) {
-            let _ = limiter.check(&ip.to_string());
-        }
-    }
-}
-
-/// The client IP of a request, when it came over the network.
-pub fn client_ip(parts: &http::request::Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ClientAddr>().map(|c| c.0.ip())
 }
 
 fn tls_acceptor(t: &crate::config::TlsConfig) -> Result<tokio_rustls::TlsAcceptor, ServerError> {

@@ -7,6 +7,7 @@
 
 pub mod multipart;
 pub mod naming;
+mod replies;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +17,13 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::blob::{BlobStore, BlobWriter, Written};
+use crate::checksum::{ChecksumAlgorithm, ObjectDigests, ObjectHasher};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::integrity::{ChunkSummer, Verifier};
 use crate::meta::{
-    BucketId, BucketRecord, GcEntry, ListPage, ListQuery, MetaStore, ObjectRecord, Segment, Usage,
-    WriteCondition, RECORD_VERSION,
+    BucketId, BucketRecord, CorsRecord, GcEntry, ListPage, ListQuery, MetaStore, ObjectRecord,
+    Segment, StoredHeaders, Usage, WriteCondition, RECORD_VERSION,
 };
 
 /// How long a replaced blob outlives its object, so that reads which started before the
@@ -42,9 +44,7 @@ pub struct Store {
     pub(crate) gc_kick: Arc<tokio::sync::Notify>,
 }
 
-pub fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+use crate::clock::now_ms;
 
 impl Store {
     /// Opens the index and blob backend named by `cfg`, recovers what a crash left staged, and
@@ -164,7 +164,7 @@ impl Store {
         cors: Option<Vec<crate::cors::CorsRule>>,
     ) -> Result<BucketRecord> {
         let mut rec = bucket.clone();
-        rec.cors = cors;
+        rec.cors = cors.map(|rules| rules.iter().map(CorsRecord::from).collect());
         let r = rec.clone();
         self.blocking(move |m| m.update_bucket(&r)).await?;
         Ok(rec)
@@ -173,6 +173,36 @@ impl Store {
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {
         let n = name.to_owned();
         self.blocking(move |m| m.delete_bucket(&n)).await
+    }
+
+    /// Deletes every object and aborts every upload of `b`, then the bucket itself.
+    pub async fn delete_bucket_and_contents(&self, b: &BucketRecord) -> Result<()> {
+        loop {
+            let page = self.list_objects(b, "", None, None, 1000).await?;
+            if page.entries.is_empty() {
+                break;
+            }
+            for e in page.entries {
+                if let crate::meta::ListEntry::Object(key, _) = e {
+                    self.delete_object(b, &key).await?;
+                }
+            }
+        }
+        loop {
+            let page = self.list_uploads(b, "", None, None, None, 1000).await?;
+            if page.entries.is_empty() {
+                break;
+            }
+            for e in page.entries {
+                if let crate::meta::UploadEntry::Upload(u) = e {
+                    match self.abort_upload(b, &u.key, &u.upload_id).await {
+                        Ok(()) | Err(Error::NoSuchUpload) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        self.delete_bucket(&b.name).await
     }
 
     pub async fn usage(&self, bucket: &BucketRecord) -> Result<Usage> {
@@ -203,16 +233,56 @@ impl Store {
         })
     }
 
-    /// Finishes `staged` and commits `rec` (whose segments are filled in here) under `cond`.
-    /// Returns the committed record.
+    /// Copies `range` of object `src` (named `what` in logs) into a new staged blob, verifying
+    /// the source as it is read and hashing the copy with `algorithm` (and MD5).
+    pub async fn copy_to_staged(
+        &self,
+        what: &str,
+        src: &ObjectRecord,
+        range: std::ops::Range<u64>,
+        algorithm: Option<ChecksumAlgorithm>,
+    ) -> Result<(StagedBlob, ObjectDigests)> {
+        let mut staged = self.stage_blob().await?;
+        let mut hasher = ObjectHasher::new(None, algorithm);
+        let mut data = self.read_object(what, src, range.clone());
+        while let Some(chunk) = data.try_next().await? {
+            hasher.update(&chunk);
+            staged.write(chunk).await?;
+        }
+        let digests = hasher.finish();
+        if digests.len != range.end - range.start {
+            return Err(Error::Internal(format!(
+                "the source of {what} held {} of {} bytes",
+                digests.len,
+                range.end - range.start
+            )));
+        }
+        Ok((staged, digests))
+    }
+
+    /// Finishes `staged` and commits it as `key`, with the digests computed while it was
+    /// written, under `cond`. Returns the committed record.
     pub async fn commit_object(
         &self,
         bucket: &BucketRecord,
         key: &str,
         staged: StagedBlob,
-        rec: ObjectRecord,
+        digests: &ObjectDigests,
+        written: ObjectMeta,
         cond: WriteCondition,
     ) -> Result<ObjectRecord> {
+        let rec = ObjectRecord {
+            v: RECORD_VERSION,
+            size: digests.len,
+            etag: hex::encode(digests.md5),
+            last_modified_ms: now_ms(),
+            headers: written.headers,
+            user_meta: written.user_meta,
+            checksum: Some(digests.checksum.clone()),
+            checksum_type: None,
+            segments: Vec::new(),
+            upload_id: None,
+        };
         let (this, b, k) = (self.clone(), bucket.clone(), key.to_owned());
         // A task of its own: if the request is dropped mid-commit (client gone, shutdown),
         // the commit and the disarming of the orphan guard still happen together.
@@ -617,6 +687,14 @@ impl Drop for Lease {
     }
 }
 
+/// What a client's write says about the object beyond its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectMeta {
+    pub headers: StoredHeaders,
+    /// `x-amz-meta-*`, names without the prefix.
+    pub user_meta: Vec<(String, String)>,
+}
+
 /// A blob being written for a commit that has not happened yet. Dropping it without a commit
 /// (an error, a client that went away) deletes the blob.
 pub struct StagedBlob {
@@ -694,8 +772,145 @@ impl Drop for StagedBlob {
 }
 
 #[cfg(all(test, feature = "rocksdb"))]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::checksum::ChecksumAlgorithm;
+    use crate::meta::{ListEntry, WriteCondition};
+
+    /// A store over a RocksDB index in a temp dir and in-memory blobs.
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = crate::meta::rocks::RocksMeta::open(dir.path(), false).unwrap();
+        let blobs = BlobStore::new(Arc::new(object_store::memory::InMemory::new()), 1024);
+        (dir, Store::with_parts(Arc::new(meta), blobs).await)
+    }
+
+    async fn put(s: &Store, b: &BucketRecord, key: &str, data: &[u8]) -> ObjectRecord {
+        let mut staged = s.stage_blob().await.unwrap();
+        let mut hasher = ObjectHasher::new(None, Some(ChecksumAlgorithm::Crc32c));
+        hasher.update(data);
+        staged.write(Bytes::copy_from_slice(data)).await.unwrap();
+        let digests = hasher.finish();
+        s.commit_object(
+            b,
+            key,
+            staged,
+            &digests,
+            ObjectMeta::default(),
+            WriteCondition::Always,
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn read(s: &Store, rec: &ObjectRecord) -> Vec<u8> {
+        let pieces: Vec<Bytes> = s
+            .read_object("t", rec, 0..rec.size)
+            .try_collect()
+            .await
+            .unwrap();
+        pieces.concat()
+    }
+
+    #[tokio::test]
+    async fn a_commit_builds_the_record_and_counts_usage() {
+        let (_d, s) = store().await;
+        let b = s.create_bucket("bkt", "alice", "in-mum").await.unwrap();
+        let rec = put(&s, &b, "k", b"hello").await;
+        assert_eq!(
+            (rec.size, rec.etag.as_str()),
+            (5, "5d41402abc4b2a76b9719d911017c592")
+        );
+        assert_eq!(rec.segments.len(), 1);
+        assert_eq!(
+            rec.checksum.as_ref().map(|c| c.algorithm),
+            Some(ChecksumAlgorithm::Crc32c)
+        );
+        assert_eq!(read(&s, &rec).await, b"hello");
+        let usage = s.usage(&b).await.unwrap();
+        assert_eq!((usage.bytes, usage.objects), (5, 1));
+        // Replacing keeps one object; its old blob is queued for the sweeper.
+        put(&s, &b, "k", b"bye").await;
+        let usage = s.usage(&b).await.unwrap();
+        assert_eq!((usage.bytes, usage.objects), (3, 1));
+        let queued = s.meta().pending_deletes(i64::MAX, None, 10).unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].blob, rec.segments[0].blob);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_staged_blob_leaves_nothing_staged() {
+        let (_d, s) = store().await;
+        let mut staged = s.stage_blob().await.unwrap();
+        staged
+            .write(Bytes::from_static(b"abandoned"))
+            .await
+            .unwrap();
+        let id = staged.blob_id().to_owned();
+        assert_eq!(s.meta().staged_blobs().unwrap(), std::slice::from_ref(&id));
+        drop(staged);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !s.meta().staged_blobs().unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "still staged");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!s.blobs().exists(&id).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_copy_hashes_what_it_copies() {
+        let (_d, s) = store().await;
+        let b = s.create_bucket("bkt", "alice", "in-mum").await.unwrap();
+        let src = put(&s, &b, "src", b"0123456789").await;
+        let (staged, digests) = s
+            .copy_to_staged("bkt/src", &src, 2..6, Some(ChecksumAlgorithm::Sha256))
+            .await
+            .unwrap();
+        assert_eq!(digests.len, 4);
+        let copy = s
+            .commit_object(
+                &b,
+                "copy",
+                staged,
+                &digests,
+                ObjectMeta::default(),
+                WriteCondition::Always,
+            )
+            .await
+            .unwrap();
+        assert_eq!(read(&s, &copy).await, b"2345");
+        assert_eq!(copy.checksum.unwrap().algorithm, ChecksumAlgorithm::Sha256);
+    }
+
+    #[tokio::test]
+    async fn a_forced_bucket_delete_takes_objects_and_uploads_with_it() {
+        let (_d, s) = store().await;
+        let b = s.create_bucket("full", "alice", "in-mum").await.unwrap();
+        for i in 0..3 {
+            put(&s, &b, &format!("k{i}"), b"x").await;
+        }
+        s.create_upload(&b, "mp", ObjectMeta::default(), None, None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.delete_bucket("full").await,
+            Err(Error::BucketNotEmpty(_))
+        ));
+        s.delete_bucket_and_contents(&b).await.unwrap();
+        assert!(matches!(
+            s.bucket("full").await,
+            Err(Error::NoSuchBucket(_))
+        ));
+        let b2 = s.create_bucket("full", "alice", "in-mum").await.unwrap();
+        let page = s.list_objects(&b2, "", None, None, 10).await.unwrap();
+        assert!(
+            page.entries
+                .iter()
+                .all(|e| !matches!(e, ListEntry::Object(..))),
+            "a new bucket of the same name starts empty"
+        );
+    }
 
     #[test]
     fn only_staging_files_older_than_the_process_are_removed() {

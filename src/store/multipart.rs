@@ -3,7 +3,7 @@
 
 use md5::Digest as _;
 
-use super::{now_ms, StagedBlob, Store};
+use super::{now_ms, ObjectMeta, StagedBlob, Store};
 use crate::checksum::{Checksum, ChecksumAlgorithm};
 use crate::error::{Error, Result};
 use crate::meta::{
@@ -26,12 +26,42 @@ pub struct RequestedPart {
     pub checksum: Option<Checksum>,
 }
 
+/// Whether `id` has the form of an upload id this server makes (see [`new_upload_id`]).
+pub fn is_server_upload_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Upload ids sort by creation time (S3 lists one key's uploads oldest first): 48 bits of
+/// milliseconds, then 80 random bits, as 32 hex characters.
+fn new_upload_id() -> String {
+    let ms = u64::try_from(now_ms()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    let random = uuid::Uuid::new_v4();
+    format!("{ms:012x}{}", &random.simple().to_string()[..20])
+}
+
 impl Store {
+    /// Starts an upload of `key`: the object it completes into gets `written`.
     pub async fn create_upload(
         &self,
         bucket: &BucketRecord,
-        rec: UploadRecord,
+        key: &str,
+        written: ObjectMeta,
+        checksum_algorithm: Option<ChecksumAlgorithm>,
+        checksum_type: Option<ChecksumType>,
     ) -> Result<UploadRecord> {
+        let rec = UploadRecord {
+            v: RECORD_VERSION,
+            upload_id: new_upload_id(),
+            key: key.to_owned(),
+            initiated_ms: now_ms(),
+            headers: written.headers,
+            user_meta: written.user_meta,
+            checksum_algorithm,
+            checksum_type,
+        };
         let (b, r) = (bucket.clone(), rec.clone());
         self.blocking(move |m| m.create_upload(&b, &r)).await?;
         Ok(rec)
@@ -373,5 +403,24 @@ mod tests {
             object_size([u64::MAX, 1].into_iter()).is_err(),
             "no overflow"
         );
+    }
+
+    #[test]
+    fn upload_ids_are_recognised_and_sort_by_creation() {
+        let a = new_upload_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_upload_id();
+        assert!(is_server_upload_id(&a) && is_server_upload_id(&b));
+        assert!(a < b, "{a} !< {b}");
+        for bad in [
+            "",
+            "x",
+            &a.to_uppercase(),
+            &format!("{a}0"),
+            &a[1..],
+            "../../etc/passwd",
+        ] {
+            assert!(!is_server_upload_id(bad), "{bad}");
+        }
     }
 }

@@ -1,7 +1,10 @@
-//! S3 bucket naming rules:
-//! <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>.
+//! S3 naming rules for buckets
+//! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>) and keys.
 
 use crate::error::{Error, Result};
+
+/// Longest object key S3 accepts, in bytes of UTF-8.
+pub const MAX_KEY_LEN: usize = 1024;
 
 /// Names the management surface owns; no bucket may take them.
 pub const RESERVED: &[&str] = &["storage", "health"];

@@ -508,3 +508,56 @@ async fn keys_on_the_data_dir_of_a_stopped_server() {
     listed.sort();
     assert_eq!(listed, want);
 }
+
+/// Mints an account key for `account` through the management API.
+async fn mint_account_key(srv: &Server, account: &str) {
+    let body = serde_json::json!({ "account": account }).to_string();
+    let r = crate::harness::root_request(
+        srv,
+        "POST",
+        "/storage/access-keys",
+        &[("content-type", "application/json")],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_past_one_page_are_whole_online_and_offline() {
+    let mut srv = Server::start();
+    if srv.skip_external("runs the cnx-storage binary on the server's data dir") {
+        return;
+    }
+    // More than one 1,000-key page.
+    let n = 1003;
+    let srv_ref = &srv;
+    use futures::StreamExt as _;
+    futures::stream::iter(0..n)
+        .for_each_concurrent(8, |_| mint_account_key(srv_ref, "many"))
+        .await;
+    let ep = srv.endpoint();
+    let online = ok_json(&cli(
+        &srv,
+        &ep,
+        "access-keys",
+        &["list", "--account", "many"],
+    ));
+    let online_ids = ids(&online);
+    assert_eq!(online_ids.len(), n, "online listing stopped at a page");
+    assert!(online["next_cursor"].is_null());
+
+    tokio::task::block_in_place(|| srv.sigterm());
+    tokio::task::block_in_place(|| srv.wait_exit(Duration::from_secs(20)));
+    let offline = ok_json(&cli(
+        &srv,
+        NOWHERE,
+        "access-keys",
+        &["list", "--account", "many"],
+    ));
+    assert_eq!(
+        ids(&offline),
+        online_ids,
+        "online and offline list the same keys"
+    );
+}

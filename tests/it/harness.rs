@@ -703,6 +703,52 @@ pub async fn presigned_put_head(srv: &Server, bucket: &str, key: &str, len: usiz
     head
 }
 
+/// Sends a request signed (SigV4, in headers) with the server's root credentials: service
+/// `cloudnx` under `/storage/`, else `s3` with the body's SHA-256 as payload hash.
+pub async fn root_request(
+    srv: &Server,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> RawResponse {
+    use sha2::Digest as _;
+    let body: Bytes = body.into();
+    let url = format!("{}{path_and_query}", srv.endpoint());
+    let service = if path_and_query.starts_with("/storage/") {
+        "cloudnx"
+    } else {
+        "s3"
+    };
+    let sha = hex::encode(sha2::Sha256::digest(&body));
+    let mut all: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    all.push(("host".into(), srv.addr.clone()));
+    if service == "s3" {
+        all.push(("x-amz-content-sha256".into(), sha));
+    }
+    let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let signed = cnx_storage::access::signer::sign_headers(
+        &cnx_storage::access::signer::Signing {
+            access_key: &srv.access_key,
+            secret: &srv.secret_key,
+            region: REGION,
+            service,
+            time: std::time::SystemTime::now(),
+        },
+        method,
+        &url,
+        &borrowed,
+        &body,
+    )
+    .unwrap_or_else(|e| panic!("cannot sign {method} {url}: {e}"));
+    all.extend(signed);
+    let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    raw_request(method, &url, &borrowed, body).await
+}
+
 /// Sends a presigned request (its method, URL and headers) with `body`.
 pub async fn raw_presigned(
     presigned: &PresignedRequest,

@@ -36,3 +36,4 @@ mod secrets_at_rest;
 mod server;
 mod signed_headers;
 mod verified_reads;
+mod xml_golden;

@@ -1,0 +1,67 @@
+//! Request plumbing both surfaces share, below them and below the server: the state a
+//! handler works with, request and response bodies, what a path names, decoded queries.
+
+pub mod body;
+pub mod query;
+pub mod target;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+
+use crate::access::jwt::JwtVerifier;
+use crate::access::ratelimit::RateLimiter;
+use crate::access::KeyRing;
+use crate::config::Config;
+use crate::store::Store;
+use body::Response;
+
+/// The client a request came from, in the request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+pub struct AppState {
+    pub cfg: Config,
+    pub store: Store,
+    pub keys: Arc<KeyRing>,
+    /// Verifies bearer tokens; `None` when no JWT key is configured.
+    pub jwt: Option<JwtVerifier>,
+    pub api_limit: Option<RateLimiter>,
+    pub s3_limit: Option<RateLimiter>,
+    /// Failed authentications per client IP.
+    pub auth_failures: Option<RateLimiter>,
+    /// Idempotency keys whose first request is still running.
+    pub idempotency_inflight: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+    pub started: Instant,
+    /// What the background scrubber last found.
+    pub scrub: Arc<crate::scrub::ScrubStatus>,
+}
+
+impl AppState {
+    /// How long a client IP must wait, after too many failed authentications.
+    pub fn auth_throttled(&self, ip: Option<IpAddr>) -> Option<Duration> {
+        let (limiter, ip) = (self.auth_failures.as_ref()?, ip?);
+        limiter.peek(&ip.to_string()).err()
+    }
+
+    /// Counts a failed authentication against the client IP.
+    pub fn auth_failed(&self, ip: Option<IpAddr>) {
+        if let (Some(limiter), Some(ip)) = (self.auth_failures.as_ref(), ip) {
+            let _ = limiter.check(&ip.to_string());
+        }
+    }
+}
+
+/// The client IP of a request, when it came over the network.
+pub fn client_ip(parts: &http::request::Parts) -> Option<IpAddr> {
+    parts.extensions.get::<ClientAddr>().map(|c| c.0.ip())
+}
+
+/// A response with a status and no body.
+pub fn status_only(status: StatusCode) -> Response {
+    let mut r = http::Response::new(body::empty());
+    *r.status_mut() = status;
+    r
+}
