@@ -32,6 +32,15 @@ pub enum Error {
     IncompleteBody { expected: u64, got: u64 },
     #[error("the multipart upload does not exist")]
     NoSuchUpload,
+    #[error("the version does not exist")]
+    NoSuchVersion,
+    /// The current version (or the one asked for) is a delete marker.
+    #[error("the key's current version is a delete marker")]
+    DeleteMarker {
+        version_id: String,
+        /// The request named this version (S3 answers 405), rather than the current one (404).
+        requested: bool,
+    },
     #[error("invalid part: {0}")]
     InvalidPart(String),
     #[error("{0}")]

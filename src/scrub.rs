@@ -18,7 +18,7 @@ use crate::blob::BlobStore;
 use crate::config::{Config, ScrubSchedule};
 use crate::error::{Error, Result};
 use crate::integrity::ChunkSummer;
-use crate::meta::{GcEntry, ListEntry, ListQuery, MetaStore, UploadEntry, UploadQuery};
+use crate::meta::{GcEntry, MetaStore, UploadEntry, UploadQuery, VersionEntry, VersionQuery};
 
 /// By default a blob younger than this is never called an orphan: it may be on its way to
 /// a commit.
@@ -107,19 +107,21 @@ fn references(meta: &dyn MetaStore, only: Option<&str>) -> Result<Vec<BlobRef>> 
         if only.is_some_and(|b| b != bucket.name) {
             continue;
         }
-        let mut after: Option<String> = None;
+        // Every version, noncurrent ones included: each holds its own blobs.
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
         loop {
-            let page = meta.list_objects(
+            let page = meta.list_versions(
                 &bucket.id,
-                &ListQuery {
+                &VersionQuery {
                     prefix: "",
                     delimiter: None,
-                    after: after.as_deref(),
+                    key_marker: key_marker.as_deref(),
+                    version_marker: version_marker.as_deref(),
                     max: PAGE,
                 },
             )?;
             for e in page.entries {
-                if let ListEntry::Object(key, rec) = e {
+                if let VersionEntry::Version { key, rec, .. } = e {
                     for seg in &rec.segments {
                         out.push(BlobRef {
                             bucket: bucket.name.clone(),
@@ -132,8 +134,8 @@ fn references(meta: &dyn MetaStore, only: Option<&str>) -> Result<Vec<BlobRef>> 
                     }
                 }
             }
-            match page.next_after {
-                Some(a) => after = Some(a),
+            match page.next {
+                Some((k, v)) => (key_marker, version_marker) = (Some(k), v),
                 None => break,
             }
         }
@@ -443,6 +445,40 @@ fn load_last(path: &Path) -> Option<LastPass> {
     serde_json::from_slice(&text).ok()
 }
 
+/// Logs a finished pass's findings and keeps its report in the data dir.
+fn record_pass(path: &Path, report: Report) -> LastPass {
+    for f in report.corrupt.iter().chain(&report.missing) {
+        tracing::error!(
+            bucket = %f.at.bucket,
+            key = %f.at.key,
+            blob = %f.at.blob,
+            detail = %f.detail,
+            "scrub found a bad blob"
+        );
+    }
+    tracing::info!(
+        blobs = report.blobs_checked,
+        bytes = report.bytes_checked,
+        corrupt = report.corrupt.len(),
+        missing = report.missing.len(),
+        orphaned = report.orphaned.as_ref().map_or(0, Vec::len),
+        "scrub pass finished"
+    );
+    let pass = LastPass {
+        finished_at_ms: crate::clock::now_ms(),
+        report,
+    };
+    match serde_json::to_vec_pretty(&pass) {
+        Ok(bytes) => {
+            if let Err(e) = crate::credentials::write_private(path, &bytes) {
+                tracing::warn!(error = %e, "could not keep the scrub report");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not encode the scrub report"),
+    }
+    pass
+}
+
 /// Scrubs the live index every `schedule.every_hours`, reading at most `max_mib_per_sec`.
 /// The first pass is due one interval after the last recorded one (or after start-up).
 pub async fn run_in_background(
@@ -490,35 +526,7 @@ pub async fn run_in_background(
                 continue;
             }
         };
-        for f in report.corrupt.iter().chain(&report.missing) {
-            tracing::error!(
-                bucket = %f.at.bucket,
-                key = %f.at.key,
-                blob = %f.at.blob,
-                detail = %f.detail,
-                "scrub found a bad blob"
-            );
-        }
-        tracing::info!(
-            blobs = report.blobs_checked,
-            bytes = report.bytes_checked,
-            corrupt = report.corrupt.len(),
-            missing = report.missing.len(),
-            orphaned = report.orphaned.as_ref().map_or(0, Vec::len),
-            "scrub pass finished"
-        );
-        let pass = LastPass {
-            finished_at_ms: crate::clock::now_ms(),
-            report,
-        };
-        match serde_json::to_vec_pretty(&pass) {
-            Ok(bytes) => {
-                if let Err(e) = crate::credentials::write_private(&path, &bytes) {
-                    tracing::warn!(error = %e, "could not keep the scrub report");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not encode the scrub report"),
-        }
+        let pass = record_pass(&path, report);
         status.set(|s| s.last = Some(pass));
     }
 }

@@ -106,6 +106,16 @@ pub struct CreateBucketConfiguration {
     pub location_constraint: Option<String>,
 }
 
+/// `<VersioningConfiguration>` of PutBucketVersioning.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersioningConfiguration {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub mfa_delete: Option<String>,
+}
+
 /// `<Delete>` of DeleteObjects.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]

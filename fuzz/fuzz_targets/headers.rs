@@ -40,6 +40,8 @@ fuzz_target!(|data: &[u8]| {
         checksum_type: None,
         segments: Vec::new(),
         upload_id: None,
+        version_id: None,
+        delete_marker: false,
     };
     let _ = read_condition(&h, "", &rec);
     let _ = read_condition(&h, "x-amz-copy-source-", &rec);

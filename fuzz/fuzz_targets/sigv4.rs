@@ -4,8 +4,8 @@
 
 use cnx_storage::auth::{verify_request_or_defer, SecretLookup};
 use cnx_storage::s3::endpoint::parse;
-use cnx_storage::web::query::Query;
 use cnx_storage::server::router::{route, Route};
+use cnx_storage::web::query::Query;
 use libfuzzer_sys::fuzz_target;
 
 struct Keys;

@@ -71,11 +71,12 @@ BUCKET="cnx-cli-$(rand_suffix)"
 BUCKET2="cnx-cli-force-$(rand_suffix)"
 MBUCKET="cnx-cli-mgmt-$(rand_suffix)"
 HK_BUCKET="cnx-cli-keys-$(rand_suffix)"
+VBUCKET="cnx-cli-ver-$(rand_suffix)"
 HARD_KEYS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/keys/hard-keys.json"
 
 cleanup() {
   local rc=$?
-  for b in "$BUCKET" "$BUCKET2" "$MBUCKET" "$HK_BUCKET"; do
+  for b in "$BUCKET" "$BUCKET2" "$MBUCKET" "$HK_BUCKET" "$VBUCKET"; do
     awsx s3 rb --force "s3://$b" >/dev/null 2>&1 || true
   done
   rm -rf "$WORK"
@@ -446,6 +447,45 @@ t_rm_rb() {
   if awsx s3api head-bucket --bucket "$BUCKET" 2>/dev/null; then return 1; fi
 }
 
+# ------------------------------------------------------------------ versioning
+
+t_versioning() {
+  local v1 v2 marker st
+  awsx s3 mb "s3://$VBUCKET"
+  expect_eq "new bucket status" "None" \
+    "$(awsx s3api get-bucket-versioning --bucket "$VBUCKET" --query Status --output text)"
+  awsx s3api put-bucket-versioning --bucket "$VBUCKET" --versioning-configuration Status=Enabled
+  expect_eq status Enabled \
+    "$(awsx s3api get-bucket-versioning --bucket "$VBUCKET" --query Status --output text)"
+  printf 'one' >"$WORK/v1.txt"
+  printf 'two!' >"$WORK/v2.txt"
+  v1="$(awsx s3api put-object --bucket "$VBUCKET" --key doc --body "$WORK/v1.txt" --query VersionId --output text)"
+  v2="$(awsx s3api put-object --bucket "$VBUCKET" --key doc --body "$WORK/v2.txt" --query VersionId --output text)"
+  [[ -n "$v1" && "$v1" != "$v2" && "$v1" != null ]]
+  awsx s3api get-object --bucket "$VBUCKET" --key doc --version-id "$v1" "$WORK/got.txt" >/dev/null
+  expect_eq "old version" one "$(cat "$WORK/got.txt")"
+  marker="$(awsx s3api delete-object --bucket "$VBUCKET" --key doc --query VersionId --output text)"
+  if awsx s3api head-object --bucket "$VBUCKET" --key doc >/dev/null 2>&1; then
+    echo "head after delete succeeded" >&2
+    return 1
+  fi
+  expect_eq "versions" "$v2 $v1" \
+    "$(awsx s3api list-object-versions --bucket "$VBUCKET" --query 'Versions[].VersionId' --output text | tr '\t' ' ')"
+  expect_eq "markers" "$marker" \
+    "$(awsx s3api list-object-versions --bucket "$VBUCKET" --query 'DeleteMarkers[].VersionId' --output text)"
+  expect_eq "ls hides the key" "" "$(awsx s3 ls "s3://$VBUCKET/")"
+  # rb --force only removes current objects: a versioned bucket is emptied the Terraform way.
+  if awsx s3api delete-bucket --bucket "$VBUCKET" 2>"$WORK/rb.err"; then return 1; fi
+  grep -q BucketNotEmpty "$WORK/rb.err"
+  awsx s3api list-object-versions --bucket "$VBUCKET" \
+    --query '{Objects: [Versions, DeleteMarkers][][].{Key: Key, VersionId: VersionId}}' \
+    --output json >"$WORK/doomed.json"
+  st="$(awsx s3api delete-objects --bucket "$VBUCKET" --delete "file://$WORK/doomed.json" \
+    --query 'length(Deleted)' --output text)"
+  expect_eq "deleted versions" 3 "$st"
+  awsx s3api delete-bucket --bucket "$VBUCKET"
+}
+
 # ------------------------------------------------------------------ management API
 
 # curl signing for the management API (/storage/...): SigV4 service cloudnx
@@ -613,6 +653,7 @@ check "multipart" "s3api create / upload-part / complete-multipart-upload" t_s3a
 check "errors" "errors: NoSuchKey, 404 head-bucket, BucketNotEmpty" t_errors
 check "buckets" "s3 rm (single, recursive) + rb" t_rm_rb
 check "buckets" "s3 rb --force" t_rb_force
+check "versioning" "s3api versioning: ids, get by version, delete marker, list-object-versions, emptied with delete-objects" t_versioning
 cnx_check "management" "management: POST /storage/buckets (curl --aws-sigv4), seen by S3" t_mgmt_create_bucket
 cnx_check "management" "management: read bucket key with the aws CLI (ls/cp down ok, upload denied)" t_mgmt_read_key
 cnx_check "management" "management: revoke key, DELETE ?force=true" t_mgmt_revoke_and_force_delete

@@ -126,18 +126,15 @@ def unique_bucket_name(hint: str = "t") -> str:
 
 
 def empty_bucket(client, name: str) -> None:
-    token = None
-    while True:
-        kw = {"Bucket": name}
-        if token:
-            kw["ContinuationToken"] = token
-        page = client.list_objects_v2(**kw)
-        keys = [o["Key"] for o in page.get("Contents", [])]
-        for key in keys:
-            client.delete_object(Bucket=name, Key=key)
-        if not page.get("IsTruncated"):
-            break
-        token = page["NextContinuationToken"]
+    """Deletes every version and delete marker, as Terraform's force_destroy does:
+    ListObjectVersions pages, each followed by one DeleteObjects naming the versions."""
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
+        doomed = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        if doomed:
+            client.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
 
 
 def delete_bucket_quietly(client, name: str) -> None:

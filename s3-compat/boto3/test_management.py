@@ -349,9 +349,10 @@ CORS_RULE = {
 def test_bucket_patch_settings(root, buckets, new_account, s3):
     name = buckets()
     path = bpath(name)
-    # only cors is changeable
-    expect(root.patch(path, {"versioning": "enabled"}), 400, "versioning")
-    expect(root.patch(path, {"cors": None, "versioning": "enabled"}), 400, "versioning")
+    # cors and versioning are changeable, nothing else
+    expect(root.patch(path, {"lifecycle": []}), 400, "lifecycle")
+    expect(root.patch(path, {"versioning": "on"}), 400, "versioning")
+    expect(root.patch(path, {"cors": None, "versioning": "on"}), 400, "versioning")
     expect(root.patch(path, {}), 400)
     expect(root.patch(path, data=b"[]", headers={"Content-Type": "application/json"}), 400)
     for bad in (

@@ -123,7 +123,8 @@ LB = bucket_name("rclone", "list")  # 1,050 objects, then purge
 HB = bucket_name("rclone", "keys")  # hard keys
 HB2 = bucket_name("rclone", "keys-copy")
 TMPB = bucket_name("rclone", "tmp")
-ALL_BUCKETS = [B, B2, LB, HB, HB2, TMPB]
+VB = bucket_name("rclone", "ver")  # versioned
+ALL_BUCKETS = [B, B2, LB, HB, HB2, TMPB, VB]
 
 FILES = os.path.join(WORK, "files")
 DOWN = os.path.join(WORK, "down")
@@ -160,6 +161,34 @@ for _name in MANY_NAMES:
     write(os.path.join(MANY, _name), _name.encode())
 
 # ------------------------------------------------------------------ buckets
+
+
+def t_versions():
+    rc("mkdir", f"cnx:{VB}")
+    state = lambda *arg: rc("backend", "versioning", f"cnx:{VB}", *arg).out.decode().strip()  # noqa: E731
+    expect_eq("versioning of a new bucket", "unversioned", state().lower())
+    expect_eq("versioning enabled", "Enabled", state("Enabled"))
+    old, new = os.path.join(WORK, "ver-old.txt"), os.path.join(WORK, "ver-new.txt")
+    write(old, b"old contents\n")
+    write(new, b"new contents!\n")
+    rc("copyto", old, f"cnx:{VB}/doc.txt")
+    time.sleep(1.1)  # rclone names versions by their second
+    rc("copyto", new, f"cnx:{VB}/doc.txt")
+    expect_eq("current listing", ["doc.txt"], lines(rc("lsf", f"cnx:{VB}")))
+    with_versions = lines(rc("lsf", "--s3-versions", f"cnx:{VB}"))
+    expect_eq("listing with --s3-versions", 2, len(with_versions))
+    older = [n for n in with_versions if n != "doc.txt"]
+    expect(len(older) == 1 and re.fullmatch(r"doc-v\d{4}-\d{2}-\d{2}-\d{6}-\d{3}\.txt", older[0]),
+           f"no version entry in {with_versions}")
+    expect_eq("old version's contents", b"old contents\n",
+              rc("cat", "--s3-versions", f"cnx:{VB}/{older[0]}").out)
+    # A deleted file's versions remain; cleanup-hidden removes what only versions keep.
+    rc("deletefile", f"cnx:{VB}/doc.txt")
+    expect_eq("after delete", [], lines(rc("lsf", f"cnx:{VB}")))
+    expect_eq("versions after delete", 2, len(lines(rc("lsf", "--s3-versions", f"cnx:{VB}"))))
+    rc("backend", "cleanup-hidden", f"cnx:{VB}")
+    expect_eq("versions after cleanup-hidden", [], lines(rc("lsf", "--s3-versions", f"cnx:{VB}")))
+    rc("rmdir", f"cnx:{VB}")
 
 
 def t_mkdir_lsd():
@@ -711,6 +740,8 @@ def main() -> int:
         c("errors", "mkdir with an invalid bucket name: InvalidBucketName", t_invalid_bucket_name)
         c("objects", "delete of many (--include filter, 500 of 1,050) and purge of the rest with the bucket",
           t_delete_many_and_purge)
+        c("versioning", "backend versioning Enabled, --s3-versions listing and cat, cleanup-hidden, rmdir",
+          t_versions)
         try:
             hard_keys(suite)
         except Exception as exc:  # noqa: BLE001 - recorded, never fatal

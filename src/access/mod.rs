@@ -117,6 +117,7 @@ mod tests {
             region: "in-mum".into(),
             created_at_ms: 0,
             cors: None,
+            versioning: Default::default(),
         }
     }
 

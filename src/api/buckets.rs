@@ -9,7 +9,7 @@ use super::reply::{Page, Reply};
 use super::ApiCtx;
 use crate::clock::rfc3339;
 use crate::cors::CorsRule;
-use crate::meta::BucketRecord;
+use crate::meta::{BucketRecord, Versioning};
 
 /// A CORS rule as the management API shows and takes it (the seed's snake_case fields).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -62,9 +62,17 @@ async fn view(ctx: &ApiCtx, b: &BucketRecord) -> ApiResult<serde_json::Value> {
         "created_at": rfc3339(b.created_at_ms),
         "size_bytes": usage.bytes.max(0),
         "object_count": usage.objects.max(0),
-        "versioning": "disabled",
+        "versioning": versioning_name(b.versioning),
         "cors": b.cors_rules().map(|rules| rules.iter().map(CorsRuleView::from).collect::<Vec<_>>()),
     }))
+}
+
+fn versioning_name(v: Versioning) -> &'static str {
+    match v {
+        Versioning::Unversioned => "disabled",
+        Versioning::Enabled => "enabled",
+        Versioning::Suspended => "suspended",
+    }
 }
 
 /// The caller's bucket; another account's bucket is reported as missing (404), not 403.
@@ -135,10 +143,33 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
         return Err(ApiError::bad_request("the body names no setting to change"));
     }
     // A setting is accepted only once the capability behind it works.
-    if let Some(k) = doc.keys().find(|k| k.as_str() != "cors") {
+    if let Some(k) = doc
+        .keys()
+        .find(|k| !matches!(k.as_str(), "cors" | "versioning"))
+    {
         return Err(ApiError::bad_request(format!(
             "setting `{k}` cannot be changed on this server"
         )));
+    }
+    if let Some(v) = doc.get("versioning") {
+        let want = match v.as_str() {
+            Some("enabled") => Versioning::Enabled,
+            Some("suspended") => Versioning::Suspended,
+            Some("disabled") if b.versioning.is_unversioned() => Versioning::Unversioned,
+            Some("disabled") => {
+                return Err(ApiError::bad_request(
+                    "versioning cannot be disabled once enabled; suspend it instead",
+                ))
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "versioning must be `enabled`, `suspended` or `disabled`",
+                ))
+            }
+        };
+        if want != b.versioning {
+            b = ctx.state.store.set_versioning(&b, want).await?;
+        }
     }
     if let Some(v) = doc.get("cors") {
         let rules: Option<Vec<CorsRuleView>> = serde_json::from_value(v.clone())

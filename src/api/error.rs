@@ -117,7 +117,10 @@ impl From<Error> for ApiError {
                 tracing::error!(error = %e, "internal error");
                 ApiError::new(S::INTERNAL_SERVER_ERROR, "internal error")
             }
-            Error::NoSuchKey | Error::NoSuchUpload => ApiError::not_found(e.to_string()),
+            Error::NoSuchKey
+            | Error::NoSuchUpload
+            | Error::NoSuchVersion
+            | Error::DeleteMarker { .. } => ApiError::not_found(e.to_string()),
             Error::PreconditionFailed => ApiError::new(S::PRECONDITION_FAILED, e.to_string()),
             Error::ConditionalRequestConflict => ApiError::new(S::CONFLICT, e.to_string()),
             Error::EntityTooLarge { .. } => ApiError::new(S::PAYLOAD_TOO_LARGE, e.to_string()),

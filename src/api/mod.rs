@@ -181,44 +181,12 @@ async fn run(
     op: &mut Option<&'static str>,
 ) -> ApiResult<Response> {
     let ip = crate::web::client_ip(&parts);
-    // An address that keeps failing learns nothing more; its good requests still go through.
-    let count_failure = |e: ApiError| {
-        if e.status != StatusCode::UNAUTHORIZED {
-            return e;
-        }
-        match state.auth_throttled(ip) {
-            Some(wait) => {
-                let secs = crate::access::ratelimit::retry_after_secs(wait);
-                let mut e = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "too many failed authentications from your address; retry after {secs} s"
-                    ),
-                );
-                e.retry_after = Some(secs);
-                e
-            }
-            None => {
-                state.auth_failed(ip);
-                e
-            }
-        }
-    };
+    let count_failure = |e: ApiError| throttle_failure(&state, ip, e);
     let pre = pre_authenticate(&state, &parts).map_err(count_failure)?;
     // Only a request that may be genuine gets its body read (and at most MAX_BODY of it).
     let body = read_body(body).await?;
     let caller = authenticate(&state, pre, &body).map_err(count_failure)?;
-    if let Some(limit) = &state.api_limit {
-        if let Err(wait) = limit.check(&caller.rate_key()) {
-            let secs = crate::access::ratelimit::retry_after_secs(wait);
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("rate limit exceeded; retry after {secs} s"),
-            );
-            e.retry_after = Some(secs);
-            return Err(e);
-        }
-    }
+    rate_limit(&state, &caller)?;
     let mutating = matches!(
         parts.method,
         Method::POST | Method::PATCH | Method::DELETE | Method::PUT
@@ -236,37 +204,89 @@ async fn run(
     };
     let claim = match &idempotency_key {
         None => None,
-        Some(k) => {
-            let target = ctx
-                .parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
-            let request: [&[u8]; 3] = [
-                ctx.parts.method.as_str().as_bytes(),
-                target.as_bytes(),
-                &ctx.body,
-            ];
-            match idempotency::begin(&ctx.state, &ctx.caller.rate_key(), k, &request).await? {
-                idempotency::Outcome::Replay(reply) => {
-                    *op = Some("IdempotentReplay");
-                    let mut r = reply.into_response();
-                    r.headers_mut().insert(
-                        "idempotent-replayed",
-                        http::HeaderValue::from_static("true"),
-                    );
-                    return Ok(r);
-                }
-                idempotency::Outcome::Run(claim) => Some(claim),
+        Some(k) => match claim_or_replay(&ctx, k).await? {
+            Ok(claim) => Some(claim),
+            Err(replay) => {
+                *op = Some("IdempotentReplay");
+                return Ok(replay);
             }
-        }
+        },
     };
     let result = route(&ctx, op).await;
     if let Some(claim) = claim {
         claim.finish(&result).await?;
     }
     result.map(Reply::into_response)
+}
+
+/// A failed authentication counts against the client's address; an address that keeps
+/// failing learns nothing more (429), while its good requests still go through.
+fn throttle_failure(state: &AppState, ip: Option<std::net::IpAddr>, e: ApiError) -> ApiError {
+    if e.status != StatusCode::UNAUTHORIZED {
+        return e;
+    }
+    match state.auth_throttled(ip) {
+        Some(wait) => {
+            let secs = crate::access::ratelimit::retry_after_secs(wait);
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many failed authentications from your address; retry after {secs} s"),
+            );
+            e.retry_after = Some(secs);
+            e
+        }
+        None => {
+            state.auth_failed(ip);
+            e
+        }
+    }
+}
+
+/// The seed's soft limit per principal.
+fn rate_limit(state: &AppState, caller: &Caller) -> ApiResult<()> {
+    if let Some(limit) = &state.api_limit {
+        if let Err(wait) = limit.check(&caller.rate_key()) {
+            let secs = crate::access::ratelimit::retry_after_secs(wait);
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("rate limit exceeded; retry after {secs} s"),
+            );
+            e.retry_after = Some(secs);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Claims `key` for this request, or (`Err`) the reply kept for the same request before.
+async fn claim_or_replay(
+    ctx: &ApiCtx,
+    key: &str,
+) -> ApiResult<Result<idempotency::Claim, Response>> {
+    let target = ctx
+        .parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let request: [&[u8]; 3] = [
+        ctx.parts.method.as_str().as_bytes(),
+        target.as_bytes(),
+        &ctx.body,
+    ];
+    Ok(
+        match idempotency::begin(&ctx.state, &ctx.caller.rate_key(), key, &request).await? {
+            idempotency::Outcome::Replay(reply) => {
+                let mut r = reply.into_response();
+                r.headers_mut().insert(
+                    "idempotent-replayed",
+                    http::HeaderValue::from_static("true"),
+                );
+                Err(r)
+            }
+            idempotency::Outcome::Run(claim) => Ok(claim),
+        },
+    )
 }
 
 async fn route(ctx: &ApiCtx, op: &mut Option<&'static str>) -> ApiResult<Reply> {

@@ -162,9 +162,15 @@ fn base_url(ctx: &ApiCtx, bucket: &str) -> (String, bool) {
     (format!("{scheme}://{host}"), false)
 }
 
-pub async fn presign(ctx: &ApiCtx, bucket_name: &str) -> ApiResult<Reply> {
-    let bucket = owned(ctx, bucket_name).await?;
-    let req: PresignRequest = ctx.json()?;
+/// A presign request, checked.
+struct Checked {
+    method: String,
+    need: Permission,
+    expires_in: u64,
+    content_type: Option<String>,
+}
+
+fn check(req: &PresignRequest) -> ApiResult<Checked> {
     let method = req.method.to_ascii_uppercase();
     let need = match method.as_str() {
         "GET" | "HEAD" => Permission::Read,
@@ -189,6 +195,11 @@ pub async fn presign(ctx: &ApiCtx, bucket_name: &str) -> ApiResult<Reply> {
         )));
     }
     let content_type = match (&req.content_type, method.as_str()) {
+        (Some(ct), "PUT") if http::HeaderValue::from_str(ct).is_err() => {
+            return Err(ApiError::bad_request(
+                "content_type is not a valid header value",
+            ))
+        }
         (Some(ct), "PUT") => Some(ct.clone()),
         (Some(_), _) => {
             return Err(ApiError::bad_request(
@@ -197,15 +208,19 @@ pub async fn presign(ctx: &ApiCtx, bucket_name: &str) -> ApiResult<Reply> {
         }
         (None, _) => None,
     };
-    if content_type
-        .as_deref()
-        .is_some_and(|c| http::HeaderValue::from_str(c).is_err())
-    {
-        return Err(ApiError::bad_request(
-            "content_type is not a valid header value",
-        ));
-    }
-    let key_id = signing_key(ctx, &bucket, req.access_key_id, need).await?;
+    Ok(Checked {
+        method,
+        need,
+        expires_in,
+        content_type,
+    })
+}
+
+pub async fn presign(ctx: &ApiCtx, bucket_name: &str) -> ApiResult<Reply> {
+    let bucket = owned(ctx, bucket_name).await?;
+    let req: PresignRequest = ctx.json()?;
+    let c = check(&req)?;
+    let key_id = signing_key(ctx, &bucket, req.access_key_id, c.need).await?;
     let lookup = key_id.clone();
     let secret = ctx
         .state
@@ -225,23 +240,24 @@ pub async fn presign(ctx: &ApiCtx, bucket_name: &str) -> ApiResult<Reply> {
     } else {
         format!("{base}/{}/{path}", bucket.name)
     };
-    let mut headers: Vec<(&str, &str)> = Vec::new();
-    if let Some(ct) = content_type.as_deref() {
-        headers.push(("content-type", ct));
-    }
-    let now = SystemTime::now();
+    let headers: Vec<(&str, &str)> = c
+        .content_type
+        .as_deref()
+        .map(|ct| ("content-type", ct))
+        .into_iter()
+        .collect();
     let signed = signer::presign(
         &Signing {
             access_key: &key_id,
             secret: &secret,
             region: &ctx.state.cfg.region,
             service: "s3",
-            time: now,
+            time: SystemTime::now(),
         },
-        &method,
+        &c.method,
         &url,
         &headers,
-        Duration::from_secs(expires_in),
+        Duration::from_secs(c.expires_in),
     )
     .map_err(|e| {
         ApiError::new(
@@ -249,7 +265,7 @@ pub async fn presign(ctx: &ApiCtx, bucket_name: &str) -> ApiResult<Reply> {
             format!("signing failed: {e}"),
         )
     })?;
-    let expires_at = crate::clock::now_ms() + (expires_in as i64) * 1000;
+    let expires_at = crate::clock::now_ms() + i64::try_from(c.expires_in).unwrap_or(0) * 1000;
     let header_map: serde_json::Map<String, serde_json::Value> = headers
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).into()))
@@ -258,7 +274,7 @@ pub async fn presign(ctx: &ApiCtx, bucket_name: &str) -> ApiResult<Reply> {
         StatusCode::OK,
         serde_json::json!({
             "url": signed,
-            "method": method,
+            "method": c.method,
             "expires_at": rfc3339(expires_at),
             "headers": header_map,
             "access_key_id": key_id,

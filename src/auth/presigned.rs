@@ -6,6 +6,43 @@ pub(super) fn query_error(msg: impl Into<String>) -> AuthError {
     AuthError::AuthorizationQueryParametersError(msg.into())
 }
 
+/// The one value of query parameter `name`; refused if given twice.
+fn param<'p>(
+    params: &'p [(String, String)],
+    name: &str,
+    ignore_case: bool,
+) -> Result<Option<&'p str>, AuthError> {
+    let mut found = params.iter().filter(|(k, _)| {
+        if ignore_case {
+            k.eq_ignore_ascii_case(name)
+        } else {
+            k == name
+        }
+    });
+    let first = found.next().map(|(_, v)| v.as_str());
+    if found.next().is_some() {
+        return Err(query_error(format!("{name} must be specified only once.")));
+    }
+    Ok(first)
+}
+
+/// `X-Amz-Expires`: whole seconds, from 1 to a week.
+fn parse_expires(expires: &str) -> Result<u64, AuthError> {
+    if expires.is_empty() || !expires.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(query_error("X-Amz-Expires should be a number"));
+    }
+    let expires: u64 = expires.parse().unwrap_or(u64::MAX);
+    if expires == 0 {
+        return Err(query_error("X-Amz-Expires must be greater than 0"));
+    }
+    if expires > MAX_PRESIGNED_EXPIRES {
+        return Err(query_error(
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        ));
+    }
+    Ok(expires)
+}
+
 pub(super) fn verify_presigned(
     parts: &http::request::Parts,
     params: &[(String, String)],
@@ -15,20 +52,7 @@ pub(super) fn verify_presigned(
     now: OffsetDateTime,
     lookup: &dyn SecretLookup,
 ) -> Result<Verified, AuthError> {
-    let get = |name: &str, ignore_case: bool| -> Result<Option<&str>, AuthError> {
-        let mut found = params.iter().filter(|(k, _)| {
-            if ignore_case {
-                k.eq_ignore_ascii_case(name)
-            } else {
-                k == name
-            }
-        });
-        let first = found.next().map(|(_, v)| v.as_str());
-        if found.next().is_some() {
-            return Err(query_error(format!("{name} must be specified only once.")));
-        }
-        Ok(first)
-    };
+    let get = |name: &str, ignore_case: bool| param(params, name, ignore_case);
     let required = |name: &str| -> Result<&str, AuthError> {
         get(name, false)?.ok_or_else(|| query_error(QUERY_PARAMS_REQUIRED))
     };
@@ -62,19 +86,7 @@ pub(super) fn verify_presigned(
             "Invalid credential date. Date is not the same as X-Amz-Date.",
         ));
     }
-    let expires: u64 = if !expires.is_empty() && expires.bytes().all(|b| b.is_ascii_digit()) {
-        expires.parse().unwrap_or(u64::MAX)
-    } else {
-        return Err(query_error("X-Amz-Expires should be a number"));
-    };
-    if expires == 0 {
-        return Err(query_error("X-Amz-Expires must be greater than 0"));
-    }
-    if expires > MAX_PRESIGNED_EXPIRES {
-        return Err(query_error(
-            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
-        ));
-    }
+    let expires = parse_expires(expires)?;
     let signed = parse_signed_headers(signed_headers)
         .ok_or_else(|| query_error("X-Amz-SignedHeaders is invalid."))?;
     check_all_signed(&parts.headers, &signed)?;

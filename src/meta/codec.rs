@@ -25,6 +25,21 @@ pub fn object_key(bucket: &BucketId, key: &str) -> Vec<u8> {
     k
 }
 
+/// bucket id ‖ key ‖ 0x00: the prefix of one key's noncurrent versions.
+pub fn versions_prefix(bucket: &BucketId, key: &str) -> Vec<u8> {
+    let mut k = object_key(bucket, key);
+    k.push(0);
+    k
+}
+
+/// bucket id ‖ key ‖ 0x00 ‖ 16-byte sort key (newest first). Keys may hold 0x00 themselves:
+/// an entry belongs to `key` only if it is exactly 16 bytes longer than its prefix.
+pub fn version_key(bucket: &BucketId, key: &str, sort: &[u8; 16]) -> Vec<u8> {
+    let mut k = versions_prefix(bucket, key);
+    k.extend_from_slice(sort);
+    k
+}
+
 /// The smallest byte string greater than every string that starts with `prefix`, if any.
 pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut p = prefix.to_vec();

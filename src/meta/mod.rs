@@ -9,6 +9,9 @@ pub mod rocks;
 mod rocks_access;
 #[cfg(feature = "rocksdb")]
 mod rocks_uploads;
+#[cfg(feature = "rocksdb")]
+mod rocks_versions;
+pub mod versions;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +35,25 @@ pub struct BucketRecord {
     /// CORS rules browsers are answered from; `None` when the bucket has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<Vec<CorsRecord>>,
+    #[serde(default, skip_serializing_if = "Versioning::is_unversioned")]
+    pub versioning: Versioning,
+}
+
+/// A bucket's versioning state. Once enabled, a bucket can be suspended but never returns to
+/// unversioned (as on S3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Versioning {
+    #[default]
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+impl Versioning {
+    pub fn is_unversioned(&self) -> bool {
+        *self == Versioning::Unversioned
+    }
 }
 
 impl BucketRecord {
@@ -147,9 +169,46 @@ pub struct ObjectRecord {
     /// The multipart upload that made this object, so a retried Complete gets its 200.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
+    /// `None` is the null version: every object of an unversioned bucket, and those written
+    /// while versioning is suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// A delete marker: no bytes, it only hides the versions below it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
 }
 
 impl ObjectRecord {
+    /// A delete marker made now.
+    pub fn new_delete_marker(version_id: Option<String>) -> Self {
+        Self {
+            v: RECORD_VERSION,
+            size: 0,
+            etag: String::new(),
+            last_modified_ms: crate::clock::now_ms(),
+            headers: StoredHeaders::default(),
+            user_meta: Vec::new(),
+            checksum: None,
+            checksum_type: None,
+            segments: Vec::new(),
+            upload_id: None,
+            version_id,
+            delete_marker: true,
+        }
+    }
+
+    /// The version id as S3 shows it (`null` for the null version).
+    pub fn version_str(&self) -> &str {
+        self.version_id.as_deref().unwrap_or(versions::NULL)
+    }
+
+    pub fn is_version(&self, v: &VersionRef) -> bool {
+        match v {
+            VersionRef::Null => self.version_id.is_none(),
+            VersionRef::Id(id) => self.version_id.as_deref() == Some(id.as_str()),
+        }
+    }
+
     pub fn blob_ids(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().map(|s| s.blob.as_str())
     }
@@ -158,6 +217,59 @@ impl ObjectRecord {
     pub fn part_count(&self) -> Option<u32> {
         self.etag.rsplit_once('-').and_then(|(_, n)| n.parse().ok())
     }
+}
+
+/// A version named by a request's `versionId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionRef {
+    Null,
+    Id(String),
+}
+
+/// What a commit of an object did.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The record as stored, with its version id.
+    pub rec: ObjectRecord,
+    /// Blobs were queued for deletion (a version was replaced for good).
+    pub freed: bool,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, Default)]
+pub struct Deleted {
+    /// The version (object or delete marker) removed for good, if any.
+    pub removed: Option<ObjectRecord>,
+    /// The delete marker left in its place, in a versioned bucket.
+    pub marker: Option<ObjectRecord>,
+}
+
+/// A page of ListObjectVersions.
+pub struct VersionQuery<'a> {
+    pub prefix: &'a str,
+    pub delimiter: Option<&'a str>,
+    /// Resume after this key (after `version_marker` within it, when given).
+    pub key_marker: Option<&'a str>,
+    pub version_marker: Option<&'a str>,
+    pub max: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum VersionEntry {
+    Version {
+        key: String,
+        rec: Box<ObjectRecord>,
+        latest: bool,
+    },
+    CommonPrefix(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionPage {
+    pub entries: Vec<VersionEntry>,
+    /// Set when more entries follow: the key and (unless a common prefix ended the page) the
+    /// version to resume after.
+    pub next: Option<(String, Option<String>)>,
 }
 
 /// What must hold about the current object for a write to go ahead.
@@ -198,6 +310,29 @@ impl WriteCondition {
 pub struct Usage {
     pub bytes: i64,
     pub objects: i64,
+}
+
+impl std::ops::Sub for Usage {
+    type Output = Usage;
+    fn sub(self, other: Usage) -> Usage {
+        Usage {
+            bytes: self.bytes - other.bytes,
+            objects: self.objects - other.objects,
+        }
+    }
+}
+
+/// What one stored version adds to its bucket's usage: its bytes and one object; a delete
+/// marker adds nothing.
+pub fn counted(rec: &ObjectRecord) -> Usage {
+    if rec.delete_marker {
+        Usage::default()
+    } else {
+        Usage {
+            bytes: i64::try_from(rec.size).unwrap_or(i64::MAX),
+            objects: 1,
+        }
+    }
 }
 
 /// A blob waiting in the deletion queue.
@@ -330,7 +465,7 @@ pub trait UploadStore {
         rec: &ObjectRecord,
         used: &[(u32, String)],
         cond: &WriteCondition,
-    ) -> Result<Option<ObjectRecord>>;
+    ) -> Result<Committed>;
     /// Removes the upload and queues all its part blobs for deletion.
     fn abort_upload(&self, bucket: &BucketRecord, key: &str, upload_id: &str) -> Result<()>;
     fn list_uploads(&self, bucket: &BucketId, q: &UploadQuery<'_>) -> Result<UploadPage>;
@@ -423,16 +558,34 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
     /// Writes `rec` if `cond` holds, in one batch with: the usage delta, the release of the
     /// staged blobs `rec` now owns, and the queueing of the replaced object's blobs for deletion.
     /// Returns the replaced record.
+    /// Commits `rec` as the current version of `key`: it replaces the current object in an
+    /// unversioned bucket; in a versioned one it gets a version id (the null version while
+    /// suspended) and the old current version stays below it.
     fn put_object(
         &self,
         bucket: &BucketRecord,
         key: &str,
         rec: &ObjectRecord,
         cond: &WriteCondition,
+    ) -> Result<Committed>;
+    /// Deletes `key` as S3 does without a version id: removes the current object of an
+    /// unversioned bucket (queueing its blobs), or puts a delete marker on top of a versioned
+    /// one.
+    fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<Deleted>;
+    /// Removes one version for good (queueing its blobs); the newest remaining version, if
+    /// any, becomes current.
+    fn delete_version(&self, bucket: &BucketRecord, key: &str, v: &VersionRef) -> Result<Deleted>;
+    /// One version of `key`, current or not.
+    fn get_version(
+        &self,
+        bucket: &BucketId,
+        key: &str,
+        v: &VersionRef,
     ) -> Result<Option<ObjectRecord>>;
-    /// Removes the key (if present) and queues its blobs for deletion; returns what was removed.
-    fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<Option<ObjectRecord>>;
+    /// Current objects in key order; delete markers are left out.
     fn list_objects(&self, bucket: &BucketId, q: &ListQuery<'_>) -> Result<ListPage>;
+    /// Every version in key order, each key's newest first.
+    fn list_versions(&self, bucket: &BucketId, q: &VersionQuery<'_>) -> Result<VersionPage>;
 
     /// Records that a blob is being written, so a crash before commit cannot orphan it.
     fn stage_blob(&self, blob: &str) -> Result<()>;
@@ -462,6 +615,64 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
     fn sync(&self) -> Result<()>;
     /// At start-up: every blob still staged belonged to a request that died; queue it.
     fn recover_staged(&self) -> Result<usize>;
+}
+
+/// Records for tests, so each test names only the fields it cares about.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    pub fn bucket(name: &str) -> BucketRecord {
+        BucketRecord {
+            v: RECORD_VERSION,
+            id: BucketId::random(),
+            name: name.into(),
+            owner: "root".into(),
+            region: "in-mum".into(),
+            created_at_ms: 0,
+            cors: None,
+            versioning: Versioning::Unversioned,
+        }
+    }
+
+    /// An object of `size` bytes in one blob (none when `blob` is empty), ETag `e{size}`.
+    pub fn object(size: u64, blob: &str) -> ObjectRecord {
+        ObjectRecord {
+            v: RECORD_VERSION,
+            size,
+            etag: format!("e{size}"),
+            last_modified_ms: crate::clock::now_ms(),
+            headers: StoredHeaders::default(),
+            user_meta: Vec::new(),
+            checksum: None,
+            checksum_type: None,
+            segments: if blob.is_empty() {
+                Vec::new()
+            } else {
+                vec![Segment {
+                    blob: blob.into(),
+                    len: size,
+                }]
+            },
+            upload_id: None,
+            version_id: None,
+            delete_marker: false,
+        }
+    }
+
+    /// Part `n` of `size` bytes, ETag `n` as 32 hex digits.
+    pub fn part(n: u32, size: u64, blob: &str) -> PartRecord {
+        PartRecord {
+            v: RECORD_VERSION,
+            part_number: n,
+            size,
+            etag: format!("{n:032x}"),
+            checksum: None,
+            client_checksum: None,
+            blob: blob.into(),
+            last_modified_ms: 0,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,10 +11,12 @@ use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, MergeOperands, Options, WriteBatch, WriteOptions, DB,
 };
 
-use super::codec::{self, decode, encode, object_key, prefix_successor};
+use super::codec::{self, decode, encode, object_key, prefix_successor, version_key};
+use super::versions::new_version_id;
 use super::{
-    BucketId, BucketRecord, GcEntry, ListEntry, ListPage, ListQuery, MetaStore, ObjectRecord,
-    Usage, WriteCondition,
+    counted, BucketId, BucketRecord, Committed, Deleted, GcEntry, ListEntry, ListPage, ListQuery,
+    MetaStore, ObjectRecord, Usage, VersionPage, VersionQuery, VersionRef, Versioning,
+    WriteCondition,
 };
 use crate::error::{Error, Result};
 
@@ -28,6 +30,7 @@ pub(super) const CF_PARTS: &str = "parts";
 pub(super) const CF_KEYS: &str = "access_keys";
 pub(super) const CF_IDEMPOTENCY: &str = "idempotency";
 pub(super) const CF_BLOB_SUMS: &str = "blob_sums";
+pub(super) const CF_VERSIONS: &str = "versions";
 const STRIPES: usize = 256;
 
 pub struct RocksMeta {
@@ -92,6 +95,7 @@ impl RocksMeta {
             ColumnFamilyDescriptor::new(CF_KEYS, Options::default()),
             ColumnFamilyDescriptor::new(CF_IDEMPOTENCY, super::rocks_access::idempotency_options()),
             ColumnFamilyDescriptor::new(CF_BLOB_SUMS, Options::default()),
+            ColumnFamilyDescriptor::new(CF_VERSIONS, opts.clone()),
         ];
         (opts, cfs)
     }
@@ -136,10 +140,11 @@ impl RocksMeta {
         &self.stripes[(h.finish() as usize) % STRIPES]
     }
 
-    /// The bucket named `rec.name` must still be the one with `rec.id`.
-    pub(super) fn check_bucket_live(&self, rec: &BucketRecord) -> Result<()> {
+    /// The bucket named `rec.name` must still be the one with `rec.id`; returns its record as
+    /// it is now (its versioning state may have changed since `rec` was read).
+    pub(super) fn check_bucket_live(&self, rec: &BucketRecord) -> Result<BucketRecord> {
         match self.get_bucket(&rec.name)? {
-            Some(b) if b.id == rec.id => Ok(()),
+            Some(b) if b.id == rec.id => Ok(b),
             _ => Err(Error::NoSuchBucket(rec.name.clone())),
         }
     }
@@ -153,26 +158,57 @@ impl RocksMeta {
         Ok(())
     }
 
-    /// Writes `rec` over `old` into the batch, queueing the old blobs; returns the usage change.
+    /// Writes `rec` as the current version of `key` over `old` into the batch, as the bucket's
+    /// versioning state says: unversioned, `old` goes (its blobs queued); enabled, `rec` gets a
+    /// version id and `old` stays as a noncurrent version; suspended, `rec` is the null
+    /// version and any other null version of the key goes. Returns the record as written,
+    /// the usage change and whether blobs were queued.
     pub(super) fn replace_object(
         &self,
         batch: &mut WriteBatch,
-        bucket: &BucketId,
+        bucket: &BucketRecord,
         key: &str,
         rec: &ObjectRecord,
         old: Option<&ObjectRecord>,
-    ) -> Result<Usage> {
-        batch.put_cf(self.cf(CF_OBJECTS)?, object_key(bucket, key), encode(rec)?);
-        let mut delta = Usage {
-            bytes: rec.size as i64,
-            objects: 1,
+    ) -> Result<(ObjectRecord, Usage, bool)> {
+        let mut rec = rec.clone();
+        rec.version_id = match bucket.versioning {
+            Versioning::Enabled => Some(new_version_id()),
+            Versioning::Unversioned | Versioning::Suspended => None,
         };
+        batch.put_cf(
+            self.cf(CF_OBJECTS)?,
+            object_key(&bucket.id, key),
+            encode(&rec)?,
+        );
+        let mut delta = counted(&rec);
+        let mut freed = false;
         if let Some(old) = old {
-            self.queue_blobs(batch, old)?;
-            delta.bytes -= old.size as i64;
-            delta.objects -= 1;
+            let keep = match bucket.versioning {
+                Versioning::Unversioned => false,
+                Versioning::Enabled => true,
+                Versioning::Suspended => old.version_id.is_some(),
+            };
+            if keep {
+                self.demote(batch, &bucket.id, key, old)?;
+            } else {
+                self.queue_blobs(batch, old)?;
+                delta = delta - counted(old);
+                freed |= !old.segments.is_empty();
+            }
         }
-        Ok(delta)
+        if bucket.versioning == Versioning::Suspended {
+            // The null version is unique: a new one replaces an older one wherever it lies.
+            for (sort, v) in self.noncurrent(&bucket.id, key)? {
+                if v.version_id.is_none() {
+                    batch.delete_cf(self.cf(CF_VERSIONS)?, version_key(&bucket.id, key, &sort));
+                    self.queue_blobs(batch, &v)?;
+                    delta = delta - counted(&v);
+                    freed |= !v.segments.is_empty();
+                }
+            }
+        }
+        Ok((rec, delta, freed))
     }
 
     pub(super) fn usage_delta(
@@ -277,42 +313,75 @@ impl MetaStore for RocksMeta {
         key: &str,
         rec: &ObjectRecord,
         cond: &WriteCondition,
-    ) -> Result<Option<ObjectRecord>> {
+    ) -> Result<Committed> {
         let _gate = self.bucket_gate.read().map_err(lock_err)?;
-        self.check_bucket_live(bucket)?;
+        let live = self.check_bucket_live(bucket)?;
         let _key_lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
         let old = self.get_object(&bucket.id, key)?;
-        cond.check(old.as_ref())?;
+        cond.check(old.as_ref().filter(|o| !o.delete_marker))?;
         let mut batch = WriteBatch::default();
         let staged = self.cf(CF_STAGED)?;
         for blob in rec.blob_ids() {
             batch.delete_cf(staged, blob.as_bytes());
         }
-        let delta = self.replace_object(&mut batch, &bucket.id, key, rec, old.as_ref())?;
+        let (rec, delta, freed) = self.replace_object(&mut batch, &live, key, rec, old.as_ref())?;
         self.usage_delta(&mut batch, &bucket.id, delta)?;
         self.write(batch)?;
-        Ok(old)
+        Ok(Committed { rec, freed })
     }
 
-    fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<Option<ObjectRecord>> {
+    fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<Deleted> {
         let _gate = self.bucket_gate.read().map_err(lock_err)?;
-        let _key_lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
-        let Some(old) = self.get_object(&bucket.id, key)? else {
-            return Ok(None);
+        let live = match self.check_bucket_live(bucket) {
+            Ok(b) => b,
+            // A bucket deleted meanwhile holds nothing to delete.
+            Err(Error::NoSuchBucket(_)) => return Ok(Deleted::default()),
+            Err(e) => return Err(e),
         };
+        let _key_lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
+        let old = self.get_object(&bucket.id, key)?;
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(CF_OBJECTS)?, object_key(&bucket.id, key));
-        self.queue_blobs(&mut batch, &old)?;
-        self.usage_delta(
-            &mut batch,
-            &bucket.id,
-            Usage {
-                bytes: -(old.size as i64),
-                objects: -1,
-            },
-        )?;
+        if live.versioning.is_unversioned() {
+            let Some(old) = old else {
+                return Ok(Deleted::default());
+            };
+            batch.delete_cf(self.cf(CF_OBJECTS)?, object_key(&bucket.id, key));
+            self.queue_blobs(&mut batch, &old)?;
+            self.usage_delta(&mut batch, &bucket.id, Usage::default() - counted(&old))?;
+            self.write(batch)?;
+            return Ok(Deleted {
+                removed: Some(old),
+                marker: None,
+            });
+        }
+        // Versioned: a delete marker becomes the current version (even of a missing key).
+        let marker = ObjectRecord::new_delete_marker(None);
+        let (marker, delta, _) =
+            self.replace_object(&mut batch, &live, key, &marker, old.as_ref())?;
+        self.usage_delta(&mut batch, &bucket.id, delta)?;
         self.write(batch)?;
-        Ok(Some(old))
+        Ok(Deleted {
+            removed: None,
+            marker: Some(marker),
+        })
+    }
+
+    fn delete_version(&self, bucket: &BucketRecord, key: &str, v: &VersionRef) -> Result<Deleted> {
+        self.remove_version(bucket, key, v)
+    }
+
+    fn get_version(
+        &self,
+        bucket: &BucketId,
+        key: &str,
+        v: &VersionRef,
+    ) -> Result<Option<ObjectRecord>> {
+        self.find_version(bucket, key, v)
+            .map(|found| found.map(|(_, rec)| rec))
+    }
+
+    fn list_versions(&self, bucket: &BucketId, q: &VersionQuery<'_>) -> Result<VersionPage> {
+        self.versions_page(bucket, q)
     }
 
     fn list_objects(&self, bucket: &BucketId, q: &ListQuery<'_>) -> Result<ListPage> {
@@ -370,8 +439,11 @@ impl MetaStore for RocksMeta {
                     }
                 }
                 None => {
-                    page.entries
-                        .push(ListEntry::Object(key.to_owned(), Box::new(decode(v)?)));
+                    let rec: ObjectRecord = decode(v)?;
+                    if !rec.delete_marker {
+                        page.entries
+                            .push(ListEntry::Object(key.to_owned(), Box::new(rec)));
+                    }
                     last = Some(key.to_owned());
                     it.next();
                 }
@@ -507,36 +579,15 @@ impl MetaStore for RocksMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{StoredHeaders, RECORD_VERSION};
 
     fn bucket(name: &str) -> BucketRecord {
-        BucketRecord {
-            v: RECORD_VERSION,
-            id: BucketId::random(),
-            name: name.into(),
-            owner: "root".into(),
-            region: "in-mum".into(),
-            created_at_ms: 0,
-            cors: None,
-        }
+        crate::meta::fixtures::bucket(name)
     }
 
     fn obj(size: u64, blob: &str) -> ObjectRecord {
-        ObjectRecord {
-            v: RECORD_VERSION,
-            size,
-            etag: format!("e{size}"),
-            last_modified_ms: 0,
-            headers: StoredHeaders::default(),
-            user_meta: vec![],
-            checksum: None,
-            checksum_type: None,
-            segments: vec![crate::meta::Segment {
-                blob: blob.into(),
-                len: size,
-            }],
-            upload_id: None,
-        }
+        let mut rec = crate::meta::fixtures::object(size, blob);
+        rec.last_modified_ms = 0;
+        rec
     }
 
     fn open() -> (tempfile::TempDir, RocksMeta) {
@@ -580,10 +631,11 @@ mod tests {
             ),
             Err(Error::PreconditionFailed)
         ));
-        let old = m
+        let committed = m
             .put_object(&b, "k", &obj(3, "x2"), &WriteCondition::ETag("e10".into()))
             .unwrap();
-        assert_eq!(old.unwrap().size, 10);
+        assert!(committed.freed, "the replaced object's blob is queued");
+        assert_eq!(committed.rec.version_id, None);
         assert_eq!(
             m.usage(&b.id).unwrap(),
             Usage {

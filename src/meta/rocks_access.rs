@@ -136,6 +136,7 @@ mod tests {
             region: "in-mum".into(),
             created_at_ms: 1,
             cors: None,
+            versioning: Default::default(),
         };
         m.insert_bucket(&b).unwrap();
         let bucket_key = key(

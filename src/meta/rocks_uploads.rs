@@ -5,8 +5,8 @@ use rocksdb::WriteBatch;
 use super::codec::{self, decode, encode, object_key, part_key, prefix_successor, upload_key};
 use super::rocks::{lock_err, RocksMeta, CF_GC, CF_PARTS, CF_STAGED, CF_UPLOADS};
 use super::{
-    BucketId, BucketRecord, MetaStore, ObjectRecord, PartRecord, UploadEntry, UploadPage,
-    UploadQuery, UploadRecord, UploadStore, Usage, WriteCondition,
+    BucketId, BucketRecord, Committed, MetaStore, ObjectRecord, PartRecord, UploadEntry,
+    UploadPage, UploadQuery, UploadRecord, UploadStore, Usage, WriteCondition,
 };
 use crate::error::{Error, Result};
 
@@ -146,9 +146,9 @@ impl UploadStore for RocksMeta {
         rec: &ObjectRecord,
         used: &[(u32, String)],
         cond: &WriteCondition,
-    ) -> Result<Option<ObjectRecord>> {
+    ) -> Result<Committed> {
         let _gate = self.bucket_gate.read().map_err(lock_err)?;
-        self.check_bucket_live(bucket)?;
+        let live = self.check_bucket_live(bucket)?;
         let _lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
         if self.get_upload(&bucket.id, key, upload_id)?.is_none() {
             return Err(Error::NoSuchUpload);
@@ -165,15 +165,16 @@ impl UploadStore for RocksMeta {
             }
         }
         let old = self.get_object(&bucket.id, key)?;
-        cond.check(old.as_ref())?;
+        cond.check(old.as_ref().filter(|o| !o.delete_marker))?;
         let mut batch = WriteBatch::default();
         let part_bytes = self.remove_upload(&mut batch, &bucket.id, key, upload_id, used)?;
-        let mut delta = self.replace_object(&mut batch, &bucket.id, key, rec, old.as_ref())?;
+        let (rec, mut delta, freed) =
+            self.replace_object(&mut batch, &live, key, rec, old.as_ref())?;
         // The parts' bytes were counted as they arrived; the object now holds them.
         delta.bytes -= part_bytes as i64;
         self.usage_delta(&mut batch, &bucket.id, delta)?;
         self.write(batch)?;
-        Ok(old)
+        Ok(Committed { rec, freed })
     }
 
     fn abort_upload(&self, bucket: &BucketRecord, key: &str, upload_id: &str) -> Result<()> {
@@ -278,6 +279,7 @@ mod tests {
             region: "in-mum".into(),
             created_at_ms: 0,
             cors: None,
+            versioning: Default::default(),
         };
         m.insert_bucket(&b).unwrap();
         (dir, m, b)
@@ -297,16 +299,7 @@ mod tests {
     }
 
     fn part(n: u32, size: u64, blob: &str) -> PartRecord {
-        PartRecord {
-            v: RECORD_VERSION,
-            part_number: n,
-            size,
-            etag: format!("{n:032x}"),
-            checksum: None,
-            client_checksum: None,
-            blob: blob.into(),
-            last_modified_ms: 0,
-        }
+        crate::meta::fixtures::part(n, size, blob)
     }
 
     fn gc_blobs(m: &RocksMeta) -> Vec<String> {
@@ -355,6 +348,8 @@ mod tests {
                 len: 10,
             }],
             upload_id: None,
+            version_id: None,
+            delete_marker: false,
         };
         let used = [(1, "p1".to_string())];
         // A part replaced since the caller validated it is refused.

@@ -7,7 +7,7 @@ use super::body::Payload;
 use super::error::{S3Code, S3Error, S3Result};
 use super::headers::iso_date;
 use super::{owner_id, status_only, xml_ok, Ctx};
-use crate::meta::BucketRecord;
+use crate::meta::{BucketRecord, Versioning};
 use crate::web::body::Response;
 use crate::web::query::Query;
 use crate::xml::{self, XmlWriter};
@@ -198,6 +198,56 @@ pub async fn get_bucket_location(ctx: &Ctx) -> S3Result<Response> {
     )))
 }
 
+pub async fn get_bucket_versioning(ctx: &Ctx) -> S3Result<Response> {
+    let b = resolve(ctx).await?;
+    let mut w = XmlWriter::new("VersioningConfiguration");
+    match b.versioning {
+        Versioning::Unversioned => {}
+        Versioning::Enabled => {
+            w.elem("Status", "Enabled");
+        }
+        Versioning::Suspended => {
+            w.elem("Status", "Suspended");
+        }
+    }
+    Ok(xml_ok(w.finish()))
+}
+
+/// The state a VersioningConfiguration asks for; `None` leaves it as it is.
+fn requested_versioning(doc: &[u8]) -> S3Result<Option<Versioning>> {
+    let conf: xml::VersioningConfiguration = xml::parse(doc).map_err(|m| {
+        S3Error::new(
+            S3Code::MalformedXML,
+            format!("VersioningConfiguration: {m}"),
+        )
+    })?;
+    if conf.mfa_delete.as_deref() == Some("Enabled") {
+        return Err(S3Error::new(
+            S3Code::NotImplemented,
+            "MFA delete is not supported by this server.",
+        ));
+    }
+    match conf.status.as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("Enabled") => Ok(Some(Versioning::Enabled)),
+        Some("Suspended") => Ok(Some(Versioning::Suspended)),
+        Some(other) => Err(S3Error::new(
+            S3Code::MalformedXML,
+            format!("VersioningConfiguration: Status must be Enabled or Suspended, not `{other}`"),
+        )),
+    }
+}
+
+pub async fn put_bucket_versioning(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
+    let b = resolve(ctx).await?;
+    let mut payload = Payload::new(body, &ctx.verified);
+    let doc = payload.read_small(64 * 1024).await?;
+    if let Some(state) = requested_versioning(&doc)? {
+        ctx.state.store.set_versioning(&b, state).await?;
+    }
+    Ok(status_only(StatusCode::OK))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +262,7 @@ mod tests {
             region: region.into(),
             created_at_ms: 0,
             cors: None,
+            versioning: Default::default(),
         }
     }
 
@@ -245,6 +296,37 @@ mod tests {
             let e = buckets_page(all(), "me", &Query::parse(Some(bad))).unwrap_err();
             assert_eq!(e.code, S3Code::InvalidArgument, "{bad}");
         }
+    }
+
+    #[test]
+    fn versioning_configurations() {
+        let doc = |inner: &str| {
+            format!("<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{inner}</VersioningConfiguration>")
+        };
+        let state = |inner: &str| requested_versioning(doc(inner).as_bytes());
+        assert_eq!(
+            state("<Status>Enabled</Status>").unwrap(),
+            Some(Versioning::Enabled)
+        );
+        assert_eq!(
+            state("<Status>Suspended</Status><MfaDelete>Disabled</MfaDelete>").unwrap(),
+            Some(Versioning::Suspended)
+        );
+        assert_eq!(state("").unwrap(), None);
+        assert_eq!(
+            state("<Status>Off</Status>").unwrap_err().code,
+            S3Code::MalformedXML
+        );
+        assert_eq!(
+            state("<Status>Enabled</Status><MfaDelete>Enabled</MfaDelete>")
+                .unwrap_err()
+                .code,
+            S3Code::NotImplemented
+        );
+        assert_eq!(
+            requested_versioning(b"<Versioning").unwrap_err().code,
+            S3Code::MalformedXML
+        );
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub enum S3Op {
     PutBucketCors,
     GetBucketCors,
     DeleteBucketCors,
+    GetBucketVersioning,
+    PutBucketVersioning,
+    ListObjectVersions,
 }
 
 pub use crate::access::Permission;
@@ -41,7 +44,8 @@ impl S3Op {
         use S3Op::*;
         match self {
             GetBucketLocation | HeadBucket | ListObjects | ListObjectsV2 | GetObject
-            | HeadObject | ListParts | ListMultipartUploads => Permission::Read,
+            | HeadObject | ListParts | ListMultipartUploads | ListObjectVersions
+            | GetBucketVersioning => Permission::Read,
             PutObject
             | CopyObject
             | DeleteObject
@@ -52,7 +56,7 @@ impl S3Op {
             | CompleteMultipartUpload
             | AbortMultipartUpload => Permission::Write,
             ListBuckets | CreateBucket | DeleteBucket | PutBucketCors | GetBucketCors
-            | DeleteBucketCors => Permission::Owner,
+            | DeleteBucketCors | PutBucketVersioning => Permission::Owner,
         }
     }
 
@@ -82,6 +86,9 @@ impl S3Op {
             PutBucketCors => "PutBucketCors",
             GetBucketCors => "GetBucketCors",
             DeleteBucketCors => "DeleteBucketCors",
+            GetBucketVersioning => "GetBucketVersioning",
+            PutBucketVersioning => "PutBucketVersioning",
+            ListObjectVersions => "ListObjectVersions",
         }
     }
 }
@@ -110,6 +117,7 @@ fn is_plain_param(name: &str) -> bool {
         "upload-id-marker",
         "max-buckets",
         "bucket-region",
+        "version-id-marker",
     ];
     PLAIN.contains(&name)
         || name.starts_with("X-Amz-")
@@ -124,7 +132,11 @@ pub fn parse(
     has_copy_source: bool,
 ) -> S3Result<S3Op> {
     let unsupported = q.0.iter().find(|(k, _)| {
-        !is_plain_param(k) && !matches!(k.as_str(), "location" | "delete" | "uploads" | "cors")
+        !is_plain_param(k)
+            && !matches!(
+                k.as_str(),
+                "location" | "delete" | "uploads" | "cors" | "versioning" | "versions"
+            )
     });
     let not_impl = |what: &str| {
         S3Error::new(
@@ -134,9 +146,6 @@ pub fn parse(
     };
     if let Some((name, _)) = unsupported {
         return Err(not_impl(&format!("The `{name}` sub-resource")));
-    }
-    if let Some(v) = q.get("versionId").filter(|v| *v != "null") {
-        return Err(not_impl(&format!("Object versioning (versionId={v})")));
     }
     let op = match (&target.bucket, &target.key) {
         (None, _) => match *method {
@@ -148,6 +157,9 @@ pub fn parse(
             Method::GET if q.has("cors") => S3Op::GetBucketCors,
             Method::PUT if q.has("cors") => S3Op::PutBucketCors,
             Method::DELETE if q.has("cors") => S3Op::DeleteBucketCors,
+            Method::GET if q.has("versioning") => S3Op::GetBucketVersioning,
+            Method::PUT if q.has("versioning") => S3Op::PutBucketVersioning,
+            Method::GET if q.has("versions") => S3Op::ListObjectVersions,
             Method::GET if q.has("uploads") => S3Op::ListMultipartUploads,
             Method::GET if q.get("list-type") == Some("2") => S3Op::ListObjectsV2,
             Method::GET if q.has("list-type") => {

@@ -63,6 +63,7 @@ s3_codes! {
     NoSuchCORSConfiguration => NOT_FOUND, "The CORS configuration does not exist";
     NoSuchKey => NOT_FOUND, "The specified key does not exist.";
     NoSuchUpload => NOT_FOUND, "The specified multipart upload does not exist.";
+    NoSuchVersion => NOT_FOUND, "The specified version does not exist.";
     NotImplemented => NOT_IMPLEMENTED, "A header or query you provided implies functionality that is not implemented.";
     NotModified => NOT_MODIFIED, "Not Modified";
     PreconditionFailed => PRECONDITION_FAILED, "At least one of the pre-conditions you specified did not hold";
@@ -82,6 +83,8 @@ pub struct S3Error {
     pub extra: Vec<(&'static str, String)>,
     /// Seconds for a `Retry-After` header (SlowDown).
     pub retry_after: Option<u64>,
+    /// Response headers the error carries (`x-amz-delete-marker`, …).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 pub type S3Result<T> = Result<T, S3Error>;
@@ -93,6 +96,7 @@ impl S3Error {
             message: message.into(),
             extra: Vec::new(),
             retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -164,6 +168,22 @@ impl From<Error> for S3Error {
                 format!("The request body ended after {got} of {expected} bytes."),
             ),
             Error::NoSuchUpload => S3Error::code(C::NoSuchUpload),
+            Error::NoSuchVersion => S3Error::code(C::NoSuchVersion),
+            Error::DeleteMarker {
+                version_id,
+                requested,
+            } => {
+                let mut e = if requested {
+                    S3Error::code(C::MethodNotAllowed)
+                } else {
+                    S3Error::code(C::NoSuchKey)
+                };
+                e.headers = vec![
+                    ("x-amz-delete-marker", "true".into()),
+                    ("x-amz-version-id", version_id),
+                ];
+                e
+            }
             Error::InvalidPart(m) => S3Error::new(C::InvalidPart, m),
             Error::InvalidPartOrder => S3Error::code(C::InvalidPartOrder),
             Error::InvalidRequest(m) => S3Error::new(C::InvalidRequest, m),

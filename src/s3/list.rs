@@ -7,7 +7,7 @@ use super::error::{S3Code, S3Error, S3Result};
 use super::headers::{iso_date, quote_etag};
 use super::{max_param, owner_id, xml_ok, Ctx};
 use crate::auth::sigv4::uri_encode;
-use crate::meta::{BucketRecord, ListEntry, ListPage};
+use crate::meta::{BucketRecord, ListEntry, ListPage, VersionEntry};
 use crate::web::body::Response;
 use crate::web::query::Query;
 use crate::xml::XmlWriter;
@@ -170,10 +170,98 @@ fn list_bucket_result(bucket: &BucketRecord, p: &ListParams<'_>, page: &ListPage
     w.finish()
 }
 
+/// ListObjectVersions: every version and delete marker, each key's newest first.
+pub async fn list_object_versions(ctx: &Ctx) -> S3Result<Response> {
+    let bucket = resolve(ctx).await?;
+    let q = &ctx.query;
+    let p = ListParams::parse(q, false)?;
+    let key_marker = q.get("key-marker").filter(|m| !m.is_empty());
+    let version_marker = q.get("version-id-marker").filter(|m| !m.is_empty());
+    if let Some(v) = version_marker {
+        if key_marker.is_none() {
+            return Err(invalid(
+                "A version-id marker cannot be specified without a key marker.",
+            ));
+        }
+        if crate::meta::versions::parse(v).is_none() {
+            return Err(invalid("Invalid version id specified"));
+        }
+    }
+    let page = ctx
+        .state
+        .store
+        .list_versions(
+            &bucket,
+            p.prefix,
+            p.delimiter,
+            key_marker,
+            version_marker,
+            p.max_keys,
+        )
+        .await?;
+    let (oid, oname) = (owner_id(&bucket.owner), bucket.owner.clone());
+    let mut w = XmlWriter::new("ListVersionsResult");
+    w.elem("Name", &bucket.name)
+        .elem("Prefix", &p.enc(p.prefix))
+        .elem("KeyMarker", &p.enc(key_marker.unwrap_or("")))
+        .elem("VersionIdMarker", version_marker.unwrap_or(""));
+    if let Some((k, v)) = &page.next {
+        w.elem("NextKeyMarker", &p.enc(k));
+        w.opt("NextVersionIdMarker", v.as_deref());
+    }
+    w.elem("MaxKeys", &p.max_keys.to_string());
+    w.opt("Delimiter", p.delimiter.map(|d| p.enc(d)).as_deref());
+    if p.url {
+        w.elem("EncodingType", "url");
+    }
+    w.elem(
+        "IsTruncated",
+        if page.next.is_some() { "true" } else { "false" },
+    );
+    for entry in &page.entries {
+        let VersionEntry::Version { key, rec, latest } = entry else {
+            continue;
+        };
+        w.open(if rec.delete_marker {
+            "DeleteMarker"
+        } else {
+            "Version"
+        })
+        .elem("Key", &p.enc(key))
+        .elem("VersionId", rec.version_str())
+        .elem("IsLatest", if *latest { "true" } else { "false" })
+        .elem("LastModified", &iso_date(rec.last_modified_ms));
+        if !rec.delete_marker {
+            w.elem("ETag", &quote_etag(&rec.etag))
+                .elem("Size", &rec.size.to_string());
+            if let Some(c) = &rec.checksum {
+                w.elem("ChecksumAlgorithm", c.algorithm.as_str());
+                w.elem("ChecksumType", "FULL_OBJECT");
+            }
+        }
+        w.open("Owner")
+            .elem("ID", &oid)
+            .elem("DisplayName", &oname)
+            .close();
+        if !rec.delete_marker {
+            w.elem("StorageClass", "STANDARD");
+        }
+        w.close();
+    }
+    for entry in &page.entries {
+        if let VersionEntry::CommonPrefix(prefix) = entry {
+            w.open("CommonPrefixes")
+                .elem("Prefix", &p.enc(prefix))
+                .close();
+        }
+    }
+    Ok(xml_ok(w.finish()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{BucketId, ObjectRecord, StoredHeaders, RECORD_VERSION};
+    use crate::meta::{BucketId, ObjectRecord, RECORD_VERSION};
 
     fn q(s: &str) -> Query {
         Query::parse(Some(s))
@@ -237,22 +325,14 @@ mod tests {
             region: "in-mum".into(),
             created_at_ms: 0,
             cors: None,
+            versioning: Default::default(),
         }
     }
 
     fn object(size: u64) -> ObjectRecord {
-        ObjectRecord {
-            v: RECORD_VERSION,
-            size,
-            etag: "e".into(),
-            last_modified_ms: 0,
-            headers: StoredHeaders::default(),
-            user_meta: Vec::new(),
-            checksum: None,
-            checksum_type: None,
-            segments: Vec::new(),
-            upload_id: None,
-        }
+        let mut rec = crate::meta::fixtures::object(size, "");
+        rec.etag = "e".into();
+        rec
     }
 
     #[test]

@@ -256,6 +256,9 @@ async fn dispatch(ctx: Ctx, op: S3Op, body: &mut RequestBody) -> S3Result<Respon
         PutBucketCors => bucket::put_bucket_cors(&ctx, body).await,
         GetBucketCors => bucket::get_bucket_cors(&ctx).await,
         DeleteBucketCors => bucket::delete_bucket_cors(&ctx).await,
+        GetBucketVersioning => bucket::get_bucket_versioning(&ctx).await,
+        PutBucketVersioning => bucket::put_bucket_versioning(&ctx, body).await,
+        ListObjectVersions => list::list_object_versions(&ctx).await,
     }
 }
 
@@ -268,6 +271,9 @@ pub fn error_response(e: &S3Error, resource: &str, request_id: &str, head: bool)
     }
     if let Some(secs) = e.retry_after {
         builder = builder.header(header::RETRY_AFTER, secs.to_string());
+    }
+    for (name, value) in &e.headers {
+        builder = builder.header(*name, value.as_str());
     }
     if e.code == S3Code::InvalidRange {
         if let Some((_, size)) = e.extra.iter().find(|(k, _)| *k == "ActualObjectSize") {

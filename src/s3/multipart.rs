@@ -305,7 +305,7 @@ pub async fn complete(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(complete_result(ctx, &bucket.name, key, &rec))
+    Ok(complete_result(ctx, &bucket, key, &rec))
 }
 
 /// A Complete for an upload that is gone: the same 200 if that upload made the object that
@@ -316,23 +316,24 @@ async fn already_completed(
     key: &str,
     id: &str,
 ) -> S3Result<Response> {
-    let current = match ctx.state.store.head_object(bucket, key).await {
+    let current = match ctx.state.store.object(bucket, key, None).await {
         Ok(rec) => Some(rec),
-        Err(crate::error::Error::NoSuchKey) => None,
+        Err(crate::error::Error::NoSuchKey | crate::error::Error::DeleteMarker { .. }) => None,
         Err(e) => return Err(e.into()),
     };
     match current.filter(|o| o.upload_id.as_deref() == Some(id)) {
-        Some(rec) => Ok(complete_result(ctx, &bucket.name, key, &rec)),
+        Some(rec) => Ok(complete_result(ctx, bucket, key, &rec)),
         None => Err(S3Error::code(S3Code::NoSuchUpload)),
     }
 }
 
 fn complete_result(
     ctx: &Ctx,
-    bucket: &str,
+    b: &crate::meta::BucketRecord,
     key: &str,
     rec: &crate::meta::ObjectRecord,
 ) -> Response {
+    let bucket = b.name.as_str();
     let host = ctx.header("host").unwrap_or("localhost");
     let scheme = if ctx.state.cfg.tls.is_some() {
         "https"
@@ -355,7 +356,9 @@ fn complete_result(
         w.elem(checksum_element(c.algorithm), &c.value)
             .elem("ChecksumType", checksum_type_name(rec.checksum_type));
     }
-    xml_ok(w.finish())
+    let mut r = xml_ok(w.finish());
+    super::object::version_header(r.headers_mut(), b, rec);
+    r
 }
 
 pub async fn abort(ctx: &Ctx) -> S3Result<Response> {

@@ -14,7 +14,7 @@ use super::headers::{
 use super::{status_only, xml_ok, Ctx, MAX_KEY_LEN};
 use crate::access::Permission;
 use crate::checksum::{ChecksumAlgorithm, ObjectDigests, ObjectHasher};
-use crate::meta::{ChecksumType, ObjectRecord};
+use crate::meta::{BucketRecord, ChecksumType, ObjectRecord, VersionRef};
 use crate::store::{ObjectMeta, StagedBlob};
 use crate::web::body::{self as rbody, Response};
 use crate::xml::{self, XmlWriter};
@@ -178,6 +178,7 @@ pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response>
     let mut r = status_only(StatusCode::OK);
     set(r.headers_mut(), "etag", &quote_etag(&rec.etag));
     checksum_headers(r.headers_mut(), &rec);
+    version_header(r.headers_mut(), &bucket, &rec);
     Ok(r)
 }
 
@@ -225,7 +226,8 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
     let store = &ctx.state.store;
-    let rec = store.head_object(&bucket, key).await?;
+    let version = version_param(ctx)?;
+    let rec = store.object(&bucket, key, version.as_ref()).await?;
     let h = &ctx.parts.headers;
     match read_condition(h, "", &rec) {
         ReadCondition::Proceed => {}
@@ -248,6 +250,7 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     let mut r = status_only(StatusCode::OK);
     let hm = r.headers_mut();
     object_headers(hm, &rec);
+    version_header(hm, &bucket, &rec);
     set(hm, "accept-ranges", "bytes");
     let served = match &range {
         Some(rg) => {
@@ -325,8 +328,51 @@ fn part_range(rec: &ObjectRecord, n: &str) -> S3Result<std::ops::Range<u64>> {
 
 pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
-    ctx.state.store.delete_object(&bucket, ctx.key()?).await?;
-    Ok(status_only(StatusCode::NO_CONTENT))
+    let key = ctx.key()?;
+    let mut r = status_only(StatusCode::NO_CONTENT);
+    let hm = r.headers_mut();
+    match version_param(ctx)? {
+        Some(v) => {
+            let d = ctx.state.store.delete_version(&bucket, key, &v).await?;
+            set(hm, "x-amz-version-id", &version_str(&v));
+            if d.removed.is_some_and(|rec| rec.delete_marker) {
+                set(hm, "x-amz-delete-marker", "true");
+            }
+        }
+        None => {
+            let d = ctx.state.store.delete_object(&bucket, key).await?;
+            if let Some(marker) = d.marker {
+                set(hm, "x-amz-delete-marker", "true");
+                set(hm, "x-amz-version-id", marker.version_str());
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// The `versionId` a request names; one this server cannot have made is refused.
+pub fn version_param(ctx: &Ctx) -> S3Result<Option<VersionRef>> {
+    ctx.query.get("versionId").map(parse_version).transpose()
+}
+
+fn parse_version(v: &str) -> S3Result<VersionRef> {
+    crate::meta::versions::parse(v)
+        .ok_or_else(|| S3Error::new(S3Code::InvalidArgument, "Invalid version id specified"))
+}
+
+fn version_str(v: &VersionRef) -> String {
+    match v {
+        VersionRef::Null => crate::meta::versions::NULL.to_owned(),
+        VersionRef::Id(id) => id.clone(),
+    }
+}
+
+/// `x-amz-version-id`, on buckets that have had versioning (S3 shows `null` there for the
+/// null version) and for versions asked for by id.
+pub fn version_header(h: &mut HeaderMap, bucket: &BucketRecord, rec: &ObjectRecord) {
+    if !bucket.versioning.is_unversioned() || rec.version_id.is_some() {
+        set(h, "x-amz-version-id", rec.version_str());
+    }
 }
 
 pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
@@ -351,22 +397,40 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respo
     for obj in &req.objects {
         let outcome = if obj.key.is_empty() || obj.key.len() > MAX_KEY_LEN {
             Err(S3Error::code(S3Code::KeyTooLongError))
-        } else if obj.version_id.as_deref().is_some_and(|v| v != "null") {
-            Err(S3Error::new(
-                S3Code::NotImplemented,
-                "Object versioning is not implemented.",
-            ))
         } else {
-            ctx.state
-                .store
-                .delete_object(&bucket, &obj.key)
-                .await
-                .map_err(S3Error::from)
+            match obj.version_id.as_deref().map(parse_version).transpose() {
+                Err(e) => Err(e),
+                Ok(Some(v)) => ctx
+                    .state
+                    .store
+                    .delete_version(&bucket, &obj.key, &v)
+                    .await
+                    .map(|d| (Some(version_str(&v)), d))
+                    .map_err(S3Error::from),
+                Ok(None) => ctx
+                    .state
+                    .store
+                    .delete_object(&bucket, &obj.key)
+                    .await
+                    .map(|d| (None, d))
+                    .map_err(S3Error::from),
+            }
         };
         match outcome {
             Ok(_) if quiet => {}
-            Ok(_) => {
-                w.open("Deleted").elem("Key", &obj.key).close();
+            Ok((version, d)) => {
+                w.open("Deleted").elem("Key", &obj.key);
+                w.opt("VersionId", version.as_deref());
+                if let Some(marker) = &d.marker {
+                    w.elem("DeleteMarker", "true")
+                        .elem("DeleteMarkerVersionId", marker.version_str());
+                } else if d.removed.as_ref().is_some_and(|r| r.delete_marker) {
+                    w.elem("DeleteMarker", "true").opt(
+                        "DeleteMarkerVersionId",
+                        d.removed.as_ref().map(ObjectRecord::version_str),
+                    );
+                }
+                w.close();
             }
             Err(e) => {
                 w.open("Error")
@@ -381,7 +445,7 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respo
 }
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
-fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
+fn parse_copy_source(raw: &str) -> S3Result<(String, String, Option<VersionRef>)> {
     let bad = || {
         S3Error::new(
             S3Code::InvalidArgument,
@@ -392,25 +456,21 @@ fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
         Some((p, q)) => (p, q.strip_prefix("versionId=")),
         None => (raw, None),
     };
-    if version.is_some_and(|v| v != "null") {
-        return Err(S3Error::new(
-            S3Code::NotImplemented,
-            "Copying a specific object version is not implemented.",
-        ));
-    }
+    let version = version.map(parse_version).transpose()?;
     let decoded = crate::web::target::decode_path(path).map_err(|_| bad())?;
     let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
     let (b, k) = decoded.split_once('/').ok_or_else(bad)?;
     if b.is_empty() || k.is_empty() {
         return Err(bad());
     }
-    Ok((b.to_owned(), k.to_owned()))
+    Ok((b.to_owned(), k.to_owned(), version))
 }
 
 /// The object `x-amz-copy-source` names, if the caller may read it and the
 /// `x-amz-copy-source-if-*` conditions hold. Shared by CopyObject and UploadPartCopy.
 pub async fn copy_source(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, String, ObjectRecord)> {
-    let (bucket_name, key) = parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+    let (bucket_name, key, version) =
+        parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
     let store = &ctx.state.store;
     if !ctx.caller.principal.may_name(&bucket_name) {
         return Err(S3Error::code(S3Code::AccessDenied));
@@ -419,7 +479,18 @@ pub async fn copy_source(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, Stri
     if !ctx.caller.principal.may(&bucket, Permission::Read) {
         return Err(S3Error::code(S3Code::AccessDenied));
     }
-    let src = store.head_object(&bucket, &key).await?;
+    // A delete marker named as a copy source is refused as S3 does (400 InvalidRequest).
+    let src = match store.object(&bucket, &key, version.as_ref()).await {
+        Err(crate::error::Error::DeleteMarker {
+            requested: true, ..
+        }) => {
+            return Err(S3Error::new(
+                S3Code::InvalidRequest,
+                "The source of a copy request may not specifically refer to a delete marker by version id.",
+            ))
+        }
+        other => other?,
+    };
     if read_condition(&ctx.parts.headers, "x-amz-copy-source-", &src) != ReadCondition::Proceed {
         return Err(S3Error::code(S3Code::PreconditionFailed));
     }
@@ -499,7 +570,16 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
         w.elem("ChecksumType", checksum_type_name(rec.checksum_type))
             .elem(checksum_element(c.algorithm), &c.value);
     }
-    Ok(xml_ok(w.finish()))
+    let mut r = xml_ok(w.finish());
+    version_header(r.headers_mut(), &dest_bucket, &rec);
+    if !src_bucket.versioning.is_unversioned() || src.version_id.is_some() {
+        set(
+            r.headers_mut(),
+            "x-amz-copy-source-version-id",
+            src.version_str(),
+        );
+    }
+    Ok(r)
 }
 
 #[cfg(test)]
@@ -518,16 +598,22 @@ mod tests {
     fn copy_sources() {
         assert_eq!(
             parse_copy_source("/b/a%20b%2Bc").unwrap(),
-            ("b".into(), "a b+c".into())
+            ("b".into(), "a b+c".into(), None)
         );
         assert_eq!(
             parse_copy_source("b//x").unwrap(),
-            ("b".into(), "/x".into())
+            ("b".into(), "/x".into(), None)
         );
         assert_eq!(
             parse_copy_source("b/k?versionId=null").unwrap(),
-            ("b".into(), "k".into())
+            ("b".into(), "k".into(), Some(VersionRef::Null))
         );
+        let id = crate::meta::versions::new_version_id();
+        assert_eq!(
+            parse_copy_source(&format!("b/k?versionId={id}")).unwrap().2,
+            Some(VersionRef::Id(id))
+        );
+        assert!(parse_copy_source("b/k?versionId=nope").is_err());
         assert!(parse_copy_source("b").is_err());
         assert!(parse_copy_source("/b/").is_err());
     }

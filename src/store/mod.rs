@@ -22,8 +22,9 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::integrity::{ChunkSummer, Verifier};
 use crate::meta::{
-    BucketId, BucketRecord, CorsRecord, GcEntry, ListPage, ListQuery, MetaStore, ObjectRecord,
-    Segment, StoredHeaders, Usage, WriteCondition, RECORD_VERSION,
+    BucketId, BucketRecord, CorsRecord, Deleted, GcEntry, ListPage, ListQuery, MetaStore,
+    ObjectRecord, Segment, StoredHeaders, Usage, VersionPage, VersionQuery, VersionRef, Versioning,
+    WriteCondition, RECORD_VERSION,
 };
 
 /// How long a replaced blob outlives its object, so that reads which started before the
@@ -135,6 +136,7 @@ impl Store {
             region: region.to_owned(),
             created_at_ms: now_ms(),
             cors: None,
+            versioning: Versioning::Unversioned,
         };
         let r = rec.clone();
         match self.blocking(move |m| m.insert_bucket(&r)).await? {
@@ -178,13 +180,17 @@ impl Store {
     /// Deletes every object and aborts every upload of `b`, then the bucket itself.
     pub async fn delete_bucket_and_contents(&self, b: &BucketRecord) -> Result<()> {
         loop {
-            let page = self.list_objects(b, "", None, None, 1000).await?;
+            let page = self.list_versions(b, "", None, None, None, 1000).await?;
             if page.entries.is_empty() {
                 break;
             }
             for e in page.entries {
-                if let crate::meta::ListEntry::Object(key, _) = e {
-                    self.delete_object(b, &key).await?;
+                if let crate::meta::VersionEntry::Version { key, rec, .. } = e {
+                    let v = match rec.version_id {
+                        Some(id) => VersionRef::Id(id),
+                        None => VersionRef::Null,
+                    };
+                    self.delete_version(b, &key, &v).await?;
                 }
             }
         }
@@ -211,13 +217,6 @@ impl Store {
     }
 
     // ---- objects ----
-
-    pub async fn head_object(&self, bucket: &BucketRecord, key: &str) -> Result<ObjectRecord> {
-        let (id, k) = (bucket.id, key.to_owned());
-        self.blocking(move |m| m.get_object(&id, &k))
-            .await?
-            .ok_or(Error::NoSuchKey)
-    }
 
     /// Starts a new blob; write to it, then hand it to `commit_object`.
     pub async fn stage_blob(&self) -> Result<StagedBlob> {
@@ -282,6 +281,8 @@ impl Store {
             checksum_type: None,
             segments: Vec::new(),
             upload_id: None,
+            version_id: None,
+            delete_marker: false,
         };
         let (this, b, k) = (self.clone(), bucket.clone(), key.to_owned());
         // A task of its own: if the request is dropped mid-commit (client gone, shutdown),
@@ -307,26 +308,125 @@ impl Store {
             }]
         };
         let (b, k, r) = (bucket.clone(), key.to_owned(), rec.clone());
-        let replaced = self
+        let committed = self
             .blocking(move |m| m.put_object(&b, &k, &r, &cond))
             .await?;
         // An empty object references no blob: the guard discards the empty one.
         if !rec.segments.is_empty() {
             staged.disarm();
         }
-        if replaced.is_some() {
+        if committed.freed {
             self.gc_kick.notify_one();
+        }
+        Ok(committed.rec)
+    }
+
+    /// Deletes `key` without a version id: gone from an unversioned bucket, hidden behind a
+    /// delete marker in a versioned one.
+    pub async fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<Deleted> {
+        let (b, k) = (bucket.clone(), key.to_owned());
+        let deleted = self.blocking(move |m| m.delete_object(&b, &k)).await?;
+        self.kick_if_freed(&deleted);
+        Ok(deleted)
+    }
+
+    /// Removes one version of `key` for good.
+    pub async fn delete_version(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        v: &VersionRef,
+    ) -> Result<Deleted> {
+        let (b, k, v) = (bucket.clone(), key.to_owned(), v.clone());
+        let deleted = self.blocking(move |m| m.delete_version(&b, &k, &v)).await?;
+        self.kick_if_freed(&deleted);
+        Ok(deleted)
+    }
+
+    fn kick_if_freed(&self, d: &Deleted) {
+        if d.removed.as_ref().is_some_and(|r| !r.segments.is_empty()) {
+            self.gc_kick.notify_one();
+        }
+    }
+
+    /// The object a GET or HEAD reads: the current version, or the one `version` names. A
+    /// delete marker there is `DeleteMarker`; a version that does not exist, `NoSuchVersion`.
+    pub async fn object(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        version: Option<&VersionRef>,
+    ) -> Result<ObjectRecord> {
+        let (id, k) = (bucket.id, key.to_owned());
+        let rec = match version {
+            None => self
+                .blocking(move |m| m.get_object(&id, &k))
+                .await?
+                .ok_or(Error::NoSuchKey)?,
+            Some(v) => {
+                let v = v.clone();
+                self.blocking(move |m| m.get_version(&id, &k, &v))
+                    .await?
+                    .ok_or(Error::NoSuchVersion)?
+            }
+        };
+        if rec.delete_marker {
+            return Err(Error::DeleteMarker {
+                version_id: rec.version_str().to_owned(),
+                requested: version.is_some(),
+            });
         }
         Ok(rec)
     }
 
-    pub async fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<bool> {
-        let (b, k) = (bucket.clone(), key.to_owned());
-        let removed = self.blocking(move |m| m.delete_object(&b, &k)).await?;
-        if removed.is_some() {
-            self.gc_kick.notify_one();
+    /// Turns versioning on or suspends it. A versioned bucket never becomes unversioned.
+    pub async fn set_versioning(
+        &self,
+        bucket: &BucketRecord,
+        state: Versioning,
+    ) -> Result<BucketRecord> {
+        if state.is_unversioned() {
+            return Err(Error::InvalidRequest(
+                "versioning can be Enabled or Suspended, not turned off".into(),
+            ));
         }
-        Ok(removed.is_some())
+        let mut rec = bucket.clone();
+        rec.versioning = state;
+        let r = rec.clone();
+        self.blocking(move |m| m.update_bucket(&r)).await?;
+        Ok(rec)
+    }
+
+    /// A page of every version, each key's newest first.
+    pub async fn list_versions(
+        &self,
+        bucket: &BucketRecord,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        version_marker: Option<&str>,
+        max: usize,
+    ) -> Result<VersionPage> {
+        let id = bucket.id;
+        let (p, d, k, v) = (
+            prefix.to_owned(),
+            delimiter.map(str::to_owned),
+            key_marker.map(str::to_owned),
+            version_marker.map(str::to_owned),
+        );
+        self.blocking(move |m| {
+            m.list_versions(
+                &id,
+                &VersionQuery {
+                    prefix: &p,
+                    delimiter: d.as_deref(),
+                    key_marker: k.as_deref(),
+                    version_marker: v.as_deref(),
+                    max,
+                },
+            )
+        })
+        .await
     }
 
     pub async fn list_objects(

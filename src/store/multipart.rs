@@ -217,71 +217,8 @@ impl Store {
                 return Err(Error::NoSuchUpload);
             }
         }
-        // The list's shape first: an unordered list is refused whatever parts it names.
-        if requested.windows(2).any(|w| w[1].number <= w[0].number) {
-            return Err(Error::InvalidPartOrder);
-        }
-        let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
-        for r in requested {
-            let part = uploaded
-                .iter()
-                .find(|p| p.part_number == r.number && p.etag == r.etag)
-                .ok_or_else(|| {
-                    Error::InvalidPart(format!(
-                        "Part {} with ETag \"{}\" was not uploaded.",
-                        r.number, r.etag
-                    ))
-                })?;
-            check_part_checksum(upload, part, r.checksum.as_ref())?;
-            chosen.push(part);
-        }
-        if let Some((_, init)) = chosen.split_last() {
-            if let Some(small) = init.iter().find(|p| p.size < MIN_PART_SIZE) {
-                return Err(Error::EntityTooSmall {
-                    part: small.part_number,
-                    size: small.size,
-                });
-            }
-        }
-        let mut md5s = md5::Md5::new();
-        for p in &chosen {
-            let mut raw = [0u8; 16];
-            hex::decode_to_slice(&p.etag, &mut raw).map_err(|_| {
-                Error::Internal(format!("stored part ETag `{}` is not hex", p.etag))
-            })?;
-            md5s.update(raw);
-        }
-        let (checksum, checksum_type) = combined_checksum(upload, &chosen);
-        // A whole-object checksum sent with Complete must match what the parts add up to.
-        if let Some(want) = expected {
-            let same = checksum.as_ref().is_some_and(|c| {
-                c.algorithm == want.algorithm
-                    && c.value.split('-').next() == want.value.split('-').next()
-            });
-            if !same {
-                return Err(Error::ChecksumMismatch(want.algorithm));
-            }
-        }
-        let size = object_size(chosen.iter().map(|p| p.size))?;
-        let rec = ObjectRecord {
-            v: RECORD_VERSION,
-            upload_id: Some(upload.upload_id.clone()),
-            size,
-            etag: format!("{}-{}", hex::encode(md5s.finalize()), chosen.len()),
-            last_modified_ms: now_ms(),
-            headers: upload.headers.clone(),
-            user_meta: upload.user_meta.clone(),
-            checksum,
-            checksum_type,
-            // One segment per part, empty ones included, so part N is segment N-1.
-            segments: chosen
-                .iter()
-                .map(|p| Segment {
-                    blob: p.blob.clone(),
-                    len: p.size,
-                })
-                .collect(),
-        };
+        let chosen = choose_parts(upload, &uploaded, requested)?;
+        let rec = manifest(upload, &chosen, expected)?;
         let used: Vec<(u32, String)> = chosen
             .iter()
             .map(|p| (p.part_number, p.blob.clone()))
@@ -292,11 +229,100 @@ impl Store {
             upload.upload_id.clone(),
             rec.clone(),
         );
-        self.blocking(move |m| m.complete_upload(&b, &k, &u, &r, &used, &cond))
+        let committed = self
+            .blocking(move |m| m.complete_upload(&b, &k, &u, &r, &used, &cond))
             .await?;
-        self.gc_kick.notify_one();
-        Ok(rec)
+        if committed.freed {
+            self.gc_kick.notify_one();
+        }
+        Ok(committed.rec)
     }
+}
+
+/// The uploaded parts a Complete names, in its order, checked as S3 checks them: ascending
+/// part numbers, each uploaded with that ETag (and checksum, if listed), every part but the
+/// last at least 5 MiB.
+fn choose_parts<'a>(
+    upload: &UploadRecord,
+    uploaded: &'a [PartRecord],
+    requested: &[RequestedPart],
+) -> Result<Vec<&'a PartRecord>> {
+    // The list's shape first: an unordered list is refused whatever parts it names.
+    if requested.windows(2).any(|w| w[1].number <= w[0].number) {
+        return Err(Error::InvalidPartOrder);
+    }
+    let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
+    for r in requested {
+        let part = uploaded
+            .iter()
+            .find(|p| p.part_number == r.number && p.etag == r.etag)
+            .ok_or_else(|| {
+                Error::InvalidPart(format!(
+                    "Part {} with ETag \"{}\" was not uploaded.",
+                    r.number, r.etag
+                ))
+            })?;
+        check_part_checksum(upload, part, r.checksum.as_ref())?;
+        chosen.push(part);
+    }
+    if let Some((_, init)) = chosen.split_last() {
+        if let Some(small) = init.iter().find(|p| p.size < MIN_PART_SIZE) {
+            return Err(Error::EntityTooSmall {
+                part: small.part_number,
+                size: small.size,
+            });
+        }
+    }
+    Ok(chosen)
+}
+
+/// The record of the object `chosen` completes into: S3's multipart ETag (MD5 of the part
+/// MD5s, `-N`), the combined checksum (which must match `expected`, if sent), one segment per
+/// part.
+fn manifest(
+    upload: &UploadRecord,
+    chosen: &[&PartRecord],
+    expected: Option<&Checksum>,
+) -> Result<ObjectRecord> {
+    let mut md5s = md5::Md5::new();
+    for p in chosen {
+        let mut raw = [0u8; 16];
+        hex::decode_to_slice(&p.etag, &mut raw)
+            .map_err(|_| Error::Internal(format!("stored part ETag `{}` is not hex", p.etag)))?;
+        md5s.update(raw);
+    }
+    let (checksum, checksum_type) = combined_checksum(upload, chosen);
+    // A whole-object checksum sent with Complete must match what the parts add up to.
+    if let Some(want) = expected {
+        let same = checksum.as_ref().is_some_and(|c| {
+            c.algorithm == want.algorithm
+                && c.value.split('-').next() == want.value.split('-').next()
+        });
+        if !same {
+            return Err(Error::ChecksumMismatch(want.algorithm));
+        }
+    }
+    Ok(ObjectRecord {
+        v: RECORD_VERSION,
+        upload_id: Some(upload.upload_id.clone()),
+        size: object_size(chosen.iter().map(|p| p.size))?,
+        etag: format!("{}-{}", hex::encode(md5s.finalize()), chosen.len()),
+        last_modified_ms: now_ms(),
+        headers: upload.headers.clone(),
+        user_meta: upload.user_meta.clone(),
+        checksum,
+        checksum_type,
+        // One segment per part, empty ones included, so part N is segment N-1.
+        segments: chosen
+            .iter()
+            .map(|p| Segment {
+                blob: p.blob.clone(),
+                len: p.size,
+            })
+            .collect(),
+        version_id: None,
+        delete_marker: false,
+    })
 }
 
 /// The size of an object made of these parts, at most S3's 5 TiB.
@@ -403,6 +429,75 @@ mod tests {
             object_size([u64::MAX, 1].into_iter()).is_err(),
             "no overflow"
         );
+    }
+
+    fn upload() -> UploadRecord {
+        UploadRecord {
+            v: RECORD_VERSION,
+            upload_id: new_upload_id(),
+            key: "k".into(),
+            initiated_ms: 0,
+            headers: Default::default(),
+            user_meta: Vec::new(),
+            checksum_algorithm: None,
+            checksum_type: None,
+        }
+    }
+
+    fn part(n: u32, size: u64) -> PartRecord {
+        crate::meta::fixtures::part(n, size, &format!("blob{n}"))
+    }
+
+    fn asked(n: u32) -> RequestedPart {
+        RequestedPart {
+            number: n,
+            etag: format!("{n:032x}"),
+            checksum: None,
+        }
+    }
+
+    #[test]
+    fn a_complete_names_uploaded_parts_in_order_all_but_the_last_5_mib() {
+        let up = upload();
+        let uploaded = [
+            part(1, MIN_PART_SIZE),
+            part(2, 10),
+            part(3, MIN_PART_SIZE),
+            part(5, 1),
+        ];
+        // A subset, skipping part numbers, is fine; so is a small last part.
+        let chosen = choose_parts(&up, &uploaded, &[asked(1), asked(3), asked(5)]).unwrap();
+        let numbers: Vec<u32> = chosen.iter().map(|p| p.part_number).collect();
+        assert_eq!(numbers, [1, 3, 5]);
+        let rec = manifest(&up, &chosen, None).unwrap();
+        assert_eq!(rec.size, 2 * MIN_PART_SIZE + 1);
+        assert!(rec.etag.ends_with("-3"), "{}", rec.etag);
+        let blobs: Vec<&str> = rec.segments.iter().map(|s| s.blob.as_str()).collect();
+        assert_eq!(blobs, ["blob1", "blob3", "blob5"]);
+        assert_eq!(rec.upload_id.as_deref(), Some(up.upload_id.as_str()));
+
+        assert!(matches!(
+            choose_parts(&up, &uploaded, &[asked(3), asked(1)]),
+            Err(Error::InvalidPartOrder)
+        ));
+        assert!(matches!(
+            choose_parts(&up, &uploaded, &[asked(1), asked(1)]),
+            Err(Error::InvalidPartOrder)
+        ));
+        assert!(matches!(
+            choose_parts(&up, &uploaded, &[asked(4)]),
+            Err(Error::InvalidPart(_))
+        ));
+        let mut wrong_etag = asked(1);
+        wrong_etag.etag = "0".repeat(32);
+        assert!(matches!(
+            choose_parts(&up, &uploaded, &[wrong_etag]),
+            Err(Error::InvalidPart(_))
+        ));
+        assert!(matches!(
+            choose_parts(&up, &uploaded, &[asked(2), asked(3)]),
+            Err(Error::EntityTooSmall { part: 2, size: 10 })
+        ));
     }
 
     #[test]

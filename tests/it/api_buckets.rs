@@ -124,7 +124,7 @@ async fn buckets_lifecycle_shapes_and_errors() {
         root(&srv),
         "PATCH",
         &format!("/storage/buckets/{name}"),
-        Some(r#"{"versioning":"enabled"}"#),
+        Some(r#"{"versioning":"sometimes"}"#),
     );
     assert_eq!(st, 400, "{e}");
     let upload = s3

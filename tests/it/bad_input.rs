@@ -399,12 +399,12 @@ fn cases() -> Vec<Case> {
             "not found",
         ),
         json(
-            "versioning before it exists",
+            "versioning not a state",
             "PATCH",
             "/storage/buckets/{b}",
-            r#"{"versioning":"enabled"}"#,
+            r#"{"versioning":"on"}"#,
             400,
-            "",
+            "versioning",
         ),
         json(
             "delete non-empty",

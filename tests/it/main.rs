@@ -32,6 +32,7 @@ mod s3_multipart;
 mod s3_multipart_presign;
 mod s3_object;
 mod s3_presign;
+mod s3_versioning;
 mod secrets_at_rest;
 mod server;
 mod signed_headers;

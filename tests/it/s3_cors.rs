@@ -269,7 +269,7 @@ async fn management_patch_sets_the_same_rules() {
         json!({ "cors": [{ "allowed_origins": ["*"] }] }),
         json!({ "cors": [{ "allowed_origins": ["*"], "allowed_methods": ["GET"], "nope": 1 }] }),
         json!({ "cors": "yes" }),
-        json!({ "cors": null, "versioning": "enabled" }),
+        json!({ "cors": null, "versioning": "on" }),
     ] {
         let (st, e) = api(&srv, &root(&srv), "PATCH", &path, Some(&bad));
         assert_eq!(st, 400, "{bad}: {e}");

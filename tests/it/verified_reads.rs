@@ -174,7 +174,7 @@ async fn truncated_and_missing_blobs_are_500() {
     assert_err(e, 500, Some("InternalError"));
 }
 
-fn scrub(srv: &Server, extra: &[&str]) -> (i32, Value) {
+pub(crate) fn scrub(srv: &Server, extra: &[&str]) -> (i32, Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_cnx-storage"))
         .arg("scrub")
         .arg("--data-dir")

@@ -17,6 +17,8 @@ const VOLATILE: &[&str] = &[
     "Initiated",
     "UploadId",
     "NextUploadIdMarker",
+    "VersionId",
+    "NextVersionIdMarker",
     "RequestId",
     "HostId",
     "Location",
@@ -224,6 +226,38 @@ async fn every_xml_document_matches_its_golden_file() {
     golden(
         "cors",
         &req("GET", "/golden?cors".into(), vec![], vec![]).await,
+        200,
+    );
+
+    golden(
+        "versioning_unversioned",
+        &req("GET", "/golden?versioning".into(), vec![], vec![]).await,
+        200,
+    );
+    let conf =
+        b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>".to_vec();
+    let r = req("PUT", "/golden?versioning".into(), vec![], conf).await;
+    ok(&r, "enable versioning");
+    golden(
+        "versioning_enabled",
+        &req("GET", "/golden?versioning".into(), vec![], vec![]).await,
+        200,
+    );
+    for body in ["v1", "v2"] {
+        let r = req("PUT", "/golden/v".into(), vec![], body.into()).await;
+        ok(&r, body);
+    }
+    let r = req("DELETE", "/golden/v".into(), vec![], vec![]).await;
+    ok(&r, "delete marker");
+    golden(
+        "list_object_versions",
+        &req(
+            "GET",
+            "/golden?versions&prefix=v&max-keys=2".into(),
+            vec![],
+            vec![],
+        )
+        .await,
         200,
     );
 
