@@ -199,6 +199,7 @@ def test_schemas_reject_drift():
     rule = {"allowed_origins": ["*"], "allowed_methods": ["GET"], "allowed_headers": [],
             "expose_headers": []}
     spec().component("Bucket", {**good, "cors": [rule]})
+    spec().component("Bucket", {**good, "versioning": "suspended"})
     for bad in (
         {k: v for k, v in good.items() if k != "cors"},
         {**good, "cors": []},
@@ -208,7 +209,7 @@ def test_schemas_reject_drift():
         {**good, "extra": 1},
         {**good, "created_at": "yesterday"},
         {**good, "size_bytes": "0"},
-        {**good, "versioning": "enabled"},
+        {**good, "versioning": "on"},
     ):
         with pytest.raises(AssertionError):
             spec().component("Bucket", bad)

@@ -47,7 +47,11 @@ impl RocksMeta {
     ) -> Result<Vec<([u8; 16], ObjectRecord)>> {
         let prefix = versions_prefix(bucket, key);
         let mut out = Vec::new();
-        let mut it = self.db.raw_iterator_cf(self.cf(CF_VERSIONS)?);
+        // Absent only from a read-only view of an index older than versioning.
+        let Some(cf) = self.db.cf_handle(CF_VERSIONS) else {
+            return Ok(out);
+        };
+        let mut it = self.db.raw_iterator_cf(cf);
         it.seek(&prefix);
         while it.valid() {
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
@@ -82,10 +86,10 @@ impl RocksMeta {
         match v {
             VersionRef::Id(id) => {
                 let sort = sort_key(Some(id), 0);
-                match self
-                    .db
-                    .get_pinned_cf(self.cf(CF_VERSIONS)?, version_key(bucket, key, &sort))?
-                {
+                let Some(cf) = self.db.cf_handle(CF_VERSIONS) else {
+                    return Ok(None);
+                };
+                match self.db.get_pinned_cf(cf, version_key(bucket, key, &sort))? {
                     Some(raw) => Ok(Some((Place::Noncurrent(sort), decode(&raw)?))),
                     None => Ok(None),
                 }
