@@ -91,6 +91,7 @@ RUST_GROUPS = {
     "cli_keys": "management",
     "server": "server",
     "blob_backends": "server",
+    "xml_golden": "server",
     "conn_limits": "hardening",
     "signed_headers": "hardening",
     "secrets_at_rest": "hardening",
