@@ -6,7 +6,7 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use super::buckets::owned;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::reply::{Page, Reply};
 use super::ApiCtx;
 use crate::access::admin::{self, AdminResult, KeyTerms, Manager};
@@ -42,11 +42,7 @@ async fn admin<T: Send + 'static>(
     ctx: &ApiCtx,
     f: impl FnOnce(&KeyRing) -> AdminResult<T> + Send + 'static,
 ) -> ApiResult<T> {
-    let ring = ctx.state.keys.clone();
-    tokio::task::spawn_blocking(move || f(&ring))
-        .await
-        .map_err(crate::error::Error::from)?
-        .map_err(ApiError::from)
+    Ok(ctx.state.keys.blocking(move |k| Ok(f(k))).await??)
 }
 
 fn minted((rec, secret): (KeyRecord, String)) -> Reply {

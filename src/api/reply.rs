@@ -41,15 +41,6 @@ impl Reply {
     }
 }
 
-/// Parses an RFC 3339 timestamp into unix millis.
-pub fn parse_rfc3339(field: &str, s: &str) -> ApiResult<i64> {
-    crate::clock::parse_rfc3339(s).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "{field} must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z"
-        ))
-    })
-}
-
 /// A page request: at most `limit` items sorted after `after`.
 pub struct Page {
     pub limit: usize,

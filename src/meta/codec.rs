@@ -18,6 +18,14 @@ use serde::Serialize;
 use super::{BucketId, Usage, RECORD_VERSION};
 use crate::error::{Error, Result};
 
+/// Whether `s` is 32 lowercase hex digits: the form of the ids this server makes (blobs,
+/// uploads, versions), checked before any id from a request reaches the index.
+pub fn is_hex_id(s: &str) -> bool {
+    s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 pub fn object_key(bucket: &BucketId, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(16 + key.len());
     k.extend_from_slice(&bucket.0);

@@ -226,6 +226,16 @@ pub enum VersionRef {
     Id(String),
 }
 
+impl VersionRef {
+    /// As S3 shows it (`null` for the null version).
+    pub fn as_str(&self) -> &str {
+        match self {
+            VersionRef::Null => versions::NULL,
+            VersionRef::Id(id) => id,
+        }
+    }
+}
+
 /// What a commit of an object did.
 #[derive(Debug, Clone)]
 pub struct Committed {
@@ -286,11 +296,13 @@ pub enum WriteCondition {
 }
 
 impl WriteCondition {
-    /// Checks the condition against the current object, failing as S3 does: `If-Match` on a
+    /// Checks the condition against the current version, failing as S3 does: `If-Match` on a
     /// missing key is `NoSuchKey`, a create that lost a race is `ConditionalRequestConflict`,
     /// any other miss is `PreconditionFailed`.
     pub fn check(&self, current: Option<&ObjectRecord>) -> crate::error::Result<()> {
         use crate::error::Error;
+        // Behind a delete marker the key has no object: a create may go ahead.
+        let current = current.filter(|c| !c.delete_marker);
         match (self, current) {
             (WriteCondition::Always, _) | (WriteCondition::Absent { .. }, None) => Ok(()),
             (WriteCondition::Absent { since_ms }, Some(cur))

@@ -318,7 +318,7 @@ impl MetaStore for RocksMeta {
         let live = self.check_bucket_live(bucket)?;
         let _key_lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
         let old = self.get_object(&bucket.id, key)?;
-        cond.check(old.as_ref().filter(|o| !o.delete_marker))?;
+        cond.check(old.as_ref())?;
         let mut batch = WriteBatch::default();
         let staged = self.cf(CF_STAGED)?;
         for blob in rec.blob_ids() {

@@ -165,7 +165,7 @@ impl UploadStore for RocksMeta {
             }
         }
         let old = self.get_object(&bucket.id, key)?;
-        cond.check(old.as_ref().filter(|o| !o.delete_marker))?;
+        cond.check(old.as_ref())?;
         let mut batch = WriteBatch::default();
         let part_bytes = self.remove_upload(&mut batch, &bucket.id, key, upload_id, used)?;
         let (rec, mut delta, freed) =

@@ -49,12 +49,10 @@ pub fn sort_key(version_id: Option<&str>, last_modified_ms: i64) -> [u8; 16] {
 
 fn parse_id(s: &str) -> Option<[u8; 16]> {
     let mut raw = [0u8; 16];
-    (s.len() == 32
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-    .then(|| hex::decode_to_slice(s, &mut raw).ok())
-    .flatten()
-    .map(|()| raw)
+    super::codec::is_hex_id(s)
+        .then(|| hex::decode_to_slice(s, &mut raw).ok())
+        .flatten()
+        .map(|()| raw)
 }
 
 /// A `versionId` from a request: `null`, or an id this server could have made.

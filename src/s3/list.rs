@@ -183,9 +183,7 @@ pub async fn list_object_versions(ctx: &Ctx) -> S3Result<Response> {
                 "A version-id marker cannot be specified without a key marker.",
             ));
         }
-        if crate::meta::versions::parse(v).is_none() {
-            return Err(invalid("Invalid version id specified"));
-        }
+        super::object::parse_version(v)?;
     }
     let page = ctx
         .state

@@ -334,7 +334,7 @@ pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
     match version_param(ctx)? {
         Some(v) => {
             let d = ctx.state.store.delete_version(&bucket, key, &v).await?;
-            set(hm, "x-amz-version-id", &version_str(&v));
+            set(hm, "x-amz-version-id", v.as_str());
             if d.removed.is_some_and(|rec| rec.delete_marker) {
                 set(hm, "x-amz-delete-marker", "true");
             }
@@ -355,16 +355,9 @@ pub fn version_param(ctx: &Ctx) -> S3Result<Option<VersionRef>> {
     ctx.query.get("versionId").map(parse_version).transpose()
 }
 
-fn parse_version(v: &str) -> S3Result<VersionRef> {
+pub fn parse_version(v: &str) -> S3Result<VersionRef> {
     crate::meta::versions::parse(v)
         .ok_or_else(|| S3Error::new(S3Code::InvalidArgument, "Invalid version id specified"))
-}
-
-fn version_str(v: &VersionRef) -> String {
-    match v {
-        VersionRef::Null => crate::meta::versions::NULL.to_owned(),
-        VersionRef::Id(id) => id.clone(),
-    }
 }
 
 /// `x-amz-version-id`, on buckets that have had versioning (S3 shows `null` there for the
@@ -405,7 +398,7 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respo
                     .store
                     .delete_version(&bucket, &obj.key, &v)
                     .await
-                    .map(|d| (Some(version_str(&v)), d))
+                    .map(|d| (Some(v.as_str().to_owned()), d))
                     .map_err(S3Error::from),
                 Ok(None) => ctx
                     .state

@@ -28,10 +28,7 @@ pub struct RequestedPart {
 
 /// Whether `id` has the form of an upload id this server makes (see [`new_upload_id`]).
 pub fn is_server_upload_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    crate::meta::codec::is_hex_id(id)
 }
 
 /// Upload ids sort by creation time (S3 lists one key's uploads oldest first): 48 bits of
