@@ -45,6 +45,18 @@ pub enum Error {
     InvalidPart(String),
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("invalid tag: {0}")]
+    InvalidTag(String),
+    #[error("a tag set holds at most {max} tags")]
+    TooManyTags { max: usize },
+    /// Object lock forbids this: deleting a locked version, or weakening its retention.
+    #[error("object lock: {0}")]
+    ObjectLocked(&'static str),
+    /// The bucket's state does not allow this (suspending versioning under object lock, …).
+    #[error("{0}")]
+    InvalidBucketState(String),
     #[error("the list of parts was not in ascending order")]
     InvalidPartOrder,
     #[error("part {part} is {size} bytes; every part but the last must be at least 5 MiB")]

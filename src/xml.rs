@@ -181,6 +181,74 @@ impl CompletedPart {
     }
 }
 
+/// `<Tagging>` of PutObjectTagging and PutBucketTagging.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tagging {
+    pub tag_set: TagSet,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TagSet {
+    #[serde(rename = "Tag", default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub key: String,
+    /// An empty `<Value/>` is an empty value.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// `<ObjectLockConfiguration>` of PutObjectLockConfiguration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ObjectLockConfiguration {
+    #[serde(default)]
+    pub object_lock_enabled: Option<String>,
+    #[serde(default)]
+    pub rule: Option<ObjectLockRule>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ObjectLockRule {
+    #[serde(default)]
+    pub default_retention: Option<DefaultRetention>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DefaultRetention {
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub days: Option<String>,
+    #[serde(default)]
+    pub years: Option<String>,
+}
+
+/// `<Retention>` of PutObjectRetention; both empty removes the retention.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Retention {
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub retain_until_date: Option<String>,
+}
+
+/// `<LegalHold>` of PutObjectLegalHold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LegalHold {
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
 /// Parses a request body; `Err` carries a message for `MalformedXML`.
 pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the XML is not UTF-8".to_string())?;

@@ -194,12 +194,15 @@ def test_schemas_reject_drift():
     good = {
         "id": "0" * 32, "name": "abc", "region": "in-mum", "created_at": "2026-01-02T03:04:05Z",
         "size_bytes": 0, "object_count": 0, "versioning": "disabled", "cors": None,
+        "tags": None, "object_lock": None,
     }
     spec().component("Bucket", good)
     rule = {"allowed_origins": ["*"], "allowed_methods": ["GET"], "allowed_headers": [],
             "expose_headers": []}
     spec().component("Bucket", {**good, "cors": [rule]})
     spec().component("Bucket", {**good, "versioning": "suspended"})
+    spec().component("Bucket", {**good, "tags": {"team": "a"}, "object_lock": {
+        "enabled": True, "default_retention": {"mode": "governance", "days": 3}}})
     for bad in (
         {k: v for k, v in good.items() if k != "cors"},
         {**good, "cors": []},
@@ -210,6 +213,8 @@ def test_schemas_reject_drift():
         {**good, "created_at": "yesterday"},
         {**good, "size_bytes": "0"},
         {**good, "versioning": "on"},
+        {k: v for k, v in good.items() if k != "tags"},
+        {**good, "object_lock": {"enabled": True, "default_retention": {"mode": "soft", "days": 1}}},
     ):
         with pytest.raises(AssertionError):
             spec().component("Bucket", bad)
@@ -396,6 +401,52 @@ def test_bucket_patch_settings(root, buckets, new_account, s3):
     expect(root.patch(bpath(unique_bucket_name("none")), {"cors": None}), 404)
     expect(new_account().api.patch(path, {"cors": [minimal]}), 404)
     assert expect(root.get(path), 200)["cors"] is None
+
+
+def test_bucket_patch_tags_and_object_lock(root, buckets, s3):
+    name = buckets()
+    path = bpath(name)
+    tags = {"team": "storage", "cost centre": "42"}
+    doc = expect(root.patch(path, {"tags": tags}), 200)
+    assert doc["tags"] == tags and doc["object_lock"] is None
+    got = s3.get_bucket_tagging(Bucket=name)["TagSet"]
+    assert {t["Key"]: t["Value"] for t in got} == tags
+    # S3 PutBucketTagging shows through; S3's limits hold here too
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "s3", "Value": "v"}]})
+    assert expect(root.get(path), 200)["tags"] == {"s3": "v"}
+    for bad in ({f"k{i}": "v" for i in range(51)}, {"aws:x": "v"}, {"k" * 129: "v"},
+                {"k": "v" * 257}, {"k": 1}, ["k", "v"]):
+        expect(root.patch(path, {"tags": bad}), 400)
+    assert expect(root.patch(path, {"tags": None}), 200)["tags"] is None
+    with expect_error("NoSuchTagSet", 404):
+        s3.get_bucket_tagging(Bucket=name)
+
+    # object lock needs versioning enabled, and never turns off
+    lock = {"enabled": True, "default_retention": {"mode": "governance", "days": 2}}
+    expect(root.patch(path, {"object_lock": lock}), 409, "Versioning")
+    expect(root.patch(path, {"versioning": "enabled"}), 200)
+    doc = expect(root.patch(path, {"object_lock": lock}), 200)
+    assert doc["object_lock"] == lock
+    conf = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
+    assert conf["ObjectLockEnabled"] == "Enabled"
+    assert conf["Rule"]["DefaultRetention"] == {"Mode": "GOVERNANCE", "Days": 2}
+    for bad in ({"enabled": False}, {"enabled": True, "default_retention": {"mode": "governance"}},
+                {"enabled": True, "default_retention": {"mode": "governance", "days": 1, "years": 1}},
+                {"enabled": True, "default_retention": {"mode": "governance", "days": 0}},
+                {"enabled": True, "default_retention": {"mode": "strict", "days": 1}}):
+        expect(root.patch(path, {"object_lock": bad}), 400)
+    expect(root.patch(path, {"versioning": "suspended"}), 409)
+    doc = expect(root.patch(path, {"object_lock": {"enabled": True, "default_retention": None}}), 200)
+    assert doc["object_lock"] == {"enabled": True, "default_retention": None}
+    assert "Rule" not in s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
+
+    # a bucket created with object lock is versioned from the start
+    locked = unique_bucket_name("mgmt-lock")
+    resp = root.post("/storage/buckets", {"name": locked, "object_lock": True})
+    buckets.track(root, locked)
+    doc = expect(resp, 201)
+    assert doc["versioning"] == "enabled"
+    assert doc["object_lock"] == {"enabled": True, "default_retention": None}
 
 
 def test_bucket_delete_empty_nonempty_and_force(root, buckets, s3):

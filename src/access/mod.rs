@@ -118,6 +118,9 @@ mod tests {
             created_at_ms: 0,
             cors: None,
             versioning: Default::default(),
+            object_lock: None,
+            tags: None,
+            lifecycle: None,
         }
     }
 

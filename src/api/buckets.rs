@@ -9,7 +9,8 @@ use super::reply::{Page, Reply};
 use super::ApiCtx;
 use crate::clock::rfc3339;
 use crate::cors::CorsRule;
-use crate::meta::{BucketRecord, Versioning};
+use crate::meta::lock::{DefaultRetention, LockMode, RetentionPeriod};
+use crate::meta::{BucketRecord, Tags, Versioning};
 
 /// A CORS rule as the management API shows and takes it (the seed's snake_case fields).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -64,7 +65,78 @@ async fn view(ctx: &ApiCtx, b: &BucketRecord) -> ApiResult<serde_json::Value> {
         "object_count": usage.objects.max(0),
         "versioning": versioning_name(b.versioning),
         "cors": b.cors_rules().map(|rules| rules.iter().map(CorsRuleView::from).collect::<Vec<_>>()),
+        "tags": b.tags.as_ref().map(|t| t.iter().cloned().collect::<std::collections::BTreeMap<String, String>>()),
+        "object_lock": b.object_lock.as_ref().map(|l| serde_json::json!({
+            "enabled": true,
+            "default_retention": l.default_retention.map(DefaultRetentionView::from),
+        })),
     }))
+}
+
+/// A default retention as the management API shows and takes it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultRetentionView {
+    mode: LockModeView,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    years: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LockModeView {
+    Governance,
+    Compliance,
+}
+
+impl From<DefaultRetention> for DefaultRetentionView {
+    fn from(d: DefaultRetention) -> Self {
+        let (days, years) = match d.period {
+            RetentionPeriod::Days(n) => (Some(n), None),
+            RetentionPeriod::Years(n) => (None, Some(n)),
+        };
+        Self {
+            mode: match d.mode {
+                LockMode::Governance => LockModeView::Governance,
+                LockMode::Compliance => LockModeView::Compliance,
+            },
+            days,
+            years,
+        }
+    }
+}
+
+impl TryFrom<DefaultRetentionView> for DefaultRetention {
+    type Error = ApiError;
+    fn try_from(v: DefaultRetentionView) -> ApiResult<Self> {
+        let period = match (v.days, v.years) {
+            (Some(d), None) => RetentionPeriod::Days(d),
+            (None, Some(y)) => RetentionPeriod::Years(y),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "default_retention names exactly one of `days` and `years`",
+                ))
+            }
+        };
+        Ok(DefaultRetention {
+            mode: match v.mode {
+                LockModeView::Governance => LockMode::Governance,
+                LockModeView::Compliance => LockMode::Compliance,
+            },
+            period,
+        })
+    }
+}
+
+/// `object_lock` in a PATCH: `{"enabled": true, "default_retention": {…} | null}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectLockPatch {
+    enabled: bool,
+    #[serde(default)]
+    default_retention: Option<DefaultRetentionView>,
 }
 
 fn versioning_name(v: Versioning) -> &'static str {
@@ -113,6 +185,9 @@ struct CreateBucket {
     name: String,
     #[serde(default)]
     region: Option<String>,
+    /// Object lock from the start (versioning enabled with it, for good).
+    #[serde(default)]
+    object_lock: bool,
 }
 
 pub async fn create(ctx: &ApiCtx) -> ApiResult<Reply> {
@@ -126,7 +201,7 @@ pub async fn create(ctx: &ApiCtx) -> ApiResult<Reply> {
     let b = ctx
         .state
         .store
-        .create_bucket(&req.name, ctx.account(), region)
+        .create_bucket(&req.name, ctx.account(), region, req.object_lock)
         .await?;
     Ok(Reply::json(StatusCode::CREATED, view(ctx, &b).await?))
 }
@@ -145,7 +220,7 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
     // A setting is accepted only once the capability behind it works.
     if let Some(k) = doc
         .keys()
-        .find(|k| !matches!(k.as_str(), "cors" | "versioning"))
+        .find(|k| !matches!(k.as_str(), "cors" | "versioning" | "tags" | "object_lock"))
     {
         return Err(ApiError::bad_request(format!(
             "setting `{k}` cannot be changed on this server"
@@ -180,6 +255,28 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
             crate::cors::validate(r).map_err(ApiError::bad_request)?;
         }
         b = ctx.state.store.set_cors(&b, rules).await?;
+    }
+    if let Some(v) = doc.get("tags") {
+        let tags: Option<std::collections::BTreeMap<String, String>> =
+            serde_json::from_value(v.clone()).map_err(|e| {
+                ApiError::bad_request(format!("tags must be an object of strings: {e}"))
+            })?;
+        let tags: Option<Tags> = tags.map(|t| t.into_iter().collect());
+        b = ctx.state.store.set_bucket_tags(&b, tags).await?;
+    }
+    if let Some(v) = doc.get("object_lock") {
+        let patch: ObjectLockPatch = serde_json::from_value(v.clone())
+            .map_err(|e| ApiError::bad_request(format!("invalid object_lock: {e}")))?;
+        if !patch.enabled {
+            return Err(ApiError::bad_request(
+                "object lock cannot be turned off once enabled",
+            ));
+        }
+        let default = patch
+            .default_retention
+            .map(DefaultRetention::try_from)
+            .transpose()?;
+        b = ctx.state.store.set_object_lock(&b, default).await?;
     }
     Ok(Reply::json(StatusCode::OK, view(ctx, &b).await?))
 }

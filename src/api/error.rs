@@ -122,13 +122,19 @@ impl From<Error> for ApiError {
             | Error::NoSuchVersion
             | Error::DeleteMarker { .. } => ApiError::not_found(e.to_string()),
             Error::PreconditionFailed => ApiError::new(S::PRECONDITION_FAILED, e.to_string()),
-            Error::ConditionalRequestConflict => ApiError::new(S::CONFLICT, e.to_string()),
+            Error::ConditionalRequestConflict | Error::InvalidBucketState(_) => {
+                ApiError::new(S::CONFLICT, e.to_string())
+            }
+            Error::ObjectLocked(_) => ApiError::new(S::CONFLICT, e.to_string()),
             Error::EntityTooLarge { .. } => ApiError::new(S::PAYLOAD_TOO_LARGE, e.to_string()),
             Error::ChecksumMismatch(_)
             | Error::Md5Mismatch
             | Error::IncompleteBody { .. }
             | Error::InvalidPart(_)
             | Error::InvalidRequest(_)
+            | Error::InvalidArgument(_)
+            | Error::InvalidTag(_)
+            | Error::TooManyTags { .. }
             | Error::InvalidPartOrder
             | Error::EntityTooSmall { .. } => ApiError::bad_request(e.to_string()),
         }

@@ -3,6 +3,8 @@
 //! RocksDB implementation. Calls are blocking: async callers run them on the blocking pool.
 
 pub mod codec;
+pub mod lifecycle;
+pub mod lock;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
 #[cfg(feature = "rocksdb")]
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::checksum::{Checksum, ChecksumAlgorithm};
 use crate::cors::CorsRule;
 use crate::error::Result;
+pub use lock::{ObjectLockConfig, Retention};
 
 /// Current version tag of stored records; readers refuse records they do not know.
 pub const RECORD_VERSION: u8 = 1;
@@ -37,7 +40,19 @@ pub struct BucketRecord {
     pub cors: Option<Vec<CorsRecord>>,
     #[serde(default, skip_serializing_if = "Versioning::is_unversioned")]
     pub versioning: Versioning,
+    /// Object lock, once enabled (it cannot be turned off again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockConfig>,
+    /// The bucket's tag set; `None` when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+    /// Lifecycle rules; `None` when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<lifecycle::LifecycleRule>>,
 }
+
+/// Tags in the order they were given: `(key, value)`.
+pub type Tags = Vec<(String, String)>;
 
 /// A bucket's versioning state. Once enabled, a bucket can be suspended but never returns to
 /// unversioned (as on S3).
@@ -176,6 +191,13 @@ pub struct ObjectRecord {
     /// A delete marker: no bytes, it only hides the versions below it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delete_marker: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Tags,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// `None` until a legal hold is first set on the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<bool>,
 }
 
 impl ObjectRecord {
@@ -194,6 +216,9 @@ impl ObjectRecord {
             upload_id: None,
             version_id,
             delete_marker: true,
+            tags: Tags::new(),
+            retention: None,
+            legal_hold: None,
         }
     }
 
@@ -293,6 +318,21 @@ pub enum WriteCondition {
     },
     /// `If-Match: "etag"`: only if the current object has this ETag (unquoted).
     ETag(String),
+    /// Only if the current object is still the one written at this time (the lifecycle
+    /// worker's guard against acting on an object replaced since it looked).
+    Unchanged {
+        last_modified_ms: i64,
+    },
+}
+
+/// What must hold for a version to be removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VersionGuard {
+    /// Governance retention is lifted (by a caller allowed to, who asked).
+    pub bypass_governance: bool,
+    /// Only if the version is still the one written at this time (a null version can be
+    /// replaced by another of the same id).
+    pub last_modified_ms: Option<i64>,
 }
 
 impl WriteCondition {
@@ -312,6 +352,11 @@ impl WriteCondition {
             }
             (WriteCondition::ETag(_), None) => Err(Error::NoSuchKey),
             (WriteCondition::ETag(want), Some(cur)) if want == "*" || *want == cur.etag => Ok(()),
+            (WriteCondition::Unchanged { last_modified_ms }, Some(cur))
+                if cur.last_modified_ms == *last_modified_ms =>
+            {
+                Ok(())
+            }
             _ => Err(Error::PreconditionFailed),
         }
     }
@@ -399,6 +444,12 @@ pub struct UploadRecord {
     pub user_meta: Vec<(String, String)>,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Tags,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<bool>,
 }
 
 /// One uploaded part; its bytes are one blob.
@@ -560,8 +611,15 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
     fn list_buckets(&self) -> Result<Vec<BucketRecord>>;
     /// Inserts unless the name is taken; returns the existing record when it is.
     fn insert_bucket(&self, rec: &BucketRecord) -> Result<Option<BucketRecord>>;
-    /// Replaces the settings of the bucket `rec.name` if it is still the one with `rec.id`.
-    fn update_bucket(&self, rec: &BucketRecord) -> Result<()>;
+    /// Changes the settings of the bucket named `name` if it is still the one with `id`:
+    /// `change` edits the record as stored now (so concurrent changes of different settings
+    /// are not lost) and may refuse. Returns the record as written.
+    fn update_bucket(
+        &self,
+        name: &str,
+        id: &BucketId,
+        change: &mut dyn FnMut(&mut BucketRecord) -> Result<()>,
+    ) -> Result<BucketRecord>;
     /// Removes an empty bucket (`BucketNotEmpty` otherwise).
     fn delete_bucket(&self, name: &str) -> Result<()>;
     fn usage(&self, bucket: &BucketId) -> Result<Usage>;
@@ -580,13 +638,36 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
         rec: &ObjectRecord,
         cond: &WriteCondition,
     ) -> Result<Committed>;
-    /// Deletes `key` as S3 does without a version id: removes the current object of an
-    /// unversioned bucket (queueing its blobs), or puts a delete marker on top of a versioned
-    /// one.
-    fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<Deleted>;
+    /// Deletes `key` as S3 does without a version id, if `cond` holds: removes the current
+    /// object of an unversioned bucket (queueing its blobs), or puts a delete marker on top
+    /// of a versioned one.
+    fn delete_object(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        cond: &WriteCondition,
+    ) -> Result<Deleted>;
     /// Removes one version for good (queueing its blobs); the newest remaining version, if
-    /// any, becomes current.
-    fn delete_version(&self, bucket: &BucketRecord, key: &str, v: &VersionRef) -> Result<Deleted>;
+    /// any, becomes current. A locked version is refused (`ObjectLocked`) unless the guard
+    /// lifts its governance retention; one changed since the guard's time is left alone
+    /// (`PreconditionFailed`).
+    fn delete_version(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        v: &VersionRef,
+        guard: &VersionGuard,
+    ) -> Result<Deleted>;
+    /// Edits one version of `key` in place (the current one when `v` is `None`): its tags,
+    /// retention or legal hold. A delete marker there is `DeleteMarker`, a missing version
+    /// `NoSuchKey`/`NoSuchVersion`; `change` may refuse. Returns the record as written.
+    fn update_version(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        v: Option<&VersionRef>,
+        change: &mut dyn FnMut(&mut ObjectRecord) -> Result<()>,
+    ) -> Result<ObjectRecord>;
     /// One version of `key`, current or not.
     fn get_version(
         &self,
@@ -644,6 +725,9 @@ pub(crate) mod fixtures {
             created_at_ms: 0,
             cors: None,
             versioning: Versioning::Unversioned,
+            object_lock: None,
+            tags: None,
+            lifecycle: None,
         }
     }
 
@@ -669,6 +753,9 @@ pub(crate) mod fixtures {
             upload_id: None,
             version_id: None,
             delete_marker: false,
+            tags: Tags::new(),
+            retention: None,
+            legal_hold: None,
         }
     }
 

@@ -15,8 +15,8 @@ use super::codec::{self, decode, encode, object_key, prefix_successor, version_k
 use super::versions::new_version_id;
 use super::{
     counted, BucketId, BucketRecord, Committed, Deleted, GcEntry, ListEntry, ListPage, ListQuery,
-    MetaStore, ObjectRecord, Usage, VersionPage, VersionQuery, VersionRef, Versioning,
-    WriteCondition,
+    MetaStore, ObjectRecord, Usage, VersionGuard, VersionPage, VersionQuery, VersionRef,
+    Versioning, WriteCondition,
 };
 use crate::error::{Error, Result};
 
@@ -176,6 +176,9 @@ impl RocksMeta {
             Versioning::Enabled => Some(new_version_id()),
             Versioning::Unversioned | Versioning::Suspended => None,
         };
+        if let (Some(lock), false, None) = (&bucket.object_lock, rec.delete_marker, rec.retention) {
+            rec.retention = lock.retention_for(rec.last_modified_ms);
+        }
         batch.put_cf(
             self.cf(CF_OBJECTS)?,
             object_key(&bucket.id, key),
@@ -258,12 +261,22 @@ impl MetaStore for RocksMeta {
         Ok(None)
     }
 
-    fn update_bucket(&self, rec: &BucketRecord) -> Result<()> {
+    fn update_bucket(
+        &self,
+        name: &str,
+        id: &BucketId,
+        change: &mut dyn FnMut(&mut BucketRecord) -> Result<()>,
+    ) -> Result<BucketRecord> {
         let _records = self.bucket_records.lock().map_err(lock_err)?;
-        self.check_bucket_live(rec)?;
+        let mut rec = match self.get_bucket(name)? {
+            Some(b) if b.id == *id => b,
+            _ => return Err(Error::NoSuchBucket(name.to_owned())),
+        };
+        change(&mut rec)?;
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_BUCKETS)?, rec.name.as_bytes(), encode(rec)?);
-        self.write(batch)
+        batch.put_cf(self.cf(CF_BUCKETS)?, rec.name.as_bytes(), encode(&rec)?);
+        self.write(batch)?;
+        Ok(rec)
     }
 
     fn delete_bucket(&self, name: &str) -> Result<()> {
@@ -330,7 +343,12 @@ impl MetaStore for RocksMeta {
         Ok(Committed { rec, freed })
     }
 
-    fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<Deleted> {
+    fn delete_object(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        cond: &WriteCondition,
+    ) -> Result<Deleted> {
         let _gate = self.bucket_gate.read().map_err(lock_err)?;
         let live = match self.check_bucket_live(bucket) {
             Ok(b) => b,
@@ -340,6 +358,9 @@ impl MetaStore for RocksMeta {
         };
         let _key_lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
         let old = self.get_object(&bucket.id, key)?;
+        if *cond != WriteCondition::Always {
+            cond.check(old.as_ref())?;
+        }
         let mut batch = WriteBatch::default();
         if live.versioning.is_unversioned() {
             let Some(old) = old else {
@@ -366,8 +387,24 @@ impl MetaStore for RocksMeta {
         })
     }
 
-    fn delete_version(&self, bucket: &BucketRecord, key: &str, v: &VersionRef) -> Result<Deleted> {
-        self.remove_version(bucket, key, v)
+    fn delete_version(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        v: &VersionRef,
+        guard: &VersionGuard,
+    ) -> Result<Deleted> {
+        self.remove_version(bucket, key, v, guard)
+    }
+
+    fn update_version(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        v: Option<&VersionRef>,
+        change: &mut dyn FnMut(&mut ObjectRecord) -> Result<()>,
+    ) -> Result<ObjectRecord> {
+        self.edit_version(bucket, key, v, change)
     }
 
     fn get_version(
@@ -651,7 +688,7 @@ mod tests {
             m.delete_bucket("b"),
             Err(Error::BucketNotEmpty(_))
         ));
-        m.delete_object(&b, "k").unwrap();
+        m.delete_object(&b, "k", &WriteCondition::Always).unwrap();
         assert_eq!(m.usage(&b.id).unwrap(), Usage::default());
         m.delete_bucket("b").unwrap();
         assert!(matches!(

@@ -137,6 +137,9 @@ mod tests {
             created_at_ms: 1,
             cors: None,
             versioning: Default::default(),
+            object_lock: None,
+            tags: None,
+            lifecycle: None,
         };
         m.insert_bucket(&b).unwrap();
         let bucket_key = key(

@@ -280,6 +280,9 @@ mod tests {
             created_at_ms: 0,
             cors: None,
             versioning: Default::default(),
+            object_lock: None,
+            tags: None,
+            lifecycle: None,
         };
         m.insert_bucket(&b).unwrap();
         (dir, m, b)
@@ -295,6 +298,9 @@ mod tests {
             user_meta: vec![],
             checksum_algorithm: None,
             checksum_type: None,
+            tags: Vec::new(),
+            retention: None,
+            legal_hold: None,
         }
     }
 
@@ -350,6 +356,9 @@ mod tests {
             upload_id: None,
             version_id: None,
             delete_marker: false,
+            tags: Vec::new(),
+            retention: None,
+            legal_hold: None,
         };
         let used = [(1, "p1".to_string())];
         // A part replaced since the caller validated it is refused.

@@ -10,8 +10,9 @@ use super::rocks::{lock_err, RocksMeta, CF_OBJECTS, CF_VERSIONS};
 use super::versions::sort_key;
 use super::{
     counted, BucketId, BucketRecord, Deleted, MetaStore, ObjectRecord, Usage, VersionEntry,
-    VersionPage, VersionQuery, VersionRef,
+    VersionGuard, VersionPage, VersionQuery, VersionRef,
 };
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
 
 /// Where a version is: current, or noncurrent under this sort key.
@@ -107,12 +108,22 @@ impl RocksMeta {
         bucket: &BucketRecord,
         key: &str,
         v: &VersionRef,
+        guard: &VersionGuard,
     ) -> Result<Deleted> {
         let _gate = self.bucket_gate.read().map_err(lock_err)?;
         let _key_lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
         let Some((place, rec)) = self.find_version(&bucket.id, key, v)? else {
             return Ok(Deleted::default());
         };
+        if guard
+            .last_modified_ms
+            .is_some_and(|t| t != rec.last_modified_ms)
+        {
+            return Err(Error::PreconditionFailed);
+        }
+        if let Some(refused) = rec.delete_refusal(now_ms(), guard.bypass_governance) {
+            return Err(refused);
+        }
         let mut batch = WriteBatch::default();
         match place {
             Place::Current => {
@@ -137,6 +148,49 @@ impl RocksMeta {
             removed: Some(rec),
             marker: None,
         })
+    }
+
+    pub(super) fn edit_version(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        v: Option<&VersionRef>,
+        change: &mut dyn FnMut(&mut ObjectRecord) -> Result<()>,
+    ) -> Result<ObjectRecord> {
+        let _gate = self.bucket_gate.read().map_err(lock_err)?;
+        self.check_bucket_live(bucket)?;
+        let _key_lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
+        let (place, mut rec) = match v {
+            None => (
+                Place::Current,
+                self.get_object(&bucket.id, key)?.ok_or(Error::NoSuchKey)?,
+            ),
+            Some(v) => self
+                .find_version(&bucket.id, key, v)?
+                .ok_or(Error::NoSuchVersion)?,
+        };
+        if rec.delete_marker {
+            return Err(Error::DeleteMarker {
+                version_id: rec.version_str().to_owned(),
+                requested: v.is_some(),
+            });
+        }
+        change(&mut rec)?;
+        let mut batch = WriteBatch::default();
+        match place {
+            Place::Current => batch.put_cf(
+                self.cf(CF_OBJECTS)?,
+                object_key(&bucket.id, key),
+                encode(&rec)?,
+            ),
+            Place::Noncurrent(sort) => batch.put_cf(
+                self.cf(CF_VERSIONS)?,
+                version_key(&bucket.id, key, &sort),
+                encode(&rec)?,
+            ),
+        }
+        self.write(batch)?;
+        Ok(rec)
     }
 
     pub(super) fn versions_page(
@@ -257,11 +311,17 @@ mod tests {
     }
 
     fn bucket(m: &RocksMeta, versioning: Versioning) -> BucketRecord {
-        let mut b = crate::meta::fixtures::bucket("vb");
+        let b = crate::meta::fixtures::bucket("vb");
         m.insert_bucket(&b).unwrap();
-        b.versioning = versioning;
-        m.update_bucket(&b).unwrap();
-        b
+        set_versioning(m, &b, versioning)
+    }
+
+    fn set_versioning(m: &RocksMeta, b: &BucketRecord, state: Versioning) -> BucketRecord {
+        m.update_bucket(&b.name, &b.id, &mut |r| {
+            r.versioning = state;
+            Ok(())
+        })
+        .unwrap()
     }
 
     fn put(m: &RocksMeta, b: &BucketRecord, key: &str, size: u64, blob: &str) -> ObjectRecord {
@@ -318,7 +378,7 @@ mod tests {
             "every version counts"
         );
 
-        let deleted = m.delete_object(&b, "k").unwrap();
+        let deleted = m.delete_object(&b, "k", &WriteCondition::Always).unwrap();
         let marker = deleted.marker.unwrap();
         assert!(marker.delete_marker && marker.version_id.is_some());
         assert!(m.get_object(&b.id, "k").unwrap().unwrap().delete_marker);
@@ -348,15 +408,18 @@ mod tests {
 
         // Removing the marker brings v2 back as current.
         let marker_ref = VersionRef::Id(marker.version_id.clone().unwrap());
-        m.delete_version(&b, "k", &marker_ref).unwrap();
+        m.delete_version(&b, "k", &marker_ref, &VersionGuard::default())
+            .unwrap();
         assert_eq!(m.get_object(&b.id, "k").unwrap().unwrap().size, 20);
         // Removing a noncurrent version frees its blob and its usage.
-        m.delete_version(&b, "k", &v).unwrap();
+        m.delete_version(&b, "k", &v, &VersionGuard::default())
+            .unwrap();
         assert_eq!(blobs_queued(&m), ["b1"]);
         let usage = m.usage(&b.id).unwrap();
         assert_eq!((usage.bytes, usage.objects), (20, 1));
         let v2_ref = VersionRef::Id(v2.version_id.clone().unwrap());
-        m.delete_version(&b, "k", &v2_ref).unwrap();
+        m.delete_version(&b, "k", &v2_ref, &VersionGuard::default())
+            .unwrap();
         assert!(m.get_object(&b.id, "k").unwrap().is_none());
         assert!(listing(&m, &b).is_empty());
         m.delete_bucket("vb").unwrap();
@@ -367,11 +430,9 @@ mod tests {
         let (_d, m) = open();
         let mut b = bucket(&m, Versioning::Unversioned);
         put(&m, &b, "k", 1, "n1"); // the null version, from before versioning
-        b.versioning = Versioning::Enabled;
-        m.update_bucket(&b).unwrap();
+        b = set_versioning(&m, &b, Versioning::Enabled);
         let v = put(&m, &b, "k", 2, "v1");
-        b.versioning = Versioning::Suspended;
-        m.update_bucket(&b).unwrap();
+        b = set_versioning(&m, &b, Versioning::Suspended);
         // A suspended PUT writes the null version: the older null one (noncurrent) goes.
         let n2 = put(&m, &b, "k", 3, "n2");
         assert_eq!(n2.version_id, None);
@@ -388,7 +449,7 @@ mod tests {
         put(&m, &b, "k", 4, "n3");
         assert_eq!(blobs_queued(&m), ["n1", "n2"]);
         // A suspended DELETE leaves a null delete marker in place of the null version.
-        let d = m.delete_object(&b, "k").unwrap();
+        let d = m.delete_object(&b, "k", &WriteCondition::Always).unwrap();
         assert_eq!(d.marker.unwrap().version_id, None);
         assert_eq!(blobs_queued(&m), ["n1", "n2", "n3"]);
         assert_eq!(listing(&m, &b).len(), 2);

@@ -131,9 +131,20 @@ pub async fn create_bucket(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respon
     let mut payload = Payload::new(body, &ctx.verified);
     let doc = payload.read_small(64 * 1024).await?;
     check_location(&doc, region)?;
+    let object_lock = match ctx.header("x-amz-bucket-object-lock-enabled") {
+        None => false,
+        Some(v) if v.trim().eq_ignore_ascii_case("true") => true,
+        Some(v) if v.trim().eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(S3Error::new(
+                S3Code::InvalidArgument,
+                format!("x-amz-bucket-object-lock-enabled must be true or false, not `{v}`"),
+            ))
+        }
+    };
     ctx.state
         .store
-        .create_bucket(name, ctx.account(), region)
+        .create_bucket(name, ctx.account(), region, object_lock)
         .await?;
     let mut r = status_only(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {
@@ -263,6 +274,9 @@ mod tests {
             created_at_ms: 0,
             cors: None,
             versioning: Default::default(),
+            object_lock: None,
+            tags: None,
+            lifecycle: None,
         }
     }
 

@@ -35,6 +35,18 @@ pub enum S3Op {
     GetBucketVersioning,
     PutBucketVersioning,
     ListObjectVersions,
+    GetObjectTagging,
+    PutObjectTagging,
+    DeleteObjectTagging,
+    GetBucketTagging,
+    PutBucketTagging,
+    DeleteBucketTagging,
+    GetObjectLockConfiguration,
+    PutObjectLockConfiguration,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
 }
 
 pub use crate::access::Permission;
@@ -43,9 +55,21 @@ impl S3Op {
     pub fn required_permission(self) -> Permission {
         use S3Op::*;
         match self {
-            GetBucketLocation | HeadBucket | ListObjects | ListObjectsV2 | GetObject
-            | HeadObject | ListParts | ListMultipartUploads | ListObjectVersions
-            | GetBucketVersioning => Permission::Read,
+            GetBucketLocation
+            | HeadBucket
+            | ListObjects
+            | ListObjectsV2
+            | GetObject
+            | HeadObject
+            | ListParts
+            | ListMultipartUploads
+            | ListObjectVersions
+            | GetBucketVersioning
+            | GetObjectTagging
+            | GetBucketTagging
+            | GetObjectLockConfiguration
+            | GetObjectRetention
+            | GetObjectLegalHold => Permission::Read,
             PutObject
             | CopyObject
             | DeleteObject
@@ -54,9 +78,21 @@ impl S3Op {
             | UploadPart
             | UploadPartCopy
             | CompleteMultipartUpload
-            | AbortMultipartUpload => Permission::Write,
-            ListBuckets | CreateBucket | DeleteBucket | PutBucketCors | GetBucketCors
-            | DeleteBucketCors | PutBucketVersioning => Permission::Owner,
+            | AbortMultipartUpload
+            | PutObjectTagging
+            | DeleteObjectTagging
+            | PutObjectRetention
+            | PutObjectLegalHold => Permission::Write,
+            ListBuckets
+            | CreateBucket
+            | DeleteBucket
+            | PutBucketCors
+            | GetBucketCors
+            | DeleteBucketCors
+            | PutBucketVersioning
+            | PutBucketTagging
+            | DeleteBucketTagging
+            | PutObjectLockConfiguration => Permission::Owner,
         }
     }
 
@@ -89,6 +125,18 @@ impl S3Op {
             GetBucketVersioning => "GetBucketVersioning",
             PutBucketVersioning => "PutBucketVersioning",
             ListObjectVersions => "ListObjectVersions",
+            GetObjectTagging => "GetObjectTagging",
+            PutObjectTagging => "PutObjectTagging",
+            DeleteObjectTagging => "DeleteObjectTagging",
+            GetBucketTagging => "GetBucketTagging",
+            PutBucketTagging => "PutBucketTagging",
+            DeleteBucketTagging => "DeleteBucketTagging",
+            GetObjectLockConfiguration => "GetObjectLockConfiguration",
+            PutObjectLockConfiguration => "PutObjectLockConfiguration",
+            GetObjectRetention => "GetObjectRetention",
+            PutObjectRetention => "PutObjectRetention",
+            GetObjectLegalHold => "GetObjectLegalHold",
+            PutObjectLegalHold => "PutObjectLegalHold",
         }
     }
 }
@@ -135,7 +183,16 @@ pub fn parse(
         !is_plain_param(k)
             && !matches!(
                 k.as_str(),
-                "location" | "delete" | "uploads" | "cors" | "versioning" | "versions"
+                "location"
+                    | "delete"
+                    | "uploads"
+                    | "cors"
+                    | "versioning"
+                    | "versions"
+                    | "tagging"
+                    | "object-lock"
+                    | "retention"
+                    | "legal-hold"
             )
     });
     let not_impl = |what: &str| {
@@ -160,6 +217,14 @@ pub fn parse(
             Method::GET if q.has("versioning") => S3Op::GetBucketVersioning,
             Method::PUT if q.has("versioning") => S3Op::PutBucketVersioning,
             Method::GET if q.has("versions") => S3Op::ListObjectVersions,
+            Method::GET if q.has("tagging") => S3Op::GetBucketTagging,
+            Method::PUT if q.has("tagging") => S3Op::PutBucketTagging,
+            Method::DELETE if q.has("tagging") => S3Op::DeleteBucketTagging,
+            Method::GET if q.has("object-lock") => S3Op::GetObjectLockConfiguration,
+            Method::PUT if q.has("object-lock") => S3Op::PutObjectLockConfiguration,
+            _ if q.has("retention") || q.has("legal-hold") => {
+                return Err(not_impl("Retention and legal hold of a bucket"))
+            }
             Method::GET if q.has("uploads") => S3Op::ListMultipartUploads,
             Method::GET if q.get("list-type") == Some("2") => S3Op::ListObjectsV2,
             Method::GET if q.has("list-type") => {
@@ -174,9 +239,25 @@ pub fn parse(
             Method::POST => return Err(not_impl("POST Object (browser form upload)")),
             _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
         },
-        (Some(_), Some(_)) if q.has("cors") => {
-            return Err(not_impl("The `cors` sub-resource of an object"))
+        (Some(_), Some(_)) if q.has("cors") || q.has("object-lock") => {
+            return Err(not_impl("This sub-resource of an object"))
         }
+        (Some(_), Some(_)) if q.has("tagging") => match *method {
+            Method::GET => S3Op::GetObjectTagging,
+            Method::PUT => S3Op::PutObjectTagging,
+            Method::DELETE => S3Op::DeleteObjectTagging,
+            _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
+        },
+        (Some(_), Some(_)) if q.has("retention") => match *method {
+            Method::GET => S3Op::GetObjectRetention,
+            Method::PUT => S3Op::PutObjectRetention,
+            _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
+        },
+        (Some(_), Some(_)) if q.has("legal-hold") => match *method {
+            Method::GET => S3Op::GetObjectLegalHold,
+            Method::PUT => S3Op::PutObjectLegalHold,
+            _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
+        },
         (Some(_), Some(_)) if q.has("uploadId") => match *method {
             Method::PUT if !q.has("partNumber") => {
                 return Err(S3Error::new(
@@ -299,7 +380,7 @@ mod tests {
         );
         for (m, q) in [
             (Method::GET, "acl"),
-            (Method::PUT, "tagging"),
+            (Method::PUT, "website"),
             (Method::GET, "torrent"),
             (Method::POST, "select"),
         ] {
@@ -309,6 +390,21 @@ mod tests {
         assert_eq!(
             op(Method::GET, b, k, "versionId=null", false).unwrap(),
             GetObject
+        );
+        for (m, bk, q, want) in [
+            (Method::PUT, k, "tagging&versionId=null", PutObjectTagging),
+            (Method::DELETE, k, "tagging", DeleteObjectTagging),
+            (Method::GET, None, "tagging", GetBucketTagging),
+            (Method::PUT, None, "object-lock", PutObjectLockConfiguration),
+            (Method::PUT, k, "retention", PutObjectRetention),
+            (Method::GET, k, "legal-hold", GetObjectLegalHold),
+        ] {
+            assert_eq!(op(m, b, bk, q, false).unwrap(), want, "{q}");
+        }
+        // PUT ?tagging with a copy source is still tagging, never a copy.
+        assert_eq!(
+            op(Method::PUT, b, k, "tagging", true).unwrap(),
+            PutObjectTagging
         );
     }
 

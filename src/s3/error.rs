@@ -46,12 +46,14 @@ s3_codes! {
     InvalidAccessKeyId => FORBIDDEN, "The AWS access key Id you provided does not exist in our records.";
     InvalidArgument => BAD_REQUEST, "Invalid Argument";
     InvalidBucketName => BAD_REQUEST, "The specified bucket is not valid.";
+    InvalidBucketState => CONFLICT, "The request is not valid with the current state of the bucket.";
     InvalidDigest => BAD_REQUEST, "The Content-MD5 or checksum you specified is not valid.";
     InvalidPart => BAD_REQUEST, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.";
     InvalidPartOrder => BAD_REQUEST, "The list of parts was not in ascending order. Parts must be ordered by part number.";
     InvalidLocationConstraint => BAD_REQUEST, "The specified location constraint is not valid.";
     InvalidRange => RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
     InvalidRequest => BAD_REQUEST, "Invalid Request";
+    InvalidTag => BAD_REQUEST, "The tag provided was not a valid tag.";
     InvalidURI => BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => BAD_REQUEST, "Your key is too long";
     MalformedXML => BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
@@ -62,10 +64,13 @@ s3_codes! {
     NoSuchBucket => NOT_FOUND, "The specified bucket does not exist";
     NoSuchCORSConfiguration => NOT_FOUND, "The CORS configuration does not exist";
     NoSuchKey => NOT_FOUND, "The specified key does not exist.";
+    NoSuchObjectLockConfiguration => NOT_FOUND, "The specified object does not have a ObjectLock configuration";
+    NoSuchTagSet => NOT_FOUND, "The TagSet does not exist";
     NoSuchUpload => NOT_FOUND, "The specified multipart upload does not exist.";
     NoSuchVersion => NOT_FOUND, "The specified version does not exist.";
     NotImplemented => NOT_IMPLEMENTED, "A header or query you provided implies functionality that is not implemented.";
     NotModified => NOT_MODIFIED, "Not Modified";
+    ObjectLockConfigurationNotFoundError => NOT_FOUND, "Object Lock configuration does not exist for this bucket";
     PreconditionFailed => PRECONDITION_FAILED, "At least one of the pre-conditions you specified did not hold";
     RequestHeaderSectionTooLarge => BAD_REQUEST, "Your request header section exceeds the maximum allowed size.";
     RequestTimeout => BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period.";
@@ -187,6 +192,22 @@ impl From<Error> for S3Error {
             Error::InvalidPart(m) => S3Error::new(C::InvalidPart, m),
             Error::InvalidPartOrder => S3Error::code(C::InvalidPartOrder),
             Error::InvalidRequest(m) => S3Error::new(C::InvalidRequest, m),
+            Error::InvalidArgument(m) => S3Error::new(C::InvalidArgument, m),
+            Error::InvalidTag(m) => S3Error::new(C::InvalidTag, m),
+            // S3 answers BadRequest here, not InvalidTag.
+            Error::TooManyTags { max } => S3Error::new(
+                C::BadRequest,
+                if max == crate::store::tagging::MAX_OBJECT_TAGS {
+                    format!("Object tags cannot be greater than {max}")
+                } else {
+                    format!("Bucket tag count cannot be greater than {max}")
+                },
+            ),
+            Error::ObjectLocked(why) => S3Error::new(
+                C::AccessDenied,
+                format!("Access Denied because object protected by object lock: {why}."),
+            ),
+            Error::InvalidBucketState(m) => S3Error::new(C::InvalidBucketState, m),
             Error::EntityTooSmall { part, size } => S3Error::code(C::EntityTooSmall)
                 .with("ProposedSize", size.to_string())
                 .with("MinSizeAllowed", (5u64 << 20).to_string())

@@ -6,7 +6,9 @@ use http::HeaderMap;
 
 use super::error::{S3Code, S3Error, S3Result};
 use crate::checksum::ChecksumAlgorithm;
-use crate::meta::{ObjectRecord, StoredHeaders, WriteCondition};
+use crate::meta::lock::LockMode;
+use crate::meta::{BucketRecord, ObjectRecord, Retention, StoredHeaders, Tags, WriteCondition};
+use crate::store::ObjectMeta;
 
 /// S3's limit on the user metadata of one object, names and values together.
 const MAX_USER_METADATA: usize = 2048;
@@ -95,6 +97,107 @@ pub fn stored_metadata(h: &HeaderMap) -> S3Result<(StoredHeaders, Vec<(String, S
         ));
     }
     Ok((stored, user))
+}
+
+/// `x-amz-tagging`: a tag set written as a URL query string (`k1=v1&k2=v2`).
+pub fn tagging(h: &HeaderMap) -> S3Result<Tags> {
+    let Some(raw) = header(h, "x-amz-tagging") else {
+        return Ok(Tags::new());
+    };
+    let tags: Tags = crate::web::query::Query::parse(Some(raw))
+        .0
+        .into_iter()
+        .filter(|(k, v)| !(k.is_empty() && v.is_empty()))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    if !tags.iter().all(|(k, _)| seen.insert(k.as_str())) {
+        return Err(S3Error::new(
+            S3Code::InvalidArgument,
+            "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.",
+        ));
+    }
+    crate::store::tagging::validate(&tags, crate::store::tagging::MAX_OBJECT_TAGS)?;
+    Ok(tags)
+}
+
+/// `x-amz-object-lock-mode` with `x-amz-object-lock-retain-until-date`, and
+/// `x-amz-object-lock-legal-hold`, as a write asks for them.
+pub fn object_lock(h: &HeaderMap) -> S3Result<(Option<Retention>, Option<bool>)> {
+    let bad = |m: String| S3Error::new(S3Code::InvalidArgument, m);
+    let retention = match (
+        header(h, "x-amz-object-lock-mode"),
+        header(h, "x-amz-object-lock-retain-until-date"),
+    ) {
+        (None, None) => None,
+        (Some(mode), Some(until)) => Some(Retention {
+            mode: LockMode::parse_s3(mode)
+                .ok_or_else(|| bad(format!("Unknown wormMode directive: {mode}")))?,
+            until_ms: future_date(until)?,
+        }),
+        _ => return Err(bad(
+            "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"
+                .into(),
+        )),
+    };
+    let legal_hold = match header(h, "x-amz-object-lock-legal-hold") {
+        None => None,
+        Some(v) => Some(legal_hold_status(v).ok_or_else(|| {
+            bad(format!(
+                "Legal Hold must be either of 'ON' or 'OFF', not `{v}`"
+            ))
+        })?),
+    };
+    Ok((retention, legal_hold))
+}
+
+/// `ON` / `OFF`.
+pub fn legal_hold_status(v: &str) -> Option<bool> {
+    match v.trim() {
+        "ON" => Some(true),
+        "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+/// A retain-until date: ISO 8601, in the future.
+pub fn future_date(s: &str) -> S3Result<i64> {
+    let ms = crate::clock::parse_rfc3339(s.trim()).ok_or_else(|| {
+        S3Error::new(
+            S3Code::InvalidArgument,
+            format!("The retain until date `{s}` is not an ISO 8601 date."),
+        )
+    })?;
+    if ms <= crate::clock::now_ms() {
+        return Err(S3Error::new(
+            S3Code::InvalidArgument,
+            "The retain until date must be in the future!",
+        ));
+    }
+    Ok(ms)
+}
+
+/// What a write (PUT, CreateMultipartUpload, a REPLACE copy) says about the object beyond
+/// its bytes: stored headers, user metadata, tags and object lock.
+pub fn written_meta(h: &HeaderMap, bucket: &BucketRecord) -> S3Result<ObjectMeta> {
+    let (headers, user_meta) = stored_metadata(h)?;
+    let (retention, legal_hold) = object_lock(h)?;
+    if (retention.is_some() || legal_hold.is_some()) && bucket.object_lock.is_none() {
+        return Err(no_lock_configuration());
+    }
+    Ok(ObjectMeta {
+        headers,
+        user_meta,
+        tags: tagging(h)?,
+        retention,
+        legal_hold,
+    })
+}
+
+pub fn no_lock_configuration() -> S3Error {
+    S3Error::new(
+        S3Code::InvalidRequest,
+        "Bucket is missing Object Lock Configuration",
+    )
 }
 
 /// `If-None-Match: *` / `If-Match` on a write.

@@ -8,8 +8,10 @@ pub mod endpoint;
 pub mod error;
 pub mod headers;
 pub mod list;
+pub mod lock;
 pub mod multipart;
 pub mod object;
+pub mod tagging;
 
 use std::sync::Arc;
 
@@ -113,12 +115,18 @@ pub async fn handle(
     let resp = match result {
         Ok(r) => r,
         Err(e) => {
-            // A client that announced 100-continue has not sent its body and never will.
-            if !expect_continue {
+            // A client that announced 100-continue has not sent its body and never will; the
+            // connection closes after the answer, so no byte of the next request is taken
+            // for the body that never came.
+            let mut resp = error_response(&e, &resource, request_id, head);
+            if expect_continue {
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            } else {
                 let drain = body::drain(&mut body, DRAIN_LIMIT);
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(30), drain).await;
             }
-            error_response(&e, &resource, request_id, head)
+            resp
         }
     };
     let mut resp = resp;
@@ -259,6 +267,18 @@ async fn dispatch(ctx: Ctx, op: S3Op, body: &mut RequestBody) -> S3Result<Respon
         GetBucketVersioning => bucket::get_bucket_versioning(&ctx).await,
         PutBucketVersioning => bucket::put_bucket_versioning(&ctx, body).await,
         ListObjectVersions => list::list_object_versions(&ctx).await,
+        GetObjectTagging => tagging::get_object_tagging(&ctx).await,
+        PutObjectTagging => tagging::put_object_tagging(&ctx, body).await,
+        DeleteObjectTagging => tagging::delete_object_tagging(&ctx).await,
+        GetBucketTagging => tagging::get_bucket_tagging(&ctx).await,
+        PutBucketTagging => tagging::put_bucket_tagging(&ctx, body).await,
+        DeleteBucketTagging => tagging::delete_bucket_tagging(&ctx).await,
+        GetObjectLockConfiguration => lock::get_object_lock_configuration(&ctx).await,
+        PutObjectLockConfiguration => lock::put_object_lock_configuration(&ctx, body).await,
+        GetObjectRetention => lock::get_object_retention(&ctx).await,
+        PutObjectRetention => lock::put_object_retention(&ctx, body).await,
+        GetObjectLegalHold => lock::get_object_legal_hold(&ctx).await,
+        PutObjectLegalHold => lock::put_object_legal_hold(&ctx, body).await,
     }
 }
 

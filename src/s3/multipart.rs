@@ -9,14 +9,13 @@ use super::body::Payload;
 use super::bucket::resolve;
 use super::error::{S3Code, S3Error, S3Result};
 use super::headers::{
-    checksum_request, iso_date, quote_etag, stored_metadata, unquote_etag, write_condition,
+    checksum_request, iso_date, quote_etag, unquote_etag, write_condition, written_meta,
 };
 use super::object::{checksum_element, checksum_type_name, copy_source, receive_body};
 use super::{max_param, owner_id, status_only, xml_ok, Ctx};
 use crate::checksum::ChecksumAlgorithm;
 use crate::meta::{ChecksumType, UploadEntry, UploadRecord};
 use crate::store::multipart::{is_server_upload_id, RequestedPart, MAX_PART_NUMBER};
-use crate::store::ObjectMeta;
 use crate::web::body::Response;
 use crate::xml::{self, XmlWriter};
 
@@ -56,7 +55,7 @@ fn set(r: &mut Response, name: &'static str, value: &str) {
 pub async fn create(ctx: &Ctx) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
-    let (headers, user_meta) = stored_metadata(&ctx.parts.headers)?;
+    let written = written_meta(&ctx.parts.headers, &bucket)?;
     let algorithm = match ctx.header("x-amz-checksum-algorithm") {
         None => None,
         Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
@@ -96,7 +95,6 @@ pub async fn create(ctx: &Ctx) -> S3Result<Response> {
         }
         _ => {}
     }
-    let written = ObjectMeta { headers, user_meta };
     let rec = ctx
         .state
         .store

@@ -8,13 +8,17 @@ use super::body::Payload;
 use super::bucket::resolve;
 use super::error::{S3Code, S3Error, S3Result};
 use super::headers::{
-    checksum_request, content_md5, header, http_date, iso_date, parse_range, quote_etag,
-    read_condition, stored_metadata, write_condition, ChecksumRequest, ReadCondition,
+    checksum_request, content_md5, header, http_date, iso_date, no_lock_configuration, object_lock,
+    parse_range, quote_etag, read_condition, stored_metadata, tagging, write_condition,
+    written_meta, ChecksumRequest, ReadCondition,
 };
+use super::lock::bypass_governance;
 use super::{status_only, xml_ok, Ctx, MAX_KEY_LEN};
 use crate::access::Permission;
 use crate::checksum::{ChecksumAlgorithm, ObjectDigests, ObjectHasher};
-use crate::meta::{BucketRecord, ChecksumType, ObjectRecord, VersionRef};
+use crate::meta::{
+    BucketRecord, ChecksumType, ObjectRecord, VersionGuard, VersionRef, WriteCondition,
+};
 use crate::store::{ObjectMeta, StagedBlob};
 use crate::web::body::{self as rbody, Response};
 use crate::xml::{self, XmlWriter};
@@ -91,6 +95,24 @@ fn verify_digests(
     Ok(())
 }
 
+/// Reads a small request document (XML configuration, a delete list) of at most `max`
+/// bytes, checked against its Content-MD5 and checksum when the client sent them.
+pub async fn read_document(
+    ctx: &Ctx,
+    body: &mut RequestBody,
+    max: usize,
+) -> S3Result<bytes::Bytes> {
+    let h = &ctx.parts.headers;
+    let md5 = content_md5(h)?;
+    let checksum = checksum_request(h)?;
+    let mut payload = Payload::new(body, &ctx.verified);
+    let doc = payload.read_small(max).await?;
+    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm), None);
+    hasher.update(&doc);
+    verify_digests(&payload, md5, checksum.as_ref(), &hasher.finish())?;
+    Ok(doc)
+}
+
 pub fn checksum_type_name(t: Option<ChecksumType>) -> &'static str {
     match t {
         Some(ChecksumType::Composite) => "COMPOSITE",
@@ -162,13 +184,9 @@ pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response>
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
     let h = &ctx.parts.headers;
-    let (stored, user_meta) = stored_metadata(h)?;
+    let written = written_meta(h, &bucket)?;
     let cond = write_condition(h)?;
     let (staged, digests) = receive_body(ctx, body, None).await?;
-    let written = ObjectMeta {
-        headers: stored,
-        user_meta,
-    };
     let rec = ctx
         .state
         .store
@@ -219,6 +237,24 @@ fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
         ) {
             h.append(name, value);
         }
+    }
+    if !rec.tags.is_empty() {
+        set(h, "x-amz-tagging-count", &rec.tags.len().to_string());
+    }
+    if let Some(r) = &rec.retention {
+        set(h, "x-amz-object-lock-mode", r.mode.as_s3());
+        set(
+            h,
+            "x-amz-object-lock-retain-until-date",
+            &iso_date(r.until_ms),
+        );
+    }
+    if let Some(on) = rec.legal_hold {
+        set(
+            h,
+            "x-amz-object-lock-legal-hold",
+            if on { "ON" } else { "OFF" },
+        );
     }
 }
 
@@ -329,18 +365,34 @@ fn part_range(rec: &ObjectRecord, n: &str) -> S3Result<std::ops::Range<u64>> {
 pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
+    let bypass = bypass_governance(ctx, &bucket);
     let mut r = status_only(StatusCode::NO_CONTENT);
     let hm = r.headers_mut();
     match version_param(ctx)? {
         Some(v) => {
-            let d = ctx.state.store.delete_version(&bucket, key, &v).await?;
+            let guard = VersionGuard {
+                bypass_governance: bypass,
+                last_modified_ms: None,
+            };
+            let d = ctx
+                .state
+                .store
+                .delete_version(&bucket, key, &v, guard)
+                .await?;
             set(hm, "x-amz-version-id", v.as_str());
             if d.removed.is_some_and(|rec| rec.delete_marker) {
                 set(hm, "x-amz-delete-marker", "true");
             }
         }
         None => {
-            let d = ctx.state.store.delete_object(&bucket, key).await?;
+            let cond = write_condition(&ctx.parts.headers)?;
+            if matches!(cond, WriteCondition::Absent { .. }) {
+                return Err(S3Error::new(
+                    S3Code::NotImplemented,
+                    "If-None-Match is not supported on DeleteObject.",
+                ));
+            }
+            let d = ctx.state.store.delete_object(&bucket, key, cond).await?;
             if let Some(marker) = d.marker {
                 set(hm, "x-amz-delete-marker", "true");
                 set(hm, "x-amz-version-id", marker.version_str());
@@ -370,14 +422,7 @@ pub fn version_header(h: &mut HeaderMap, bucket: &BucketRecord, rec: &ObjectReco
 
 pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
-    let h = &ctx.parts.headers;
-    let md5 = content_md5(h)?;
-    let checksum = checksum_request(h)?;
-    let mut payload = Payload::new(body, &ctx.verified);
-    let doc = payload.read_small(MAX_DELETE_DOC).await?;
-    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm), None);
-    hasher.update(&doc);
-    verify_digests(&payload, md5, checksum.as_ref(), &hasher.finish())?;
+    let doc = read_document(ctx, body, MAX_DELETE_DOC).await?;
     let req: xml::Delete = xml::parse(&doc).map_err(|m| S3Error::new(S3Code::MalformedXML, m))?;
     if req.objects.is_empty() || req.objects.len() > 1000 {
         return Err(S3Error::new(
@@ -386,6 +431,7 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respo
         ));
     }
     let quiet = req.quiet.unwrap_or(false);
+    let bypass = bypass_governance(ctx, &bucket);
     let mut w = XmlWriter::new("DeleteResult");
     for obj in &req.objects {
         let outcome = if obj.key.is_empty() || obj.key.len() > MAX_KEY_LEN {
@@ -396,14 +442,22 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respo
                 Ok(Some(v)) => ctx
                     .state
                     .store
-                    .delete_version(&bucket, &obj.key, &v)
+                    .delete_version(
+                        &bucket,
+                        &obj.key,
+                        &v,
+                        VersionGuard {
+                            bypass_governance: bypass,
+                            last_modified_ms: None,
+                        },
+                    )
                     .await
                     .map(|d| (Some(v.as_str().to_owned()), d))
                     .map_err(S3Error::from),
                 Ok(None) => ctx
                     .state
                     .store
-                    .delete_object(&bucket, &obj.key)
+                    .delete_object(&bucket, &obj.key, WriteCondition::Always)
                     .await
                     .map(|d| (None, d))
                     .map_err(S3Error::from),
@@ -426,9 +480,9 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respo
                 w.close();
             }
             Err(e) => {
-                w.open("Error")
-                    .elem("Key", &obj.key)
-                    .elem("Code", e.code.as_str())
+                w.open("Error").elem("Key", &obj.key);
+                w.opt("VersionId", obj.version_id.as_deref());
+                w.elem("Code", e.code.as_str())
                     .elem("Message", &e.message)
                     .close();
             }
@@ -536,11 +590,27 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    let (stored, user_meta) = if replace {
+    let (headers, user_meta) = if replace {
         stored_metadata(h)?
     } else {
         (src.headers.clone(), src.user_meta.clone())
     };
+    let tags = match ctx.header("x-amz-tagging-directive") {
+        None => src.tags.clone(),
+        Some(d) if d.eq_ignore_ascii_case("COPY") => src.tags.clone(),
+        Some(d) if d.eq_ignore_ascii_case("REPLACE") => tagging(h)?,
+        Some(d) => {
+            return Err(S3Error::new(
+                S3Code::InvalidArgument,
+                format!("Unknown tagging directive `{d}`."),
+            ))
+        }
+    };
+    // Lock settings are the request's own (or the bucket's default), never the source's.
+    let (retention, legal_hold) = object_lock(h)?;
+    if (retention.is_some() || legal_hold.is_some()) && dest_bucket.object_lock.is_none() {
+        return Err(no_lock_configuration());
+    }
     let cond = write_condition(h)?;
     let algorithm = algorithm.or(src.checksum.as_ref().map(|c| c.algorithm));
 
@@ -549,8 +619,11 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
         .copy_to_staged(&what, &src, 0..src.size, algorithm)
         .await?;
     let written = ObjectMeta {
-        headers: stored,
+        headers,
         user_meta,
+        tags,
+        retention,
+        legal_hold,
     };
     let rec = store
         .commit_object(&dest_bucket, dest_key, staged, &digests, written, cond)

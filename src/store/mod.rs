@@ -8,6 +8,7 @@
 pub mod multipart;
 pub mod naming;
 mod replies;
+pub mod tagging;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use crate::meta::{
     ObjectRecord, Segment, StoredHeaders, Usage, VersionPage, VersionQuery, VersionRef, Versioning,
     WriteCondition, RECORD_VERSION,
 };
+use crate::meta::{ObjectLockConfig, Retention, Tags, VersionGuard};
 
 /// How long a replaced blob outlives its object, so that reads which started before the
 /// replacement can finish.
@@ -121,11 +123,13 @@ impl Store {
 
     // ---- buckets ----
 
+    /// Creates a bucket; with `object_lock`, versioning is enabled with it for good.
     pub async fn create_bucket(
         &self,
         name: &str,
         owner: &str,
         region: &str,
+        object_lock: bool,
     ) -> Result<BucketRecord> {
         naming::validate_bucket_name(name)?;
         let rec = BucketRecord {
@@ -136,7 +140,14 @@ impl Store {
             region: region.to_owned(),
             created_at_ms: now_ms(),
             cors: None,
-            versioning: Versioning::Unversioned,
+            versioning: if object_lock {
+                Versioning::Enabled
+            } else {
+                Versioning::Unversioned
+            },
+            object_lock: object_lock.then(ObjectLockConfig::default),
+            tags: None,
+            lifecycle: None,
         };
         let r = rec.clone();
         match self.blocking(move |m| m.insert_bucket(&r)).await? {
@@ -159,17 +170,74 @@ impl Store {
         self.blocking(|m| m.list_buckets()).await
     }
 
+    /// Changes settings of `bucket` as stored now (`change` may refuse); returns the record.
+    pub async fn update_bucket<F>(
+        &self,
+        bucket: &BucketRecord,
+        mut change: F,
+    ) -> Result<BucketRecord>
+    where
+        F: FnMut(&mut BucketRecord) -> Result<()> + Send + 'static,
+    {
+        let (name, id) = (bucket.name.clone(), bucket.id);
+        self.blocking(move |m| m.update_bucket(&name, &id, &mut change))
+            .await
+    }
+
     /// Sets (or with `None` removes) the bucket's CORS rules.
     pub async fn set_cors(
         &self,
         bucket: &BucketRecord,
         cors: Option<Vec<crate::cors::CorsRule>>,
     ) -> Result<BucketRecord> {
-        let mut rec = bucket.clone();
-        rec.cors = cors.map(|rules| rules.iter().map(CorsRecord::from).collect());
-        let r = rec.clone();
-        self.blocking(move |m| m.update_bucket(&r)).await?;
-        Ok(rec)
+        let cors: Option<Vec<CorsRecord>> =
+            cors.map(|rules| rules.iter().map(CorsRecord::from).collect());
+        self.update_bucket(bucket, move |b| {
+            b.cors = cors.clone();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets (or with `None` removes) the bucket's tag set, within S3's limits.
+    pub async fn set_bucket_tags(
+        &self,
+        bucket: &BucketRecord,
+        tags: Option<Tags>,
+    ) -> Result<BucketRecord> {
+        if let Some(t) = &tags {
+            tagging::validate(t, tagging::MAX_BUCKET_TAGS)?;
+        }
+        let tags = tags.filter(|t| !t.is_empty());
+        self.update_bucket(bucket, move |b| {
+            b.tags = tags.clone();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Enables object lock (on a bucket whose versioning is enabled) and sets its default
+    /// retention, or with `None` removes the default (the lock stays on).
+    pub async fn set_object_lock(
+        &self,
+        bucket: &BucketRecord,
+        default: Option<crate::meta::lock::DefaultRetention>,
+    ) -> Result<BucketRecord> {
+        if let Some(d) = &default {
+            d.period.validate()?;
+        }
+        self.update_bucket(bucket, move |b| {
+            if b.versioning != Versioning::Enabled {
+                return Err(Error::InvalidBucketState(
+                    "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration".into(),
+                ));
+            }
+            b.object_lock = Some(ObjectLockConfig {
+                default_retention: default,
+            });
+            Ok(())
+        })
+        .await
     }
 
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {
@@ -177,8 +245,12 @@ impl Store {
         self.blocking(move |m| m.delete_bucket(&n)).await
     }
 
-    /// Deletes every object and aborts every upload of `b`, then the bucket itself.
+    /// Deletes every object and aborts every upload of `b`, then the bucket itself. A bucket
+    /// holding a locked version is refused before anything is deleted.
     pub async fn delete_bucket_and_contents(&self, b: &BucketRecord) -> Result<()> {
+        if b.object_lock.is_some() {
+            self.refuse_if_any_locked(b).await?;
+        }
         loop {
             let page = self.list_versions(b, "", None, None, None, 1000).await?;
             if page.entries.is_empty() {
@@ -190,7 +262,8 @@ impl Store {
                         Some(id) => VersionRef::Id(id),
                         None => VersionRef::Null,
                     };
-                    self.delete_version(b, &key, &v).await?;
+                    self.delete_version(b, &key, &v, VersionGuard::default())
+                        .await?;
                 }
             }
         }
@@ -209,6 +282,29 @@ impl Store {
             }
         }
         self.delete_bucket(&b.name).await
+    }
+
+    async fn refuse_if_any_locked(&self, b: &BucketRecord) -> Result<()> {
+        let now = now_ms();
+        let (mut key, mut version) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .list_versions(b, "", None, key.as_deref(), version.as_deref(), 1000)
+                .await?;
+            for e in &page.entries {
+                if let crate::meta::VersionEntry::Version { rec, .. } = e {
+                    if rec.delete_refusal(now, false).is_some() {
+                        return Err(Error::ObjectLocked(
+                            "the bucket holds versions under retention or legal hold",
+                        ));
+                    }
+                }
+            }
+            match page.next {
+                Some((k, v)) => (key, version) = (Some(k), v),
+                None => return Ok(()),
+            }
+        }
     }
 
     pub async fn usage(&self, bucket: &BucketRecord) -> Result<Usage> {
@@ -283,6 +379,9 @@ impl Store {
             upload_id: None,
             version_id: None,
             delete_marker: false,
+            tags: written.tags,
+            retention: written.retention,
+            legal_hold: written.legal_hold,
         };
         let (this, b, k) = (self.clone(), bucket.clone(), key.to_owned());
         // A task of its own: if the request is dropped mid-commit (client gone, shutdown),
@@ -323,24 +422,68 @@ impl Store {
 
     /// Deletes `key` without a version id: gone from an unversioned bucket, hidden behind a
     /// delete marker in a versioned one.
-    pub async fn delete_object(&self, bucket: &BucketRecord, key: &str) -> Result<Deleted> {
+    pub async fn delete_object(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        cond: WriteCondition,
+    ) -> Result<Deleted> {
         let (b, k) = (bucket.clone(), key.to_owned());
-        let deleted = self.blocking(move |m| m.delete_object(&b, &k)).await?;
+        let deleted = self
+            .blocking(move |m| m.delete_object(&b, &k, &cond))
+            .await?;
         self.kick_if_freed(&deleted);
         Ok(deleted)
     }
 
-    /// Removes one version of `key` for good.
+    /// Removes one version of `key` for good; a locked one only as its lock and `guard`
+    /// allow.
     pub async fn delete_version(
         &self,
         bucket: &BucketRecord,
         key: &str,
         v: &VersionRef,
+        guard: VersionGuard,
     ) -> Result<Deleted> {
         let (b, k, v) = (bucket.clone(), key.to_owned(), v.clone());
-        let deleted = self.blocking(move |m| m.delete_version(&b, &k, &v)).await?;
+        let deleted = self
+            .blocking(move |m| m.delete_version(&b, &k, &v, &guard))
+            .await?;
         self.kick_if_freed(&deleted);
         Ok(deleted)
+    }
+
+    /// Edits the tags, retention or legal hold of one version (the current one when `version`
+    /// is `None`); `change` may refuse. Returns the record as written.
+    pub async fn update_version<F>(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        version: Option<&VersionRef>,
+        mut change: F,
+    ) -> Result<ObjectRecord>
+    where
+        F: FnMut(&mut ObjectRecord) -> Result<()> + Send + 'static,
+    {
+        let (b, k, v) = (bucket.clone(), key.to_owned(), version.cloned());
+        self.blocking(move |m| m.update_version(&b, &k, v.as_ref(), &mut change))
+            .await
+    }
+
+    /// Replaces the tags of one version, within S3's limits.
+    pub async fn set_object_tags(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        version: Option<&VersionRef>,
+        tags: Tags,
+    ) -> Result<ObjectRecord> {
+        tagging::validate(&tags, tagging::MAX_OBJECT_TAGS)?;
+        self.update_version(bucket, key, version, move |rec| {
+            rec.tags = tags.clone();
+            Ok(())
+        })
+        .await
     }
 
     fn kick_if_freed(&self, d: &Deleted) {
@@ -390,11 +533,16 @@ impl Store {
                 "versioning can be Enabled or Suspended, not turned off".into(),
             ));
         }
-        let mut rec = bucket.clone();
-        rec.versioning = state;
-        let r = rec.clone();
-        self.blocking(move |m| m.update_bucket(&r)).await?;
-        Ok(rec)
+        self.update_bucket(bucket, move |b| {
+            if b.object_lock.is_some() && state != Versioning::Enabled {
+                return Err(Error::InvalidBucketState(
+                    "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+                ));
+            }
+            b.versioning = state;
+            Ok(())
+        })
+        .await
     }
 
     /// A page of every version, each key's newest first.
@@ -793,6 +941,10 @@ pub struct ObjectMeta {
     pub headers: StoredHeaders,
     /// `x-amz-meta-*`, names without the prefix.
     pub user_meta: Vec<(String, String)>,
+    pub tags: Tags,
+    /// Retention asked for; a bucket's default applies when there is none.
+    pub retention: Option<Retention>,
+    pub legal_hold: Option<bool>,
 }
 
 /// A blob being written for a commit that has not happened yet. Dropping it without a commit
@@ -916,7 +1068,10 @@ mod tests {
     #[tokio::test]
     async fn a_commit_builds_the_record_and_counts_usage() {
         let (_d, s) = store().await;
-        let b = s.create_bucket("bkt", "alice", "in-mum").await.unwrap();
+        let b = s
+            .create_bucket("bkt", "alice", "in-mum", false)
+            .await
+            .unwrap();
         let rec = put(&s, &b, "k", b"hello").await;
         assert_eq!(
             (rec.size, rec.etag.as_str()),
@@ -961,7 +1116,10 @@ mod tests {
     #[tokio::test]
     async fn a_copy_hashes_what_it_copies() {
         let (_d, s) = store().await;
-        let b = s.create_bucket("bkt", "alice", "in-mum").await.unwrap();
+        let b = s
+            .create_bucket("bkt", "alice", "in-mum", false)
+            .await
+            .unwrap();
         let src = put(&s, &b, "src", b"0123456789").await;
         let (staged, digests) = s
             .copy_to_staged("bkt/src", &src, 2..6, Some(ChecksumAlgorithm::Sha256))
@@ -986,7 +1144,10 @@ mod tests {
     #[tokio::test]
     async fn a_forced_bucket_delete_takes_objects_and_uploads_with_it() {
         let (_d, s) = store().await;
-        let b = s.create_bucket("full", "alice", "in-mum").await.unwrap();
+        let b = s
+            .create_bucket("full", "alice", "in-mum", false)
+            .await
+            .unwrap();
         for i in 0..3 {
             put(&s, &b, &format!("k{i}"), b"x").await;
         }
@@ -1002,7 +1163,10 @@ mod tests {
             s.bucket("full").await,
             Err(Error::NoSuchBucket(_))
         ));
-        let b2 = s.create_bucket("full", "alice", "in-mum").await.unwrap();
+        let b2 = s
+            .create_bucket("full", "alice", "in-mum", false)
+            .await
+            .unwrap();
         let page = s.list_objects(&b2, "", None, None, 10).await.unwrap();
         assert!(
             page.entries

@@ -58,6 +58,9 @@ impl Store {
             user_meta: written.user_meta,
             checksum_algorithm,
             checksum_type,
+            tags: written.tags,
+            retention: written.retention,
+            legal_hold: written.legal_hold,
         };
         let (b, r) = (bucket.clone(), rec.clone());
         self.blocking(move |m| m.create_upload(&b, &r)).await?;
@@ -319,6 +322,9 @@ fn manifest(
             .collect(),
         version_id: None,
         delete_marker: false,
+        tags: upload.tags.clone(),
+        retention: upload.retention,
+        legal_hold: upload.legal_hold,
     })
 }
 
@@ -438,6 +444,9 @@ mod tests {
             user_meta: Vec::new(),
             checksum_algorithm: None,
             checksum_type: None,
+            tags: Vec::new(),
+            retention: None,
+            legal_hold: None,
         }
     }
 

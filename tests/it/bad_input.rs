@@ -618,3 +618,42 @@ async fn malformed_requests_get_exact_errors_and_change_nothing() {
     let health = raw_request("GET", &format!("{}/health", srv.endpoint()), &[], "").await;
     assert_eq!(health.status, 200);
 }
+
+/// A client that announced `Expect: 100-continue` and got a refusal never sends its body: the
+/// connection must end with the answer, or the first bytes of its next request would be read
+/// as that body (a pipelined GET lost its `G` before the fix).
+#[tokio::test]
+async fn a_refused_100_continue_request_ends_its_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = Server::start();
+    if srv.skip_external("checks this server's connection handling") {
+        return;
+    }
+    let authority = srv.addr.clone();
+    let mut stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    // Unsigned, so refused (403) before the body would be read.
+    let refused = format!(
+        "PUT /bucket/key HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n"
+    );
+    let next = format!("GET /health HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+    stream
+        .write_all(format!("{refused}{next}").as_bytes())
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut received),
+    )
+    .await
+    .expect("the server kept the connection open")
+    .unwrap();
+    let text = String::from_utf8_lossy(&received).to_lowercase();
+    assert!(text.starts_with("http/1.1 403"), "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+    assert_eq!(
+        text.matches("http/1.1 ").count(),
+        1,
+        "the pipelined request must not be answered as garbage: {text}"
+    );
+}

@@ -31,6 +31,7 @@ mod s3_list;
 mod s3_multipart;
 mod s3_multipart_presign;
 mod s3_object;
+mod s3_object_lock;
 mod s3_presign;
 mod s3_versioning;
 mod secrets_at_rest;

@@ -261,6 +261,44 @@ async fn every_xml_document_matches_its_golden_file() {
         200,
     );
 
+    let r = req(
+        "PUT",
+        "/golden/tagged".into(),
+        vec![("x-amz-tagging", "team=web&note=a%20b".into())],
+        b"t".to_vec(),
+    )
+    .await;
+    ok(&r, "tagged put");
+    golden(
+        "object_tagging",
+        &req("GET", "/golden/tagged?tagging".into(), vec![], vec![]).await,
+        200,
+    );
+    let conf = b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Years>1</Years></DefaultRetention></Rule></ObjectLockConfiguration>".to_vec();
+    let r = req("PUT", "/golden?object-lock".into(), vec![], conf).await;
+    ok(&r, "object lock");
+    golden(
+        "object_lock_configuration",
+        &req("GET", "/golden?object-lock".into(), vec![], vec![]).await,
+        200,
+    );
+    let r = req(
+        "PUT",
+        "/golden/held".into(),
+        vec![("x-amz-object-lock-legal-hold", "ON".into())],
+        b"h".to_vec(),
+    )
+    .await;
+    ok(&r, "held put");
+    golden(
+        "legal_hold",
+        &req("GET", "/golden/held?legal-hold".into(), vec![], vec![]).await,
+        200,
+    );
+    let r = req("GET", "/golden/held?retention".into(), vec![], vec![]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(xml_tag(&r.text(), "Mode").as_deref(), Some("COMPLIANCE"));
+
     golden(
         "error_no_such_key",
         &req("GET", "/golden/never-was".into(), vec![], vec![]).await,
