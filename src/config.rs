@@ -284,6 +284,7 @@ pub struct ConfigFile {
     pub auth: AuthSection,
     pub limits: Option<Limits>,
     pub scrub: Option<ScrubSchedule>,
+    pub lifecycle: Option<LifecycleSchedule>,
     /// Longest a graceful shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: Option<u64>,
 }
@@ -315,6 +316,47 @@ pub struct Config {
     pub jwt: JwtConfig,
     pub limits: Limits,
     pub scrub: ScrubSchedule,
+    pub lifecycle: LifecycleSchedule,
+}
+
+/// The lifecycle worker: how often it applies the buckets' rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleSchedule {
+    /// Seconds from the start of one pass to the start of the next; 0 turns it off.
+    #[serde(default = "default_day_secs")]
+    pub interval_secs: u64,
+    /// The length of a lifecycle day in seconds: 86400 but in tests, which shorten it so that
+    /// `Days` rules act within seconds.
+    #[serde(default = "default_day_secs")]
+    pub day_secs: u64,
+}
+
+fn default_day_secs() -> u64 {
+    86_400
+}
+
+impl Default for LifecycleSchedule {
+    fn default() -> Self {
+        Self {
+            interval_secs: default_day_secs(),
+            day_secs: default_day_secs(),
+        }
+    }
+}
+
+impl LifecycleSchedule {
+    /// `None` when the worker is off.
+    pub fn interval(&self) -> Option<std::time::Duration> {
+        (self.interval_secs > 0).then(|| std::time::Duration::from_secs(self.interval_secs))
+    }
+
+    /// A lifecycle day in milliseconds.
+    pub fn day_ms(&self) -> i64 {
+        i64::try_from(self.day_secs.max(1))
+            .unwrap_or(86_400)
+            .saturating_mul(1000)
+    }
 }
 
 /// The background scrubber: how often it re-reads every blob, and how gently.
@@ -442,6 +484,7 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
         jwt: file.auth.jwt,
         limits: file.limits.unwrap_or_default(),
         scrub: file.scrub.unwrap_or_default(),
+        lifecycle: file.lifecycle.unwrap_or_default(),
     })
 }
 
@@ -495,6 +538,10 @@ mod tests {
         let file = read_file(&path).unwrap();
         assert_eq!(file.limits.unwrap_or_default(), Limits::default());
         assert_eq!(file.scrub.unwrap_or_default(), ScrubSchedule::default());
+        assert_eq!(
+            file.lifecycle.unwrap_or_default(),
+            LifecycleSchedule::default()
+        );
     }
 
     #[test]

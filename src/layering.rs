@@ -14,6 +14,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("xml", 0),
     ("cors", 0),
     ("credentials", 0),
+    ("schedule", 0),
     // The index and the blobs, each behind its own trait or crate.
     ("meta", 1),
     ("blob", 1),
@@ -24,6 +25,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("access", 4),
     // Background work over the store.
     ("scrub", 5),
+    ("lifecycle", 5),
     // Request plumbing both surfaces share.
     ("web", 6),
     // The two surfaces, side by side: neither uses the other.

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::TryStreamExt;
@@ -393,16 +393,7 @@ async fn recheck(meta: Arc<dyn MetaStore>, only: Option<&str>, report: &mut Repo
 }
 
 /// What the background scrubber last found, for `/health`.
-#[derive(Debug, Default)]
-pub struct ScrubStatus {
-    inner: Mutex<StatusInner>,
-}
-
-#[derive(Debug, Default, Clone)]
-struct StatusInner {
-    running: bool,
-    last: Option<LastPass>,
-}
+pub type ScrubStatus = crate::schedule::TaskStatus<LastPass>;
 
 /// The record of a finished pass, kept in the data dir so the schedule survives restarts.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -411,17 +402,11 @@ pub struct LastPass {
     pub report: Report,
 }
 
-impl ScrubStatus {
-    fn set(&self, f: impl FnOnce(&mut StatusInner)) {
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut g);
-    }
-
+impl LastPass {
     /// A summary for `/health`: counts, not the findings themselves.
-    pub fn summary(&self) -> serde_json::Value {
-        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let last = g.last.map(|p| {
-            serde_json::json!({
+    pub fn summary(self) -> serde_json::Value {
+        let p = self;
+        serde_json::json!({
                 "finished_at": crate::clock::rfc3339(p.finished_at_ms),
                 "blobs_checked": p.report.blobs_checked,
                 "bytes_checked": p.report.bytes_checked,
@@ -429,20 +414,13 @@ impl ScrubStatus {
                 "missing": p.report.missing.len(),
                 "orphaned": p.report.orphaned.as_ref().map_or(0, Vec::len),
                 "seconds": p.report.seconds,
-            })
-        });
-        serde_json::json!({ "running": g.running, "last_pass": last })
+        })
     }
 }
 
 /// Where the last pass's report is kept.
 pub fn report_path(data_dir: &Path) -> PathBuf {
     data_dir.join("scrub-report.json")
-}
-
-fn load_last(path: &Path) -> Option<LastPass> {
-    let text = std::fs::read(path).ok()?;
-    serde_json::from_slice(&text).ok()
 }
 
 /// Logs a finished pass's findings and keeps its report in the data dir.
@@ -468,14 +446,7 @@ fn record_pass(path: &Path, report: Report) -> LastPass {
         finished_at_ms: crate::clock::now_ms(),
         report,
     };
-    match serde_json::to_vec_pretty(&pass) {
-        Ok(bytes) => {
-            if let Err(e) = crate::credentials::write_private(path, &bytes) {
-                tracing::warn!(error = %e, "could not keep the scrub report");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "could not encode the scrub report"),
-    }
+    crate::schedule::keep_record(path, &pass);
     pass
 }
 
@@ -492,23 +463,18 @@ pub async fn run_in_background(
         return;
     };
     let path = report_path(&data_dir);
-    let last = load_last(&path);
-    let last_end = last
-        .as_ref()
-        .map_or_else(crate::clock::now_ms, |p| p.finished_at_ms);
-    status.set(|s| s.last = last);
+    let last: Option<LastPass> = crate::schedule::read_record(&path);
+    let mut wait = crate::schedule::due_in(every, last.as_ref().map(|p| p.finished_at_ms));
+    status.set_last(last);
     let opts = ScanOptions {
         only: None,
         orphan_grace: Duration::from_secs(schedule.orphans_older_than_secs),
         max_bytes_per_sec: Some(schedule.max_mib_per_sec * 1048576.0),
     };
-    let since =
-        Duration::from_millis(u64::try_from(crate::clock::now_ms() - last_end).unwrap_or(0));
-    let mut wait = every.saturating_sub(since);
     loop {
         tokio::time::sleep(wait).await;
         wait = every;
-        status.set(|s| s.running = true);
+        status.set_running(true);
         tracing::info!("scrub pass starting");
         let pass = async {
             let mut report = scan(meta.clone(), &blobs, &opts, |_| {}).await?;
@@ -518,7 +484,7 @@ pub async fn run_in_background(
             Ok::<_, Error>(report)
         }
         .await;
-        status.set(|s| s.running = false);
+        status.set_running(false);
         let report = match pass {
             Ok(r) => r,
             Err(e) => {
@@ -527,6 +493,6 @@ pub async fn run_in_background(
             }
         };
         let pass = record_pass(&path, report);
-        status.set(|s| s.last = Some(pass));
+        status.set_last(Some(pass));
     }
 }

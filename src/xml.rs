@@ -249,6 +249,94 @@ pub struct LegalHold {
     pub status: Option<String>,
 }
 
+/// `<LifecycleConfiguration>` of PutBucketLifecycleConfiguration. Numbers stay text so a bad
+/// one is reported with the element it was found in.
+#[derive(Debug, Default, Deserialize)]
+pub struct LifecycleConfiguration {
+    #[serde(rename = "Rule", default)]
+    pub rules: Vec<LifecycleRule>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LifecycleRule {
+    #[serde(rename = "ID", default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The rule-level prefix of the original API, instead of a Filter.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub filter: Option<LifecycleFilter>,
+    #[serde(default)]
+    pub expiration: Option<LifecycleExpiration>,
+    #[serde(default)]
+    pub noncurrent_version_expiration: Option<NoncurrentVersionExpiration>,
+    #[serde(default)]
+    pub abort_incomplete_multipart_upload: Option<AbortIncompleteMultipartUpload>,
+    /// Storage-class transitions: read only to be refused (one storage class here).
+    #[serde(rename = "Transition", default)]
+    pub transitions: Vec<serde::de::IgnoredAny>,
+    #[serde(rename = "NoncurrentVersionTransition", default)]
+    pub noncurrent_transitions: Vec<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LifecycleFilter {
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub tag: Option<Tag>,
+    #[serde(default)]
+    pub object_size_greater_than: Option<String>,
+    #[serde(default)]
+    pub object_size_less_than: Option<String>,
+    #[serde(default)]
+    pub and: Option<LifecycleAnd>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LifecycleAnd {
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(rename = "Tag", default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub object_size_greater_than: Option<String>,
+    #[serde(default)]
+    pub object_size_less_than: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LifecycleExpiration {
+    #[serde(default)]
+    pub days: Option<String>,
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub expired_object_delete_marker: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NoncurrentVersionExpiration {
+    #[serde(default)]
+    pub noncurrent_days: Option<String>,
+    #[serde(default)]
+    pub newer_noncurrent_versions: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AbortIncompleteMultipartUpload {
+    #[serde(default)]
+    pub days_after_initiation: Option<String>,
+}
+
 /// Parses a request body; `Err` carries a message for `MalformedXML`.
 pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the XML is not UTF-8".to_string())?;

@@ -194,7 +194,7 @@ def test_schemas_reject_drift():
     good = {
         "id": "0" * 32, "name": "abc", "region": "in-mum", "created_at": "2026-01-02T03:04:05Z",
         "size_bytes": 0, "object_count": 0, "versioning": "disabled", "cors": None,
-        "tags": None, "object_lock": None,
+        "tags": None, "object_lock": None, "lifecycle": None,
     }
     spec().component("Bucket", good)
     rule = {"allowed_origins": ["*"], "allowed_methods": ["GET"], "allowed_headers": [],
@@ -355,7 +355,8 @@ CORS_RULE = {
 def test_bucket_patch_settings(root, buckets, new_account, s3):
     name = buckets()
     path = bpath(name)
-    # cors and versioning are changeable, nothing else
+    # the settings offered, nothing else
+    expect(root.patch(path, {"website": {}}), 400, "website")
     expect(root.patch(path, {"lifecycle": []}), 400, "lifecycle")
     expect(root.patch(path, {"versioning": "on"}), 400, "versioning")
     expect(root.patch(path, {"cors": None, "versioning": "on"}), 400, "versioning")
@@ -401,6 +402,54 @@ def test_bucket_patch_settings(root, buckets, new_account, s3):
     expect(root.patch(bpath(unique_bucket_name("none")), {"cors": None}), 404)
     expect(new_account().api.patch(path, {"cors": [minimal]}), 404)
     assert expect(root.get(path), 200)["cors"] is None
+
+
+def test_bucket_patch_lifecycle(root, buckets, s3):
+    name = buckets()
+    path = bpath(name)
+    rules = [
+        {"id": "logs", "status": "enabled", "filter": {"prefix": "logs/", "tags": {"t": "1"}},
+         "expiration": {"days": 30}},
+        {"id": "history", "status": "disabled", "filter": {"prefix": "", "tags": {}},
+         "noncurrent_version_expiration": {"noncurrent_days": 7, "newer_noncurrent_versions": 2},
+         "abort_incomplete_multipart_upload": {"days_after_initiation": 3}},
+    ]
+    doc = expect(root.patch(path, {"lifecycle": rules}), 200)
+    assert doc["lifecycle"] == rules
+    got = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    assert [r["ID"] for r in got] == ["logs", "history"]
+    assert got[0]["Expiration"] == {"Days": 30}
+    assert got[0]["Filter"]["And"]["Prefix"] == "logs/"
+    assert got[1]["Status"] == "Disabled"
+    assert got[1]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7, "NewerNoncurrentVersions": 2}
+    # S3 PutBucketLifecycleConfiguration shows through, dates included
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [
+        {"ID": "date", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
+         "Expiration": {"Date": dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)}}]})
+    assert expect(root.get(path), 200)["lifecycle"] == [
+        {"id": "date", "status": "enabled", "filter": {"prefix": "tmp/", "tags": {}},
+         "expiration": {"date": "2030-01-01T00:00:00Z"}}]
+    # a rule without an id gets one; S3's checks hold
+    doc = expect(root.patch(path, {"lifecycle": [
+        {"status": "enabled", "expiration": {"expired_object_delete_marker": True}}]}), 200)
+    assert len(doc["lifecycle"][0]["id"]) == 32
+    for bad in (
+        [],
+        [{"status": "on", "expiration": {"days": 1}}],
+        [{"status": "enabled"}],
+        [{"status": "enabled", "expiration": {"days": 0}}],
+        [{"status": "enabled", "expiration": {"days": 1, "date": "2030-01-01T00:00:00Z"}}],
+        [{"status": "enabled", "expiration": {"date": "2030-01-01T12:00:00Z"}}],
+        [{"status": "enabled", "filter": {"tags": {"a": "b"}},
+          "abort_incomplete_multipart_upload": {"days_after_initiation": 1}}],
+        [{"id": "x", "status": "enabled", "expiration": {"days": 1}}] * 2,
+        [{"status": "enabled", "expiration": {"days": 1}, "transition": {"days": 1}}],
+        "30 days",
+    ):
+        expect(root.patch(path, {"lifecycle": bad}), 400)
+    assert expect(root.patch(path, {"lifecycle": None}), 200)["lifecycle"] is None
+    with expect_error("NoSuchLifecycleConfiguration", 404):
+        s3.get_bucket_lifecycle_configuration(Bucket=name)
 
 
 def test_bucket_patch_tags_and_object_lock(root, buckets, s3):

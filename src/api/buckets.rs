@@ -5,6 +5,7 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
+use super::lifecycle::RuleView;
 use super::reply::{Page, Reply};
 use super::ApiCtx;
 use crate::clock::rfc3339;
@@ -66,6 +67,7 @@ async fn view(ctx: &ApiCtx, b: &BucketRecord) -> ApiResult<serde_json::Value> {
         "versioning": versioning_name(b.versioning),
         "cors": b.cors_rules().map(|rules| rules.iter().map(CorsRuleView::from).collect::<Vec<_>>()),
         "tags": b.tags.as_ref().map(|t| t.iter().cloned().collect::<std::collections::BTreeMap<String, String>>()),
+        "lifecycle": b.lifecycle.as_ref().map(|rules| rules.iter().map(RuleView::from).collect::<Vec<_>>()),
         "object_lock": b.object_lock.as_ref().map(|l| serde_json::json!({
             "enabled": true,
             "default_retention": l.default_retention.map(DefaultRetentionView::from),
@@ -218,10 +220,12 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
         return Err(ApiError::bad_request("the body names no setting to change"));
     }
     // A setting is accepted only once the capability behind it works.
-    if let Some(k) = doc
-        .keys()
-        .find(|k| !matches!(k.as_str(), "cors" | "versioning" | "tags" | "object_lock"))
-    {
+    if let Some(k) = doc.keys().find(|k| {
+        !matches!(
+            k.as_str(),
+            "cors" | "versioning" | "tags" | "object_lock" | "lifecycle"
+        )
+    }) {
         return Err(ApiError::bad_request(format!(
             "setting `{k}` cannot be changed on this server"
         )));
@@ -263,6 +267,10 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
             })?;
         let tags: Option<Tags> = tags.map(|t| t.into_iter().collect());
         b = ctx.state.store.set_bucket_tags(&b, tags).await?;
+    }
+    if let Some(v) = doc.get("lifecycle") {
+        let rules = super::lifecycle::rules_from_json(v)?;
+        b = ctx.state.store.set_lifecycle(&b, rules).await?;
     }
     if let Some(v) = doc.get("object_lock") {
         let patch: ObjectLockPatch = serde_json::from_value(v.clone())

@@ -7,6 +7,7 @@ pub mod buckets;
 pub mod error;
 pub mod idempotency;
 pub mod keys;
+pub mod lifecycle;
 pub mod presign;
 pub mod reply;
 

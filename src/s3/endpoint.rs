@@ -47,6 +47,9 @@ pub enum S3Op {
     PutObjectRetention,
     GetObjectLegalHold,
     PutObjectLegalHold,
+    GetBucketLifecycleConfiguration,
+    PutBucketLifecycleConfiguration,
+    DeleteBucketLifecycle,
 }
 
 pub use crate::access::Permission;
@@ -67,6 +70,7 @@ impl S3Op {
             | GetBucketVersioning
             | GetObjectTagging
             | GetBucketTagging
+            | GetBucketLifecycleConfiguration
             | GetObjectLockConfiguration
             | GetObjectRetention
             | GetObjectLegalHold => Permission::Read,
@@ -92,7 +96,9 @@ impl S3Op {
             | PutBucketVersioning
             | PutBucketTagging
             | DeleteBucketTagging
-            | PutObjectLockConfiguration => Permission::Owner,
+            | PutObjectLockConfiguration
+            | PutBucketLifecycleConfiguration
+            | DeleteBucketLifecycle => Permission::Owner,
         }
     }
 
@@ -137,6 +143,9 @@ impl S3Op {
             PutObjectRetention => "PutObjectRetention",
             GetObjectLegalHold => "GetObjectLegalHold",
             PutObjectLegalHold => "PutObjectLegalHold",
+            GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
+            PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
+            DeleteBucketLifecycle => "DeleteBucketLifecycle",
         }
     }
 }
@@ -193,6 +202,7 @@ pub fn parse(
                     | "object-lock"
                     | "retention"
                     | "legal-hold"
+                    | "lifecycle"
             )
     });
     let not_impl = |what: &str| {
@@ -222,6 +232,9 @@ pub fn parse(
             Method::DELETE if q.has("tagging") => S3Op::DeleteBucketTagging,
             Method::GET if q.has("object-lock") => S3Op::GetObjectLockConfiguration,
             Method::PUT if q.has("object-lock") => S3Op::PutObjectLockConfiguration,
+            Method::GET if q.has("lifecycle") => S3Op::GetBucketLifecycleConfiguration,
+            Method::PUT if q.has("lifecycle") => S3Op::PutBucketLifecycleConfiguration,
+            Method::DELETE if q.has("lifecycle") => S3Op::DeleteBucketLifecycle,
             _ if q.has("retention") || q.has("legal-hold") => {
                 return Err(not_impl("Retention and legal hold of a bucket"))
             }
@@ -239,7 +252,7 @@ pub fn parse(
             Method::POST => return Err(not_impl("POST Object (browser form upload)")),
             _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
         },
-        (Some(_), Some(_)) if q.has("cors") || q.has("object-lock") => {
+        (Some(_), Some(_)) if q.has("cors") || q.has("object-lock") || q.has("lifecycle") => {
             return Err(not_impl("This sub-resource of an object"))
         }
         (Some(_), Some(_)) if q.has("tagging") => match *method {
@@ -398,6 +411,13 @@ mod tests {
             (Method::PUT, None, "object-lock", PutObjectLockConfiguration),
             (Method::PUT, k, "retention", PutObjectRetention),
             (Method::GET, k, "legal-hold", GetObjectLegalHold),
+            (
+                Method::PUT,
+                None,
+                "lifecycle",
+                PutBucketLifecycleConfiguration,
+            ),
+            (Method::DELETE, None, "lifecycle", DeleteBucketLifecycle),
         ] {
             assert_eq!(op(m, b, bk, q, false).unwrap(), want, "{q}");
         }

@@ -64,6 +64,7 @@ s3_codes! {
     NoSuchBucket => NOT_FOUND, "The specified bucket does not exist";
     NoSuchCORSConfiguration => NOT_FOUND, "The CORS configuration does not exist";
     NoSuchKey => NOT_FOUND, "The specified key does not exist.";
+    NoSuchLifecycleConfiguration => NOT_FOUND, "The lifecycle configuration does not exist";
     NoSuchObjectLockConfiguration => NOT_FOUND, "The specified object does not have a ObjectLock configuration";
     NoSuchTagSet => NOT_FOUND, "The TagSet does not exist";
     NoSuchUpload => NOT_FOUND, "The specified multipart upload does not exist.";

@@ -7,6 +7,7 @@ pub mod cors;
 pub mod endpoint;
 pub mod error;
 pub mod headers;
+pub mod lifecycle;
 pub mod list;
 pub mod lock;
 pub mod multipart;
@@ -279,6 +280,9 @@ async fn dispatch(ctx: Ctx, op: S3Op, body: &mut RequestBody) -> S3Result<Respon
         PutObjectRetention => lock::put_object_retention(&ctx, body).await,
         GetObjectLegalHold => lock::get_object_legal_hold(&ctx).await,
         PutObjectLegalHold => lock::put_object_legal_hold(&ctx, body).await,
+        GetBucketLifecycleConfiguration => lifecycle::get_bucket_lifecycle(&ctx).await,
+        PutBucketLifecycleConfiguration => lifecycle::put_bucket_lifecycle(&ctx, body).await,
+        DeleteBucketLifecycle => lifecycle::delete_bucket_lifecycle(&ctx).await,
     }
 }
 

@@ -356,6 +356,7 @@ fn complete_result(
     }
     let mut r = xml_ok(w.finish());
     super::object::version_header(r.headers_mut(), b, rec);
+    super::lifecycle::expiration_header(r.headers_mut(), ctx, b, key, rec);
     r
 }
 

@@ -12,6 +12,7 @@ use super::headers::{
     parse_range, quote_etag, read_condition, stored_metadata, tagging, write_condition,
     written_meta, ChecksumRequest, ReadCondition,
 };
+use super::lifecycle::expiration_header;
 use super::lock::bypass_governance;
 use super::{status_only, xml_ok, Ctx, MAX_KEY_LEN};
 use crate::access::Permission;
@@ -197,6 +198,7 @@ pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response>
     set(r.headers_mut(), "etag", &quote_etag(&rec.etag));
     checksum_headers(r.headers_mut(), &rec);
     version_header(r.headers_mut(), &bucket, &rec);
+    expiration_header(r.headers_mut(), ctx, &bucket, key, &rec);
     Ok(r)
 }
 
@@ -287,6 +289,9 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     let hm = r.headers_mut();
     object_headers(hm, &rec);
     version_header(hm, &bucket, &rec);
+    if version.is_none() {
+        expiration_header(hm, ctx, &bucket, key, &rec);
+    }
     set(hm, "accept-ranges", "bytes");
     let served = match &range {
         Some(rg) => {
@@ -638,6 +643,7 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     }
     let mut r = xml_ok(w.finish());
     version_header(r.headers_mut(), &dest_bucket, &rec);
+    expiration_header(r.headers_mut(), ctx, &dest_bucket, dest_key, &rec);
     if !src_bucket.versioning.is_unversioned() || src.version_id.is_some() {
         set(
             r.headers_mut(),

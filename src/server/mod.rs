@@ -101,7 +101,7 @@ pub async fn run_until(
 }
 
 /// Opens the store and loads the keys, secrets and verifiers every request needs; starts
-/// the background scrubber.
+/// the background scrubber and the lifecycle worker.
 #[cfg(feature = "rocksdb")]
 async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
     let store = Store::open(&cfg).await?;
@@ -117,6 +117,13 @@ async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
         cfg.scrub.clone(),
         scrub.clone(),
     ));
+    let lifecycle = Arc::new(crate::lifecycle::LifecycleStatus::default());
+    tokio::spawn(crate::lifecycle::run_in_background(
+        store.clone(),
+        cfg.data_dir.clone(),
+        cfg.lifecycle,
+        lifecycle.clone(),
+    ));
     let l = cfg.limits;
     Ok(Arc::new(AppState {
         store,
@@ -128,6 +135,7 @@ async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
         idempotency_inflight: Default::default(),
         started: Instant::now(),
         scrub,
+        lifecycle,
         cfg,
     }))
 }
@@ -535,7 +543,8 @@ fn health(state: &AppState) -> Response {
             "uptime": state.started.elapsed().as_secs(),
             "region": state.cfg.region,
             "corrupt_reads": state.store.corrupt_reads(),
-            "scrub": state.scrub.summary(),
+            "scrub": state.scrub.summary(crate::scrub::LastPass::summary),
+            "lifecycle": state.lifecycle.summary(crate::lifecycle::LastPass::summary),
         }),
     )
 }

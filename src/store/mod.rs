@@ -22,6 +22,7 @@ use crate::checksum::{ChecksumAlgorithm, ObjectDigests, ObjectHasher};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::integrity::{ChunkSummer, Verifier};
+use crate::meta::lifecycle::LifecycleRule;
 use crate::meta::{
     BucketId, BucketRecord, CorsRecord, Deleted, GcEntry, ListPage, ListQuery, MetaStore,
     ObjectRecord, Segment, StoredHeaders, Usage, VersionPage, VersionQuery, VersionRef, Versioning,
@@ -211,6 +212,25 @@ impl Store {
         let tags = tags.filter(|t| !t.is_empty());
         self.update_bucket(bucket, move |b| {
             b.tags = tags.clone();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets (or with `None` removes) the bucket's lifecycle rules, checked as S3 checks them.
+    pub async fn set_lifecycle(
+        &self,
+        bucket: &BucketRecord,
+        rules: Option<Vec<LifecycleRule>>,
+    ) -> Result<BucketRecord> {
+        if let Some(rules) = &rules {
+            crate::meta::lifecycle::validate(rules)?;
+            for r in rules {
+                tagging::validate(&r.filter.tags, tagging::MAX_OBJECT_TAGS)?;
+            }
+        }
+        self.update_bucket(bucket, move |b| {
+            b.lifecycle = rules.clone();
             Ok(())
         })
         .await
@@ -1023,6 +1043,45 @@ impl Drop for StagedBlob {
     }
 }
 
+/// A real store for tests of this layer and those above it.
+#[cfg(all(test, feature = "rocksdb"))]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::checksum::ChecksumAlgorithm;
+    use crate::meta::WriteCondition;
+
+    /// A store over a RocksDB index in a temp dir and in-memory blobs.
+    pub async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = crate::meta::rocks::RocksMeta::open(dir.path(), false).unwrap();
+        let blobs = BlobStore::new(Arc::new(object_store::memory::InMemory::new()), 1024);
+        (dir, Store::with_parts(Arc::new(meta), blobs).await)
+    }
+
+    /// Writes `data` as `key` with `meta`.
+    pub async fn put_with(
+        s: &Store,
+        b: &BucketRecord,
+        key: &str,
+        data: &[u8],
+        meta: ObjectMeta,
+    ) -> ObjectRecord {
+        let mut staged = s.stage_blob().await.unwrap();
+        let mut hasher = ObjectHasher::new(None, Some(ChecksumAlgorithm::Crc32c));
+        hasher.update(data);
+        staged.write(Bytes::copy_from_slice(data)).await.unwrap();
+        let digests = hasher.finish();
+        s.commit_object(b, key, staged, &digests, meta, WriteCondition::Always)
+            .await
+            .unwrap()
+    }
+
+    pub async fn put(s: &Store, b: &BucketRecord, key: &str, data: &[u8]) -> ObjectRecord {
+        put_with(s, b, key, data, ObjectMeta::default()).await
+    }
+}
+
 #[cfg(all(test, feature = "rocksdb"))]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -1030,31 +1089,7 @@ mod tests {
     use crate::checksum::ChecksumAlgorithm;
     use crate::meta::{ListEntry, WriteCondition};
 
-    /// A store over a RocksDB index in a temp dir and in-memory blobs.
-    async fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = crate::meta::rocks::RocksMeta::open(dir.path(), false).unwrap();
-        let blobs = BlobStore::new(Arc::new(object_store::memory::InMemory::new()), 1024);
-        (dir, Store::with_parts(Arc::new(meta), blobs).await)
-    }
-
-    async fn put(s: &Store, b: &BucketRecord, key: &str, data: &[u8]) -> ObjectRecord {
-        let mut staged = s.stage_blob().await.unwrap();
-        let mut hasher = ObjectHasher::new(None, Some(ChecksumAlgorithm::Crc32c));
-        hasher.update(data);
-        staged.write(Bytes::copy_from_slice(data)).await.unwrap();
-        let digests = hasher.finish();
-        s.commit_object(
-            b,
-            key,
-            staged,
-            &digests,
-            ObjectMeta::default(),
-            WriteCondition::Always,
-        )
-        .await
-        .unwrap()
-    }
+    use super::testing::{put, store};
 
     async fn read(s: &Store, rec: &ObjectRecord) -> Vec<u8> {
         let pieces: Vec<Bytes> = s

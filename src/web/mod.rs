@@ -37,6 +37,8 @@ pub struct AppState {
     pub started: Instant,
     /// What the background scrubber last found.
     pub scrub: Arc<crate::scrub::ScrubStatus>,
+    /// What the lifecycle worker last did.
+    pub lifecycle: Arc<crate::lifecycle::LifecycleStatus>,
 }
 
 impl AppState {

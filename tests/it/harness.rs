@@ -816,3 +816,19 @@ pub fn blob_files(data_dir: &Path) -> Option<usize> {
     walk(&blobs, &mut count);
     Some(count)
 }
+
+/// Turns versioning on for `bucket`.
+pub async fn enable_versioning(client: &Client, bucket: &str) {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    client
+        .put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("enable versioning on {bucket}: {e:?}"));
+}

@@ -27,6 +27,7 @@ mod s3_conditional;
 mod s3_copy;
 mod s3_cors;
 mod s3_hard_keys;
+mod s3_lifecycle;
 mod s3_list;
 mod s3_multipart;
 mod s3_multipart_presign;

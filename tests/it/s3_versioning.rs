@@ -2,10 +2,9 @@
 //! that counts every version, and a scrub that knows noncurrent versions hold blobs too.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 use crate::api_bucket_keys::{api, root};
-use crate::harness::{assert_err, get_bytes, Server};
+use crate::harness::{assert_err, enable_versioning, get_bytes, Server};
 
 #[tokio::test]
 async fn versions_delete_markers_usage_and_scrub() {
@@ -15,16 +14,7 @@ async fn versions_delete_markers_usage_and_scrub() {
     }
     let s3 = srv.client();
     let bucket = srv.bucket(&s3, "ver").await;
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    enable_versioning(&s3, &bucket).await;
     let mut ids = Vec::new();
     for body in ["one", "two!"] {
         let put = s3
