@@ -402,6 +402,7 @@ mod tests {
             expiration: None,
             noncurrent_expiration: None,
             abort_incomplete_upload_days: None,
+            legacy_prefix: false,
         }
     }
 

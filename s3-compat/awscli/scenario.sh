@@ -621,6 +621,26 @@ t_object_lock() {
   awsx s3api delete-bucket --bucket "$LBUCKET"
 }
 
+t_attributes() {
+  local etag
+  printf 'attributes' >"$WORK/attr.txt"
+  etag="$(md5sum "$WORK/attr.txt" | cut -d' ' -f1)"
+  awsx s3 mb "s3://$BUCKET" # the first bucket was removed by the rb check
+  awsx s3api put-object --bucket "$BUCKET" --key attr.txt --body "$WORK/attr.txt" \
+    --checksum-algorithm SHA256 >/dev/null
+  expect_eq "etag size class" "$etag 10 STANDARD" \
+    "$(awsx s3api get-object-attributes --bucket "$BUCKET" --key attr.txt \
+      --object-attributes ETag ObjectSize StorageClass \
+      --query '[ETag, ObjectSize, StorageClass]' --output text | tr '\t' ' ')"
+  expect_eq "sha256" "$(openssl dgst -sha256 -binary "$WORK/attr.txt" | base64)" \
+    "$(awsx s3api get-object-attributes --bucket "$BUCKET" --key attr.txt \
+      --object-attributes Checksum --query Checksum.ChecksumSHA256 --output text)"
+  if awsx s3api get-object-attributes --bucket "$BUCKET" --key absent \
+    --object-attributes ETag 2>"$WORK/attr.err"; then return 1; fi
+  grep -q NoSuchKey "$WORK/attr.err"
+  awsx s3 rb --force "s3://$BUCKET" >/dev/null
+}
+
 t_lifecycle() {
   local yesterday header
   awsx s3 mb "s3://$CBUCKET"
@@ -846,6 +866,7 @@ check "versioning" "s3api versioning: ids, get by version, delete marker, list-o
 check "tagging" "s3api tagging: put with tags, put/get/delete-object-tagging by version, copy directive, limits, bucket tagging" t_tagging
 gap_check "object lock" "s3api object lock: bucket with lock, default retention, governance bypass, compliance, legal hold" \
   "GetObjectRetention answers 500 for retention set by put-object headers" t_object_lock
+check "attributes" "s3api get-object-attributes: ETag, size, storage class, checksum, NoSuchKey" t_attributes
 check "lifecycle" "s3api lifecycle: put/get/delete configuration, x-amz-expiration, a past date expires at the next pass, Days 0 refused" t_lifecycle
 cnx_check "management" "management: POST /storage/buckets (curl --aws-sigv4), seen by S3" t_mgmt_create_bucket
 cnx_check "management" "management: read bucket key with the aws CLI (ls/cp down ok, upload denied)" t_mgmt_read_key

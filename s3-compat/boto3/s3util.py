@@ -325,3 +325,18 @@ class RequestRecorder:
             if method is None or req[0] == method:
                 return req
         raise AssertionError("no request recorded")
+
+
+def versions_of(s3, bucket, **kw) -> list[tuple]:
+    """[(key, version id, is latest, is delete marker)] in listing order (all pages)."""
+    out = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, **kw):
+        entries = [(v, False) for v in page.get("Versions", [])]
+        entries += [(m, True) for m in page.get("DeleteMarkers", [])]
+        # boto3 splits versions from markers; put them back in S3's order: keys in order,
+        # each key's latest first, then newest first.
+        entries.sort(
+            key=lambda e: (e[0]["Key"], not e[0]["IsLatest"], -e[0]["LastModified"].timestamp())
+        )
+        out += [(e["Key"], e["VersionId"], e["IsLatest"], marker) for e, marker in entries]
+    return out

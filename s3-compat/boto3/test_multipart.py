@@ -1062,3 +1062,24 @@ def test_complete_with_wrong_full_object_checksum(mpu_bucket):
         )
     with expect_error("NoSuchKey", 404):
         client.get_object(Bucket=mpu_bucket, Key="fw")
+
+
+@pytest.mark.moto_gap("does not check part checksums in CompleteMultipartUpload")
+def test_reuploaded_part_replaces_its_checksum(mpu_bucket):
+    """A part uploaded again under the same number takes the new bytes' checksum: the
+    Complete that lists the old checksum is refused, the one with the new is the object's."""
+    client = make_client()
+    up = client.create_multipart_upload(Bucket=mpu_bucket, Key="re", ChecksumAlgorithm="CRC32")
+    first = upload_parts(client, mpu_bucket, "re", up["UploadId"], [PART_1, TAIL], ChecksumAlgorithm="CRC32")
+    again = client.upload_part(Bucket=mpu_bucket, Key="re", UploadId=up["UploadId"], PartNumber=2,
+                               Body=b"another tail", ChecksumAlgorithm="CRC32")
+    assert again["ChecksumCRC32"] == checksum_b64("CRC32", b"another tail")
+    listed = client.list_parts(Bucket=mpu_bucket, Key="re", UploadId=up["UploadId"])["Parts"]
+    assert [p["ChecksumCRC32"] for p in listed] == [first[0]["ChecksumCRC32"], again["ChecksumCRC32"]]
+    with expect_error(("InvalidPart", "BadDigest"), 400):
+        complete(client, mpu_bucket, "re", up["UploadId"], first)
+    done = [first[0], {"PartNumber": 2, "ETag": again["ETag"], "ChecksumCRC32": again["ChecksumCRC32"]}]
+    complete(client, mpu_bucket, "re", up["UploadId"], done)
+    head = client.head_object(Bucket=mpu_bucket, Key="re", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == composite_checksum("CRC32", [PART_1, b"another tail"])
+    assert client.get_object(Bucket=mpu_bucket, Key="re")["Body"].read() == PART_1 + b"another tail"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from s3util import ON_MOTO, expect_error, payload
+from s3util import ON_MOTO, expect_error, payload, versions_of
 
 
 def enable(s3, bucket, status="Enabled"):
@@ -16,21 +16,6 @@ def enable(s3, bucket, status="Enabled"):
 
 def headers(resp) -> dict:
     return resp["ResponseMetadata"]["HTTPHeaders"]
-
-
-def versions_of(s3, bucket, **kw):
-    """[(key, version id, is latest, is delete marker)] in listing order (all pages)."""
-    out = []
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, **kw):
-        entries = [(v, False) for v in page.get("Versions", [])]
-        entries += [(m, True) for m in page.get("DeleteMarkers", [])]
-        # boto3 splits versions from markers; put them back in S3's order: keys in order,
-        # each key's latest first, then newest first.
-        entries.sort(
-            key=lambda e: (e[0]["Key"], not e[0]["IsLatest"], -e[0]["LastModified"].timestamp())
-        )
-        out += [(e["Key"], e["VersionId"], e["IsLatest"], marker) for e, marker in entries]
-    return out
 
 
 def test_a_new_bucket_is_unversioned_and_lists_null_versions(s3, bucket):

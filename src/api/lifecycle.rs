@@ -155,6 +155,7 @@ impl TryFrom<RuleView> for LifecycleRule {
             abort_incomplete_upload_days: v
                 .abort_incomplete_multipart_upload
                 .map(|a| a.days_after_initiation),
+            legacy_prefix: false,
         })
     }
 }

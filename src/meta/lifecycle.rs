@@ -23,6 +23,10 @@ pub struct LifecycleRule {
     /// Days after initiation after which an unfinished multipart upload is aborted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abort_incomplete_upload_days: Option<u32>,
+    /// Given with the original API's rule-level `Prefix` rather than a `Filter`, and shown
+    /// back the same way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_prefix: bool,
 }
 
 /// What a rule applies to: every condition must hold (an empty filter matches everything).
@@ -190,7 +194,9 @@ pub fn validate(rules: &[LifecycleRule]) -> Result<()> {
             && r.noncurrent_expiration.is_none()
             && r.abort_incomplete_upload_days.is_none()
         {
-            return bad(format!("Rule `{}` names no action.", r.id));
+            return Err(Error::InvalidRequest(
+                "At least one action needs to be specified in a rule".into(),
+            ));
         }
         let zero_days = matches!(r.expiration, Some(Expiration::Days(0)))
             || r.noncurrent_expiration.is_some_and(|n| n.days == 0)
@@ -241,6 +247,7 @@ mod tests {
             expiration: None,
             noncurrent_expiration: None,
             abort_incomplete_upload_days: None,
+            legacy_prefix: false,
         }
     }
 

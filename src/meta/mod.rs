@@ -162,6 +162,9 @@ pub struct StoredHeaders {
 pub struct Segment {
     pub blob: String,
     pub len: u64,
+    /// The part's checksum (of the upload's algorithm), for a segment that was a part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<Checksum>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -748,6 +751,7 @@ pub(crate) mod fixtures {
                 vec![Segment {
                     blob: blob.into(),
                     len: size,
+                    checksum: None,
                 }]
             },
             upload_id: None,

@@ -352,6 +352,7 @@ mod tests {
             segments: vec![Segment {
                 blob: "p1".into(),
                 len: 10,
+                checksum: None,
             }],
             upload_id: None,
             version_id: None,

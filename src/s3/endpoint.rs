@@ -50,6 +50,7 @@ pub enum S3Op {
     GetBucketLifecycleConfiguration,
     PutBucketLifecycleConfiguration,
     DeleteBucketLifecycle,
+    GetObjectAttributes,
 }
 
 pub use crate::access::Permission;
@@ -71,6 +72,7 @@ impl S3Op {
             | GetObjectTagging
             | GetBucketTagging
             | GetBucketLifecycleConfiguration
+            | GetObjectAttributes
             | GetObjectLockConfiguration
             | GetObjectRetention
             | GetObjectLegalHold => Permission::Read,
@@ -146,6 +148,7 @@ impl S3Op {
             GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
             PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
             DeleteBucketLifecycle => "DeleteBucketLifecycle",
+            GetObjectAttributes => "GetObjectAttributes",
         }
     }
 }
@@ -203,6 +206,7 @@ pub fn parse(
                     | "retention"
                     | "legal-hold"
                     | "lifecycle"
+                    | "attributes"
             )
     });
     let not_impl = |what: &str| {
@@ -235,8 +239,8 @@ pub fn parse(
             Method::GET if q.has("lifecycle") => S3Op::GetBucketLifecycleConfiguration,
             Method::PUT if q.has("lifecycle") => S3Op::PutBucketLifecycleConfiguration,
             Method::DELETE if q.has("lifecycle") => S3Op::DeleteBucketLifecycle,
-            _ if q.has("retention") || q.has("legal-hold") => {
-                return Err(not_impl("Retention and legal hold of a bucket"))
+            _ if q.has("retention") || q.has("legal-hold") || q.has("attributes") => {
+                return Err(not_impl("Retention, legal hold and attributes of a bucket"))
             }
             Method::GET if q.has("uploads") => S3Op::ListMultipartUploads,
             Method::GET if q.get("list-type") == Some("2") => S3Op::ListObjectsV2,
@@ -259,6 +263,10 @@ pub fn parse(
             Method::GET => S3Op::GetObjectTagging,
             Method::PUT => S3Op::PutObjectTagging,
             Method::DELETE => S3Op::DeleteObjectTagging,
+            _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
+        },
+        (Some(_), Some(_)) if q.has("attributes") => match *method {
+            Method::GET => S3Op::GetObjectAttributes,
             _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
         },
         (Some(_), Some(_)) if q.has("retention") => match *method {
@@ -418,6 +426,12 @@ mod tests {
                 PutBucketLifecycleConfiguration,
             ),
             (Method::DELETE, None, "lifecycle", DeleteBucketLifecycle),
+            (
+                Method::GET,
+                k,
+                "attributes&versionId=null",
+                GetObjectAttributes,
+            ),
         ] {
             assert_eq!(op(m, b, bk, q, false).unwrap(), want, "{q}");
         }

@@ -43,8 +43,12 @@ fn parse_date(s: &str) -> S3Result<i64> {
 
 fn filter_of(rule: &xml::LifecycleRule) -> S3Result<RuleFilter> {
     let Some(f) = &rule.filter else {
+        let prefix = rule
+            .prefix
+            .clone()
+            .ok_or_else(|| malformed("a rule needs a Filter (or the older Prefix)"))?;
         return Ok(RuleFilter {
-            prefix: rule.prefix.clone().unwrap_or_default(),
+            prefix,
             ..RuleFilter::default()
         });
     };
@@ -95,9 +99,8 @@ fn expiration_of(e: &xml::LifecycleExpiration) -> S3Result<Option<Expiration>> {
         (Some(d), None, false) => Ok(Some(Expiration::Days(number("Days", d)?))),
         (None, Some(d), false) => Ok(Some(Expiration::Date(parse_date(d)?))),
         (Some(_), Some(_), _) => Err(malformed("Expiration names Days or Date, not both")),
-        (_, _, true) => Err(S3Error::new(
-            S3Code::InvalidArgument,
-            "ExpiredObjectDeleteMarker cannot be specified with Days or Date in a Lifecycle Expiration Policy.",
+        (_, _, true) => Err(malformed(
+            "ExpiredObjectDeleteMarker cannot be specified with Days or Date",
         )),
     }
 }
@@ -167,6 +170,7 @@ fn rule_of(r: &xml::LifecycleRule) -> S3Result<LifecycleRule> {
             .flatten(),
         noncurrent_expiration,
         abort_incomplete_upload_days,
+        legacy_prefix: r.filter.is_none(),
     })
 }
 
@@ -175,7 +179,27 @@ fn parse_configuration(doc: &[u8]) -> S3Result<Vec<LifecycleRule>> {
     if conf.rules.is_empty() {
         return Err(malformed("at least one Rule is required"));
     }
-    conf.rules.iter().map(rule_of).collect()
+    let rules: Vec<LifecycleRule> = conf.rules.iter().map(rule_of).collect::<S3Result<_>>()?;
+    // The original API (a rule-level Prefix) and the current one (Filter) do not mix, and
+    // the newer elements need the current one.
+    if rules.iter().any(|r| r.legacy_prefix) {
+        let v2_only = |m: &str| {
+            Err(S3Error::new(
+                S3Code::InvalidRequest,
+                format!("{m} element can only be used in Lifecycle V2."),
+            ))
+        };
+        if rules.iter().any(|r| !r.legacy_prefix) {
+            return v2_only("Filter");
+        }
+        if rules.iter().any(|r| {
+            r.noncurrent_expiration
+                .is_some_and(|n| n.keep_newer.is_some())
+        }) {
+            return v2_only("NewerNoncurrentVersions");
+        }
+    }
+    Ok(rules)
 }
 
 fn write_filter(w: &mut XmlWriter, f: &RuleFilter) {
@@ -224,7 +248,11 @@ pub fn configuration_document(rules: &[LifecycleRule]) -> String {
             None => {}
         }
         w.elem("ID", &r.id);
-        write_filter(&mut w, &r.filter);
+        if r.legacy_prefix {
+            w.elem("Prefix", &r.filter.prefix);
+        } else {
+            write_filter(&mut w, &r.filter);
+        }
         w.elem("Status", if r.enabled { "Enabled" } else { "Disabled" });
         if let Some(n) = r.noncurrent_expiration {
             w.open("NoncurrentVersionExpiration")
@@ -307,7 +335,7 @@ mod tests {
         let doc = conf(
             "<Rule><ID>a</ID><Filter><Prefix>logs/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>3</Days></Expiration></Rule>\
              <Rule><ID>b</ID><Filter><And><Prefix>x/</Prefix><Tag><Key>t</Key><Value>1</Value></Tag><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan></And></Filter><Status>Disabled</Status><NoncurrentVersionExpiration><NoncurrentDays>2</NoncurrentDays><NewerNoncurrentVersions>3</NewerNoncurrentVersions></NoncurrentVersionExpiration></Rule>\
-             <Rule><ID>c</ID><Prefix>old/</Prefix><Status>Enabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>\
+             <Rule><ID>c</ID><Filter><Prefix>old/</Prefix></Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>\
              <Rule><ID>d</ID><Filter/><Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration></Rule>\
              <Rule><ID>e</ID><Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter><Status>Enabled</Status><Expiration><Date>2030-01-01T00:00:00Z</Date></Expiration></Rule>",
         );
@@ -326,6 +354,16 @@ mod tests {
         assert!(matches!(rules[4].expiration, Some(Expiration::Date(_))));
         let again = parse_configuration(configuration_document(&rules).as_bytes()).unwrap();
         assert_eq!(again, rules);
+        // The original API's rule-level prefix is shown back the same way.
+        let legacy = conf("<Rule><ID>v1</ID><Prefix>old/</Prefix><Status>Enabled</Status><Expiration><Days>3</Days></Expiration></Rule>");
+        let rules = parse_configuration(legacy.as_bytes()).unwrap();
+        assert!(rules[0].legacy_prefix);
+        let doc = configuration_document(&rules);
+        assert!(
+            doc.contains("<ID>v1</ID><Prefix>old/</Prefix><Status>"),
+            "{doc}"
+        );
+        assert_eq!(parse_configuration(doc.as_bytes()).unwrap(), rules);
     }
 
     #[test]
@@ -337,7 +375,10 @@ mod tests {
             (rule("<Status>On</Status><Filter/><Expiration><Days>1</Days></Expiration>"), S3Code::MalformedXML),
             (rule("<Status>Enabled</Status><Prefix>a</Prefix><Filter/><Expiration><Days>1</Days></Expiration>"), S3Code::MalformedXML),
             (rule("<Status>Enabled</Status><Filter><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></Filter><Expiration><Days>1</Days></Expiration>"), S3Code::MalformedXML),
-            (rule("<Status>Enabled</Status><Filter/><Expiration><Days>1</Days><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>"), S3Code::InvalidArgument),
+            (rule("<Status>Enabled</Status><Filter/><Expiration><Days>1</Days><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>"), S3Code::MalformedXML),
+            (rule("<Status>Enabled</Status><Expiration><Days>1</Days></Expiration>"), S3Code::MalformedXML),
+            (conf("<Rule><Status>Enabled</Status><Prefix>a</Prefix><Expiration><Days>1</Days></Expiration></Rule><Rule><Status>Enabled</Status><Filter/><Expiration><Days>1</Days></Expiration></Rule>"), S3Code::InvalidRequest),
+            (rule("<Status>Enabled</Status><Prefix>a</Prefix><NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays><NewerNoncurrentVersions>2</NewerNoncurrentVersions></NoncurrentVersionExpiration>"), S3Code::InvalidRequest),
             (rule("<Status>Enabled</Status><Filter/><Expiration><Days>x</Days></Expiration>"), S3Code::MalformedXML),
             (rule("<Status>Enabled</Status><Filter/><Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition>"), S3Code::NotImplemented),
             (rule("<Status>Enabled</Status><Filter/><NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays><NewerNoncurrentVersions>0</NewerNoncurrentVersions></NoncurrentVersionExpiration>"), S3Code::InvalidArgument),

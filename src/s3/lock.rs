@@ -6,7 +6,7 @@ use http::StatusCode;
 use super::bucket::resolve;
 use super::error::{S3Code, S3Error, S3Result};
 use super::headers::{future_date, iso_date, legal_hold_status, no_lock_configuration};
-use super::object::{read_document, version_param};
+use super::object::{named_version, read_document, version_param};
 use super::{status_only, xml_ok, Ctx};
 use crate::access::Permission;
 use crate::meta::lock::{check_retention_change, DefaultRetention, LockMode, RetentionPeriod};
@@ -40,12 +40,8 @@ async fn locked_target(ctx: &Ctx) -> S3Result<(BucketRecord, Option<VersionRef>)
 
 /// The version a Get retention or legal hold request reads.
 async fn locked_version(ctx: &Ctx) -> S3Result<ObjectRecord> {
-    let (b, version) = locked_target(ctx).await?;
-    Ok(ctx
-        .state
-        .store
-        .object(&b, ctx.key()?, version.as_ref())
-        .await?)
+    let (b, _) = locked_target(ctx).await?;
+    named_version(ctx, &b).await
 }
 
 pub async fn get_object_lock_configuration(ctx: &Ctx) -> S3Result<Response> {

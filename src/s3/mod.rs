@@ -1,6 +1,7 @@
 //! The S3 surface: authenticate, parse the operation, check the bucket and the caller's
 //! rights, then dispatch to one handler per operation. Every error becomes an S3 XML error here.
 
+pub mod attributes;
 pub mod body;
 pub mod bucket;
 pub mod cors;
@@ -283,6 +284,7 @@ async fn dispatch(ctx: Ctx, op: S3Op, body: &mut RequestBody) -> S3Result<Respon
         GetBucketLifecycleConfiguration => lifecycle::get_bucket_lifecycle(&ctx).await,
         PutBucketLifecycleConfiguration => lifecycle::put_bucket_lifecycle(&ctx, body).await,
         DeleteBucketLifecycle => lifecycle::delete_bucket_lifecycle(&ctx).await,
+        GetObjectAttributes => attributes::get_object_attributes(&ctx).await,
     }
 }
 

@@ -315,6 +315,12 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
         header(h, "x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
     if checksum_mode && range.is_none() {
         checksum_headers(hm, &rec);
+    } else if let (true, Some(n)) = (checksum_mode, ctx.query.get("partNumber")) {
+        // A part of a multipart object: that part's own checksum, as S3 gives it.
+        let part = n.parse::<usize>().ok().and_then(|n| n.checked_sub(1));
+        if let Some(c) = part.and_then(|i| rec.segments.get(i)?.checksum.as_ref()) {
+            set(hm, c.algorithm.header(), &c.value);
+        }
     }
     for (param, name) in OVERRIDES {
         if let Some(v) = ctx.query.get(param) {
@@ -405,6 +411,16 @@ pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
         }
     }
     Ok(r)
+}
+
+/// The version of the request's key that its `versionId` names (the current one without).
+pub async fn named_version(ctx: &Ctx, bucket: &BucketRecord) -> S3Result<ObjectRecord> {
+    let version = version_param(ctx)?;
+    Ok(ctx
+        .state
+        .store
+        .object(bucket, ctx.key()?, version.as_ref())
+        .await?)
 }
 
 /// The `versionId` a request names; one this server cannot have made is refused.

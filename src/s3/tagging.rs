@@ -4,7 +4,7 @@ use http::StatusCode;
 
 use super::bucket::resolve;
 use super::error::{S3Code, S3Error, S3Result};
-use super::object::{read_document, version_header, version_param};
+use super::object::{named_version, read_document, version_header, version_param};
 use super::{status_only, xml_ok, Ctx};
 use crate::meta::Tags;
 use crate::web::body::{RequestBody, Response};
@@ -35,12 +35,7 @@ fn parse_tagging(doc: &[u8]) -> S3Result<Tags> {
 
 pub async fn get_object_tagging(ctx: &Ctx) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
-    let version = version_param(ctx)?;
-    let rec = ctx
-        .state
-        .store
-        .object(&bucket, ctx.key()?, version.as_ref())
-        .await?;
+    let rec = named_version(ctx, &bucket).await?;
     let mut r = xml_ok(tagging_document(&rec.tags));
     version_header(r.headers_mut(), &bucket, &rec);
     Ok(r)

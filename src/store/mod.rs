@@ -424,6 +424,7 @@ impl Store {
             vec![Segment {
                 blob: staged.id.clone(),
                 len: staged.len,
+                checksum: None,
             }]
         };
         let (b, k, r) = (bucket.clone(), key.to_owned(), rec.clone());

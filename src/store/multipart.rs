@@ -318,6 +318,7 @@ fn manifest(
             .map(|p| Segment {
                 blob: p.blob.clone(),
                 len: p.size,
+                checksum: p.checksum.clone(),
             })
             .collect(),
         version_id: None,

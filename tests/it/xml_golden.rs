@@ -274,6 +274,28 @@ async fn every_xml_document_matches_its_golden_file() {
         &req("GET", "/golden/tagged?tagging".into(), vec![], vec![]).await,
         200,
     );
+    golden(
+        "object_attributes",
+        &req(
+            "GET",
+            "/golden/tagged?attributes".into(),
+            vec![(
+                "x-amz-object-attributes",
+                "ETag,Checksum,StorageClass,ObjectSize".into(),
+            )],
+            vec![],
+        )
+        .await,
+        200,
+    );
+    let rules = b"<LifecycleConfiguration><Rule><ID>logs</ID><Filter><And><Prefix>logs/</Prefix><Tag><Key>t</Key><Value>1</Value></Tag></And></Filter><Status>Enabled</Status><Expiration><Days>30</Days></Expiration><NoncurrentVersionExpiration><NoncurrentDays>7</NoncurrentDays><NewerNoncurrentVersions>2</NewerNoncurrentVersions></NoncurrentVersionExpiration></Rule><Rule><ID>uploads</ID><Filter><Prefix>tmp/</Prefix></Filter><Status>Disabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>3</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>".to_vec();
+    let r = req("PUT", "/golden?lifecycle".into(), vec![], rules).await;
+    ok(&r, "lifecycle");
+    golden(
+        "lifecycle_configuration",
+        &req("GET", "/golden?lifecycle".into(), vec![], vec![]).await,
+        200,
+    );
     let conf = b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Years>1</Years></DefaultRetention></Rule></ObjectLockConfiguration>".to_vec();
     let r = req("PUT", "/golden?object-lock".into(), vec![], conf).await;
     ok(&r, "object lock");
