@@ -4,7 +4,8 @@
 
 use cnx_storage::meta::{ObjectRecord, StoredHeaders, RECORD_VERSION};
 use cnx_storage::s3::headers::{
-    checksum_request, content_md5, parse_range, read_condition, stored_metadata, write_condition,
+    checksum_request, content_md5, object_lock, parse_range, read_condition, stored_metadata,
+    tagging, write_condition,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -42,11 +43,16 @@ fuzz_target!(|data: &[u8]| {
         upload_id: None,
         version_id: None,
         delete_marker: false,
+        tags: Vec::new(),
+        retention: None,
+        legal_hold: None,
     };
     let _ = read_condition(&h, "", &rec);
     let _ = read_condition(&h, "x-amz-copy-source-", &rec);
     let _ = write_condition(&h);
     let _ = content_md5(&h);
     let _ = checksum_request(&h);
+    let _ = tagging(&h);
+    let _ = object_lock(&h);
     let _ = stored_metadata(&h);
 });

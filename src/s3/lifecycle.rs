@@ -174,7 +174,7 @@ fn rule_of(r: &xml::LifecycleRule) -> S3Result<LifecycleRule> {
     })
 }
 
-fn parse_configuration(doc: &[u8]) -> S3Result<Vec<LifecycleRule>> {
+pub fn parse_configuration(doc: &[u8]) -> S3Result<Vec<LifecycleRule>> {
     let conf: xml::LifecycleConfiguration = xml::parse(doc).map_err(malformed)?;
     if conf.rules.is_empty() {
         return Err(malformed("at least one Rule is required"));

@@ -66,7 +66,7 @@ pub async fn get_object_lock_configuration(ctx: &Ctx) -> S3Result<Response> {
 }
 
 /// The default retention an ObjectLockConfiguration asks for (`None`: no rule).
-fn requested_default(doc: &[u8]) -> S3Result<Option<DefaultRetention>> {
+pub fn requested_default(doc: &[u8]) -> S3Result<Option<DefaultRetention>> {
     const WHAT: &str = "ObjectLockConfiguration";
     let conf: xml::ObjectLockConfiguration = xml::parse(doc).map_err(|m| malformed(WHAT, m))?;
     if conf.object_lock_enabled.as_deref().map(str::trim) != Some("Enabled") {
@@ -127,7 +127,7 @@ pub async fn get_object_retention(ctx: &Ctx) -> S3Result<Response> {
 }
 
 /// The retention a Retention document asks for; an empty one removes it.
-fn requested_retention(doc: &[u8]) -> S3Result<Option<Retention>> {
+pub fn requested_retention(doc: &[u8]) -> S3Result<Option<Retention>> {
     let r: xml::Retention = xml::parse(doc).map_err(|m| malformed("Retention", m))?;
     match (r.mode.as_deref(), r.retain_until_date.as_deref()) {
         (None, None) => Ok(None),

@@ -23,7 +23,7 @@ pub fn tagging_document(tags: &Tags) -> String {
     w.finish()
 }
 
-fn parse_tagging(doc: &[u8]) -> S3Result<Tags> {
+pub fn parse_tagging(doc: &[u8]) -> S3Result<Tags> {
     let t: xml::Tagging =
         xml::parse(doc).map_err(|m| S3Error::new(S3Code::MalformedXML, format!("Tagging: {m}")))?;
     Ok(t.tag_set
