@@ -62,6 +62,19 @@ pub struct NoncurrentExpiration {
     pub keep_newer: Option<u32>,
 }
 
+pub const NUL_REFUSED: &str = "A lifecycle rule's ID, prefix and tags cannot hold a NUL character.";
+
+impl LifecycleRule {
+    /// No key holds a NUL, and XML cannot show one back.
+    pub fn holds_nul(&self) -> bool {
+        let f = &self.filter;
+        [self.id.as_str(), f.prefix.as_str()]
+            .into_iter()
+            .chain(f.tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
+            .any(|t| t.contains('\0'))
+    }
+}
+
 impl RuleFilter {
     pub fn has_conditions_beyond_prefix(&self) -> bool {
         !self.tags.is_empty() || self.size_greater_than.is_some() || self.size_less_than.is_some()
@@ -186,6 +199,9 @@ pub fn validate(rules: &[LifecycleRule]) -> Result<()> {
             return bad(format!(
                 "ID length should not exceed allowed limit of {MAX_ID_CHARS}"
             ));
+        }
+        if r.holds_nul() {
+            return bad(NUL_REFUSED.into());
         }
         if !ids.insert(r.id.as_str()) {
             return bad("Rule ID must be unique. Found same ID for more than one rule".into());

@@ -8,7 +8,9 @@ use super::error::{S3Code, S3Error, S3Result};
 use super::headers::{http_date, iso_date};
 use super::object::read_document;
 use super::{status_only, xml_ok, Ctx};
-use crate::meta::lifecycle::{Expiration, Judge, LifecycleRule, NoncurrentExpiration, RuleFilter};
+use crate::meta::lifecycle::{
+    Expiration, Judge, LifecycleRule, NoncurrentExpiration, RuleFilter, NUL_REFUSED,
+};
 use crate::meta::{BucketRecord, ObjectRecord};
 use crate::web::body::{RequestBody, Response};
 use crate::xml::{self, XmlWriter};
@@ -180,6 +182,9 @@ pub fn parse_configuration(doc: &[u8]) -> S3Result<Vec<LifecycleRule>> {
         return Err(malformed("at least one Rule is required"));
     }
     let rules: Vec<LifecycleRule> = conf.rules.iter().map(rule_of).collect::<S3Result<_>>()?;
+    if rules.iter().any(LifecycleRule::holds_nul) {
+        return Err(crate::error::Error::InvalidArgument(NUL_REFUSED.into()).into());
+    }
     // The original API (a rule-level Prefix) and the current one (Filter) do not mix, and
     // the newer elements need the current one.
     if rules.iter().any(|r| r.legacy_prefix) {
@@ -364,6 +369,22 @@ mod tests {
             "{doc}"
         );
         assert_eq!(parse_configuration(doc.as_bytes()).unwrap(), rules);
+        // Control characters in a prefix are shown back as references and read back alike;
+        // a NUL, which XML cannot carry, is refused.
+        let odd = conf("<Rule><ID>c</ID><Filter><Prefix>a\u{1}b&#13;</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>");
+        let rules = parse_configuration(odd.as_bytes()).unwrap();
+        assert_eq!(rules[0].filter.prefix, "a\u{1}b\r");
+        let doc = configuration_document(&rules);
+        assert_eq!(parse_configuration(doc.as_bytes()).unwrap(), rules);
+        let spaced = conf("<Rule><ID>&#32;s </ID><Filter><Prefix>&#32;a </Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>");
+        let rules = parse_configuration(spaced.as_bytes()).unwrap();
+        let doc = configuration_document(&rules);
+        assert_eq!(parse_configuration(doc.as_bytes()).unwrap(), rules, "{doc}");
+        let nul = conf("<Rule><ID>n</ID><Filter><Prefix>a\0b</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>");
+        assert_eq!(
+            parse_configuration(nul.as_bytes()).unwrap_err().code,
+            S3Code::InvalidArgument
+        );
     }
 
     #[test]
