@@ -585,8 +585,9 @@ t_object_lock() {
   grep -q AccessDenied "$WORK/lock.err"
   awsx s3api delete-object --bucket "$LBUCKET" --key doc --version-id "$v1" \
     --bypass-governance-retention >/dev/null
-  # compliance retention and legal hold: extended, never shortened, no bypass
-  until_soon="$(date -u -d '+8 seconds' +%Y-%m-%dT%H:%M:%SZ)"
+  # compliance retention and legal hold: extended, never shortened, no bypass (the dates
+  # leave room for a loaded machine: the shortened date must still be in the future)
+  until_soon="$(date -u -d '+15 seconds' +%Y-%m-%dT%H:%M:%SZ)"
   v2="$(awsx s3api put-object --bucket "$LBUCKET" --key c --body "$WORK/l.txt" \
     --object-lock-mode COMPLIANCE --object-lock-retain-until-date "$until_soon" \
     --object-lock-legal-hold-status ON --query VersionId --output text)"
@@ -594,7 +595,7 @@ t_object_lock() {
   expect_eq "retention mode" COMPLIANCE "$out"
   expect_eq "legal hold" ON \
     "$(awsx s3api get-object-legal-hold --bucket "$LBUCKET" --key c --query LegalHold.Status --output text)"
-  until_later="$(date -u -d '+10 seconds' +%Y-%m-%dT%H:%M:%SZ)"
+  until_later="$(date -u -d '+17 seconds' +%Y-%m-%dT%H:%M:%SZ)"
   awsx s3api put-object-retention --bucket "$LBUCKET" --key c --version-id "$v2" \
     --retention "{\"Mode\":\"COMPLIANCE\",\"RetainUntilDate\":\"$until_later\"}"
   if awsx s3api put-object-retention --bucket "$LBUCKET" --key c --version-id "$v2" \
