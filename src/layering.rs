@@ -34,6 +34,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     // Front ends.
     ("server", 8),
     ("cli", 8),
+    ("bench", 8),
 ];
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod bench;
 pub mod blob;
 pub mod checksum;
 #[cfg(feature = "rocksdb")]

@@ -70,6 +70,10 @@ enum Command {
         #[arg(long, default_value_t = cnx_storage::scrub::ORPHAN_GRACE.as_secs())]
         orphans_older_than: u64,
     },
+    /// Measure an S3 endpoint (this server or any other): PUT/GET/HEAD/LIST/DELETE/multipart
+    /// workloads with every byte checked; prints ops/s, MiB/s, latency percentiles, and the
+    /// server's CPU and peak RSS given its pid. Exit 1 when any operation failed.
+    Bench(Box<cnx_storage::bench::BenchArgs>),
     /// Account-level access keys: act as an account (root may name any account).
     AccessKeys {
         #[command(flatten)]
@@ -201,6 +205,16 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
                 Err(e) => {
                     eprintln!("error: {e}");
                     Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Bench(args) => {
+            let rt = runtime()?;
+            match rt.block_on(cnx_storage::bench::run(*args)) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(1))
                 }
             }
         }

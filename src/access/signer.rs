@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    sign, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
-    UriPathNormalizationMode,
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest,
+    SignatureLocation, SigningSettings, UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -108,6 +108,38 @@ pub fn sign_headers(
         SignableBody::Bytes(body),
         settings(SignatureLocation::Headers, None),
     )?;
+    Ok(instructions
+        .headers()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}
+
+/// What `x-amz-content-sha256` says about an S3 request's body.
+pub enum Payload<'a> {
+    /// The whole body, hashed here.
+    Bytes(&'a [u8]),
+    /// The body's SHA-256, in hex, hashed by the caller while it streamed.
+    Sha256(String),
+    /// `UNSIGNED-PAYLOAD`: the body is not covered by the signature.
+    Unsigned,
+}
+
+/// The headers that sign an S3 request (`x-amz-content-sha256` included, as S3 requires).
+pub fn sign_s3_headers(
+    who: &Signing<'_>,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    payload: Payload<'_>,
+) -> Result<Vec<(String, String)>, String> {
+    let body = match payload {
+        Payload::Bytes(b) => SignableBody::Bytes(b),
+        Payload::Sha256(hex) => SignableBody::Precomputed(hex),
+        Payload::Unsigned => SignableBody::UnsignedPayload,
+    };
+    let mut s = settings(SignatureLocation::Headers, None);
+    s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let instructions = run(who, method, url, headers, body, s)?;
     Ok(instructions
         .headers()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

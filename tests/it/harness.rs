@@ -178,6 +178,11 @@ impl Server {
         self.is_external()
     }
 
+    /// The spawned server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|p| p.child.id())
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -14,6 +14,7 @@ mod api_jwt;
 mod api_limits;
 mod api_presign;
 mod bad_input;
+mod bench_tool;
 mod blob_backends;
 mod cli_keys;
 mod conn_limits;
