@@ -11,6 +11,10 @@ use serde::Deserialize;
 
 /// The region a server speaks for when nothing else is configured.
 pub const DEFAULT_REGION: &str = "in-mum";
+/// Objects up to this size live in the index unless the config says otherwise.
+pub const DEFAULT_INLINE_MAX: u64 = 16 * 1024;
+/// The largest `inline_max_bytes` accepted: beyond it the index would hold bulk data.
+const INLINE_CEILING: u64 = 256 * 1024;
 /// The listen address of the embedded default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 
@@ -276,6 +280,7 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     pub region: Option<String>,
     pub durability: Option<Durability>,
+    pub inline_max_bytes: Option<u64>,
     pub tls: Option<TlsConfig>,
     #[serde(default)]
     pub s3: S3Section,
@@ -304,6 +309,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub region: String,
     pub durability: Durability,
+    /// Objects up to this size are kept in the index rather than as blobs (0: none are).
+    pub inline_max_bytes: u64,
     pub tls: Option<TlsConfig>,
     pub s3_domain: Option<String>,
     pub blob: BlobBackend,
@@ -464,11 +471,20 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
             why: "set both CNX_ROOT_ACCESS_KEY and CNX_ROOT_SECRET_KEY, or neither",
         });
     }
+    let inline_max_bytes = file.inline_max_bytes.unwrap_or(DEFAULT_INLINE_MAX);
+    if inline_max_bytes > INLINE_CEILING {
+        return Err(ConfigError::Invalid {
+            name: "inline_max_bytes",
+            value: inline_max_bytes.to_string(),
+            why: "at most 262144 (256 KiB): larger objects belong in blob storage",
+        });
+    }
     Ok(Config {
         listen,
         data_dir,
         region,
         durability: file.durability.unwrap_or_default(),
+        inline_max_bytes,
         tls: file.tls,
         s3_domain: file
             .s3

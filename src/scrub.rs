@@ -227,6 +227,9 @@ async fn check_blob(
     len: u64,
     pacer: &mut Pacer,
 ) -> std::result::Result<(u64, bool), (bool, String)> {
+    if crate::meta::inline::is_inline(id) {
+        return check_inline(meta, id, len).await;
+    }
     let i = id.to_owned();
     let sums = walk(meta, move |m| m.blob_sums(&i))
         .await
@@ -275,6 +278,25 @@ async fn check_blob(
             }
         }
     }
+}
+
+/// An object kept in the index: its bytes against their CRC and the object's length.
+async fn check_inline(
+    meta: &Arc<dyn MetaStore>,
+    id: &str,
+    len: u64,
+) -> std::result::Result<(u64, bool), (bool, String)> {
+    let i = id.to_owned();
+    let raw = walk(meta, move |m| m.get_inline(&i))
+        .await
+        .map_err(|e| (false, e.to_string()))?
+        .ok_or((true, "the inline bytes are missing".to_owned()))?;
+    let at = crate::meta::inline::check(&raw).map_err(|e| (false, e))?;
+    let got = (raw.len() - at) as u64;
+    if got != len {
+        return Err((false, format!("{got} of {len} bytes")));
+    }
+    Ok((got, true))
 }
 
 /// What a pass covers and how fast it may read.

@@ -22,7 +22,7 @@ pub fn build(cfg: &Config) -> Result<BlobStore> {
                 .map_err(|e| Error::Blob(format!("cannot create {}: {e}", dir.display())))?;
             let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)?
                 .with_fsync(cfg.durability == Durability::Strict);
-            BlobStore::new(Arc::new(fs), LOCAL_CHUNK)
+            BlobStore::new(Arc::new(fs), LOCAL_CHUNK).with_local_root(dir)
         }
         BlobBackend::Memory => {
             BlobStore::new(Arc::new(object_store::memory::InMemory::new()), LOCAL_CHUNK)

@@ -2,6 +2,7 @@
 //! bounded buffer, ranged streaming reads. User keys never become paths here.
 
 pub mod backend;
+mod local_read;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub struct BlobStore {
     remote: Option<RemoteMultipart>,
     /// Bytes buffered before a write goes out as one part (or as the whole blob if it is the end).
     chunk: usize,
+    /// Set for the local backend: the directory its blobs are files under, read directly.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl BlobStore {
@@ -35,7 +38,15 @@ impl BlobStore {
             store,
             remote: None,
             chunk,
+            local_root: None,
         }
+    }
+
+    /// Reads of a local store's blobs go straight to its files in large pieces (see
+    /// [`local_read`]); writes still go through `object_store`.
+    pub fn with_local_root(mut self, root: std::path::PathBuf) -> Self {
+        self.local_root = Some(root);
+        self
     }
 
     /// Large blobs go through `multipart` (the same store as `ObjectStore`, reached without
@@ -93,6 +104,10 @@ impl BlobStore {
     ) -> Result<BoxStream<'static, Result<Bytes>>> {
         if range.is_empty() {
             return Ok(futures::stream::empty().boxed());
+        }
+        if let Some(root) = &self.local_root {
+            let file = root.join(Self::path(id).as_ref());
+            return local_read::stream(file, range).await;
         }
         let opts = GetOptions::new().with_range(Some(GetRange::Bounded(range)));
         let res = self.store.get_opts(&Self::path(id), opts).await?;

@@ -3,6 +3,7 @@
 //! RocksDB implementation. Calls are blocking: async callers run them on the blocking pool.
 
 pub mod codec;
+pub mod inline;
 pub mod lifecycle;
 pub mod lock;
 #[cfg(feature = "rocksdb")]
@@ -640,7 +641,21 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
         key: &str,
         rec: &ObjectRecord,
         cond: &WriteCondition,
+    ) -> Result<Committed> {
+        self.put_object_with(bucket, key, rec, cond, None)
+    }
+    /// [`MetaStore::put_object`], with the bytes of an inline blob of `rec` (id, bytes)
+    /// written in the same batch (see [`inline`]).
+    fn put_object_with(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        rec: &ObjectRecord,
+        cond: &WriteCondition,
+        inline: Option<(&str, &[u8])>,
     ) -> Result<Committed>;
+    /// The stored value of an inline blob (framed: see [`inline::check`]).
+    fn get_inline(&self, blob: &str) -> Result<Option<Vec<u8>>>;
     /// Deletes `key` as S3 does without a version id, if `cond` holds: removes the current
     /// object of an unversioned bucket (queueing its blobs), or puts a delete marker on top
     /// of a versioned one.
@@ -698,7 +713,8 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
         after: Option<&GcEntry>,
         limit: usize,
     ) -> Result<Vec<GcEntry>>;
-    /// Forgets a queued blob (and its chunk checksums) once it is deleted.
+    /// Forgets a queued blob (and its chunk checksums) once it is deleted; an inline blob's
+    /// bytes go with it.
     fn deleted(&self, entry: &GcEntry) -> Result<()>;
     /// Keeps the chunk checksums of a staged blob. Written without a sync of its own: the
     /// commit that makes the blob part of an object syncs the log, this entry included.

@@ -12,6 +12,7 @@ use rocksdb::{
 };
 
 use super::codec::{self, decode, encode, object_key, prefix_successor, version_key};
+use super::inline;
 use super::versions::new_version_id;
 use super::{
     counted, BucketId, BucketRecord, Committed, Deleted, GcEntry, ListEntry, ListPage, ListQuery,
@@ -31,6 +32,7 @@ pub(super) const CF_KEYS: &str = "access_keys";
 pub(super) const CF_IDEMPOTENCY: &str = "idempotency";
 pub(super) const CF_BLOB_SUMS: &str = "blob_sums";
 pub(super) const CF_VERSIONS: &str = "versions";
+const CF_INLINE: &str = "inline";
 const STRIPES: usize = 256;
 
 pub struct RocksMeta {
@@ -61,6 +63,13 @@ pub(super) fn lock_err<T>(_: T) -> Error {
 
 use crate::clock::now_ms;
 
+/// The block cache all column families share.
+const BLOCK_CACHE: usize = 16 << 20;
+/// One column family's memtable is flushed at this size...
+const MEMTABLE: usize = 8 << 20;
+/// ...and the largest ones once all of them together hold this much.
+const MEMTABLES: usize = 24 << 20;
+
 impl RocksMeta {
     /// Opens (creating if needed) the index at `path`. `sync` makes every commit durable
     /// against power loss before it returns.
@@ -77,25 +86,48 @@ impl RocksMeta {
     }
 
     fn descriptors() -> (Options, Vec<ColumnFamilyDescriptor>) {
+        // Memory is bounded here, not by RocksDB's defaults (each column family with its own
+        // 8 MiB block cache and up to two 64 MiB memtables): one block cache for all, and
+        // memtables flushed once together they hold MEMTABLES bytes.
+        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        // Point reads of keys that are not there (a PUT of a new key, a HEAD of a missing one)
+        // skip the files that cannot hold them.
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.increase_parallelism(2);
-        let mut usage_opts = Options::default();
+        opts.set_db_write_buffer_size(MEMTABLES);
+        opts.set_write_buffer_size(MEMTABLE);
+        opts.set_block_based_table_factory(&table);
+        // Object bytes: a small memtable keeps the server's memory bounded however many small
+        // objects arrive (the default, 64 MiB, would be most of its footprint), and no
+        // compression (object bytes are rarely worth the CPU).
+        let mut inline_opts = opts.clone();
+        inline_opts.set_compression_type(rocksdb::DBCompressionType::None);
+        let mut usage_opts = opts.clone();
         usage_opts.set_merge_operator_associative("usage_add", usage_merge);
         let cfs = vec![
-            ColumnFamilyDescriptor::new(CF_BUCKETS, Options::default()),
+            ColumnFamilyDescriptor::new(CF_BUCKETS, opts.clone()),
             ColumnFamilyDescriptor::new(CF_OBJECTS, opts.clone()),
             ColumnFamilyDescriptor::new(CF_USAGE, usage_opts),
-            ColumnFamilyDescriptor::new(CF_STAGED, Options::default()),
-            ColumnFamilyDescriptor::new(CF_GC, Options::default()),
-            ColumnFamilyDescriptor::new(CF_UPLOADS, Options::default()),
-            ColumnFamilyDescriptor::new(CF_PARTS, Options::default()),
-            ColumnFamilyDescriptor::new(CF_KEYS, Options::default()),
-            ColumnFamilyDescriptor::new(CF_IDEMPOTENCY, super::rocks_access::idempotency_options()),
-            ColumnFamilyDescriptor::new(CF_BLOB_SUMS, Options::default()),
+            ColumnFamilyDescriptor::new(CF_STAGED, opts.clone()),
+            ColumnFamilyDescriptor::new(CF_GC, opts.clone()),
+            ColumnFamilyDescriptor::new(CF_UPLOADS, opts.clone()),
+            ColumnFamilyDescriptor::new(CF_PARTS, opts.clone()),
+            ColumnFamilyDescriptor::new(CF_KEYS, opts.clone()),
+            ColumnFamilyDescriptor::new(
+                CF_IDEMPOTENCY,
+                super::rocks_access::idempotency_options(&opts),
+            ),
+            ColumnFamilyDescriptor::new(CF_BLOB_SUMS, opts.clone()),
             ColumnFamilyDescriptor::new(CF_VERSIONS, opts.clone()),
+            ColumnFamilyDescriptor::new(CF_INLINE, inline_opts),
         ];
         (opts, cfs)
     }
@@ -320,12 +352,13 @@ impl MetaStore for RocksMeta {
         }
     }
 
-    fn put_object(
+    fn put_object_with(
         &self,
         bucket: &BucketRecord,
         key: &str,
         rec: &ObjectRecord,
         cond: &WriteCondition,
+        inline: Option<(&str, &[u8])>,
     ) -> Result<Committed> {
         let _gate = self.bucket_gate.read().map_err(lock_err)?;
         let live = self.check_bucket_live(bucket)?;
@@ -335,7 +368,12 @@ impl MetaStore for RocksMeta {
         let mut batch = WriteBatch::default();
         let staged = self.cf(CF_STAGED)?;
         for blob in rec.blob_ids() {
-            batch.delete_cf(staged, blob.as_bytes());
+            if !inline::is_inline(blob) {
+                batch.delete_cf(staged, blob.as_bytes());
+            }
+        }
+        if let Some((id, data)) = inline {
+            batch.put_cf(self.cf(CF_INLINE)?, id.as_bytes(), inline::frame(data));
         }
         let (rec, delta, freed) = self.replace_object(&mut batch, &live, key, rec, old.as_ref())?;
         self.usage_delta(&mut batch, &bucket.id, delta)?;
@@ -552,9 +590,21 @@ impl MetaStore for RocksMeta {
     fn deleted(&self, entry: &GcEntry) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_GC)?, codec::gc_key(entry.queued_ms, &entry.blob));
-        batch.delete_cf(self.cf(CF_BLOB_SUMS)?, entry.blob.as_bytes());
+        if inline::is_inline(&entry.blob) {
+            batch.delete_cf(self.cf(CF_INLINE)?, entry.blob.as_bytes());
+        } else {
+            batch.delete_cf(self.cf(CF_BLOB_SUMS)?, entry.blob.as_bytes());
+        }
         self.db.write(batch)?;
         Ok(())
+    }
+
+    fn get_inline(&self, blob: &str) -> Result<Option<Vec<u8>>> {
+        // Absent only from a read-only view of an index older than inline objects.
+        let Some(cf) = self.db.cf_handle(CF_INLINE) else {
+            return Ok(None);
+        };
+        Ok(self.db.get_cf(cf, blob.as_bytes())?)
     }
 
     fn put_blob_sums(&self, blob: &str, sums: &crate::integrity::ChunkSums) -> Result<()> {

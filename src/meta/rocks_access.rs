@@ -9,8 +9,8 @@ use crate::clock::now_ms;
 use crate::error::Result;
 
 /// Idempotency values start with their expiry so compaction can drop them unread.
-pub(super) fn idempotency_options() -> Options {
-    let mut o = Options::default();
+pub(super) fn idempotency_options(base: &Options) -> Options {
+    let mut o = base.clone();
     o.set_compaction_filter("idempotency_expiry", |_level, _key, value| {
         match value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
             Some(ts) if i64::from_be_bytes(ts) < now_ms() => Decision::Remove,

@@ -164,7 +164,7 @@ pub async fn upload_part(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response
     let store_as = upload
         .checksum_algorithm
         .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
-    let (staged, digests) = receive_body(ctx, body, Some(store_as)).await?;
+    let (staged, digests) = receive_body(ctx, body, Some(store_as), true).await?;
     if digests.len > MAX_PART_SIZE {
         return Err(S3Error::code(S3Code::EntityTooLarge));
     }
@@ -229,7 +229,7 @@ pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
         .checksum_algorithm
         .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
     let (staged, digests) = store
-        .copy_to_staged(&what, &src, range, Some(algorithm))
+        .copy_to_staged(&what, &src, range, Some(algorithm), true)
         .await?;
     let part = store
         .commit_part(

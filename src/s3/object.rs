@@ -145,11 +145,13 @@ pub fn checksum_element(alg: ChecksumAlgorithm) -> &'static str {
 
 /// Receives a request body into a staged blob: checks its announced length, Content-MD5 and
 /// checksum as the bytes flow (all validated before the body is first polled). The checksum
-/// stored is of `store_as`, else of the algorithm the client named, else CRC64NVME.
+/// stored is of `store_as`, else of the algorithm the client named, else CRC64NVME. A
+/// `part`'s bytes always become a blob; an object's may stay in the index.
 pub async fn receive_body(
     ctx: &Ctx,
     body: &mut RequestBody,
     store_as: Option<ChecksumAlgorithm>,
+    part: bool,
 ) -> S3Result<(StagedBlob, ObjectDigests)> {
     let h = &ctx.parts.headers;
     let md5 = content_md5(h)?;
@@ -157,7 +159,10 @@ pub async fn receive_body(
     let mut payload = Payload::new(body, &ctx.verified);
     let declared = declared_length(ctx, payload.is_chunked())?;
 
-    let mut staged = ctx.state.store.stage_blob().await?;
+    let mut staged = match part {
+        true => ctx.state.store.stage_blob().await?,
+        false => ctx.state.store.stage_object(declared).await?,
+    };
     let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm), store_as);
     while let Some(chunk) = payload.next().await? {
         if payload.received() > declared {
@@ -187,7 +192,7 @@ pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response>
     let h = &ctx.parts.headers;
     let written = written_meta(h, &bucket)?;
     let cond = write_condition(h)?;
-    let (staged, digests) = receive_body(ctx, body, None).await?;
+    let (staged, digests) = receive_body(ctx, body, None, false).await?;
     let rec = ctx
         .state
         .store
@@ -637,7 +642,7 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
 
     let what = format!("{}/{}", src_bucket.name, src_key);
     let (staged, digests) = store
-        .copy_to_staged(&what, &src, 0..src.size, algorithm)
+        .copy_to_staged(&what, &src, 0..src.size, algorithm, false)
         .await?;
     let written = ObjectMeta {
         headers,

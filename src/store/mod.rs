@@ -4,6 +4,9 @@
 //! batch (which un-stages the blob and queues the replaced one) → delete replaced blobs. If the
 //! request fails or is dropped before commit, `StagedBlob`'s drop deletes the blob; if the whole
 //! process dies, start-up finds the id still staged and deletes it.
+//!
+//! An object of at most `inline_max_bytes` skips all of that: its bytes are held in memory
+//! and committed in the record's own batch (see [`crate::meta::inline`]).
 
 pub mod multipart;
 pub mod naming;
@@ -46,6 +49,8 @@ pub struct Store {
     /// so a long GET of a replaced multipart object never loses a segment mid-stream.
     leases: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     pub(crate) gc_kick: Arc<tokio::sync::Notify>,
+    /// Objects up to this size are kept in the index.
+    inline_max: u64,
 }
 
 use crate::clock::now_ms;
@@ -80,7 +85,9 @@ impl Store {
             });
         }
         let blobs = crate::blob::backend::build(cfg)?;
-        Ok(Self::with_parts(Arc::new(meta), blobs).await)
+        Ok(Self::with_parts(Arc::new(meta), blobs)
+            .await
+            .with_inline_max(cfg.inline_max_bytes))
     }
 
     pub async fn with_parts(meta: Arc<dyn MetaStore>, blobs: BlobStore) -> Self {
@@ -90,6 +97,7 @@ impl Store {
             corrupt_reads: Arc::default(),
             leases: Arc::default(),
             gc_kick: Arc::new(tokio::sync::Notify::new()),
+            inline_max: crate::config::DEFAULT_INLINE_MAX,
         };
         match store.blocking(|m| m.recover_staged()).await {
             Ok(0) => {}
@@ -101,6 +109,12 @@ impl Store {
         }
         tokio::spawn(store.clone().sweep_forever());
         store
+    }
+
+    /// Objects up to `bytes` are kept in the index (0: none).
+    pub fn with_inline_max(mut self, bytes: u64) -> Self {
+        self.inline_max = bytes;
+        self
     }
 
     /// The blob backend, for the scrubber.
@@ -345,19 +359,42 @@ impl Store {
             len: 0,
             sums: Some(ChunkSummer::default()),
             store: Some(self.clone()),
+            inline: None,
+        })
+    }
+
+    /// Starts the bytes of an object (not a part) of `len` bytes: kept in memory for the
+    /// index when small enough (no staging, nothing to clean up), else a staged blob.
+    pub async fn stage_object(&self, len: u64) -> Result<StagedBlob> {
+        if len > self.inline_max && len > 0 {
+            return self.stage_blob().await;
+        }
+        Ok(StagedBlob {
+            id: crate::meta::inline::new_id(),
+            writer: None,
+            len: 0,
+            sums: None,
+            store: None,
+            inline: Some((Vec::new(), len)),
         })
     }
 
     /// Copies `range` of object `src` (named `what` in logs) into a new staged blob, verifying
-    /// the source as it is read and hashing the copy with `algorithm` (and MD5).
+    /// the source as it is read and hashing the copy with `algorithm` (and MD5). A `part` is
+    /// always a blob.
     pub async fn copy_to_staged(
         &self,
         what: &str,
         src: &ObjectRecord,
         range: std::ops::Range<u64>,
         algorithm: Option<ChecksumAlgorithm>,
+        part: bool,
     ) -> Result<(StagedBlob, ObjectDigests)> {
-        let mut staged = self.stage_blob().await?;
+        let mut staged = if part {
+            self.stage_blob().await?
+        } else {
+            self.stage_object(range.end - range.start).await?
+        };
         let mut hasher = ObjectHasher::new(None, algorithm);
         let mut data = self.read_object(what, src, range.clone());
         while let Some(chunk) = data.try_next().await? {
@@ -427,9 +464,18 @@ impl Store {
                 checksum: None,
             }]
         };
-        let (b, k, r) = (bucket.clone(), key.to_owned(), rec.clone());
+        let inline = staged.take_inline().filter(|d| !d.is_empty());
+        let (b, k, r, id) = (
+            bucket.clone(),
+            key.to_owned(),
+            rec.clone(),
+            staged.id.clone(),
+        );
         let committed = self
-            .blocking(move |m| m.put_object(&b, &k, &r, &cond))
+            .blocking(move |m| {
+                let inline = inline.as_deref().map(|d| (id.as_str(), d));
+                m.put_object_with(&b, &k, &r, &cond, inline)
+            })
             .await?;
         // An empty object references no blob: the guard discards the empty one.
         if !rec.segments.is_empty() {
@@ -687,6 +733,9 @@ impl Store {
                 }
             }
         };
+        if crate::meta::inline::is_inline(&id) {
+            return self.read_inline(id, len, want, corrupt).await;
+        }
         if let Some(s) = sums.as_ref().filter(|s| s.len != len) {
             return Err(corrupt(format!(
                 "its checksums cover {} bytes, the object {len}",
@@ -723,6 +772,30 @@ impl Store {
         .boxed())
     }
 
+    /// An inline blob's part of a read: one point read, checked against its CRC.
+    async fn read_inline(
+        &self,
+        id: String,
+        len: u64,
+        want: std::ops::Range<u64>,
+        corrupt: impl Fn(String) -> Error,
+    ) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let i = id.clone();
+        let Some(raw) = self.blocking(move |m| m.get_inline(&i)).await? else {
+            return Err(corrupt("the inline bytes are missing".into()));
+        };
+        let at = crate::meta::inline::check(&raw).map_err(&corrupt)?;
+        let data = Bytes::from(raw).slice(at..);
+        if data.len() as u64 != len {
+            return Err(corrupt(format!(
+                "the index holds {} of {len} bytes",
+                data.len()
+            )));
+        }
+        let piece = data.slice(want.start as usize..want.end as usize);
+        Ok(futures::stream::once(async move { Ok(piece) }).boxed())
+    }
+
     /// Reads refused as corrupt since start-up.
     pub fn corrupt_reads(&self) -> u64 {
         self.corrupt_reads
@@ -756,7 +829,12 @@ impl Store {
     /// read, or whose delete fails, stays queued for a later pass; the pass pages past it, so
     /// a batch of such blobs never holds up the ones queued after them.
     pub async fn sweep_once(&self) -> Result<usize> {
-        let until = now_ms() - GC_GRACE.as_millis() as i64;
+        self.sweep_queued_before(GC_GRACE).await
+    }
+
+    /// [`Store::sweep_once`] for blobs queued at least `grace` ago.
+    async fn sweep_queued_before(&self, grace: Duration) -> Result<usize> {
+        let until = now_ms() - grace.as_millis() as i64;
         let mut after: Option<GcEntry> = None;
         let mut synced = false;
         let mut n = 0;
@@ -784,7 +862,12 @@ impl Store {
                         continue;
                     }
                 }
-                if let Err(e) = self.blobs.delete(&entry.blob).await {
+                let inline = crate::meta::inline::is_inline(&entry.blob);
+                if let Err(e) = match inline {
+                    // Its bytes go with the queue entry, below.
+                    true => Ok(()),
+                    false => self.blobs.delete(&entry.blob).await,
+                } {
                     tracing::warn!(error = %e, blob = %entry.blob, "could not delete a blob; will retry");
                     continue;
                 }
@@ -977,11 +1060,25 @@ pub struct StagedBlob {
     /// Chunk checksums of what was written, kept in the index when the blob is finished.
     sums: Option<ChunkSummer>,
     store: Option<Store>,
+    /// An object small enough for the index: its bytes so far, and the length announced.
+    inline: Option<(Vec<Bytes>, u64)>,
 }
 
 impl StagedBlob {
     pub async fn write(&mut self, data: Bytes) -> Result<()> {
         self.len += data.len() as u64;
+        if let Some((held, announced)) = self.inline.as_mut() {
+            // Callers refuse bodies longer than announced before writing them; this keeps
+            // memory bounded should one not.
+            if self.len > *announced {
+                return Err(Error::Internal(format!(
+                    "{} bytes written to an object announced as {announced}",
+                    self.len
+                )));
+            }
+            held.push(data);
+            return Ok(());
+        }
         if let Some(s) = self.sums.as_mut() {
             s.update(&data);
         }
@@ -1013,6 +1110,9 @@ impl StagedBlob {
     /// Makes the blob visible (and durable) ahead of its commit, and records its chunk
     /// checksums (made durable by that commit).
     pub async fn finish_blob(&mut self) -> Result<()> {
+        if self.inline.is_some() {
+            return Ok(());
+        }
         match self.writer.take() {
             Some(w) => w.finish().await?,
             None => return Err(Error::Internal("blob writer already finished".into())),
@@ -1024,6 +1124,12 @@ impl StagedBlob {
             }
         }
         Ok(())
+    }
+
+    /// The bytes of an object kept in the index (`None` for a blob).
+    fn take_inline(&mut self) -> Option<Vec<u8>> {
+        let (held, _) = self.inline.take()?;
+        Some(held.concat())
     }
 
     /// The commit took ownership of the blob: dropping must no longer delete it.
@@ -1130,6 +1236,96 @@ mod tests {
         assert_eq!(queued[0].blob, rec.segments[0].blob);
     }
 
+    /// Writes `data` as `key` the way PutObject does (kept in the index when small).
+    async fn put_object(s: &Store, b: &BucketRecord, key: &str, data: &[u8]) -> ObjectRecord {
+        let mut staged = s.stage_object(data.len() as u64).await.unwrap();
+        let mut hasher = ObjectHasher::new(None, None);
+        hasher.update(data);
+        staged.write(Bytes::copy_from_slice(data)).await.unwrap();
+        let meta = ObjectMeta::default();
+        s.commit_object(
+            b,
+            key,
+            staged,
+            &hasher.finish(),
+            meta,
+            WriteCondition::Always,
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn small_objects_live_in_the_index_until_swept() {
+        let (_d, s) = store().await;
+        let s = s.with_inline_max(8);
+        let b = s
+            .create_bucket("bkt", "alice", "in-mum", false)
+            .await
+            .unwrap();
+        let small = put_object(&s, &b, "small", b"hello").await;
+        let id = small.segments[0].blob.clone();
+        assert!(crate::meta::inline::is_inline(&id));
+        assert_eq!(read(&s, &small).await, b"hello");
+        let middle: Vec<Bytes> = s
+            .read_object("t", &small, 1..3)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(middle.concat(), b"el");
+        // Nothing staged, no blob written, usage counted as for any object.
+        assert!(s.meta().staged_blobs().unwrap().is_empty());
+        assert_eq!(
+            s.blobs()
+                .list()
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap()
+                .len(),
+            0
+        );
+        assert_eq!(s.usage(&b).await.unwrap().bytes, 5);
+        // One byte over the limit is a blob; an empty object is neither.
+        let big = put_object(&s, &b, "big", b"123456789").await;
+        assert!(!crate::meta::inline::is_inline(&big.segments[0].blob));
+        assert!(put_object(&s, &b, "empty", b"").await.segments.is_empty());
+        // Replaced, the old bytes wait in the queue (readers keep them till then), then go.
+        put_object(&s, &b, "small", b"bye").await;
+        assert!(s.meta().get_inline(&id).unwrap().is_some());
+        let queued = s.meta().pending_deletes(i64::MAX, None, 10).unwrap();
+        assert_eq!(
+            queued.iter().map(|e| e.blob.as_str()).collect::<Vec<_>>(),
+            [id.as_str()]
+        );
+        assert_eq!(s.sweep_queued_before(Duration::ZERO).await.unwrap(), 1);
+        assert!(s.meta().get_inline(&id).unwrap().is_none());
+        assert!(s
+            .meta()
+            .pending_deletes(i64::MAX, None, 10)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_copy_of_a_small_object_is_small_and_a_part_never_is() {
+        let (_d, s) = store().await;
+        let b = s
+            .create_bucket("bkt", "alice", "in-mum", false)
+            .await
+            .unwrap();
+        let src = put_object(&s, &b, "src", b"0123456789").await;
+        let (copy, _) = s
+            .copy_to_staged("bkt/src", &src, 2..6, None, false)
+            .await
+            .unwrap();
+        assert!(crate::meta::inline::is_inline(copy.blob_id()));
+        let (part, _) = s
+            .copy_to_staged("bkt/src", &src, 2..6, None, true)
+            .await
+            .unwrap();
+        assert!(!crate::meta::inline::is_inline(part.blob_id()));
+    }
+
     #[tokio::test]
     async fn a_dropped_staged_blob_leaves_nothing_staged() {
         let (_d, s) = store().await;
@@ -1158,7 +1354,13 @@ mod tests {
             .unwrap();
         let src = put(&s, &b, "src", b"0123456789").await;
         let (staged, digests) = s
-            .copy_to_staged("bkt/src", &src, 2..6, Some(ChecksumAlgorithm::Sha256))
+            .copy_to_staged(
+                "bkt/src",
+                &src,
+                2..6,
+                Some(ChecksumAlgorithm::Sha256),
+                false,
+            )
             .await
             .unwrap();
         assert_eq!(digests.len, 4);

@@ -77,8 +77,13 @@ async fn s3_blob_backend_against_moto() {
     ));
     let client = server.client();
     let bucket = server.bucket(&client, "upstream").await;
-    // Small (one put) and larger than one 8 MiB part (streamed as a multipart upload upstream).
-    for (key, len) in [("small.txt", 1000usize), ("big.bin", (8 << 20) + 12345)] {
+    // Tiny (kept in the index, never upstream), small (one put) and larger than one 8 MiB
+    // part (streamed as a multipart upload upstream).
+    for (key, len) in [
+        ("tiny.txt", 1000usize),
+        ("small.txt", 100_000),
+        ("big.bin", (8 << 20) + 12345),
+    ] {
         let data = pattern(len, len as u64);
         client
             .put_object()
@@ -124,6 +129,13 @@ async fn s3_blob_backend_against_moto() {
     assert!(keys
         .iter()
         .all(|k| k.starts_with("cnx/") && !k.contains("big") && !k.contains("small")));
+    client
+        .delete_object()
+        .bucket(&bucket)
+        .key("tiny.txt")
+        .send()
+        .await
+        .expect("delete");
 
     // Deleting the objects removes the upstream blobs (after the sweeper's grace period).
     client
