@@ -72,6 +72,12 @@ case "${1:-}" in
     phase "fuzz smoke"
     s3-compat/run --binary "$CARGO_TARGET_DIR/debug/cnx-storage"
     phase "client matrix (incl. tests/it)"
+    # bench/compare end to end (its table from real runs), on the debug build: a smoke run;
+    # the figures worth reading come from a release build on an idle machine.
+    CNX_BIN="$CARGO_TARGET_DIR/debug/cnx-storage" bench/compare --smoke --servers cnx,cnx-relaxed \
+      >"${TMPDIR:-/tmp}/cnx-bench-smoke.log" 2>&1 || { tail -n 40 "${TMPDIR:-/tmp}/cnx-bench-smoke.log"; exit 1; }
+    tail -n 16 "${TMPDIR:-/tmp}/cnx-bench-smoke.log"
+    phase "bench/compare smoke"
     ;;
   fuzz)
     fuzz_smoke "${2:-30}"

@@ -38,6 +38,7 @@ GROUPS = [
     "browser",
     "server",
     "hardening",
+    "bench",
 ]
 
 COLUMNS = [
@@ -109,6 +110,7 @@ RUST_GROUPS = {
     "crash_soak": "hardening",
     "bad_input": "hardening",
     "enospc": "hardening",
+    "bench_tool": "bench",
 }
 
 

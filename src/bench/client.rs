@@ -171,6 +171,64 @@ pub fn sha256_of(bodies: &Bodies, index: u64, offset: u64, len: u64) -> String {
     hex::encode(h.finalize())
 }
 
+/// A client socket that re-arms TCP quick ACK after every read. Linux falls back to delayed
+/// ACKs (up to 40 ms) on a connection that looks interactive; a server that writes a response
+/// in two small segments without TCP_NODELAY then waits for that ACK under Nagle, and a small
+/// GET takes 40 ms. Real clients rarely meet it (their requests overlap); a closed-loop load
+/// generator meets it on every request, which would measure the stall and not the server.
+struct QuickAck(tokio::net::TcpStream);
+
+impl tokio::io::AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let polled = std::pin::Pin::new(&mut self.0).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = polled {
+            // Best effort: a socket that refuses only keeps its delayed ACKs.
+            let _ = rustix::net::sockopt::set_tcp_quickack(&self.0, true);
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
 /// One worker's connection, opened on first use and again after it fails.
 pub struct Conn {
     authority: String,
@@ -195,7 +253,7 @@ impl Conn {
             .await
             .map_err(|e| format!("connect {}: {e}", self.authority))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(QuickAck(stream)))
             .await
             .map_err(|e| format!("handshake: {e}"))?;
         tokio::spawn(async move {
