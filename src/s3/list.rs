@@ -115,6 +115,16 @@ fn list_bucket_result(bucket: &BucketRecord, p: &ListParams<'_>, page: &ListPage
     let truncated = page.next_after.is_some();
     let (oid, oname) = (owner_id(&bucket.owner), bucket.owner.clone());
     let mut w = XmlWriter::new("ListBucketResult");
+    // About what one <Contents> takes beside its key.
+    let per_entry: usize = page
+        .entries
+        .iter()
+        .map(|e| match e {
+            ListEntry::Object(key, _) => key.len() + 320,
+            ListEntry::CommonPrefix(prefix) => prefix.len() + 60,
+        })
+        .sum();
+    w.reserve(per_entry + 512);
     w.elem("Name", &bucket.name)
         .elem("Prefix", &p.enc(p.prefix));
     if p.v2 {
