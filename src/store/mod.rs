@@ -729,7 +729,6 @@ impl Store {
         len: u64,
         want: std::ops::Range<u64>,
     ) -> Result<BoxStream<'static, Result<Bytes>>> {
-        let sums = self.point_read(|m| m.blob_sums(&id))?;
         let corrupt = {
             let (count, what, id) = (self.corrupt_reads.clone(), what.clone(), id.clone());
             move |detail: String| {
@@ -744,6 +743,7 @@ impl Store {
         if crate::meta::inline::is_inline(&id) {
             return self.read_inline(id, len, want, corrupt).await;
         }
+        let sums = self.point_read(|m| m.blob_sums(&id))?;
         if let Some(s) = sums.as_ref().filter(|s| s.len != len) {
             return Err(corrupt(format!(
                 "its checksums cover {} bytes, the object {len}",
