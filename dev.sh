@@ -60,7 +60,7 @@ case "${1:-}" in
     exec "$CARGO_TARGET_DIR/debug/cnx-storage" serve "$@"
     ;;
   test)
-    need_deb curl openssl chromium
+    need_deb curl openssl chromium fonts-dejavu-core
     phase() { echo "[dev.sh] $1: $((SECONDS - started)) s"; started=$SECONDS; }
     started=$SECONDS
     cargo build --bin cnx-storage
