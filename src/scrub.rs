@@ -291,12 +291,8 @@ async fn check_inline(
         .await
         .map_err(|e| (false, e.to_string()))?
         .ok_or((true, "the inline bytes are missing".to_owned()))?;
-    let at = crate::meta::inline::check(&raw).map_err(|e| (false, e))?;
-    let got = (raw.len() - at) as u64;
-    if got != len {
-        return Err((false, format!("{got} of {len} bytes")));
-    }
-    Ok((got, true))
+    crate::meta::inline::check_len(&raw, len).map_err(|e| (false, e))?;
+    Ok((len, true))
 }
 
 /// What a pass covers and how fast it may read.

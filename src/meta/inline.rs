@@ -14,6 +14,17 @@ pub fn frame(data: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Checks a stored value against its CRC and the object's length `len`; `Ok` holds the
+/// offset of the bytes in `raw`.
+pub fn check_len(raw: &[u8], len: u64) -> Result<usize, String> {
+    let at = check(raw)?;
+    let held = (raw.len() - at) as u64;
+    if held != len {
+        return Err(format!("the index holds {held} of {len} bytes"));
+    }
+    Ok(at)
+}
+
 /// Checks a stored value against its CRC; `Ok` holds the offset of the bytes in `raw`.
 pub fn check(raw: &[u8]) -> Result<usize, String> {
     let Some((crc, data)) = raw.split_first_chunk::<4>() else {
@@ -54,6 +65,8 @@ mod tests {
         assert!(check(&v).is_err());
         assert!(check(&[1, 2]).is_err());
         assert_eq!(check(&frame(b"")), Ok(4));
+        assert_eq!(check_len(&frame(b"abc"), 3), Ok(4));
+        assert!(check_len(&frame(b"abc"), 4).is_err());
     }
 
     #[test]

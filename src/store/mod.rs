@@ -791,14 +791,8 @@ impl Store {
         let Some(raw) = self.point_read(|m| m.get_inline(&id))? else {
             return Err(corrupt("the inline bytes are missing".into()));
         };
-        let at = crate::meta::inline::check(&raw).map_err(&corrupt)?;
+        let at = crate::meta::inline::check_len(&raw, len).map_err(&corrupt)?;
         let data = Bytes::from(raw).slice(at..);
-        if data.len() as u64 != len {
-            return Err(corrupt(format!(
-                "the index holds {} of {len} bytes",
-                data.len()
-            )));
-        }
         let piece = data.slice(want.start as usize..want.end as usize);
         Ok(futures::stream::once(async move { Ok(piece) }).boxed())
     }
