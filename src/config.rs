@@ -15,6 +15,9 @@ pub const DEFAULT_REGION: &str = "in-mum";
 pub const DEFAULT_INLINE_MAX: u64 = 16 * 1024;
 /// The largest `inline_max_bytes` accepted: beyond it the index would hold bulk data.
 const INLINE_CEILING: u64 = 256 * 1024;
+/// Local blob files of at least this size bypass the page cache unless the config says
+/// otherwise.
+pub const DEFAULT_DIRECT_IO_MIN: u64 = 1024 * 1024;
 /// The listen address of the embedded default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 
@@ -281,6 +284,7 @@ pub struct ConfigFile {
     pub region: Option<String>,
     pub durability: Option<Durability>,
     pub inline_max_bytes: Option<u64>,
+    pub direct_io_min_bytes: Option<u64>,
     pub tls: Option<TlsConfig>,
     #[serde(default)]
     pub s3: S3Section,
@@ -311,6 +315,9 @@ pub struct Config {
     pub durability: Durability,
     /// Objects up to this size are kept in the index rather than as blobs (0: none are).
     pub inline_max_bytes: u64,
+    /// Local blob files of at least this size are written and read with direct I/O
+    /// (0: none are).
+    pub direct_io_min_bytes: u64,
     pub tls: Option<TlsConfig>,
     pub s3_domain: Option<String>,
     pub blob: BlobBackend,
@@ -485,6 +492,7 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
         region,
         durability: file.durability.unwrap_or_default(),
         inline_max_bytes,
+        direct_io_min_bytes: file.direct_io_min_bytes.unwrap_or(DEFAULT_DIRECT_IO_MIN),
         tls: file.tls,
         s3_domain: file
             .s3

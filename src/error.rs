@@ -75,18 +75,32 @@ pub enum Error {
     Internal(String),
 }
 
+/// A full disk is the operator's to fix and the client's to retry, not a server bug.
+fn is_full(io: &std::io::Error) -> bool {
+    matches!(
+        io.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+impl Error {
+    /// A failed read or write of blob file `path`.
+    pub fn blob_io(path: &std::path::Path, e: &std::io::Error) -> Self {
+        let what = format!("{}: {e}", path.display());
+        match e.kind() {
+            _ if is_full(e) => Error::NoSpace(what),
+            std::io::ErrorKind::NotFound => Error::Blob(format!("{} not found", path.display())),
+            _ => Error::Blob(what),
+        }
+    }
+}
+
 impl From<object_store::Error> for Error {
     fn from(e: object_store::Error) -> Self {
-        // A full disk is the operator's to fix and the client's to retry, not a server bug.
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(c) = cause {
-            if let Some(io) = c.downcast_ref::<std::io::Error>() {
-                if matches!(
-                    io.kind(),
-                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-                ) {
-                    return Error::NoSpace(e.to_string());
-                }
+            if c.downcast_ref::<std::io::Error>().is_some_and(is_full) {
+                return Error::NoSpace(e.to_string());
             }
             cause = c.source();
         }

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -326,9 +327,11 @@ pub fn state_path(data_dir: &Path) -> PathBuf {
     data_dir.join("lifecycle-state.json")
 }
 
-/// Runs a pass every `schedule.interval_secs` (start to start). The first is due one interval
-/// after the last recorded start, or one interval after start-up when none is recorded.
-pub async fn run_in_background(
+/// Runs a pass every `schedule.interval_secs` (start to start) on a task of its own. The first
+/// is due one interval after the last recorded start, or one interval after start-up when
+/// none is recorded. The recorded pass is in `status` when this returns, so `/health` shows
+/// it from the first request on.
+pub fn start(
     store: Store,
     data_dir: PathBuf,
     schedule: LifecycleSchedule,
@@ -341,6 +344,19 @@ pub async fn run_in_background(
     let last: Option<LastPass> = crate::schedule::read_record(&path);
     let wait = crate::schedule::due_in(every, last.as_ref().map(|p| p.started_at_ms));
     status.set_last(last);
+    tokio::spawn(run_in_background(
+        store, path, every, wait, schedule, status,
+    ));
+}
+
+async fn run_in_background(
+    store: Store,
+    path: PathBuf,
+    every: Duration,
+    wait: Duration,
+    schedule: LifecycleSchedule,
+    status: Arc<LifecycleStatus>,
+) {
     let mut next = tokio::time::Instant::now() + wait;
     loop {
         tokio::time::sleep_until(next).await;

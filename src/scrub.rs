@@ -468,9 +468,10 @@ fn record_pass(path: &Path, report: Report) -> LastPass {
     pass
 }
 
-/// Scrubs the live index every `schedule.every_hours`, reading at most `max_mib_per_sec`.
-/// The first pass is due one interval after the last recorded one (or after start-up).
-pub async fn run_in_background(
+/// Scrubs the live index every `schedule.every_hours`, reading at most `max_mib_per_sec`, on
+/// a task of its own. The first pass is due one interval after the last recorded one (or
+/// after start-up); the recorded pass is in `status` when this returns.
+pub fn start(
     meta: Arc<dyn MetaStore>,
     blobs: BlobStore,
     data_dir: PathBuf,
@@ -482,8 +483,22 @@ pub async fn run_in_background(
     };
     let path = report_path(&data_dir);
     let last: Option<LastPass> = crate::schedule::read_record(&path);
-    let mut wait = crate::schedule::due_in(every, last.as_ref().map(|p| p.finished_at_ms));
+    let wait = crate::schedule::due_in(every, last.as_ref().map(|p| p.finished_at_ms));
     status.set_last(last);
+    tokio::spawn(run_in_background(
+        meta, blobs, path, every, wait, schedule, status,
+    ));
+}
+
+async fn run_in_background(
+    meta: Arc<dyn MetaStore>,
+    blobs: BlobStore,
+    path: PathBuf,
+    every: Duration,
+    mut wait: Duration,
+    schedule: ScrubSchedule,
+    status: Arc<ScrubStatus>,
+) {
     let opts = ScanOptions {
         only: None,
         orphan_grace: Duration::from_secs(schedule.orphans_older_than_secs),

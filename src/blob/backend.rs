@@ -20,9 +20,13 @@ pub fn build(cfg: &Config) -> Result<BlobStore> {
             let dir = cfg.blob_dir();
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::Blob(format!("cannot create {}: {e}", dir.display())))?;
-            let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)?
-                .with_fsync(cfg.durability == Durability::Strict);
-            BlobStore::new(Arc::new(fs), LOCAL_CHUNK).with_local_root(dir)
+            let fsync = cfg.durability == Durability::Strict;
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)?.with_fsync(fsync);
+            BlobStore::new(Arc::new(fs), LOCAL_CHUNK).with_local_files(super::LocalFiles {
+                root: dir,
+                fsync,
+                direct_from: Some(cfg.direct_io_min_bytes).filter(|n| *n > 0),
+            })
         }
         BlobBackend::Memory => {
             BlobStore::new(Arc::new(object_store::memory::InMemory::new()), LOCAL_CHUNK)

@@ -1,8 +1,10 @@
 //! Blob storage behind `object_store`: opaque server-generated ids, streamed writes with a
 //! bounded buffer, ranged streaming reads. User keys never become paths here.
 
+mod aligned;
 pub mod backend;
 mod local_read;
+mod local_write;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -28,8 +30,25 @@ pub struct BlobStore {
     remote: Option<RemoteMultipart>,
     /// Bytes buffered before a write goes out as one part (or as the whole blob if it is the end).
     chunk: usize,
-    /// Set for the local backend: the directory its blobs are files under, read directly.
-    local_root: Option<std::path::PathBuf>,
+    /// Set for the local backend, whose files are read and written here.
+    local: Option<LocalFiles>,
+}
+
+/// How the local backend's files are reached.
+#[derive(Clone, Debug)]
+pub struct LocalFiles {
+    /// The directory blobs are files under.
+    pub root: std::path::PathBuf,
+    /// Whether a written blob is synced before it counts as written.
+    pub fsync: bool,
+    /// Files of at least this size are written and read with direct I/O; `None`: no file is.
+    pub direct_from: Option<u64>,
+}
+
+impl LocalFiles {
+    fn direct(&self, size: Option<u64>) -> bool {
+        matches!((self.direct_from, size), (Some(from), Some(n)) if n >= from)
+    }
 }
 
 impl BlobStore {
@@ -38,14 +57,15 @@ impl BlobStore {
             store,
             remote: None,
             chunk,
-            local_root: None,
+            local: None,
         }
     }
 
-    /// Reads of a local store's blobs go straight to its files in large pieces (see
-    /// [`local_read`]); writes still go through `object_store`.
-    pub fn with_local_root(mut self, root: std::path::PathBuf) -> Self {
-        self.local_root = Some(root);
+    /// Reads and writes of a local store's blobs go straight to its files in large pieces
+    /// (see [`local_read`], [`local_write`]); listing and deletes still go through
+    /// `object_store`.
+    pub fn with_local_files(mut self, local: LocalFiles) -> Self {
+        self.local = Some(local);
         self
     }
 
@@ -84,15 +104,25 @@ impl BlobStore {
         Path::from(format!("{fan}/{id}"))
     }
 
-    pub fn writer(&self, id: &str) -> BlobWriter {
+    /// A writer of blob `id`; `size_hint` is the length announced, when known.
+    pub fn writer(&self, id: &str, size_hint: Option<u64>) -> BlobWriter {
+        let path = Self::path(id);
+        let sink = match &self.local {
+            Some(l) => Sink::File(local_write::LocalWriter::new(
+                l.root.join(path.as_ref()),
+                l.direct(size_hint),
+                l.fsync,
+            )),
+            None => Sink::Buffering,
+        };
         BlobWriter {
             store: self.store.clone(),
-            path: Self::path(id),
+            path,
             chunk: self.chunk,
             pending: Vec::new(),
             pending_len: 0,
             remote: self.remote.clone(),
-            sink: Sink::Buffering,
+            sink,
         }
     }
 
@@ -105,9 +135,9 @@ impl BlobStore {
         if range.is_empty() {
             return Ok(futures::stream::empty().boxed());
         }
-        if let Some(root) = &self.local_root {
-            let file = root.join(Self::path(id).as_ref());
-            return local_read::stream(file, range).await;
+        if let Some(l) = &self.local {
+            let file = l.root.join(Self::path(id).as_ref());
+            return local_read::stream(file, range, l.direct_from).await;
         }
         let opts = GetOptions::new().with_range(Some(GetRange::Bounded(range)));
         let res = self.store.get_opts(&Self::path(id), opts).await?;
@@ -163,6 +193,8 @@ pub struct BlobWriter {
 }
 
 enum Sink {
+    /// The local backend's files, written directly.
+    File(local_write::LocalWriter),
     /// Nothing sent yet: the blob may still fit one put.
     Buffering,
     /// Local and in-memory stores: `object_store`'s own multipart writer.
@@ -186,6 +218,10 @@ impl BlobWriter {
             return Ok(Written::Buffered);
         }
         match &mut self.sink {
+            Sink::File(w) => {
+                w.write(data).await?;
+                return Ok(Written::Buffered);
+            }
             Sink::Local(up) => {
                 up.wait_for_capacity(PART_CONCURRENCY).await?;
                 up.put(data);
@@ -228,13 +264,14 @@ impl BlobWriter {
                     Ok(Written::Buffered)
                 }
             },
-            Sink::Local(_) => Ok(Written::Buffered),
+            Sink::Local(_) | Sink::File(_) => Ok(Written::Buffered),
         }
     }
 
     /// Makes the blob visible (and durable, where the backend was built so).
     pub async fn finish(mut self) -> Result<()> {
         match std::mem::replace(&mut self.sink, Sink::Buffering) {
+            Sink::File(w) => w.finish().await?,
             Sink::Local(up) => {
                 up.finish().await?;
             }
@@ -257,6 +294,10 @@ impl BlobWriter {
     /// Discards a blob that will never be committed.
     pub async fn abort(mut self) {
         let done = match std::mem::replace(&mut self.sink, Sink::Buffering) {
+            Sink::File(w) => {
+                w.abort().await;
+                Ok(())
+            }
             Sink::Local(up) => up.abort().await,
             Sink::Remote(up) => up.abort().await,
             Sink::Buffering => Ok(()),
@@ -409,7 +450,7 @@ mod tests {
         for size in [0usize, 10, 1024, 1025, 5000] {
             let id = BlobStore::new_id();
             let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-            let mut w = blobs.writer(&id);
+            let mut w = blobs.writer(&id, None);
             let mut started = 0;
             for piece in data.chunks(300) {
                 if let Written::StartedUpload(_) =
@@ -482,7 +523,7 @@ mod tests {
 
         // Aborted by the writer (a request that failed).
         let id = BlobStore::new_id();
-        let mut w = blobs.writer(&id);
+        let mut w = blobs.writer(&id, None);
         let Written::StartedUpload(upload) = w.write(Bytes::from(vec![7u8; 3000])).await.unwrap()
         else {
             panic!("no upload started");
@@ -497,7 +538,7 @@ mod tests {
 
         // Left behind (a crash), aborted by its recorded id.
         let id = BlobStore::new_id();
-        let mut w = blobs.writer(&id);
+        let mut w = blobs.writer(&id, None);
         let Written::StartedUpload(upload) = w.write(Bytes::from(vec![7u8; 3000])).await.unwrap()
         else {
             panic!("no upload started");
@@ -517,5 +558,19 @@ mod tests {
             .unwrap()
             .with_fsync(true);
         roundtrip(Arc::new(fs)).await;
+    }
+
+    #[tokio::test]
+    async fn local_roundtrip_through_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        for direct_from in [None, Some(1024)] {
+            let blobs = BlobStore::new(Arc::new(fs.clone()), 1024).with_local_files(LocalFiles {
+                root: dir.path().into(),
+                fsync: true,
+                direct_from,
+            });
+            roundtrip_through(blobs).await;
+        }
     }
 }

@@ -16,7 +16,7 @@ use super::lifecycle::expiration_header;
 use super::lock::bypass_governance;
 use super::{status_only, xml_ok, Ctx, MAX_KEY_LEN};
 use crate::access::Permission;
-use crate::checksum::{ChecksumAlgorithm, ObjectDigests, ObjectHasher};
+use crate::checksum::{BodyHasher, ChecksumAlgorithm, ObjectDigests, ObjectHasher};
 use crate::meta::{
     BucketRecord, ChecksumType, ObjectRecord, VersionGuard, VersionRef, WriteCondition,
 };
@@ -160,10 +160,11 @@ pub async fn receive_body(
     let declared = declared_length(ctx, payload.is_chunked())?;
 
     let mut staged = match part {
-        true => ctx.state.store.stage_blob().await?,
+        true => ctx.state.store.stage_blob(Some(declared)).await?,
         false => ctx.state.store.stage_object(declared).await?,
     };
-    let mut hasher = ObjectHasher::new(checksum.as_ref().map(|c| c.algorithm), store_as);
+    let sent = checksum.as_ref().map(|c| c.algorithm);
+    let mut hasher = BodyHasher::new(sent, store_as, declared);
     while let Some(chunk) = payload.next().await? {
         if payload.received() > declared {
             return Err(S3Error::new(
@@ -171,10 +172,10 @@ pub async fn receive_body(
                 "The body is longer than the announced length.",
             ));
         }
-        hasher.update(&chunk);
+        hasher.update(&chunk).await;
         staged.write(chunk).await?;
     }
-    let digests = hasher.finish();
+    let digests = hasher.finish().await.map_err(crate::error::Error::from)?;
     if digests.len != declared {
         return Err(crate::error::Error::IncompleteBody {
             expected: declared,

@@ -110,20 +110,20 @@ async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
     let jwt = JwtVerifier::load(&cfg.jwt).map_err(ServerError::Jwt)?;
     let keys = Arc::new(KeyRing::new(root, store.meta(), sealer));
     let scrub = Arc::new(crate::scrub::ScrubStatus::default());
-    tokio::spawn(crate::scrub::run_in_background(
+    crate::scrub::start(
         store.meta(),
         store.blobs().clone(),
         cfg.data_dir.clone(),
         cfg.scrub.clone(),
         scrub.clone(),
-    ));
+    );
     let lifecycle = Arc::new(crate::lifecycle::LifecycleStatus::default());
-    tokio::spawn(crate::lifecycle::run_in_background(
+    crate::lifecycle::start(
         store.clone(),
         cfg.data_dir.clone(),
         cfg.lifecycle,
         lifecycle.clone(),
-    ));
+    );
     let l = cfg.limits;
     Ok(Arc::new(AppState {
         store,

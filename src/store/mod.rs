@@ -21,7 +21,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::blob::{BlobStore, BlobWriter, Written};
-use crate::checksum::{ChecksumAlgorithm, ObjectDigests, ObjectHasher};
+use crate::checksum::{BodyHasher, ChecksumAlgorithm, ObjectDigests};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::integrity::{ChunkSummer, Verifier};
@@ -354,13 +354,14 @@ impl Store {
 
     // ---- objects ----
 
-    /// Starts a new blob; write to it, then hand it to `commit_object`.
-    pub async fn stage_blob(&self) -> Result<StagedBlob> {
+    /// Starts a new blob of `size_hint` bytes when announced; write to it, then hand it to
+    /// `commit_object`.
+    pub async fn stage_blob(&self, size_hint: Option<u64>) -> Result<StagedBlob> {
         let id = BlobStore::new_id();
         let i = id.clone();
         self.blocking(move |m| m.stage_blob(&i)).await?;
         Ok(StagedBlob {
-            writer: Some(self.blobs.writer(&id)),
+            writer: Some(self.blobs.writer(&id, size_hint)),
             id,
             len: 0,
             sums: Some(ChunkSummer::default()),
@@ -373,7 +374,7 @@ impl Store {
     /// index when small enough (no staging, nothing to clean up), else a staged blob.
     pub async fn stage_object(&self, len: u64) -> Result<StagedBlob> {
         if len > self.inline_max && len > 0 {
-            return self.stage_blob().await;
+            return self.stage_blob(Some(len)).await;
         }
         Ok(StagedBlob {
             id: crate::meta::inline::new_id(),
@@ -397,17 +398,17 @@ impl Store {
         part: bool,
     ) -> Result<(StagedBlob, ObjectDigests)> {
         let mut staged = if part {
-            self.stage_blob().await?
+            self.stage_blob(Some(range.end - range.start)).await?
         } else {
             self.stage_object(range.end - range.start).await?
         };
-        let mut hasher = ObjectHasher::new(None, algorithm);
+        let mut hasher = BodyHasher::new(None, algorithm, range.end - range.start);
         let mut data = self.read_object(what, src, range.clone());
         while let Some(chunk) = data.try_next().await? {
-            hasher.update(&chunk);
+            hasher.update(&chunk).await;
             staged.write(chunk).await?;
         }
-        let digests = hasher.finish();
+        let digests = hasher.finish().await?;
         if digests.len != range.end - range.start {
             return Err(Error::Internal(format!(
                 "the source of {what} held {} of {} bytes",
@@ -461,6 +462,9 @@ impl Store {
         cond: WriteCondition,
     ) -> Result<ObjectRecord> {
         staged.finish_blob().await?;
+        // The object exists from its commit on: a conditional create that began while this
+        // blob was being synced raced it (409), one that begins after finds it (412).
+        rec.last_modified_ms = now_ms();
         rec.segments = if staged.len == 0 {
             Vec::new()
         } else {
@@ -1156,7 +1160,7 @@ impl Drop for StagedBlob {
 #[allow(clippy::unwrap_used)]
 pub(crate) mod testing {
     use super::*;
-    use crate::checksum::ChecksumAlgorithm;
+    use crate::checksum::{ChecksumAlgorithm, ObjectHasher};
     use crate::meta::WriteCondition;
 
     /// A store over a RocksDB index in a temp dir and in-memory blobs.
@@ -1175,7 +1179,7 @@ pub(crate) mod testing {
         data: &[u8],
         meta: ObjectMeta,
     ) -> ObjectRecord {
-        let mut staged = s.stage_blob().await.unwrap();
+        let mut staged = s.stage_blob(None).await.unwrap();
         let mut hasher = ObjectHasher::new(None, Some(ChecksumAlgorithm::Crc32c));
         hasher.update(data);
         staged.write(Bytes::copy_from_slice(data)).await.unwrap();
@@ -1194,7 +1198,7 @@ pub(crate) mod testing {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::checksum::ChecksumAlgorithm;
+    use crate::checksum::{ChecksumAlgorithm, ObjectHasher};
     use crate::meta::{ListEntry, WriteCondition};
 
     use super::testing::{put, store};
@@ -1330,7 +1334,7 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_staged_blob_leaves_nothing_staged() {
         let (_d, s) = store().await;
-        let mut staged = s.stage_blob().await.unwrap();
+        let mut staged = s.stage_blob(None).await.unwrap();
         staged
             .write(Bytes::from_static(b"abandoned"))
             .await
