@@ -89,7 +89,7 @@ pub struct BenchArgs {
     pub seed: Option<u64>,
     /// The bucket already holds this many objects from an earlier `--keep` run with the same
     /// `--seed` and `--size`: reads can run without a `put` (e.g. LIST over a million keys
-    /// written once).
+    /// written once), and a `put` adds objects after them.
     #[arg(long, default_value_t = 0)]
     pub existing: u64,
     /// Leave the objects and the bucket in place.

@@ -376,9 +376,11 @@ pub async fn run(
                 let t0 = Instant::now();
                 let result = match kind {
                     Kind::Put => {
-                        let r = bench.put(&mut conn, &bench.key(i), i).await;
+                        // New objects go after those already there (`--existing`).
+                        let index = written + i;
+                        let r = bench.put(&mut conn, &bench.key(index), index).await;
                         if r.is_ok() {
-                            bench.objects.fetch_max(i + 1, Ordering::Relaxed);
+                            bench.objects.fetch_max(index + 1, Ordering::Relaxed);
                         }
                         r
                     }

@@ -69,13 +69,31 @@ struct VersionProbe {
     v: u8,
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+/// The version of a record, read from its first field where the encoder puts it, else by
+/// parsing the document (which costs a second parse of every record read).
+fn version_of(bytes: &[u8]) -> Result<u8> {
+    if let Some(rest) = bytes.strip_prefix(b"{\"v\":") {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let after = rest.get(digits).copied();
+        if (1..=3).contains(&digits) && matches!(after, Some(b',' | b'}')) {
+            let v = std::str::from_utf8(&rest[..digits])
+                .ok()
+                .and_then(|d| d.parse::<u8>().ok());
+            if let Some(v) = v {
+                return Ok(v);
+            }
+        }
+    }
     let probe: VersionProbe =
         serde_json::from_slice(bytes).map_err(|e| Error::Meta(format!("decode: {e}")))?;
-    if probe.v != RECORD_VERSION {
+    Ok(probe.v)
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let v = version_of(bytes)?;
+    if v != RECORD_VERSION {
         return Err(Error::Meta(format!(
-            "record version {} is newer than this server understands",
-            probe.v
+            "record version {v} is newer than this server understands"
         )));
     }
     serde_json::from_slice(bytes).map_err(|e| Error::Meta(format!("decode: {e}")))
@@ -133,6 +151,35 @@ pub fn decode_usage(b: &[u8]) -> Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meta::{ListedObject, ObjectRecord};
+
+    #[test]
+    fn a_record_is_checked_for_its_version_and_listed_from_the_same_bytes() {
+        let mut rec = crate::meta::fixtures::object(7, "b1");
+        rec.checksum = Some(crate::checksum::Checksum {
+            algorithm: crate::checksum::ChecksumAlgorithm::Crc32c,
+            value: "AAAAAA==".into(),
+        });
+        rec.user_meta = vec![("k".into(), "v".into())];
+        let bytes = encode(&rec).unwrap();
+        assert!(bytes.starts_with(b"{\"v\":"));
+        let back: ObjectRecord = decode(&bytes).unwrap();
+        assert_eq!(back, rec);
+        let listed: ListedObject = decode(&bytes).unwrap();
+        assert_eq!(listed, ListedObject::from(&rec));
+
+        // Another field order: the version is found by parsing.
+        let reordered = br#"{"x":1,"v":1}"#;
+        assert_eq!(version_of(reordered).unwrap(), 1);
+        // A newer record is refused, whichever way its version is found.
+        let newer = String::from_utf8(bytes).unwrap().replacen(
+            &format!("{{\"v\":{RECORD_VERSION},"),
+            "{\"v\":200,",
+            1,
+        );
+        assert!(decode::<ObjectRecord>(newer.as_bytes()).is_err());
+        assert!(version_of(br#"{"v":1x}"#).is_err());
+    }
 
     #[test]
     fn successor() {

@@ -408,8 +408,61 @@ pub struct GcEntry {
 /// One entry of a listing page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListEntry {
-    Object(String, Box<ObjectRecord>),
+    Object(String, ListedObject),
     CommonPrefix(String),
+}
+
+/// What a listing shows of an object: decoded from its record without the headers,
+/// metadata, segments and tags a listing never shows (a page decodes a thousand records).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "ListedRecord")]
+pub struct ListedObject {
+    pub size: u64,
+    /// Unquoted, as in [`ObjectRecord::etag`].
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub checksum_algorithm: Option<crate::checksum::ChecksumAlgorithm>,
+    pub delete_marker: bool,
+}
+
+/// The fields of an `ObjectRecord` a listing reads; serde skips the rest unparsed.
+#[derive(Deserialize)]
+struct ListedRecord {
+    size: u64,
+    etag: String,
+    last_modified_ms: i64,
+    checksum: Option<ListedChecksum>,
+    #[serde(default)]
+    delete_marker: bool,
+}
+
+#[derive(Deserialize)]
+struct ListedChecksum {
+    algorithm: crate::checksum::ChecksumAlgorithm,
+}
+
+impl From<ListedRecord> for ListedObject {
+    fn from(r: ListedRecord) -> Self {
+        Self {
+            size: r.size,
+            etag: r.etag,
+            last_modified_ms: r.last_modified_ms,
+            checksum_algorithm: r.checksum.map(|c| c.algorithm),
+            delete_marker: r.delete_marker,
+        }
+    }
+}
+
+impl From<&ObjectRecord> for ListedObject {
+    fn from(r: &ObjectRecord) -> Self {
+        Self {
+            size: r.size,
+            etag: r.etag.clone(),
+            last_modified_ms: r.last_modified_ms,
+            checksum_algorithm: r.checksum.as_ref().map(|c| c.algorithm),
+            delete_marker: r.delete_marker,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -713,9 +766,9 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
         after: Option<&GcEntry>,
         limit: usize,
     ) -> Result<Vec<GcEntry>>;
-    /// Forgets a queued blob (and its chunk checksums) once it is deleted; an inline blob's
-    /// bytes go with it.
-    fn deleted(&self, entry: &GcEntry) -> Result<()>;
+    /// Forgets queued blobs (and their chunk checksums) once they are deleted, in one write;
+    /// an inline blob's bytes go with it.
+    fn deleted(&self, entries: &[GcEntry]) -> Result<()>;
     /// Keeps the chunk checksums of a staged blob. Written without a sync of its own: the
     /// commit that makes the blob part of an object syncs the log, this entry included.
     fn put_blob_sums(&self, blob: &str, sums: &crate::integrity::ChunkSums) -> Result<()>;

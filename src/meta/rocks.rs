@@ -16,8 +16,8 @@ use super::inline;
 use super::versions::new_version_id;
 use super::{
     counted, BucketId, BucketRecord, Committed, Deleted, GcEntry, ListEntry, ListPage, ListQuery,
-    MetaStore, ObjectRecord, Usage, VersionGuard, VersionPage, VersionQuery, VersionRef,
-    Versioning, WriteCondition,
+    ListedObject, MetaStore, ObjectRecord, Usage, VersionGuard, VersionPage, VersionQuery,
+    VersionRef, Versioning, WriteCondition,
 };
 use crate::error::{Error, Result};
 
@@ -514,10 +514,9 @@ impl MetaStore for RocksMeta {
                     }
                 }
                 None => {
-                    let rec: ObjectRecord = decode(v)?;
+                    let rec: ListedObject = decode(v)?;
                     if !rec.delete_marker {
-                        page.entries
-                            .push(ListEntry::Object(key.to_owned(), Box::new(rec)));
+                        page.entries.push(ListEntry::Object(key.to_owned(), rec));
                     }
                     last = Some(key.to_owned());
                     it.next();
@@ -587,14 +586,17 @@ impl MetaStore for RocksMeta {
         Ok(out)
     }
 
-    fn deleted(&self, entry: &GcEntry) -> Result<()> {
+    fn deleted(&self, entries: &[GcEntry]) -> Result<()> {
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(CF_GC)?, codec::gc_key(entry.queued_ms, &entry.blob));
-        if inline::is_inline(&entry.blob) {
-            batch.delete_cf(self.cf(CF_INLINE)?, entry.blob.as_bytes());
-        } else {
-            batch.delete_cf(self.cf(CF_BLOB_SUMS)?, entry.blob.as_bytes());
+        for entry in entries {
+            batch.delete_cf(self.cf(CF_GC)?, codec::gc_key(entry.queued_ms, &entry.blob));
+            if inline::is_inline(&entry.blob) {
+                batch.delete_cf(self.cf(CF_INLINE)?, entry.blob.as_bytes());
+            } else {
+                batch.delete_cf(self.cf(CF_BLOB_SUMS)?, entry.blob.as_bytes());
+            }
         }
+        // Unsynced: an entry whose removal a crash loses is swept again.
         self.db.write(batch)?;
         Ok(())
     }
@@ -805,8 +807,8 @@ mod tests {
         // A remote upload a crash cut off goes with its blob, to be aborted.
         let uploads: Vec<Option<&str>> = gc.iter().map(|e| e.upload.as_deref()).collect();
         assert_eq!(uploads, [None, Some("upload-of-s3"), None]);
-        m.deleted(&gc[1]).unwrap();
-        m.deleted(&gc[0]).unwrap();
+        m.deleted(&gc[1..2]).unwrap();
+        m.deleted(&gc[..1]).unwrap();
         let left = m.pending_deletes(i64::MAX, None, 10).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].blob, "s2");

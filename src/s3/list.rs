@@ -157,8 +157,8 @@ fn list_bucket_result(bucket: &BucketRecord, p: &ListParams<'_>, page: &ListPage
                 .elem("LastModified", &iso_date(rec.last_modified_ms))
                 .elem("ETag", &quote_etag(&rec.etag))
                 .elem("Size", &rec.size.to_string());
-            if let Some(c) = &rec.checksum {
-                w.elem("ChecksumAlgorithm", c.algorithm.as_str());
+            if let Some(alg) = rec.checksum_algorithm {
+                w.elem("ChecksumAlgorithm", alg.as_str());
                 w.elem("ChecksumType", "FULL_OBJECT");
             }
             if p.fetch_owner {
@@ -269,7 +269,7 @@ pub async fn list_object_versions(ctx: &Ctx) -> S3Result<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{BucketId, ObjectRecord, RECORD_VERSION};
+    use crate::meta::{BucketId, ListedObject, RECORD_VERSION};
 
     fn q(s: &str) -> Query {
         Query::parse(Some(s))
@@ -340,10 +340,10 @@ mod tests {
         }
     }
 
-    fn object(size: u64) -> ObjectRecord {
+    fn object(size: u64) -> ListedObject {
         let mut rec = crate::meta::fixtures::object(size, "");
         rec.etag = "e".into();
-        rec
+        ListedObject::from(&rec)
     }
 
     #[test]
@@ -352,7 +352,7 @@ mod tests {
         let p = ListParams::parse(&query, false).unwrap();
         let page = ListPage {
             entries: vec![
-                ListEntry::Object("a b/x+y".into(), Box::new(object(3))),
+                ListEntry::Object("a b/x+y".into(), object(3)),
                 ListEntry::CommonPrefix("a b/sub/".into()),
             ],
             next_after: Some("a b/sub/".into()),
@@ -369,7 +369,7 @@ mod tests {
         let query = q("list-type=2");
         let p = ListParams::parse(&query, true).unwrap();
         let page = ListPage {
-            entries: vec![ListEntry::Object("k".into(), Box::new(object(1)))],
+            entries: vec![ListEntry::Object("k".into(), object(1))],
             next_after: Some("k".into()),
         };
         let xml = list_bucket_result(&bucket(), &p, &page);

@@ -857,6 +857,7 @@ impl Store {
                 self.blocking(|m| m.sync()).await?;
                 synced = true;
             }
+            let mut done = Vec::with_capacity(batch.len());
             for entry in batch {
                 if self.is_leased(&entry.blob) {
                     continue;
@@ -876,8 +877,11 @@ impl Store {
                     tracing::warn!(error = %e, blob = %entry.blob, "could not delete a blob; will retry");
                     continue;
                 }
-                self.blocking(move |m| m.deleted(&entry)).await?;
-                n += 1;
+                done.push(entry);
+            }
+            n += done.len();
+            if !done.is_empty() {
+                self.blocking(move |m| m.deleted(&done)).await?;
             }
             after = Some(last);
         }

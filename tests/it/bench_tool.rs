@@ -206,6 +206,37 @@ async fn bytes_that_differ_from_what_was_written_are_errors() {
         bench(&srv, &args)
     };
     assert_ok(&read("1"));
+    // A put after --existing adds objects after those there; all of them read back.
+    let grow = |workloads: &'static str, existing: &'static str, count: &'static str| {
+        let args = [
+            "--bucket",
+            &bucket,
+            "--size",
+            "5000",
+            "--concurrency",
+            "2",
+            "--seed",
+            "1",
+            "--keep",
+            "--workloads",
+            workloads,
+            "--existing",
+            existing,
+            "--count",
+            count,
+        ];
+        bench(&srv, &args)
+    };
+    assert_ok(&grow("put", "6", "3"));
+    assert_ok(&grow("get", "9", "9"));
+    let listed = srv
+        .client()
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.key_count(), Some(9));
     let out = read("2");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
