@@ -1,4 +1,4 @@
-//! Writes of a local blob file: staged under a `#` name, written in whole 1 MiB pieces with
+//! Writes of a local blob file: staged under a `#0` name, written in whole 1 MiB pieces with
 //! one piece in flight while the next fills, then (with fsync on) flushed and renamed into
 //! place with its directory synced.
 //!
@@ -43,8 +43,9 @@ impl LocalWriter {
     /// A writer of `dest`, with `O_DIRECT` when `direct`, synced when `fsync`.
     pub fn new(dest: PathBuf, direct: bool, fsync: bool) -> Self {
         let mut staging = dest.clone().into_os_string();
-        // `#` marks a staging file: startup removes those a crash left behind.
-        staging.push("#w");
+        // `#` and digits mark a staging file: listings of the store skip it (so scrub never
+        // takes a write in flight for an orphan) and startup removes those a crash left.
+        staging.push("#0");
         Self {
             dest,
             staging: staging.into(),

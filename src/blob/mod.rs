@@ -561,6 +561,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_local_blob_being_written_is_not_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        let blobs = BlobStore::new(Arc::new(fs), 1024).with_local_files(LocalFiles {
+            root: dir.path().into(),
+            fsync: false,
+            direct_from: Some(1),
+        });
+        let id = BlobStore::new_id();
+        let mut w = blobs.writer(&id, Some(3 << 20));
+        w.write(Bytes::from(vec![5u8; 3 << 20])).await.unwrap();
+        let listed = |blobs: BlobStore| async move {
+            blobs
+                .list()
+                .map_ok(|(id, _)| id)
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap()
+        };
+        assert!(listed(blobs.clone()).await.is_empty());
+        w.finish().await.unwrap();
+        assert_eq!(listed(blobs.clone()).await, [id]);
+    }
+
+    #[tokio::test]
     async fn local_roundtrip_through_its_files() {
         let dir = tempfile::tempdir().unwrap();
         let fs = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
