@@ -215,7 +215,7 @@ impl RocksMeta {
                 }
             }
         }
-        let mut it = self.db.raw_iterator_cf(self.cf(CF_OBJECTS)?);
+        let mut it = self.prefix_iter(CF_OBJECTS, &full_prefix)?;
         it.seek(&start);
         while it.valid() {
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
