@@ -306,20 +306,32 @@ pub const HASH_BESIDE_FROM: u64 = 4 << 20;
 /// Bytes handed to the hashing thread at a time.
 const BATCH: usize = 1 << 20;
 
-/// An [`ObjectHasher`] for a request body: on the receiving task for small bodies, on a
-/// blocking thread of its own for large ones. MD5 runs at ~600 MB/s on one core and cannot
-/// be split, so a large PUT that hashes where it receives is held to that speed less the
-/// receiving; beside it, receiving and hashing use a core each. At most three batches
-/// (3 MiB) wait for the hasher, so a slow hash slows the sender instead of filling memory.
+/// An [`ObjectHasher`] for a request body: on the receiving task for small bodies, beside it
+/// for large ones. MD5 runs at ~600 MB/s on one core and cannot be split, so a large PUT that
+/// hashes where it receives is held to that speed less the receiving; beside it, receiving
+/// and hashing use a core each. Each 1 MiB batch is hashed by a blocking task of its own
+/// while the next one arrives: no thread waits on a client (a thread held per upload would
+/// let slow uploads exhaust the blocking pool), and at most two batches are held.
 pub struct BodyHasher(Hashing);
+
+/// A large body's hashing task failed (it panicked, or the runtime is shutting down).
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("hashing task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("the body's hasher was lost to an earlier failure")]
+    Lost,
+}
 
 enum Hashing {
     Here(Box<ObjectHasher>),
     Beside {
-        tx: tokio::sync::mpsc::Sender<Vec<bytes::Bytes>>,
         batch: Vec<bytes::Bytes>,
         batch_len: usize,
-        task: tokio::task::JoinHandle<ObjectHasher>,
+        /// The hasher, when no task holds it.
+        idle: Option<Box<ObjectHasher>>,
+        /// The task hashing the previous batch; it hands the hasher back.
+        busy: Option<tokio::task::JoinHandle<Box<ObjectHasher>>>,
     },
 }
 
@@ -330,58 +342,75 @@ impl BodyHasher {
         store: Option<ChecksumAlgorithm>,
         len: u64,
     ) -> Self {
-        let mut hasher = ObjectHasher::new(sent, store);
+        let hasher = Box::new(ObjectHasher::new(sent, store));
         if len < HASH_BESIDE_FROM {
-            return Self(Hashing::Here(Box::new(hasher)));
+            return Self(Hashing::Here(hasher));
         }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(2);
-        let task = tokio::task::spawn_blocking(move || {
-            while let Some(batch) = rx.blocking_recv() {
-                for piece in batch {
-                    hasher.update(&piece);
-                }
-            }
-            hasher
-        });
         Self(Hashing::Beside {
-            tx,
             batch: Vec::new(),
             batch_len: 0,
-            task,
+            idle: Some(hasher),
+            busy: None,
         })
     }
 
-    pub async fn update(&mut self, data: &bytes::Bytes) {
+    pub async fn update(&mut self, data: &bytes::Bytes) -> Result<(), HashError> {
         match &mut self.0 {
             Hashing::Here(h) => h.update(data),
             Hashing::Beside {
-                tx,
-                batch,
-                batch_len,
-                ..
+                batch, batch_len, ..
             } => {
                 *batch_len += data.len();
                 batch.push(data.clone());
                 if *batch_len >= BATCH {
-                    *batch_len = 0;
-                    // A closed channel means the hasher is gone: `finish` reports it.
-                    let _ = tx.send(std::mem::take(batch)).await;
+                    self.hash_batch().await?;
                 }
             }
         }
+        Ok(())
     }
 
-    pub async fn finish(self) -> Result<ObjectDigests, tokio::task::JoinError> {
+    /// Hands the batch gathered so far to a blocking task, once the previous one is done.
+    async fn hash_batch(&mut self) -> Result<(), HashError> {
+        if let Hashing::Beside {
+            batch,
+            batch_len,
+            idle,
+            busy,
+        } = &mut self.0
+        {
+            let mut hasher = match (busy.as_mut(), idle.take()) {
+                (Some(task), _) => {
+                    let h = task.await;
+                    *busy = None;
+                    h?
+                }
+                (None, Some(h)) => h,
+                (None, None) => return Err(HashError::Lost),
+            };
+            let pieces = std::mem::take(batch);
+            *batch_len = 0;
+            *busy = Some(tokio::task::spawn_blocking(move || {
+                for piece in pieces {
+                    hasher.update(&piece);
+                }
+                hasher
+            }));
+        }
+        Ok(())
+    }
+
+    pub async fn finish(mut self) -> Result<ObjectDigests, HashError> {
+        self.hash_batch().await?;
         match self.0 {
             Hashing::Here(h) => Ok(h.finish()),
-            Hashing::Beside {
-                tx, batch, task, ..
-            } => {
-                if !batch.is_empty() {
-                    let _ = tx.send(batch).await;
-                }
-                drop(tx);
-                Ok(task.await?.finish())
+            Hashing::Beside { busy, idle, .. } => {
+                let hasher = match (busy, idle) {
+                    (Some(task), _) => task.await?,
+                    (None, Some(h)) => h,
+                    (None, None) => return Err(HashError::Lost),
+                };
+                Ok(hasher.finish())
             }
         }
     }
@@ -410,7 +439,10 @@ mod tests {
         let mut beside = BodyHasher::new(Some(ChecksumAlgorithm::Sha1), None, data.len() as u64);
         assert!(matches!(beside.0, Hashing::Beside { .. }));
         for piece in data.chunks(70_000) {
-            beside.update(&bytes::Bytes::copy_from_slice(piece)).await;
+            beside
+                .update(&bytes::Bytes::copy_from_slice(piece))
+                .await
+                .unwrap();
         }
         let beside = beside.finish().await.unwrap();
         assert_eq!(here.md5, beside.md5);

@@ -115,6 +115,12 @@ impl From<rocksdb::Error> for Error {
     }
 }
 
+impl From<crate::checksum::HashError> for Error {
+    fn from(e: crate::checksum::HashError) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
 impl From<tokio::task::JoinError> for Error {
     fn from(e: tokio::task::JoinError) -> Self {
         Error::Internal(format!("blocking task failed: {e}"))

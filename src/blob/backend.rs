@@ -21,6 +21,8 @@ pub fn build(cfg: &Config) -> Result<BlobStore> {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::Blob(format!("cannot create {}: {e}", dir.display())))?;
             let fsync = cfg.durability == Durability::Strict;
+            create_fan_dirs(&dir, fsync)
+                .map_err(|e| Error::Blob(format!("cannot prepare {}: {e}", dir.display())))?;
             let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)?.with_fsync(fsync);
             BlobStore::new(Arc::new(fs), LOCAL_CHUNK).with_local_files(super::LocalFiles {
                 root: dir,
@@ -85,6 +87,24 @@ pub fn build(cfg: &Config) -> Result<BlobStore> {
         }
     };
     Ok(store)
+}
+
+/// Creates the 256 directories blob files are spread over (see `BlobStore::path`) and syncs
+/// their entries, once: a directory made on a blob's first write could lose another blob
+/// committed in it meanwhile to a crash before the new directory's entry was synced.
+fn create_fan_dirs(dir: &std::path::Path, fsync: bool) -> std::io::Result<()> {
+    let mut made = false;
+    for i in 0..=255u8 {
+        match std::fs::create_dir(dir.join(format!("{i:02x}"))) {
+            Ok(()) => made = true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if made && fsync {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// A remote store: blobs under `prefix`, large ones as multipart uploads the index records.

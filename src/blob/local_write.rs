@@ -36,6 +36,8 @@ pub struct LocalWriter {
     at: u64,
     /// The previous piece's write; it hands back the file and its buffer.
     in_flight: Option<JoinHandle<Step>>,
+    /// The last write, sync and rename, once `finish` started them.
+    finishing: Option<JoinHandle<std::io::Result<()>>>,
     done: bool,
 }
 
@@ -56,6 +58,7 @@ impl LocalWriter {
             filled: 0,
             at: 0,
             in_flight: None,
+            finishing: None,
             done: false,
         }
     }
@@ -97,9 +100,12 @@ impl LocalWriter {
     /// that write is done with.
     async fn settle(&mut self) -> Result<(Option<Arc<File>>, Option<AlignedBuf>)> {
         let mut spare = None;
-        if let Some(task) = self.in_flight.take() {
-            let (file, buf) = task
-                .await
+        if let Some(task) = self.in_flight.as_mut() {
+            // The handle stays in place until the task is done: a request dropped while
+            // waiting here leaves it for `Drop`, which lets it finish before unlinking.
+            let done = task.await;
+            self.in_flight = None;
+            let (file, buf) = done
                 .map_err(|e| Error::Blob(format!("blob write task: {e}")))?
                 .map_err(|e| self.io_error(e))?;
             self.file = Some(file);
@@ -115,7 +121,7 @@ impl LocalWriter {
         let (at, len) = (self.at, self.filled);
         let (staging, dest) = (self.staging.clone(), self.dest.clone());
         let (direct, fsync) = (self.direct, self.fsync);
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let task = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let file = match file {
                 Some(f) => f,
                 None => Arc::new(create(&staging, direct, fsync)?),
@@ -142,10 +148,12 @@ impl LocalWriter {
                 sync_parent(&dest)?;
             }
             Ok(())
-        })
-        .await
-        .map_err(|e| Error::Blob(format!("blob write task: {e}")))?
-        .map_err(|e| self.io_error(e))?;
+        });
+        let finishing = self.finishing.insert(task);
+        let done = finishing.await;
+        self.finishing = None;
+        done.map_err(|e| Error::Blob(format!("blob write task: {e}")))?
+            .map_err(|e| self.io_error(e))?;
         self.done = true;
         Ok(())
     }
@@ -171,11 +179,17 @@ impl Drop for LocalWriter {
             return;
         }
         let staging = std::mem::take(&mut self.staging);
-        match (self.in_flight.take(), tokio::runtime::Handle::try_current()) {
-            // The write in flight may be the one that creates the file: remove it after.
-            (Some(task), Ok(rt)) => {
+        let (writing, finishing) = (self.in_flight.take(), self.finishing.take());
+        match tokio::runtime::Handle::try_current() {
+            // A task still running may be the one that creates the file: remove it after.
+            Ok(rt) if writing.is_some() || finishing.is_some() => {
                 rt.spawn(async move {
-                    let _ = task.await;
+                    if let Some(task) = writing {
+                        let _ = task.await;
+                    }
+                    if let Some(task) = finishing {
+                        let _ = task.await;
+                    }
                     let _ = tokio::task::spawn_blocking(move || remove_if_there(&staging)).await;
                 });
             }
@@ -285,6 +299,14 @@ mod tests {
         w.write(Bytes::from(vec![1u8; 3 * aligned::SIZE]))
             .await
             .unwrap();
+        drop(w);
+        // Dropped while waiting for its first write, the one that creates the file.
+        let mut w = LocalWriter::new(dest.clone(), true, false);
+        w.write(Bytes::from(vec![1u8; aligned::SIZE]))
+            .await
+            .unwrap();
+        let next = w.write(Bytes::from(vec![2u8; aligned::SIZE]));
+        let _ = tokio::time::timeout(std::time::Duration::ZERO, next).await;
         drop(w);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert_eq!(std::fs::read_dir(dir.path().join("ab")).unwrap().count(), 0);

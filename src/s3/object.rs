@@ -172,7 +172,10 @@ pub async fn receive_body(
                 "The body is longer than the announced length.",
             ));
         }
-        hasher.update(&chunk).await;
+        hasher
+            .update(&chunk)
+            .await
+            .map_err(crate::error::Error::from)?;
         staged.write(chunk).await?;
     }
     let digests = hasher.finish().await.map_err(crate::error::Error::from)?;

@@ -405,7 +405,7 @@ impl Store {
         let mut hasher = BodyHasher::new(None, algorithm, range.end - range.start);
         let mut data = self.read_object(what, src, range.clone());
         while let Some(chunk) = data.try_next().await? {
-            hasher.update(&chunk).await;
+            hasher.update(&chunk).await?;
             staged.write(chunk).await?;
         }
         let digests = hasher.finish().await?;
