@@ -30,7 +30,8 @@ pub struct LocalWriter {
     direct: bool,
     fsync: bool,
     file: Option<Arc<File>>,
-    buf: AlignedBuf,
+    /// The piece being filled; a buffer is taken at the first byte written into it.
+    buf: Option<AlignedBuf>,
     filled: usize,
     /// Where in the file `buf` starts.
     at: u64,
@@ -54,7 +55,7 @@ impl LocalWriter {
             direct,
             fsync,
             file: None,
-            buf: AlignedBuf::take(),
+            buf: None,
             filled: 0,
             at: 0,
             in_flight: None,
@@ -68,7 +69,8 @@ impl LocalWriter {
             let room = aligned::SIZE - self.filled;
             let n = room.min(data.len());
             let piece = data.split_to(n);
-            self.buf.as_mut_slice()[self.filled..self.filled + n].copy_from_slice(&piece);
+            let buf = self.buf.get_or_insert_with(AlignedBuf::take);
+            buf.as_mut_slice()[self.filled..self.filled + n].copy_from_slice(&piece);
             self.filled += n;
             if self.filled == aligned::SIZE {
                 self.send_full().await?;
@@ -80,7 +82,10 @@ impl LocalWriter {
     /// Hands the full buffer to a blocking write, after the previous one finished.
     async fn send_full(&mut self) -> Result<()> {
         let (file, spare) = self.settle().await?;
-        let buf = std::mem::replace(&mut self.buf, spare.unwrap_or_else(AlignedBuf::take));
+        // The written buffer, handed back, is the next one filled.
+        let Some(buf) = std::mem::replace(&mut self.buf, spare) else {
+            return Ok(());
+        };
         let (at, len) = (self.at, self.filled);
         self.at += len as u64;
         self.filled = 0;
@@ -117,7 +122,7 @@ impl LocalWriter {
     /// Writes what is left, makes the file durable (with fsync on) and moves it into place.
     pub async fn finish(mut self) -> Result<()> {
         let (file, _) = self.settle().await?;
-        let buf = std::mem::replace(&mut self.buf, AlignedBuf::take());
+        let buf = self.buf.take();
         let (at, len) = (self.at, self.filled);
         let (staging, dest) = (self.staging.clone(), self.dest.clone());
         let (direct, fsync) = (self.direct, self.fsync);
@@ -126,8 +131,7 @@ impl LocalWriter {
                 Some(f) => f,
                 None => Arc::new(create(&staging, direct, fsync)?),
             };
-            if len > 0 {
-                let mut buf = buf;
+            if let Some(mut buf) = buf.filter(|_| len > 0) {
                 if direct {
                     // Direct writes are whole blocks: write the last one padded, then cut
                     // the file to its length.
