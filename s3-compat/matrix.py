@@ -142,10 +142,22 @@ def from_junit(junit: str, out: str, client: str, version: str) -> None:
     write(out, client, version, results)
 
 
+def cargo_failure(text: str, name: str) -> str:
+    """The panic message libtest printed for a failed test, on one line (what a CI log shows)."""
+    section = re.search(rf"^---- {re.escape(name)} stdout ----\n(.*?)(?=^---- |^failures:|\Z)",
+                        text, re.M | re.S)
+    if not section:
+        return ""
+    lines = [l.strip() for l in section.group(1).splitlines()
+             if l.strip() and not l.startswith("note: run with")]
+    return " | ".join(lines)[:600]
+
+
 def from_cargo(output: str, out: str, version: str) -> None:
     results = []
+    text = pathlib.Path(output).read_text(errors="replace")
     pattern = re.compile(r"^test (\S+) \.\.\. (ok|FAILED|ignored)", re.M)
-    for name, outcome in pattern.findall(pathlib.Path(output).read_text(errors="replace")):
+    for name, outcome in pattern.findall(text):
         module = name.split("::")[0]
         if module not in RUST_GROUPS:
             continue
@@ -155,9 +167,11 @@ def from_cargo(output: str, out: str, version: str) -> None:
         if group != "management" and ERROR_TEST.search(name.split("::", 1)[-1]):
             group = "errors"
         detail = "ignored (timing run, not part of CI)" if status == "skipped" else ""
+        if status == "failed":
+            detail = cargo_failure(text, name)
         results.append({"group": group, "name": name, "status": status,
                         "detail": detail})
-    if not results or "test result: FAILED" in pathlib.Path(output).read_text(errors="replace"):
+    if not results or "test result: FAILED" in text:
         if not any(r["status"] == "failed" for r in results):
             results.append({"group": "server", "name": "cargo test", "status": "failed",
                             "detail": "the test binary failed without a failed test"})

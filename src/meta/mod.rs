@@ -316,7 +316,9 @@ pub struct VersionPage {
 pub enum WriteCondition {
     Always,
     /// `If-None-Match: *`: only if the key does not exist. `since_ms` is when the request
-    /// started: an object written after it raced this one (409, not 412).
+    /// started: an object written after it raced this one (409, not 412). Both times are
+    /// whole milliseconds, so an object committed in the very millisecond the request began
+    /// may have come before it: that one is a plain 412.
     Absent {
         since_ms: i64,
     },
@@ -350,7 +352,7 @@ impl WriteCondition {
         match (self, current) {
             (WriteCondition::Always, _) | (WriteCondition::Absent { .. }, None) => Ok(()),
             (WriteCondition::Absent { since_ms }, Some(cur))
-                if cur.last_modified_ms >= *since_ms =>
+                if cur.last_modified_ms > *since_ms =>
             {
                 Err(Error::ConditionalRequestConflict)
             }
@@ -850,6 +852,25 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_create_loses_a_race_only_to_an_object_committed_after_it_began() {
+        let mut cur = fixtures::object(5, "b1");
+        cur.last_modified_ms = 1_000;
+        let absent = |since_ms| WriteCondition::Absent { since_ms };
+        assert!(absent(1_000).check(None).is_ok());
+        // Committed in the millisecond the request began: it may have come first.
+        assert!(matches!(
+            absent(1_000).check(Some(&cur)),
+            Err(crate::error::Error::PreconditionFailed)
+        ));
+        assert!(matches!(
+            absent(999).check(Some(&cur)),
+            Err(crate::error::Error::ConditionalRequestConflict)
+        ));
+        cur.delete_marker = true;
+        assert!(absent(1_000).check(Some(&cur)).is_ok());
+    }
 
     #[test]
     fn a_stored_cors_rule_keeps_its_on_disk_form() {

@@ -687,11 +687,23 @@ pub async fn raw_request(
 
 /// A presigned PUT's request head, announcing `len` body bytes.
 pub async fn presigned_put_head(srv: &Server, bucket: &str, key: &str, len: usize) -> String {
+    presigned_put_head_with(srv, bucket, key, len, None).await
+}
+
+/// `presigned_put_head` with a signed `If-None-Match` header.
+pub async fn presigned_put_head_with(
+    srv: &Server,
+    bucket: &str,
+    key: &str,
+    len: usize,
+    if_none_match: Option<&str>,
+) -> String {
     let client = srv.client();
     let req = client
         .put_object()
         .bucket(bucket)
         .key(key)
+        .set_if_none_match(if_none_match.map(str::to_owned))
         .presigned(PresigningConfig::expires_in(Duration::from_secs(600)).unwrap())
         .await
         .unwrap();

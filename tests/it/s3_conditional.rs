@@ -3,7 +3,7 @@
 
 use aws_sdk_s3::primitives::DateTime;
 
-use crate::harness::{assert_err, etag_of, get_bytes, put, Server};
+use crate::harness::{assert_err, etag_of, get_bytes, presigned_put_head_with, put, Server};
 
 const DAY: i64 = 86_400;
 
@@ -284,37 +284,46 @@ async fn put_if_match() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_creates_with_if_none_match_conflict() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let srv = Server::start();
     if srv.skip_external("409 on racing conditional creates is checked on cnx-storage only") {
         return;
     }
     let s3 = srv.client();
     let bucket = srv.bucket(&s3, "race-create").await;
-    // Bodies large enough that both requests are under way before either commits.
-    let put = |seed: u64| {
-        let (s3, bucket) = (s3.clone(), bucket.clone());
-        async move {
-            s3.put_object()
-                .bucket(bucket)
-                .key("k")
-                .if_none_match("*")
-                .body(crate::harness::pattern(16 << 20, seed).into())
-                .send()
-                .await
+    // Both requests are under way (their heads sent, half their bodies too) before either
+    // commits: the test paces the bodies itself rather than hoping two uploads overlap.
+    let len = 1 << 20;
+    let mut conns = Vec::new();
+    for seed in [1, 2] {
+        let head = presigned_put_head_with(&srv, &bucket, "k", len, Some("*")).await;
+        let body = crate::harness::pattern(len, seed);
+        let addr = srv.endpoint().trim_start_matches("http://").to_owned();
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(head.as_bytes()).await.unwrap();
+        conn.write_all(&body[..len / 2]).await.unwrap();
+        conns.push((conn, body));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut statuses = Vec::new();
+    for (conn, body) in &mut conns {
+        conn.write_all(&body[len / 2..]).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            assert_eq!(conn.read(&mut byte).await.unwrap(), 1, "connection closed");
+            head.push(byte[0]);
         }
-    };
-    let (a, b) = tokio::join!(put(1), put(2));
-    let mut statuses: Vec<u16> = [a.map(|_| ()), b.map(|_| ())]
-        .into_iter()
-        .map(|r| match r {
-            Ok(()) => 200,
-            Err(e) => crate::harness::err_info::<(), _>(Err(e)).status,
-        })
-        .collect();
-    statuses.sort();
+        let text = String::from_utf8_lossy(&head).into_owned();
+        statuses.push(text[9..12].to_owned());
+    }
     assert_eq!(
         statuses,
-        [200, 409],
-        "one create wins, the racing one conflicts"
+        ["200", "409"],
+        "the first to finish wins, the racing one conflicts"
+    );
+    assert_eq!(
+        get_bytes(&s3, &bucket, "k").await,
+        crate::harness::pattern(len, 1)
     );
 }
