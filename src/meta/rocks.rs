@@ -64,11 +64,11 @@ pub(super) fn lock_err<T>(_: T) -> Error {
 use crate::clock::now_ms;
 
 /// The block cache all column families share.
-const BLOCK_CACHE: usize = 16 << 20;
+const BLOCK_CACHE: usize = 8 << 20;
 /// One column family's memtable is flushed at this size...
-const MEMTABLE: usize = 8 << 20;
+const MEMTABLE: usize = 4 << 20;
 /// ...and the largest ones once all of them together hold this much.
-const MEMTABLES: usize = 24 << 20;
+const MEMTABLES: usize = 12 << 20;
 
 impl RocksMeta {
     /// Opens (creating if needed) the index at `path`. `sync` makes every commit durable
