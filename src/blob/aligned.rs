@@ -12,7 +12,7 @@ pub const ALIGN: usize = 4096;
 /// Bytes per buffer: the integrity chunk, so a read of one chunk fills one buffer.
 pub const SIZE: usize = crate::integrity::CHUNK as usize;
 /// Buffers kept for reuse, at most.
-const POOLED: usize = 16;
+const POOLED: usize = 8;
 
 static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
