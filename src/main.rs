@@ -300,27 +300,40 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
 /// 145 → 95 MiB peak over the bench's workloads), and blocks from 256 KiB up mapped and
 /// unmapped on their own (the default threshold grows to the largest block freed, after which
 /// megabyte buffers stay in the arenas). Set before the allocator starts, so through the
-/// environment: a server started without them runs itself again with them, same pid and
-/// arguments. An operator's own `GLIBC_TUNABLES` is left alone.
+/// environment: a server started without them runs itself again with them, same pid, name
+/// and arguments. Tunables the operator set come after ours, so theirs win.
 const SERVER_MALLOC: &str = "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=262144";
 
 fn with_server_malloc() {
     use std::os::unix::process::CommandExt;
     // The marker stops a second run where the loader dropped the tunables (a setuid start).
     const MARKER: &str = "CNX_SERVER_MALLOC";
-    if !cfg!(all(target_os = "linux", target_env = "gnu"))
-        || std::env::var_os("GLIBC_TUNABLES").is_some()
-        || std::env::var_os(MARKER).is_some()
-    {
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) || std::env::var_os(MARKER).is_some() {
         return;
     }
+    // The executable's own path, so the process keeps its name (`/proc/self/exe` would make
+    // it `exe`); not when started through the dynamic loader, which would be run instead.
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let through_loader = exe
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("ld-linux") || n.starts_with("ld.so"));
+    if through_loader {
+        return;
+    }
+    let tunables = match std::env::var("GLIBC_TUNABLES") {
+        Ok(own) if !own.is_empty() => format!("{SERVER_MALLOC}:{own}"),
+        _ => SERVER_MALLOC.to_owned(),
+    };
     let mut args = std::env::args_os();
     let arg0 = args.next().unwrap_or_default();
     // `exec` returns only when it failed; the server then runs with the defaults.
-    let err = std::process::Command::new("/proc/self/exe")
+    let err = std::process::Command::new(exe)
         .arg0(arg0)
         .args(args)
-        .env("GLIBC_TUNABLES", SERVER_MALLOC)
+        .env("GLIBC_TUNABLES", tunables)
         .env(MARKER, "1")
         .exec();
     eprintln!("warning: running with glibc's default allocator settings ({err})");
