@@ -26,7 +26,7 @@ fn needs_escape(b: u8) -> bool {
 
 /// `escape`, appended to `out`: the runs between special characters are copied whole (every
 /// ETag in a listing holds two quotes; a character at a time was a tenth of a LIST's CPU).
-pub fn escape_into(out: &mut String, s: &str) {
+fn escape_into(out: &mut String, s: &str) {
     let mut run = 0;
     for (i, b) in s.bytes().enumerate() {
         if !needs_escape(b) {

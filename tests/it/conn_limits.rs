@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::harness::{assert_err, blob_files, presigned_put_head, raw_request, Server};
+use crate::harness::{
+    assert_err, blob_files, presigned_put_head, raw_request, read_response, Server,
+};
 
 const TIGHT: &str = "[limits]
 api_requests_per_second = 0
@@ -43,39 +45,6 @@ async fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, Dura
             ),
             Ok(Ok(0)) | Ok(Err(_)) => return (out, start.elapsed()),
             Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-/// Reads one response head (and the `Content-Length` body that follows) off a kept-alive
-/// connection.
-async fn read_response(s: &mut TcpStream) -> String {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
-            .await
-            .expect("response in time")
-            .unwrap();
-        assert!(
-            n > 0,
-            "closed before a response: {:?}",
-            String::from_utf8_lossy(&out)
-        );
-        out.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&out).into_owned();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let len = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap())
-                })
-                .unwrap_or(0);
-            if out.len() >= end + 4 + len {
-                return text;
-            }
         }
     }
 }

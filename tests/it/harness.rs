@@ -685,6 +685,39 @@ pub async fn raw_request(
     }
 }
 
+/// Reads one response head (and the `Content-Length` body that follows) off a kept-alive
+/// connection.
+pub async fn read_response(s: &mut tokio::net::TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("response in time")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before a response: {:?}",
+            String::from_utf8_lossy(&out)
+        );
+        out.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if out.len() >= end + 4 + len {
+                return text;
+            }
+        }
+    }
+}
+
 /// A presigned PUT's request head, announcing `len` body bytes.
 pub async fn presigned_put_head(srv: &Server, bucket: &str, key: &str, len: usize) -> String {
     presigned_put_head_with(srv, bucket, key, len, None).await

@@ -3,7 +3,9 @@
 
 use aws_sdk_s3::primitives::DateTime;
 
-use crate::harness::{assert_err, etag_of, get_bytes, presigned_put_head_with, put, Server};
+use crate::harness::{
+    assert_err, etag_of, get_bytes, presigned_put_head_with, put, read_response, Server,
+};
 
 const DAY: i64 = 86_400;
 
@@ -284,7 +286,7 @@ async fn put_if_match() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_creates_with_if_none_match_conflict() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let srv = Server::start();
     if srv.skip_external("409 on racing conditional creates is checked on cnx-storage only") {
         return;
@@ -298,8 +300,7 @@ async fn racing_creates_with_if_none_match_conflict() {
     for seed in [1, 2] {
         let head = presigned_put_head_with(&srv, &bucket, "k", len, Some("*")).await;
         let body = crate::harness::pattern(len, seed);
-        let addr = srv.endpoint().trim_start_matches("http://").to_owned();
-        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut conn = tokio::net::TcpStream::connect(&srv.addr).await.unwrap();
         conn.write_all(head.as_bytes()).await.unwrap();
         conn.write_all(&body[..len / 2]).await.unwrap();
         conns.push((conn, body));
@@ -308,14 +309,8 @@ async fn racing_creates_with_if_none_match_conflict() {
     let mut statuses = Vec::new();
     for (conn, body) in &mut conns {
         conn.write_all(&body[len / 2..]).await.unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            assert_eq!(conn.read(&mut byte).await.unwrap(), 1, "connection closed");
-            head.push(byte[0]);
-        }
-        let text = String::from_utf8_lossy(&head).into_owned();
-        statuses.push(text[9..12].to_owned());
+        let response = read_response(conn).await;
+        statuses.push(response[9..12].to_owned());
     }
     assert_eq!(
         statuses,
