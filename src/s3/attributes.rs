@@ -78,7 +78,7 @@ fn write_parts(w: &mut XmlWriter, rec: &ObjectRecord, count: u32, after: usize, 
             w.elem(checksum_element(c.algorithm), &c.value);
         }
         w.elem("PartNumber", &(i + 1).to_string())
-            .elem("Size", &seg.len.to_string())
+            .elem_u64("Size", seg.len)
             .close();
     }
     w.elem("PartsCount", &count.to_string());

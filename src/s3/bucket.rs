@@ -5,7 +5,6 @@ use http::{header, HeaderValue, StatusCode};
 
 use super::body::Payload;
 use super::error::{S3Code, S3Error, S3Result};
-use super::headers::iso_date;
 use super::{owner_id, status_only, xml_ok, Ctx};
 use crate::meta::{BucketRecord, Versioning};
 use crate::web::body::Response;
@@ -91,7 +90,7 @@ pub async fn list_buckets(ctx: &Ctx) -> S3Result<Response> {
     for b in &page {
         w.open("Bucket")
             .elem("Name", &b.name)
-            .elem("CreationDate", &iso_date(b.created_at_ms))
+            .elem_date("CreationDate", b.created_at_ms)
             .elem("BucketRegion", &b.region)
             .close();
     }

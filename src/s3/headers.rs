@@ -42,18 +42,9 @@ pub fn http_date(ms: i64) -> String {
 
 /// `2009-10-12T17:50:30.000Z`, as S3 lists it.
 pub fn iso_date(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let mut s = String::with_capacity(24);
+    crate::clock::push_iso_ms(&mut s, ms);
+    s
 }
 
 fn parse_http_date(s: &str) -> Option<i64> {

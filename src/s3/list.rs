@@ -1,10 +1,10 @@
 //! ListObjects (v1) and ListObjectsV2: one range scan of the index per page.
 
 use base64::Engine as _;
+use std::borrow::Cow;
 
 use super::bucket::resolve;
 use super::error::{S3Code, S3Error, S3Result};
-use super::headers::{iso_date, quote_etag};
 use super::{max_param, owner_id, xml_ok, Ctx};
 use crate::auth::sigv4::uri_encode;
 use crate::meta::{BucketRecord, ListEntry, ListPage, VersionEntry};
@@ -84,11 +84,11 @@ impl<'q> ListParams<'q> {
         })
     }
 
-    fn enc(&self, s: &str) -> String {
+    fn enc<'s>(&self, s: &'s str) -> Cow<'s, str> {
         if self.url {
-            uri_encode(s, false)
+            Cow::Owned(uri_encode(s, false))
         } else {
-            s.to_owned()
+            Cow::Borrowed(s)
         }
     }
 }
@@ -130,7 +130,7 @@ fn list_bucket_result(bucket: &BucketRecord, p: &ListParams<'_>, page: &ListPage
     if p.v2 {
         w.opt("StartAfter", p.start_after.map(|s| p.enc(s)).as_deref());
         w.opt("ContinuationToken", p.continuation_token);
-        w.elem("KeyCount", &page.entries.len().to_string());
+        w.elem_u64("KeyCount", page.entries.len() as u64);
         if let Some(next) = &page.next_after {
             w.elem("NextContinuationToken", &encode_token(next));
         }
@@ -154,9 +154,9 @@ fn list_bucket_result(bucket: &BucketRecord, p: &ListParams<'_>, page: &ListPage
         if let ListEntry::Object(key, rec) = entry {
             w.open("Contents")
                 .elem("Key", &p.enc(key))
-                .elem("LastModified", &iso_date(rec.last_modified_ms))
-                .elem("ETag", &quote_etag(&rec.etag))
-                .elem("Size", &rec.size.to_string());
+                .elem_date("LastModified", rec.last_modified_ms)
+                .elem_quoted("ETag", &rec.etag)
+                .elem_u64("Size", rec.size);
             if let Some(alg) = rec.checksum_algorithm {
                 w.elem("ChecksumAlgorithm", alg.as_str());
                 w.elem("ChecksumType", "FULL_OBJECT");
@@ -238,10 +238,9 @@ pub async fn list_object_versions(ctx: &Ctx) -> S3Result<Response> {
         .elem("Key", &p.enc(key))
         .elem("VersionId", rec.version_str())
         .elem("IsLatest", if *latest { "true" } else { "false" })
-        .elem("LastModified", &iso_date(rec.last_modified_ms));
+        .elem_date("LastModified", rec.last_modified_ms);
         if !rec.delete_marker {
-            w.elem("ETag", &quote_etag(&rec.etag))
-                .elem("Size", &rec.size.to_string());
+            w.elem_quoted("ETag", &rec.etag).elem_u64("Size", rec.size);
             if let Some(c) = &rec.checksum {
                 w.elem("ChecksumAlgorithm", c.algorithm.as_str());
                 w.elem("ChecksumType", "FULL_OBJECT");

@@ -401,10 +401,10 @@ pub async fn list_parts(ctx: &Ctx) -> S3Result<Response> {
         .elem("IsTruncated", if truncated { "true" } else { "false" });
     for p in &parts {
         w.open("Part")
-            .elem("PartNumber", &p.part_number.to_string())
-            .elem("LastModified", &iso_date(p.last_modified_ms))
-            .elem("ETag", &quote_etag(&p.etag))
-            .elem("Size", &p.size.to_string());
+            .elem_u64("PartNumber", u64::from(p.part_number))
+            .elem_date("LastModified", p.last_modified_ms)
+            .elem_quoted("ETag", &p.etag)
+            .elem_u64("Size", p.size);
         if let (Some(c), Some(_)) = (&p.checksum, upload.checksum_algorithm) {
             w.elem(checksum_element(c.algorithm), &c.value);
         }
@@ -476,7 +476,7 @@ pub async fn list_uploads(ctx: &Ctx) -> S3Result<Response> {
             owner(&mut w, "Initiator", &bucket.owner);
             owner(&mut w, "Owner", &bucket.owner);
             w.elem("StorageClass", "STANDARD")
-                .elem("Initiated", &iso_date(u.initiated_ms));
+                .elem_date("Initiated", u.initiated_ms);
             if let Some(a) = u.checksum_algorithm {
                 w.elem("ChecksumAlgorithm", a.as_str());
             }
