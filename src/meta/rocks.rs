@@ -176,6 +176,9 @@ impl RocksMeta {
         if let Some(end) = prefix_successor(prefix) {
             opts.set_iterate_upper_bound(end);
         }
+        // A scan reads each block once: caching its blocks would only evict the index,
+        // filters and hot records that point reads need.
+        opts.fill_cache(false);
         Ok(self.db.raw_iterator_cf_opt(self.cf(cf)?, opts))
     }
 
@@ -533,7 +536,14 @@ impl MetaStore for RocksMeta {
                     if !rec.delete_marker {
                         page.entries.push(ListEntry::Object(key.to_owned(), rec));
                     }
-                    last = Some(key.to_owned());
+                    // One buffer for the resume point, not a new string per record.
+                    match &mut last {
+                        Some(l) => {
+                            l.clear();
+                            l.push_str(key);
+                        }
+                        None => last = Some(key.to_owned()),
+                    }
                     it.next();
                 }
             }
