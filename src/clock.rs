@@ -22,7 +22,25 @@ pub fn rfc3339(ms: i64) -> String {
 pub fn push_iso_ms(out: &mut String, ms: i64) {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let year = u32::try_from(t.year()).unwrap_or(0);
+    let year = match u32::try_from(t.year()) {
+        Ok(y) if y <= 9999 => y,
+        // Years before 0 (a lifecycle date of year 0 with an offset) as they always were.
+        _ => {
+            use std::fmt::Write as _;
+            let _ = write!(
+                out,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            );
+            return;
+        }
+    };
     let mut b = *b"0000-00-00T00:00:00.000Z";
     let mut put = |at: usize, width: usize, mut n: u32| {
         for i in (at..at + width).rev() {
@@ -63,6 +81,9 @@ mod tests {
         s.clear();
         push_iso_ms(&mut s, parse_rfc3339("2026-12-31T23:59:59.007Z").unwrap());
         assert_eq!(s, "2026-12-31T23:59:59.007Z");
+        s.clear();
+        push_iso_ms(&mut s, parse_rfc3339("0000-01-01T00:00:00+01:00").unwrap());
+        assert_eq!(s, "-001-12-31T23:00:00.000Z");
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub(super) fn lock_err<T>(_: T) -> Error {
 
 use crate::clock::now_ms;
 
+/// Listing pages up to this many entries fill the block cache.
+const SHORT_PAGE: usize = 100;
+
 /// The block cache all column families share.
 const BLOCK_CACHE: usize = 8 << 20;
 /// One column family's memtable is flushed at this size...
@@ -171,14 +174,16 @@ impl RocksMeta {
         &self,
         cf: &str,
         prefix: &[u8],
+        page: usize,
     ) -> Result<rocksdb::DBRawIteratorWithThreadMode<'_, DB>> {
         let mut opts = rocksdb::ReadOptions::default();
         if let Some(end) = prefix_successor(prefix) {
             opts.set_iterate_upper_bound(end);
         }
-        // A scan reads each block once: caching its blocks would only evict the index,
-        // filters and hot records that point reads need.
-        opts.fill_cache(false);
+        // A long page reads each block once: caching its blocks would only evict the index,
+        // filters and hot records that point reads need. Short pages are cached: clients
+        // that check for a file by listing one key (S3A, s3fs) repeat the same read.
+        opts.fill_cache(page <= SHORT_PAGE);
         Ok(self.db.raw_iterator_cf_opt(self.cf(cf)?, opts))
     }
 
@@ -495,7 +500,7 @@ impl MetaStore for RocksMeta {
         if q.max == 0 {
             return Ok(page);
         }
-        let mut it = self.prefix_iter(CF_OBJECTS, &full_prefix)?;
+        let mut it = self.prefix_iter(CF_OBJECTS, &full_prefix, q.max)?;
         it.seek(&start);
         let mut last: Option<String> = None;
         loop {

@@ -220,7 +220,7 @@ impl UploadStore for RocksMeta {
         if q.max == 0 {
             return Ok(page);
         }
-        let mut it = self.prefix_iter(CF_UPLOADS, &full_prefix)?;
+        let mut it = self.prefix_iter(CF_UPLOADS, &full_prefix, q.max)?;
         it.seek(&start);
         let mut last: Option<(String, String)> = None;
         while it.valid() {

@@ -215,7 +215,7 @@ impl RocksMeta {
                 }
             }
         }
-        let mut it = self.prefix_iter(CF_OBJECTS, &full_prefix)?;
+        let mut it = self.prefix_iter(CF_OBJECTS, &full_prefix, q.max)?;
         it.seek(&start);
         while it.valid() {
             let (Some(k), Some(v)) = (it.key(), it.value()) else {
