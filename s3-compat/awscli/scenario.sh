@@ -9,6 +9,9 @@
 # 8 MiB parts) apply, so only the ~40 MiB file of the multipart checks goes multipart.
 # Prints one line per check, then "N passed, N failed, N skipped"; exits non-zero on any failure.
 set -euo pipefail
+# Pipelines into grep read all of their input (`>/dev/null`, never `grep -q`): grep -q exits at
+# its first match, the aws CLI still writing its listing then fails with a broken pipe (exit
+# 255), and pipefail turns a found line into a failed check.
 
 : "${S3_ENDPOINT:?set S3_ENDPOINT}"
 : "${S3_ACCESS_KEY:?set S3_ACCESS_KEY}"
@@ -189,7 +192,7 @@ printf 'top\n' >"$FILES/tree/top+plus.txt"
 t_mb() {
   awsx s3 mb "s3://$BUCKET"
   awsx s3api head-bucket --bucket "$BUCKET"
-  awsx s3 ls | grep -q " $BUCKET\$"
+  awsx s3 ls | grep " $BUCKET\$" >/dev/null
   local loc
   loc="$(awsx s3api get-bucket-location --bucket "$BUCKET" --query LocationConstraint --output text)"
   expect_eq location "$REGION" "$loc"
@@ -251,7 +254,7 @@ t_sync() {
   rm "$FILES/tree/a/f1.bin"
   s3x sync --delete "$FILES/tree" "s3://$BUCKET/sync/"
   expect_eq "objects after --delete" 6 "$(awsx s3 ls --recursive "s3://$BUCKET/sync/" | wc -l | tr -d ' ')"
-  if awsx s3 ls "s3://$BUCKET/sync/a/f1.bin" | grep -q f1.bin; then
+  if awsx s3 ls "s3://$BUCKET/sync/a/f1.bin" | grep f1.bin >/dev/null; then
     echo "f1.bin still listed" >&2
     return 1
   fi
@@ -458,7 +461,7 @@ t_errors() {
 
 t_rm_rb() {
   awsx s3 rm "s3://$BUCKET/cp/empty.txt"
-  if awsx s3 ls "s3://$BUCKET/cp/" | grep -q ' empty.txt$'; then return 1; fi
+  if awsx s3 ls "s3://$BUCKET/cp/" | grep ' empty.txt$' >/dev/null; then return 1; fi
   awsx s3 rm --recursive "s3://$BUCKET/"
   expect_eq "empty listing" "" "$(awsx s3 ls --recursive "s3://$BUCKET/")"
   awsx s3 rb "s3://$BUCKET"
@@ -739,7 +742,7 @@ t_mgmt_create_bucket() {
   expect_eq "object_count" 0 "$(json_field "$MGMT_OUT/last.json" object_count)"
   # the same bucket on the S3 surface
   awsx s3api head-bucket --bucket "$MBUCKET"
-  awsx s3 ls | grep -q " $MBUCKET\$"
+  awsx s3 ls | grep " $MBUCKET\$" >/dev/null
   s3x cp "$FILES/alpha.txt" "s3://$MBUCKET/docs/alpha.txt"
   mgmt 200 GET "/storage/buckets/$MBUCKET"
   expect_eq "object_count after cp" 1 "$(json_field "$MGMT_OUT/last.json" object_count)"
@@ -751,7 +754,7 @@ t_mgmt_read_key() {
   cp "$MGMT_OUT/last.json" "$MGMT_OUT/read-key.json"
   expect_eq permission read "$(json_field "$MGMT_OUT/read-key.json" permission)"
   # reads work
-  with_key "$MGMT_OUT/read-key.json" awsx s3 ls "s3://$MBUCKET/docs/" | grep -q ' alpha.txt$'
+  with_key "$MGMT_OUT/read-key.json" awsx s3 ls "s3://$MBUCKET/docs/" | grep ' alpha.txt$' >/dev/null
   expect_eq "read-key download" "0123456789abcdefghijklmnopqrstuvwxyz" \
     "$(with_key "$MGMT_OUT/read-key.json" s3x cp "s3://$MBUCKET/docs/alpha.txt" -)"
   # writes, ListBuckets and /storage/ are denied
@@ -838,7 +841,7 @@ t_rb_force() {
   awsx s3 mb "s3://$BUCKET2"
   s3x cp --recursive "$FILES/tree" "s3://$BUCKET2/"
   awsx s3 rb --force "s3://$BUCKET2"
-  if awsx s3 ls | grep -q " $BUCKET2\$"; then return 1; fi
+  if awsx s3 ls | grep " $BUCKET2\$" >/dev/null; then return 1; fi
 }
 
 echo "aws CLI scenario against $S3_ENDPOINT ($(aws --version 2>&1))"
