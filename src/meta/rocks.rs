@@ -790,7 +790,7 @@ mod tests {
     }
 
     /// A seek reads one small index partition per file, not the file's whole index (which
-    /// grows with the file and made reads in a million-key bucket 40 times slower).
+    /// grows with the file: reads in a restarted million-key index were 7 times slower).
     #[test]
     fn object_index_files_have_partitioned_indexes() {
         let (_d, m) = open();
