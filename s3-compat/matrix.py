@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 
 GROUPS = [
     "auth/presign",
+    "sigv2",
     "buckets",
     "objects",
     "conditional/range",
@@ -58,6 +59,7 @@ PYTEST_GROUPS = {
     "test_auth": "auth/presign",
     "test_presign": "auth/presign",
     "test_chunked": "auth/presign",
+    "test_sigv2": "sigv2",
     "test_buckets": "buckets",
     "test_objects": "objects",
     "test_conditional": "conditional/range",

@@ -131,6 +131,11 @@ pub struct S3Section {
     /// Base domain for virtual-hosted addressing (`bucket.DOMAIN`); path style always works.
     #[serde(default)]
     pub domain: Option<String>,
+    /// Accept Signature V2 (header and presigned URLs) as well as SigV4. Unset: on only when
+    /// the region is `us-east-1`, the one S3 region that still answers V2 and whose name
+    /// old tools assume.
+    #[serde(default)]
+    pub sigv2: Option<bool>,
 }
 
 /// Where bearer tokens are verified.
@@ -320,6 +325,8 @@ pub struct Config {
     pub direct_io_min_bytes: u64,
     pub tls: Option<TlsConfig>,
     pub s3_domain: Option<String>,
+    /// Signature V2 requests are verified (otherwise refused with 400 InvalidRequest).
+    pub sigv2: bool,
     pub blob: BlobBackend,
     pub shutdown_grace: std::time::Duration,
     /// Root credentials from the environment; when absent the server loads or generates them.
@@ -486,6 +493,7 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
             why: "at most 262144 (256 KiB): larger objects belong in blob storage",
         });
     }
+    let sigv2 = file.s3.sigv2.unwrap_or(region == "us-east-1");
     Ok(Config {
         listen,
         data_dir,
@@ -498,6 +506,7 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
             .s3
             .domain
             .map(|d| d.trim_matches('.').to_ascii_lowercase()),
+        sigv2,
         blob: file.blob.unwrap_or_default(),
         shutdown_grace: std::time::Duration::from_secs(file.shutdown_grace_secs.unwrap_or(10)),
         root_access_key,
@@ -619,6 +628,30 @@ mod tests {
         let c = resolve(&e, &cli).unwrap();
         assert_eq!(c.listen.port(), 3);
         assert_eq!(c.data_dir, PathBuf::from("/c"));
+    }
+
+    #[test]
+    fn sigv2_is_on_by_default_only_in_us_east_1() {
+        assert!(!resolve(&env(&[]), &CliOverrides::default()).unwrap().sigv2);
+        let us = env(&[("CNX_REGION", "us-east-1")]);
+        assert!(resolve(&us, &CliOverrides::default()).unwrap().sigv2);
+        let dir = tempfile::tempdir().unwrap();
+        for (body, region, want) in [
+            ("[s3]\nsigv2 = true\n", "in-mum", true),
+            ("[s3]\nsigv2 = false\n", "us-east-1", false),
+        ] {
+            let file = dir.path().join("c.toml");
+            std::fs::write(&file, body).unwrap();
+            let e = env(&[
+                ("CNX_CONFIG", file.to_str().unwrap()),
+                ("CNX_REGION", region),
+            ]);
+            assert_eq!(
+                resolve(&e, &CliOverrides::default()).unwrap().sigv2,
+                want,
+                "{body}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ Environment:
   S3_SECRET_KEY  its secret (required)
   S3_REGION      signing region, default in-mum
   S3_VERIFY      path to a CA bundle for https, or "false" to skip verification
+  S3_SIGV2       "1" when the server accepts Signature V2 (its config says [s3] sigv2 = true)
   S3_ORACLE      "moto" when the suite runs against moto instead of cnx-storage;
                  tests marked @pytest.mark.moto_gap("why") are then skipped.
 
@@ -39,6 +40,8 @@ ACCESS_KEY = os.environ.get("S3_ACCESS_KEY", "")
 SECRET_KEY = os.environ.get("S3_SECRET_KEY", "")
 REGION = os.environ.get("S3_REGION", "in-mum") or "in-mum"
 ORACLE = os.environ.get("S3_ORACLE", "")
+# "1" when the server under test is configured to accept Signature V2 ([s3] sigv2 = true).
+SIGV2 = os.environ.get("S3_SIGV2", "") == "1"
 _VERIFY_RAW = os.environ.get("S3_VERIFY", "")
 if _VERIFY_RAW.lower() in ("false", "0", "no", "off"):
     VERIFY: bool | str | None = False
@@ -91,14 +94,16 @@ def make_client(
     secret_key: str | None = None,
     region: str | None = None,
     unsigned: bool = False,
+    signature_version: str = "s3v4",
     **config_kwargs,
 ):
-    """A path-style SigV4 S3 client; extra kwargs go to botocore Config."""
+    """A path-style S3 client (SigV4 unless `signature_version` says otherwise, e.g. "s3"
+    for Signature V2); extra kwargs go to botocore Config."""
     s3_cfg = {"addressing_style": "path"}
     s3_cfg.update(config_kwargs.pop("s3", {}))
     cfg = Config(
         s3=s3_cfg,
-        signature_version=UNSIGNED if unsigned else "s3v4",
+        signature_version=UNSIGNED if unsigned else signature_version,
         retries={"max_attempts": 1, "mode": "standard"},
         connect_timeout=10,
         read_timeout=60,

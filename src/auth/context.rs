@@ -126,6 +126,7 @@ impl SigContext {
             payload,
             chunk_signer,
             presigned,
+            sigv2: false,
         }
     }
 }

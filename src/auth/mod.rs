@@ -15,6 +15,7 @@ mod context;
 mod header;
 mod parse;
 mod presigned;
+mod sigv2;
 pub mod sigv4;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,7 @@ use parse::{
     scope_problem, Credential, QUERY_PARAMS_REQUIRED,
 };
 use presigned::verify_presigned;
+pub use sigv2::V2Resource;
 use sigv4::{
     canonical_headers, canonical_query_candidates, canonical_request, canonical_uri_candidates,
     decode_query, format_amz_date, hmac_sha256, parse_amz_date, signature_matches, signing_key,
@@ -197,6 +199,8 @@ pub struct Verified {
     /// Present for [`PayloadMode::StreamingSigned`].
     pub chunk_signer: Option<ChunkSigner>,
     pub presigned: bool,
+    /// Signed with Signature V2 (for access logs: S3 reports the signature version).
+    pub sigv2: bool,
 }
 
 /// A header-signed request to a non-`s3` service without `x-amz-content-sha256`:
@@ -274,15 +278,9 @@ pub fn verify_request_or_defer(
             "Only one Authorization header may be specified".to_owned(),
         ));
     }
-    // Signature V2 (`Authorization: AWS AK:sig`, or `AWSAccessKeyId`+`Signature` in the
-    // query) is refused as S3 refuses it in SigV4-only regions.
-    let sigv2_header = auth_header
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("AWS ") && !v.contains("AWS4-"));
-    let sigv2_query = !has_query_auth
-        && params.iter().any(|(k, _)| k == "AWSAccessKeyId")
-        && params.iter().any(|(k, _)| k == "Signature");
-    if sigv2_header || (auth_header.is_none() && sigv2_query) {
+    // Signature V2 is refused here as S3 refuses it in SigV4-only regions; the S3 surface
+    // accepts it through [`verify_s3_request`] when configured to.
+    if sigv2::form(auth_header, &params, has_query_auth).is_some() {
         return Err(AuthError::InvalidRequest(
             "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
                 .to_owned(),
@@ -318,6 +316,42 @@ pub fn verify_request_or_defer(
     }
 }
 
+/// Verifies a request to the S3 surface: SigV4 as [`verify_request`] does, and Signature V2
+/// (header or presigned query) when `sigv2` is given, i.e. the server is configured to accept
+/// it. `Ok(None)` = anonymous.
+pub fn verify_s3_request(
+    parts: &http::request::Parts,
+    region: &str,
+    now: OffsetDateTime,
+    lookup: &dyn SecretLookup,
+    sigv2: Option<V2Resource<'_>>,
+) -> Result<Option<Verified>, AuthError> {
+    if let Some(resource) = sigv2 {
+        let params = decode_query(parts.uri.query().unwrap_or(""));
+        let has_v4_query = params.iter().any(|(k, _)| k == "X-Amz-Algorithm");
+        let mut headers = parts.headers.get_all(http::header::AUTHORIZATION).iter();
+        let (first, second) = (headers.next(), headers.next());
+        // A second Authorization header is refused by the SigV4 path below.
+        if second.is_none() {
+            match sigv2::form(first, &params, has_v4_query) {
+                Some(sigv2::V2Form::Header) if has_v4_query => {
+                    return Err(AuthError::InvalidArgument(
+                        "Only one auth mechanism allowed; only the X-Amz-Algorithm query \
+                         parameter, Signature query string parameter or the Authorization \
+                         header should be specified"
+                            .to_owned(),
+                    ))
+                }
+                Some(form) => {
+                    return sigv2::verify(form, parts, &params, resource, now, lookup).map(Some)
+                }
+                None => {}
+            }
+        }
+    }
+    verify_request(parts, region, &["s3"], now, lookup)
+}
+
 /// Completes a [`Pending`] verification with the SHA-256 of the full request body.
 pub fn verify_with_body_hash(
     pending: &Pending,
@@ -329,6 +363,7 @@ pub fn verify_with_body_hash(
         payload: PayloadMode::Sha256(*body_sha256),
         chunk_signer: None,
         presigned: false,
+        sigv2: false,
     })
 }
 

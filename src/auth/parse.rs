@@ -131,6 +131,11 @@ pub(super) fn request_time(headers: &http::HeaderMap) -> Result<OffsetDateTime, 
     parse_http_date(v.to_str().map_err(|_| denied())?.trim()).ok_or_else(denied)
 }
 
+/// An HTTP date (`Tue, 27 Mar 2007 19:36:42 GMT`), or RFC 2822 with a numeric zone
+/// (`... +0000`), which s3cmd sends.
 pub(super) fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
-    httpdate::parse_http_date(s).ok().map(OffsetDateTime::from)
+    httpdate::parse_http_date(s)
+        .ok()
+        .map(OffsetDateTime::from)
+        .or_else(|| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc2822).ok())
 }

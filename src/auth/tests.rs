@@ -807,3 +807,222 @@ fn code(e: &AuthError) -> &'static str {
         AuthError::InvalidArgument(_) => "InvalidArgument",
     }
 }
+
+// ---- Signature V2 ----
+
+fn v2_now() -> OffsetDateTime {
+    parse::parse_http_date("Tue, 27 Mar 2007 19:40:00 GMT").unwrap()
+}
+
+fn verify_v2(p: &http::request::Parts, now: OffsetDateTime) -> Result<Option<Verified>, AuthError> {
+    verify_s3_request(p, REGION, now, &keys(), Some(V2Resource::default()))
+}
+
+fn sign_v2(string_to_sign: &str) -> String {
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(string_to_sign.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[test]
+fn sigv2_header_matches_the_documented_example() {
+    // S3's SigV2 documentation: GET of a virtual-hosted object, signed with the example key.
+    let p = parts(
+        "GET",
+        "http://awsexamplebucket1.s3.us-west-1.amazonaws.com/photos/puppy.jpg",
+        &[
+            ("host", "awsexamplebucket1.s3.us-west-1.amazonaws.com"),
+            ("date", "Tue, 27 Mar 2007 19:36:42 +0000"),
+            (
+                "authorization",
+                "AWS AKIAIOSFODNN7EXAMPLE:qgk2+6Sv9/oM7G3qLEjTH1a1l1g=",
+            ),
+        ],
+    );
+    let vhost = V2Resource {
+        virtual_host_bucket: Some("awsexamplebucket1"),
+    };
+    let v = verify_s3_request(&p, REGION, v2_now(), &keys(), Some(vhost))
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.access_key, AK);
+    assert_eq!(v.payload, PayloadMode::Unsigned);
+    assert!(!v.presigned);
+    // Path style: the same signature covers `/bucket/key` sent as the path.
+    let p = parts(
+        "GET",
+        "/awsexamplebucket1/photos/puppy.jpg",
+        &[
+            ("date", "Tue, 27 Mar 2007 19:36:42 +0000"),
+            (
+                "authorization",
+                "AWS AKIAIOSFODNN7EXAMPLE:qgk2+6Sv9/oM7G3qLEjTH1a1l1g=",
+            ),
+        ],
+    );
+    verify_v2(&p, v2_now()).unwrap().unwrap();
+    // Without the switch, the answer of S3's SigV4-only regions.
+    let e = verify_s3_request(&p, REGION, v2_now(), &keys(), None).unwrap_err();
+    assert_eq!(code(&e), "InvalidRequest");
+    // Skew, wrong secret, unknown key.
+    let late = v2_now() + time::Duration::minutes(20);
+    assert!(matches!(
+        verify_v2(&p, late),
+        Err(AuthError::RequestTimeTooSkewed)
+    ));
+    let bad = parts(
+        "GET",
+        "/awsexamplebucket1/photos/puppy.jpg",
+        &[
+            ("date", "Tue, 27 Mar 2007 19:36:42 +0000"),
+            (
+                "authorization",
+                "AWS AKIAIOSFODNN7EXAMPLE:AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+        ],
+    );
+    assert!(matches!(
+        verify_v2(&bad, v2_now()),
+        Err(AuthError::SignatureDoesNotMatch)
+    ));
+    let unknown = parts(
+        "GET",
+        "/awsexamplebucket1/photos/puppy.jpg",
+        &[
+            ("date", "Tue, 27 Mar 2007 19:36:42 +0000"),
+            (
+                "authorization",
+                "AWS NOSUCHKEY:qgk2+6Sv9/oM7G3qLEjTH1a1l1g=",
+            ),
+        ],
+    );
+    assert!(matches!(
+        verify_v2(&unknown, v2_now()),
+        Err(AuthError::InvalidAccessKeyId)
+    ));
+    for malformed in ["AWS ", "AWS AKIAIOSFODNN7EXAMPLE", "AWS :sig"] {
+        let p = parts(
+            "GET",
+            "/b/k",
+            &[
+                ("date", "Tue, 27 Mar 2007 19:36:42 +0000"),
+                ("authorization", malformed),
+            ],
+        );
+        assert_eq!(
+            code(&verify_v2(&p, v2_now()).unwrap_err()),
+            "InvalidArgument",
+            "{malformed}"
+        );
+    }
+}
+
+#[test]
+fn sigv2_signs_every_amz_header_and_the_sub_resources() {
+    let sts = "PUT\n\ntext/plain\n\nx-amz-date:Tue, 27 Mar 2007 19:36:42 +0000\n\
+               x-amz-meta-a:one,two\nx-amz-meta-b:x y\n/b/k%20x?tagging&versionId=v 1";
+    let headers = |sig: &str| {
+        vec![
+            ("content-type", "text/plain".to_owned()),
+            ("x-amz-date", "Tue, 27 Mar 2007 19:36:42 +0000".to_owned()),
+            ("x-amz-meta-a", "one".to_owned()),
+            ("X-Amz-Meta-A", "two".to_owned()),
+            ("x-amz-meta-b", "  x   y ".to_owned()),
+            ("authorization", format!("AWS {AK}:{sig}")),
+        ]
+    };
+    let build = |extra: &[(&str, &str)], sig: &str| {
+        let mut h: Vec<(&str, String)> = headers(sig);
+        for (k, v) in extra {
+            h.push((k, (*v).to_owned()));
+        }
+        let refs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        // `uploads`-style flags, values decoded, parameters that are not sub-resources left out.
+        parts("PUT", "/b/k%20x?versionId=v%201&tagging&foo=bar", &refs)
+    };
+    let sig = sign_v2(sts);
+    verify_v2(&build(&[], &sig), v2_now()).unwrap().unwrap();
+    // An x-amz-* header the client did not sign cannot be slipped in.
+    let e = verify_v2(
+        &build(&[("x-amz-copy-source", "other/secret")], &sig),
+        v2_now(),
+    );
+    assert!(matches!(e, Err(AuthError::SignatureDoesNotMatch)));
+    // Nor can the content type be changed.
+    let mut p = build(&[], &sig);
+    p.headers
+        .insert("content-type", "text/html".parse().unwrap());
+    assert!(matches!(
+        verify_v2(&p, v2_now()),
+        Err(AuthError::SignatureDoesNotMatch)
+    ));
+}
+
+#[test]
+fn sigv2_presigned_urls_expire() {
+    let expires = v2_now().unix_timestamp() + 60;
+    let sig = sign_v2(&format!("GET\n\n\n{expires}\n/b/k"));
+    let enc = percent_encoding::utf8_percent_encode(&sig, percent_encoding::NON_ALPHANUMERIC);
+    let uri = format!("/b/k?AWSAccessKeyId={AK}&Expires={expires}&Signature={enc}");
+    let p = parts("GET", &uri, &[]);
+    let v = verify_v2(&p, v2_now()).unwrap().unwrap();
+    assert!(v.presigned);
+    let e = verify_v2(&p, v2_now() + time::Duration::seconds(61)).unwrap_err();
+    assert!(matches!(e, AuthError::AccessDenied(ref m) if m == "Request has expired"));
+    // Another key in the same URL does not verify.
+    let other = parts("GET", &uri.replace("/b/k?", "/b/other?"), &[]);
+    assert!(matches!(
+        verify_v2(&other, v2_now()),
+        Err(AuthError::SignatureDoesNotMatch)
+    ));
+    let missing = parts(
+        "GET",
+        &format!("/b/k?AWSAccessKeyId={AK}&Signature={enc}"),
+        &[],
+    );
+    assert_eq!(
+        code(&verify_v2(&missing, v2_now()).unwrap_err()),
+        "AuthorizationQueryParametersError"
+    );
+    // With the switch off: S3's SigV4-only-region answer.
+    let e = verify_s3_request(&p, REGION, v2_now(), &keys(), None).unwrap_err();
+    assert_eq!(code(&e), "InvalidRequest");
+}
+
+#[test]
+fn sigv2_presigned_query_signs_its_amz_parameters_and_content_type() {
+    // What botocore's V2 presigner does with a PUT's metadata and content type.
+    let expires = v2_now().unix_timestamp() + 60;
+    let sig = sign_v2(&format!(
+        "PUT\n\ntext/plain\n{expires}\nx-amz-meta-owner:alice\n/b/k"
+    ));
+    let enc = percent_encoding::utf8_percent_encode(&sig, percent_encoding::NON_ALPHANUMERIC);
+    let base = format!("/b/k?AWSAccessKeyId={AK}&Expires={expires}&Signature={enc}");
+    let url = format!("{base}&content-type=text%2Fplain&x-amz-meta-owner=alice");
+    verify_v2(&parts("PUT", &url, &[]), v2_now())
+        .unwrap()
+        .unwrap();
+    // Sent as a header instead, the type is the same signed value.
+    let url2 = format!("{base}&x-amz-meta-owner=alice");
+    verify_v2(
+        &parts("PUT", &url2, &[("content-type", "text/plain")]),
+        v2_now(),
+    )
+    .unwrap()
+    .unwrap();
+    for bad in [
+        url.replace("owner=alice", "owner=mallory"),
+        format!("{url}&x-amz-meta-extra=1"),
+        base.clone(),
+    ] {
+        let e = verify_v2(&parts("PUT", &bad, &[]), v2_now());
+        assert!(matches!(e, Err(AuthError::SignatureDoesNotMatch)), "{bad}");
+    }
+    let e = verify_v2(
+        &parts("PUT", &url, &[("content-type", "text/html")]),
+        v2_now(),
+    );
+    assert!(matches!(e, Err(AuthError::SignatureDoesNotMatch)));
+}

@@ -178,6 +178,12 @@ fn is_plain_param(name: &str) -> bool {
         "max-buckets",
         "bucket-region",
         "version-id-marker",
+        // Signature V2 presigned URLs, which also carry the content type and MD5 they signed.
+        "AWSAccessKeyId",
+        "Signature",
+        "Expires",
+        "content-type",
+        "content-md5",
     ];
     PLAIN.contains(&name)
         || name.starts_with("X-Amz-")

@@ -174,6 +174,7 @@ async fn run(
         }
     }
     let query = Query::parse(parts.uri.query());
+    // Signed either way: SigV4 signs the whole query, V2 every `x-amz-*` parameter.
     if verified.presigned {
         hoisted_metadata(&mut parts.headers, &query);
     }
@@ -212,8 +213,17 @@ async fn run(
 
 fn authenticate(state: &AppState, parts: &http::request::Parts) -> S3Result<(Verified, Caller)> {
     let now = time::OffsetDateTime::now_utc();
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    let vhost = crate::web::target::virtual_host_bucket(host, state.cfg.s3_domain.as_deref());
+    let sigv2 = state.cfg.sigv2.then_some(auth::V2Resource {
+        virtual_host_bucket: vhost.as_deref(),
+    });
     let verified =
-        auth::verify_request(parts, &state.cfg.region, &["s3"], now, state.keys.as_ref())
+        auth::verify_s3_request(parts, &state.cfg.region, now, state.keys.as_ref(), sigv2)
             .map_err(S3Error::from)?
             .ok_or_else(|| S3Error::code(S3Code::AccessDenied))?;
     let caller = state

@@ -3,7 +3,7 @@
 
 use http::{Method, Uri};
 
-use crate::web::target::{decode_path, InvalidUri, S3Target};
+use crate::web::target::{decode_path, virtual_host_bucket, InvalidUri, S3Target};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -58,18 +58,6 @@ pub fn route(
             Some(decode_path(key)?)
         },
     }))
-}
-
-/// `bucket.DOMAIN[:port]` → `bucket`, matched against the configured base domain only.
-fn virtual_host_bucket(host: Option<&str>, domain: Option<&str>) -> Option<String> {
-    let (host, domain) = (host?, domain?);
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    };
-    let host = host.to_ascii_lowercase();
-    let bucket = host.strip_suffix(domain)?.strip_suffix('.')?;
-    (!bucket.is_empty()).then(|| bucket.to_owned())
 }
 
 #[cfg(test)]

@@ -18,3 +18,15 @@ pub fn decode_path(s: &str) -> Result<String, InvalidUri> {
         .map(|c| c.into_owned())
         .map_err(|_| InvalidUri)
 }
+
+/// `bucket.DOMAIN[:port]` → `bucket`, matched against the configured base domain only.
+pub fn virtual_host_bucket(host: Option<&str>, domain: Option<&str>) -> Option<String> {
+    let (host, domain) = (host?, domain?);
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.to_ascii_lowercase();
+    let bucket = host.strip_suffix(domain)?.strip_suffix('.')?;
+    (!bucket.is_empty()).then(|| bucket.to_owned())
+}
