@@ -206,7 +206,6 @@ MANY_GROUPS = 5  # s3cmd uploads one file at a time: five s3cmd processes share 
 for _i, _name in enumerate(MANY_NAMES):
     write(os.path.join(MANY, f"g{_i % MANY_GROUPS}", _name), _name.encode())
 
-STATE = {"sigv2_presign_ok": False}
 
 # ------------------------------------------------------------------ buckets
 
@@ -460,7 +459,6 @@ def t_signurl():
     status, body = curl(url)
     expect_eq("status", 200, status)
     expect_eq("sha256", sha(FIX["big.bin"]), sha(body))
-    STATE["sigv2_presign_ok"] = True
     url = s3("signurl", f"s3://{B}/rt/my file (1).txt", "+60").stdout.strip()
     expect_eq("spaced key", (200, FIX["my file (1).txt"]), curl(url))
     status, body = curl(s3("signurl", f"s3://{B}/rt/alpha.txt", "+300").stdout.strip()
@@ -598,6 +596,9 @@ def t_sigv2_wrong_secret():
         raise Skip(SIGV2_OFF)
     cmd = v2("--secret_key=wrong" + SECRET_KEY[5:], "ls", f"s3://{B}", check=False)
     expect(cmd.rc == 77 and "403 (SignatureDoesNotMatch)" in cmd.err, f"output: {cmd.describe()}")
+    # Refused V2 would make s3cmd retry with SigV4 and fail the same way: it must not have.
+    expect("Using signature v2" in cmd.err and "signature v4" not in cmd.err,
+           f"s3cmd did not stay on Signature V2: {cmd.describe()[-600:]}")
 
 
 # ------------------------------------------------------------------ hard keys
@@ -666,8 +667,8 @@ def hard_keys(suite: Suite):
             expect_eq("copy body", data, s3("get", f"s3://{HB2}/{key}", "-").out)
 
         def presign():
-            if not STATE["sigv2_presign_ok"]:
-                return  # signurl is SigV2-only and the server refuses SigV2 (see the signurl check)
+            if not SIGV2:
+                return  # signurl is SigV2-only and this server refuses SigV2 (the errors group checks it)
             url = s3("signurl", uri, "+300").stdout.strip()
             expect_eq("key in the URL", f"/{HB}/{key}", urllib.parse.unquote(urllib.parse.urlsplit(url).path))
             expect_eq("presigned GET", (200, data), curl(url, "--path-as-is"))

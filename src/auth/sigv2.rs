@@ -44,8 +44,8 @@ const CLASSIC_SUB_RESOURCES: &[&str] = &[
     "website",
 ];
 
-/// ...and the later ones, which SDKs sign the same way but clients written against the
-/// original documentation leave out.
+/// ...and the later ones. Every parameter that selects an operation must be signed, or a
+/// signature for one request would verify another (`PUT ?retention` for a PUT).
 const LATER_SUB_RESOURCES: &[&str] = &[
     "accelerate",
     "analytics",
@@ -114,31 +114,29 @@ pub(super) fn verify(
         V2Form::Header => header_credentials(parts, now)?,
         V2Form::Query => query_credentials(params, now)?,
     };
-    let provided = base64::engine::general_purpose::STANDARD
-        .decode(signature.trim())
-        .map_err(|_| AuthError::SignatureDoesNotMatch)?;
     let secret = lookup
         .secret_for(&access_key)
         .ok_or(AuthError::InvalidAccessKeyId)?;
-    let fixed = fixed_lines(parts, params, form);
+    let provided = base64::engine::general_purpose::STANDARD
+        .decode(signature.trim())
+        .map_err(|_| AuthError::SignatureDoesNotMatch)?;
+    let fixed = fixed_lines(parts);
     let amz = amz_headers(&parts.headers, params, form)?;
     let resources = canonical_resources(parts, params, resource);
-    for fixed in &fixed {
-        for date in &date_lines {
-            for res in &resources {
-                let sts = format!("{fixed}{date}\n{amz}{res}");
-                if hmac_sha1(secret.as_bytes(), sts.as_bytes())
-                    .ct_eq(&provided)
-                    .into()
-                {
-                    return Ok(Verified {
-                        access_key,
-                        payload: PayloadMode::Unsigned,
-                        chunk_signer: None,
-                        presigned: form == V2Form::Query,
-                        sigv2: true,
-                    });
-                }
+    for date in &date_lines {
+        for res in &resources {
+            let sts = format!("{fixed}{date}\n{amz}{res}");
+            if hmac_sha1(secret.as_bytes(), sts.as_bytes())
+                .ct_eq(&provided)
+                .into()
+            {
+                return Ok(Verified {
+                    access_key,
+                    payload: PayloadMode::Unsigned,
+                    chunk_signer: None,
+                    presigned: form == V2Form::Query,
+                    sigv2: true,
+                });
             }
         }
     }
@@ -195,9 +193,10 @@ fn query_credentials(
     let one = |name: &str| -> Result<&str, AuthError> {
         let mut found = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
         let first = found.next().ok_or_else(|| {
-            query_error(
+            AuthError::AccessDenied(
                 "Query-string authentication requires the Signature, Expires and \
-                 AWSAccessKeyId parameters",
+                 AWSAccessKeyId parameters"
+                    .to_owned(),
             )
         })?;
         if found.next().is_some() {
@@ -207,9 +206,9 @@ fn query_credentials(
     };
     let (ak, sig, expires) = (one("AWSAccessKeyId")?, one("Signature")?, one("Expires")?);
     if expires.is_empty() || !expires.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(query_error(
-            "Expires should be a number of seconds since the epoch",
-        ));
+        return Err(AuthError::AccessDenied(format!(
+            "Invalid date (should be seconds since epoch): {expires}"
+        )));
     }
     let at: i64 = expires.parse().unwrap_or(i64::MAX);
     if now.unix_timestamp() > at {
@@ -218,42 +217,29 @@ fn query_credentials(
     Ok((ak.to_owned(), sig.to_owned(), vec![expires.to_owned()]))
 }
 
-/// `VERB\nContent-MD5\nContent-Type\n`. Presigners put the MD5 and type they signed into
-/// the URL, where a client that sends no such header leaves them.
-fn fixed_lines(
-    parts: &http::request::Parts,
-    params: &[(String, String)],
-    form: V2Form,
-) -> Vec<String> {
-    let values = |name: &str| -> Vec<String> {
-        match parts.headers.get(name) {
-            Some(v) => vec![v.to_str().map(str::trim).unwrap_or("").to_owned()],
-            None => {
-                let mut out = vec![String::new()];
-                if form == V2Form::Query {
-                    out.extend(
-                        params
-                            .iter()
-                            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-                            .map(|(_, v)| v.trim().to_owned()),
-                    );
-                }
-                out
-            }
-        }
+/// `VERB\nContent-MD5\nContent-Type\n`, from the headers only (as S3 does): a presigner
+/// that signed them leaves it to the uploader to send the same headers.
+fn fixed_lines(parts: &http::request::Parts) -> String {
+    let h = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .unwrap_or("")
     };
-    let mut out = Vec::new();
-    for md5 in values("content-md5") {
-        for ty in values("content-type") {
-            out.push(format!("{}\n{md5}\n{ty}\n", parts.method.as_str()));
-        }
-    }
-    out
+    format!(
+        "{}\n{}\n{}\n",
+        parts.method.as_str(),
+        h("content-md5"),
+        h("content-type")
+    )
 }
 
 /// `name:value\n` for every `x-amz-*` header (and, in a presigned URL, every `x-amz-*`
 /// query parameter: presigners move the headers they signed there), names lowercased and
-/// sorted, the values of a repeated name joined by commas, runs of whitespace folded.
+/// sorted, the values of a repeated name trimmed and joined by commas (as botocore and s3cmd
+/// sign them).
 fn amz_headers(
     headers: &http::HeaderMap,
     params: &[(String, String)],
@@ -282,7 +268,7 @@ fn amz_headers(
         let name = &all[i].0;
         let mut values = Vec::new();
         while i < all.len() && all[i].0 == *name {
-            values.push(all[i].1.split_whitespace().collect::<Vec<_>>().join(" "));
+            values.push(all[i].1.trim().to_owned());
             i += 1;
         }
         out.push_str(name);
@@ -293,9 +279,9 @@ fn amz_headers(
     Ok(out)
 }
 
-/// The resource strings a client may have signed: the path as sent (and, for clients that
-/// sign it decoded, as decoded), with the sub-resources of the current list or of the
-/// original one.
+/// The resource strings a client may have signed: the path as sent (clients sign it encoded:
+/// a decoded candidate would let an encoded `?` move sub-resources into the key), with every
+/// query parameter that selects an operation.
 fn canonical_resources(
     parts: &http::request::Parts,
     params: &[(String, String)],
@@ -303,11 +289,6 @@ fn canonical_resources(
 ) -> Vec<String> {
     let raw = parts.uri.path();
     let mut paths = vec![raw.to_owned()];
-    if let Ok(decoded) = percent_encoding::percent_decode_str(raw).decode_utf8() {
-        if decoded != raw {
-            paths.push(decoded.into_owned());
-        }
-    }
     // botocore signs a bucket's path-style resource with a trailing slash, `/bucket/`, while
     // it sends `/bucket`.
     let bucket_only = raw.len() > 1 && !raw[1..].contains('/');
@@ -319,25 +300,13 @@ fn canonical_resources(
             *p = format!("/{bucket}{p}");
         }
     }
-    let mut subs = vec![sub_resources(params, true)];
-    let classic = sub_resources(params, false);
-    if classic != subs[0] {
-        subs.push(classic);
-    }
-    let mut out = Vec::new();
-    for p in &paths {
-        for s in &subs {
-            out.push(format!("{p}{s}"));
-        }
-    }
-    out
+    let subs = sub_resources(params);
+    paths.into_iter().map(|p| format!("{p}{subs}")).collect()
 }
 
-/// `?name[=value]&...` of the sub-resources (the later ones too with `later`), sorted by
-/// name, values decoded.
-fn sub_resources(params: &[(String, String)], later: bool) -> String {
-    let signed =
-        |k: &str| CLASSIC_SUB_RESOURCES.contains(&k) || (later && LATER_SUB_RESOURCES.contains(&k));
+/// `?name[=value]&...` of the sub-resources, sorted by name, values decoded.
+fn sub_resources(params: &[(String, String)]) -> String {
+    let signed = |k: &str| CLASSIC_SUB_RESOURCES.contains(&k) || LATER_SUB_RESOURCES.contains(&k);
     let mut found: Vec<&(String, String)> = params.iter().filter(|(k, _)| signed(k)).collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = String::new();
@@ -352,7 +321,7 @@ fn sub_resources(params: &[(String, String)], later: bool) -> String {
     out
 }
 
-fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
+pub(super) fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
     let mut mac = match <Hmac<Sha1> as Mac>::new_from_slice(key) {
         Ok(mac) => mac,
         Err(_) => unreachable!("HMAC-SHA1 accepts keys of any length"),

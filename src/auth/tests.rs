@@ -922,7 +922,7 @@ fn sigv2_header_matches_the_documented_example() {
 #[test]
 fn sigv2_signs_every_amz_header_and_the_sub_resources() {
     let sts = "PUT\n\ntext/plain\n\nx-amz-date:Tue, 27 Mar 2007 19:36:42 +0000\n\
-               x-amz-meta-a:one,two\nx-amz-meta-b:x y\n/b/k%20x?tagging&versionId=v 1";
+               x-amz-meta-a:one,two\nx-amz-meta-b:x   y\n/b/k%20x?tagging&versionId=v 1";
     let headers = |sig: &str| {
         vec![
             ("content-type", "text/plain".to_owned()),
@@ -984,45 +984,112 @@ fn sigv2_presigned_urls_expire() {
     );
     assert_eq!(
         code(&verify_v2(&missing, v2_now()).unwrap_err()),
-        "AuthorizationQueryParametersError"
+        "AccessDenied"
     );
+    let bad_date = parts(
+        "GET",
+        &format!("/b/k?AWSAccessKeyId={AK}&Expires=soon&Signature={enc}"),
+        &[],
+    );
+    let e = verify_v2(&bad_date, v2_now()).unwrap_err();
+    assert!(matches!(e, AuthError::AccessDenied(ref m) if m.starts_with("Invalid date")));
     // With the switch off: S3's SigV4-only-region answer.
     let e = verify_s3_request(&p, REGION, v2_now(), &keys(), None).unwrap_err();
     assert_eq!(code(&e), "InvalidRequest");
 }
 
 #[test]
-fn sigv2_presigned_query_signs_its_amz_parameters_and_content_type() {
-    // What botocore's V2 presigner does with a PUT's metadata and content type.
+fn sigv2_presigned_query_signs_its_amz_parameters() {
+    // What botocore's V2 presigner does with a PUT's metadata: signed, then moved to the
+    // query. A content type it signed must come back as a header, as on S3.
     let expires = v2_now().unix_timestamp() + 60;
     let sig = sign_v2(&format!(
         "PUT\n\ntext/plain\n{expires}\nx-amz-meta-owner:alice\n/b/k"
     ));
     let enc = percent_encoding::utf8_percent_encode(&sig, percent_encoding::NON_ALPHANUMERIC);
     let base = format!("/b/k?AWSAccessKeyId={AK}&Expires={expires}&Signature={enc}");
-    let url = format!("{base}&content-type=text%2Fplain&x-amz-meta-owner=alice");
-    verify_v2(&parts("PUT", &url, &[]), v2_now())
+    let url = format!("{base}&x-amz-meta-owner=alice");
+    let typed = [("content-type", "text/plain")];
+    verify_v2(&parts("PUT", &url, &typed), v2_now())
         .unwrap()
         .unwrap();
-    // Sent as a header instead, the type is the same signed value.
-    let url2 = format!("{base}&x-amz-meta-owner=alice");
-    verify_v2(
-        &parts("PUT", &url2, &[("content-type", "text/plain")]),
-        v2_now(),
-    )
-    .unwrap()
-    .unwrap();
     for bad in [
         url.replace("owner=alice", "owner=mallory"),
         format!("{url}&x-amz-meta-extra=1"),
         base.clone(),
     ] {
-        let e = verify_v2(&parts("PUT", &bad, &[]), v2_now());
+        let e = verify_v2(&parts("PUT", &bad, &typed), v2_now());
         assert!(matches!(e, Err(AuthError::SignatureDoesNotMatch)), "{bad}");
     }
+    let in_query = format!("{url}&content-type=text%2Fplain");
+    let e = verify_v2(&parts("PUT", &in_query, &[]), v2_now());
+    assert!(matches!(e, Err(AuthError::SignatureDoesNotMatch)));
     let e = verify_v2(
         &parts("PUT", &url, &[("content-type", "text/html")]),
         v2_now(),
     );
     assert!(matches!(e, Err(AuthError::SignatureDoesNotMatch)));
+}
+
+#[test]
+fn sigv2_signatures_do_not_stretch_to_other_operations_or_keys() {
+    let date = ("date", "Tue, 27 Mar 2007 19:36:42 GMT");
+    let auth = |sts: &str| format!("AWS {AK}:{}", sign_v2(sts));
+    // A signed PUT of an object does not become a PUT of its retention, legal hold or tags,
+    // nor anything else a sub-resource selects.
+    let put = auth("PUT\n\n\nTue, 27 Mar 2007 19:36:42 GMT\n/b/k");
+    verify_v2(
+        &parts("PUT", "/b/k", &[date, ("authorization", &put)]),
+        v2_now(),
+    )
+    .unwrap()
+    .unwrap();
+    for q in [
+        "retention",
+        "legal-hold",
+        "tagging",
+        "acl",
+        "attributes",
+        "uploads",
+    ] {
+        let p = parts(
+            "PUT",
+            &format!("/b/k?{q}"),
+            &[date, ("authorization", &put)],
+        );
+        let e = verify_v2(&p, v2_now());
+        assert!(matches!(e, Err(AuthError::SignatureDoesNotMatch)), "?{q}");
+    }
+    // A signed upload of part 1 does not become a PUT of a key spelled with an encoded `?`.
+    let part = auth("PUT\n\n\nTue, 27 Mar 2007 19:36:42 GMT\n/b/k?partNumber=1&uploadId=U");
+    let p = parts(
+        "PUT",
+        "/b/k%3FpartNumber=1%26uploadId=U",
+        &[date, ("authorization", &part)],
+    );
+    assert!(matches!(
+        verify_v2(&p, v2_now()),
+        Err(AuthError::SignatureDoesNotMatch)
+    ));
+    // A signed Content-MD5 must be sent: leaving the header out breaks the signature.
+    let md5 = auth("PUT\nXrY7u+Ae7tCTyyK7j1rNww==\n\nTue, 27 Mar 2007 19:36:42 GMT\n/b/k");
+    let with = parts(
+        "PUT",
+        "/b/k",
+        &[
+            date,
+            ("content-md5", "XrY7u+Ae7tCTyyK7j1rNww=="),
+            ("authorization", &md5),
+        ],
+    );
+    verify_v2(&with, v2_now()).unwrap().unwrap();
+    let without = parts(
+        "PUT",
+        "/b/k?content-md5=XrY7u%2BAe7tCTyyK7j1rNww%3D%3D",
+        &[date, ("authorization", &md5)],
+    );
+    assert!(matches!(
+        verify_v2(&without, v2_now()),
+        Err(AuthError::SignatureDoesNotMatch)
+    ));
 }
