@@ -37,6 +37,7 @@ GROUPS = [
     "management",
     "hard keys",
     "browser",
+    "post upload",
     "server",
     "hardening",
     "bench",
@@ -76,6 +77,7 @@ PYTEST_GROUPS = {
     "test_management": "management",
     "test_hard_keys": "hard keys",
     "test_browser": "browser",
+    "test_post_object": "post upload",
 }
 
 # Rust integration test module -> group

@@ -14,6 +14,7 @@ pub mod chunked;
 mod context;
 mod header;
 mod parse;
+mod post_policy;
 mod presigned;
 mod sigv2;
 pub mod sigv4;
@@ -30,6 +31,7 @@ use parse::{
     header_malformed, parse_authorization, parse_credential, parse_signed_headers, request_time,
     scope_problem, Credential, QUERY_PARAMS_REQUIRED,
 };
+pub use post_policy::{verify_post_signature, PostFields};
 use presigned::verify_presigned;
 pub use sigv2::V2Resource;
 use sigv4::{

@@ -13,6 +13,8 @@ pub mod list;
 pub mod lock;
 pub mod multipart;
 pub mod object;
+pub mod post;
+pub mod post_policy;
 pub mod tagging;
 
 use std::sync::Arc;
@@ -146,6 +148,14 @@ async fn run(
     request_id: &str,
     op_name: &mut Option<&'static str>,
 ) -> S3Result<Response> {
+    // A browser form upload authenticates with the policy it carries, not the request's
+    // signature.
+    if parts.method == Method::POST && target.key.is_none() && post::is_form_upload(&parts) {
+        if let Some(bucket) = target.bucket.as_deref() {
+            *op_name = Some("PostObject");
+            return post::post_object(state.clone(), &parts, body, bucket).await;
+        }
+    }
     let ip = crate::web::client_ip(&parts);
     let (verified, caller) = match authenticate(&state, &parts) {
         Ok(x) => x,
