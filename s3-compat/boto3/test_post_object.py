@@ -131,10 +131,14 @@ def test_policy_conditions_are_enforced(s3, bucket):
     assert r.status == 400 and code_of(r) == "EntityTooLarge", r.data
     r = post(p, b"1")
     assert r.status == 400 and code_of(r) == "EntityTooSmall", r.data
-    fields = dict(p["fields"], key="elsewhere/x")
-    r = post(p, b"12345", fields=fields)
+    # boto3 writes a starts-with condition (and no exact one) for a ${filename} key.
+    sw = s3.generate_presigned_post(bucket, "uploads/${filename}", ExpiresIn=300)
+    assert ["starts-with", "$key", "uploads/"] in json.loads(
+        base64.b64decode(sw["fields"]["policy"])
+    )["conditions"]
+    r = post(sw, b"12345", fields=dict(sw["fields"], key="elsewhere/${filename}"))
     assert r.status == 403 and code_of(r) == "AccessDenied", r.data
-    assert b"Policy Condition failed" in r.data
+    assert b"Policy Condition failed" in r.data and b"$key" in r.data
     r = post(p, b"12345", extra={"x-amz-meta-owner": "mallory"})
     assert r.status == 403 and b"Extra input fields: x-amz-meta-owner" in r.data
     assert post(p, b"12345").status == 204
@@ -181,3 +185,47 @@ def test_sigv2_policy_refused_when_not_configured(bucket):
     p = make_client(signature_version="s3").generate_presigned_post(bucket, "v2.txt")
     r = post(p, b"v2 form")
     assert r.status == 400 and code_of(r) == "InvalidRequest", r.data
+
+
+@pytest.mark.moto_gap("moto does not enforce POST policy conditions")
+def test_form_tricks_are_refused(s3, make_bucket):
+    a, b = make_bucket(), make_bucket()
+    p = s3.generate_presigned_post(a, "k", ExpiresIn=300)
+    # A policy signed for one bucket, posted to another.
+    other = dict(p, url=p["url"].replace(f"/{a}", f"/{b}"))
+    r = post(other, b"x")
+    assert r.status == 403 and b"$bucket" in r.data, r.data
+    # The same field twice, in another case: which one would the policy have covered?
+    r = post(p, b"x", extra={"KEY": "elsewhere"})
+    assert r.status == 400 and code_of(r) == "InvalidArgument", r.data
+    # Fields before the file are bounded, before any signature is checked.
+    r = post(p, b"x", extra={"x-ignore-pad": "p" * (2 * 1024 * 1024)})
+    assert r.status == 400 and code_of(r) == "MaxPostPreDataLengthExceededError", r.data
+    # Fields the server cannot honour are refused, not signed and dropped.
+    t = s3.generate_presigned_post(
+        a,
+        "k",
+        Fields={"tagging": "<Tagging><TagSet></TagSet></Tagging>"},
+        Conditions=[{"tagging": "<Tagging><TagSet></TagSet></Tagging>"}],
+        ExpiresIn=300,
+    )
+    r = post(t, b"x")
+    assert r.status == 501 and code_of(r) == "NotImplemented", r.data
+    for name in (a, b):
+        assert "Contents" not in s3.list_objects_v2(Bucket=name)
+
+
+@pytest.mark.moto_gap("moto has no management API")
+def test_bucket_keys_sign_only_what_they_may(bucket, make_bucket):
+    from mgmt import Api, bpath, expect as api_expect
+
+    root = Api()
+    read = api_expect(root.post(bpath(bucket, "keys"), {"permission": "read"}), 201)
+    rw = api_expect(root.post(bpath(bucket, "keys"), {"permission": "read-write"}), 201)
+    signer = lambda k: make_client(k["access_key_id"], k["secret_access_key"])  # noqa: E731
+    r = post(signer(read).generate_presigned_post(bucket, "k"), b"x")
+    assert r.status == 403 and code_of(r) == "AccessDenied", r.data
+    elsewhere = make_bucket()
+    r = post(signer(rw).generate_presigned_post(elsewhere, "k"), b"x")
+    assert r.status == 403 and code_of(r) == "AccessDenied", r.data
+    assert post(signer(rw).generate_presigned_post(bucket, "k"), b"x").status == 204

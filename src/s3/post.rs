@@ -3,7 +3,10 @@
 //! a byte of the file is stored, and the file streams into the store like a PUT's body.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+use futures::StreamExt as _;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -23,6 +26,25 @@ use crate::web::AppState;
 /// Largest value of one form field, and of all of them together (S3 allows a 20 KB policy).
 const MAX_FIELD: usize = 64 << 10;
 const MAX_FIELDS: usize = 1 << 20;
+/// Bytes of the body read before the file's part begins (the fields with their names and part
+/// headers, boundaries, a preamble): past it the form is refused, before anything is
+/// authenticated, so an endless preamble or part header cannot grow the parser's buffer.
+const MAX_BEFORE_FILE: i64 = (MAX_FIELDS + (256 << 10)) as i64;
+/// What is read of the body after the file (fields there are ignored) to keep the connection.
+const MAX_AFTER_FILE: u64 = 64 << 10;
+
+/// Form fields this server does not store yet: refused rather than signed and dropped.
+fn unsupported_field(name: &str) -> bool {
+    matches!(
+        name,
+        "tagging" | "content-md5" | "x-amz-website-redirect-location"
+    ) || name.starts_with("x-amz-checksum-")
+        || name.starts_with("x-amz-server-side-encryption")
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the form's fields are too large")]
+struct FieldsTooLarge;
 
 /// What a URL component keeps unencoded (RFC 3986's unreserved characters).
 const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -72,6 +94,9 @@ fn malformed(why: impl std::fmt::Display) -> S3Error {
 /// A failure reading the form: the body's own (timeouts) where there is one.
 fn form_error(e: multer::Error) -> S3Error {
     if let multer::Error::StreamReadFailed(inner) = &e {
+        if inner.downcast_ref::<FieldsTooLarge>().is_some() {
+            return S3Error::code(S3Code::MaxPostPreDataLengthExceededError);
+        }
         if let Some(b) = inner.downcast_ref::<rbody::BodyError>() {
             if b.is_timeout() {
                 return S3Error::new(S3Code::RequestTimeout, format!("{b}"));
@@ -101,101 +126,131 @@ pub async fn post_object(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
-    let stream = http_body_util::BodyDataStream::new(&mut *body);
-    let mut form = multer::Multipart::new(stream, boundary);
+    // The parser borrows the body until the file has been read; the rest is drained after.
+    let (form_fields, bucket, key, written, staged, digests) = {
+        // Counts down the bytes allowed before the file; lifted once the file's part is reached.
+        let budget = Arc::new(AtomicI64::new(MAX_BEFORE_FILE));
+        let left = budget.clone();
+        let stream = http_body_util::BodyDataStream::new(&mut *body).map(move |r| {
+            type BoxError = Box<dyn std::error::Error + Send + Sync>;
+            let data = r.map_err(|e| -> BoxError { Box::new(e) })?;
+            let n = data.len() as i64;
+            if left.fetch_sub(n, Ordering::Relaxed) - n < 0 {
+                return Err(Box::new(FieldsTooLarge) as BoxError);
+            }
+            Ok(data)
+        });
+        let mut form = multer::Multipart::new(stream, boundary);
 
-    // The fields, up to the file.
-    let mut fields = BTreeMap::new();
-    let mut total = 0usize;
-    let mut file = None;
-    while let Some(mut field) = form.next_field().await.map_err(form_error)? {
-        let name = field.name().unwrap_or("").to_ascii_lowercase();
-        if name == "file" {
-            file = Some(field);
-            break;
-        }
-        let mut value = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(form_error)? {
-            value.extend_from_slice(&chunk);
-            total += chunk.len();
-            if value.len() > MAX_FIELD || total > MAX_FIELDS {
-                return Err(S3Error::code(S3Code::MaxPostPreDataLengthExceededError));
+        // The fields, up to the file.
+        let mut fields = BTreeMap::new();
+        let mut total = 0usize;
+        let mut file = None;
+        while let Some(mut field) = form.next_field().await.map_err(form_error)? {
+            let name = field.name().unwrap_or("").to_ascii_lowercase();
+            if name == "file" {
+                budget.store(i64::MAX / 2, Ordering::Relaxed);
+                file = Some(field);
+                break;
+            }
+            total += name.len();
+            let mut value = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+                value.extend_from_slice(&chunk);
+                total += chunk.len();
+                if value.len() > MAX_FIELD || total > MAX_FIELDS {
+                    return Err(S3Error::code(S3Code::MaxPostPreDataLengthExceededError));
+                }
+            }
+            let value = String::from_utf8(value)
+                .map_err(|_| malformed(format!("the field '{name}' is not UTF-8")))?;
+            if fields.insert(name.clone(), value).is_some() {
+                return Err(S3Error::new(
+                    S3Code::InvalidArgument,
+                    format!("The form field '{name}' is given more than once."),
+                ));
             }
         }
-        let value = String::from_utf8(value)
-            .map_err(|_| malformed(format!("the field '{name}' is not UTF-8")))?;
-        if fields.insert(name.clone(), value).is_some() {
+        let Some(mut file) = file else {
             return Err(S3Error::new(
                 S3Code::InvalidArgument,
-                format!("The form field '{name}' is given more than once."),
+                "POST requires exactly one file upload per request.",
             ));
-        }
-    }
-    let Some(mut file) = file else {
-        return Err(S3Error::new(
-            S3Code::InvalidArgument,
-            "POST requires exactly one file upload per request.",
-        ));
-    };
-    let file_name = file.file_name().unwrap_or("").to_owned();
-    let form_fields = Form(fields);
+        };
+        let file_name = file.file_name().unwrap_or("").to_owned();
+        let form_fields = Form(fields);
 
-    // Who signed the policy, and what it allows.
-    let Some(policy_b64) = form_fields.field("policy") else {
-        return Err(S3Error::new(
-            S3Code::AccessDenied,
-            "Access Denied: a POST upload needs a signed policy.",
-        ));
-    };
-    let ip = crate::web::client_ip(parts);
-    if let Some(wait) = state.auth_throttled(ip) {
-        let mut e = S3Error::new(
+        // Who signed the policy, and what it allows.
+        let Some(policy_b64) = form_fields.field("policy") else {
+            return Err(S3Error::new(
+                S3Code::AccessDenied,
+                "Access Denied: a POST upload needs a signed policy.",
+            ));
+        };
+        let ip = crate::web::client_ip(parts);
+        if let Some(wait) = state.auth_throttled(ip) {
+            let mut e = S3Error::new(
             S3Code::SlowDown,
             "Too many failed authentications from your address. Please reduce your request rate.",
         );
-        e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
-        return Err(e);
-    }
-    let signed = crate::auth::verify_post_signature(
-        &form_fields,
-        policy_b64,
-        &state.cfg.region,
-        state.cfg.sigv2,
-        state.keys.as_ref(),
-    );
-    let access_key = match signed {
-        Ok(ak) => ak,
-        Err(e) => {
-            state.auth_failed(ip);
-            return Err(e.into());
+            e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
+            return Err(e);
         }
-    };
-    let caller = state
-        .keys
-        .caller(&access_key)
-        .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))?;
-    let policy = Policy::parse(policy_b64)?;
-    policy.check(time::OffsetDateTime::now_utc(), &form_fields.0, bucket_name)?;
-    if !caller.principal.may_name(bucket_name) {
-        return Err(S3Error::code(S3Code::AccessDenied));
-    }
-    let bucket = state.store.bucket(bucket_name).await?;
-    if !caller
-        .principal
-        .may(&bucket, S3Op::PutObject.required_permission())
-    {
-        return Err(S3Error::code(S3Code::AccessDenied));
-    }
-    match form_fields.field("acl") {
-        None | Some("private") => {}
-        Some(other) => {
+        let signed = crate::auth::verify_post_signature(
+            &form_fields,
+            policy_b64,
+            &state.cfg.region,
+            state.cfg.sigv2,
+            state.keys.as_ref(),
+        );
+        let access_key = match signed {
+            Ok(ak) => ak,
+            Err(e) => {
+                state.auth_failed(ip);
+                return Err(e.into());
+            }
+        };
+        let caller = state
+            .keys
+            .caller(&access_key)
+            .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))?;
+        if let Some(limit) = &state.s3_limit {
+            if let Err(wait) = limit.check(&caller.rate_key()) {
+                let mut e = S3Error::code(S3Code::SlowDown);
+                e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
+                return Err(e);
+            }
+        }
+        let policy = Policy::parse(policy_b64)?;
+        policy.check(time::OffsetDateTime::now_utc(), &form_fields.0, bucket_name)?;
+        if !caller.principal.may_name(bucket_name) {
+            return Err(S3Error::code(S3Code::AccessDenied));
+        }
+        let bucket = state.store.bucket(bucket_name).await?;
+        if !caller
+            .principal
+            .may(&bucket, S3Op::PutObject.required_permission())
+        {
+            return Err(S3Error::code(S3Code::AccessDenied));
+        }
+        if let Some(name) = form_fields.0.keys().find(|n| unsupported_field(n)) {
             return Err(S3Error::new(
                 S3Code::NotImplemented,
-                format!("The canned ACL '{other}' is not implemented by this server."),
-            ))
+                format!(
+                    "The form field '{name}' is not implemented by this server's POST uploads."
+                ),
+            ));
         }
-    }
-    let key = form_fields
+        match form_fields.field("acl") {
+            None | Some("private") => {}
+            Some(other) => {
+                return Err(S3Error::new(
+                    S3Code::NotImplemented,
+                    format!("The canned ACL '{other}' is not implemented by this server."),
+                ))
+            }
+        }
+        let key = form_fields
         .field("key")
         .ok_or_else(|| {
             S3Error::new(
@@ -204,80 +259,86 @@ pub async fn post_object(
             )
         })?
         .replace("${filename}", &file_name);
-    if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(S3Error::new(
-            S3Code::InvalidArgument,
-            "The key must be 1 to 1024 bytes long.",
-        ));
-    }
-    let written = written_meta(&stored_headers(&form_fields.0)?, &bucket)?;
+        if key.is_empty() {
+            return Err(S3Error::new(
+                S3Code::InvalidArgument,
+                "The key must not be empty.",
+            ));
+        }
+        if key.len() > MAX_KEY_LEN {
+            return Err(S3Error::code(S3Code::KeyTooLongError)
+                .with("MaxSizeAllowed", MAX_KEY_LEN.to_string())
+                .with("Size", key.len().to_string()));
+        }
+        let written = written_meta(&stored_headers(&form_fields.0)?, &bucket)?;
 
-    // The file: held in memory while it may still be small enough for the index.
-    let (min, max) = policy.length_range.unwrap_or((0, MAX_PUT_SIZE));
-    let max = max.min(MAX_PUT_SIZE);
-    let too_large = || {
-        S3Error::new(
-            S3Code::EntityTooLarge,
-            "Your proposed upload exceeds the maximum allowed size",
-        )
-        .with("MaxSizeAllowed", max.to_string())
-    };
-    let probe = state.cfg.inline_max_bytes as usize + 1;
-    let mut head: Vec<Bytes> = Vec::new();
-    let mut head_len = 0usize;
-    let mut ended = true;
-    while let Some(chunk) = file.chunk().await.map_err(form_error)? {
-        head_len += chunk.len();
-        head.push(chunk);
-        if head_len as u64 > max {
-            return Err(too_large());
-        }
-        if head_len >= probe {
-            ended = false;
-            break;
-        }
-    }
-    let hint = content_length(parts).unwrap_or(head_len as u64);
-    let mut staged = if ended {
-        state.store.stage_object(head_len as u64).await?
-    } else {
-        state.store.stage_blob(Some(hint)).await?
-    };
-    let mut hasher = BodyHasher::new(None, None, if ended { head_len as u64 } else { hint });
-    let mut len = 0u64;
-    for chunk in head {
-        len += chunk.len() as u64;
-        hasher
-            .update(&chunk)
-            .await
-            .map_err(crate::error::Error::from)?;
-        staged.write(chunk).await?;
-    }
-    if !ended {
+        // The file: held in memory while it may still be small enough for the index.
+        let (min, max) = policy.length_range.unwrap_or((0, MAX_PUT_SIZE));
+        let max = max.min(MAX_PUT_SIZE);
+        let too_large = || {
+            S3Error::new(
+                S3Code::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed size",
+            )
+            .with("MaxSizeAllowed", max.to_string())
+        };
+        let probe = state.cfg.inline_max_bytes as usize + 1;
+        let mut head: Vec<Bytes> = Vec::new();
+        let mut head_len = 0usize;
+        let mut ended = true;
         while let Some(chunk) = file.chunk().await.map_err(form_error)? {
-            len += chunk.len() as u64;
-            if len > max {
+            head_len += chunk.len();
+            head.push(chunk);
+            if head_len as u64 > max {
                 return Err(too_large());
             }
+            if head_len >= probe {
+                ended = false;
+                break;
+            }
+        }
+        let hint = content_length(parts).unwrap_or(head_len as u64);
+        let mut staged = if ended {
+            state.store.stage_object(head_len as u64).await?
+        } else {
+            state.store.stage_blob(Some(hint)).await?
+        };
+        let mut hasher = BodyHasher::new(None, None, if ended { head_len as u64 } else { hint });
+        let mut len = 0u64;
+        for chunk in head {
+            len += chunk.len() as u64;
             hasher
                 .update(&chunk)
                 .await
                 .map_err(crate::error::Error::from)?;
             staged.write(chunk).await?;
         }
-    }
-    if len < min {
-        return Err(S3Error::new(
-            S3Code::EntityTooSmall,
-            "Your proposed upload is smaller than the minimum allowed size",
-        )
-        .with("MinSizeAllowed", min.to_string()));
-    }
-    let digests = hasher.finish().await.map_err(crate::error::Error::from)?;
-    drop(file);
-    // Fields after the file are ignored, as on S3; the connection is kept for the next request.
-    while let Ok(Some(_)) = form.next_field().await {}
-    drop(form);
+        if !ended {
+            while let Some(chunk) = file.chunk().await.map_err(form_error)? {
+                len += chunk.len() as u64;
+                if len > max {
+                    return Err(too_large());
+                }
+                hasher
+                    .update(&chunk)
+                    .await
+                    .map_err(crate::error::Error::from)?;
+                staged.write(chunk).await?;
+            }
+        }
+        if len < min {
+            return Err(S3Error::new(
+                S3Code::EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed size",
+            )
+            .with("MinSizeAllowed", min.to_string()));
+        }
+        let digests = hasher.finish().await.map_err(crate::error::Error::from)?;
+        (form_fields, bucket, key, written, staged, digests)
+    };
+    // Fields after the file are ignored, as on S3; a little of them is read so the connection
+    // can serve the next request, more and it is closed.
+    super::body::drain(body, MAX_AFTER_FILE).await;
     let rec = state
         .store
         .commit_object(
@@ -289,15 +350,31 @@ pub async fn post_object(
             WriteCondition::Always,
         )
         .await?;
-    let tls = state.cfg.tls.is_some();
-    Ok(reply(
-        tls,
-        parts,
-        &form_fields.0,
-        bucket_name,
-        &key,
-        &rec.etag,
-    ))
+    let site = Site {
+        tls: state.cfg.tls.is_some(),
+        virtual_host: crate::web::target::virtual_host_bucket(
+            host(parts),
+            state.cfg.s3_domain.as_deref(),
+        )
+        .is_some(),
+    };
+    let mut r = reply(site, parts, &form_fields.0, bucket_name, &key, &rec.etag);
+    super::object::version_header(r.headers_mut(), &bucket, &rec);
+    Ok(r)
+}
+
+/// How the client addressed the server, for the object's URL in replies.
+#[derive(Debug, Clone, Copy)]
+struct Site {
+    tls: bool,
+    virtual_host: bool,
+}
+
+fn host(parts: &http::request::Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
 }
 
 fn content_length(parts: &http::request::Parts) -> Option<u64> {
@@ -333,7 +410,7 @@ fn stored_headers(fields: &BTreeMap<String, String>) -> S3Result<HeaderMap> {
 /// `success_action_redirect` (303 to it, with the bucket, key and ETag), else
 /// `success_action_status` 200 or 201 (with a `PostResponse` document), else 204.
 fn reply(
-    tls: bool,
+    site: Site,
     parts: &http::request::Parts,
     fields: &BTreeMap<String, String>,
     bucket: &str,
@@ -342,13 +419,13 @@ fn reply(
 ) -> Response {
     let etag = quote_etag(etag);
     let enc = |s: &str| percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string();
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = if tls { "https" } else { "http" };
-    let location = format!("{scheme}://{host}/{}/{}", enc(bucket), key_path(key));
+    let host = host(parts).unwrap_or("localhost");
+    let scheme = if site.tls { "https" } else { "http" };
+    let location = if site.virtual_host {
+        format!("{scheme}://{host}/{}", key_path(key))
+    } else {
+        format!("{scheme}://{host}/{}/{}", enc(bucket), key_path(key))
+    };
     let redirect = fields
         .get("success_action_redirect")
         .or_else(|| fields.get("redirect"))

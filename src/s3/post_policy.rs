@@ -103,7 +103,9 @@ impl Policy {
                             let (Some(min), Some(max)) = (n(&items[1]), n(&items[2])) else {
                                 return Err(invalid(format!("Invalid content-length-range: {c}")));
                             };
-                            length_range = Some((min, max));
+                            if min > max || length_range.replace((min, max)).is_some() {
+                                return Err(invalid(format!("Invalid content-length-range: {c}")));
+                            }
                         }
                         (Some(op @ ("eq" | "starts-with")), 3) => {
                             let (Some(field), Some(value)) =
@@ -271,6 +273,12 @@ mod tests {
             b64(r#"{"expiration": "2026-12-02T00:00:00Z", "conditions": [{"a": "b", "c": "d"}]}"#),
             b64(
                 r#"{"expiration": "2026-12-02T00:00:00Z", "conditions": [["content-length-range", "x", 1]]}"#,
+            ),
+            b64(
+                r#"{"expiration": "2026-12-02T00:00:00Z", "conditions": [["content-length-range", 9, 1]]}"#,
+            ),
+            b64(
+                r#"{"expiration": "2026-12-02T00:00:00Z", "conditions": [["content-length-range", 0, 9], ["content-length-range", 0, 99]]}"#,
             ),
         ] {
             let e = Policy::parse(&doc).unwrap_err();
