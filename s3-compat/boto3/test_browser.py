@@ -116,3 +116,35 @@ def test_presigned_put_and_get_from_a_page(s3, make_bucket, page_origin):
     obj = s3.get_object(Bucket=bucket, Key=key)
     assert obj["Body"].read() == b"hello from chromium"
     assert obj["ContentType"] == content_type
+
+
+def test_form_upload_from_a_page(s3, make_bucket, page_origin):
+    """A page's HTML form posts a file to the bucket with a signed policy (no CORS needed: a
+    form submission is a navigation), and S3's redirect brings the browser back to the site."""
+    bucket = make_bucket("browser-form")
+    done = f"{page_origin}/post-done.html"
+    post = s3.generate_presigned_post(
+        bucket,
+        "forms/${filename}",
+        Fields={"success_action_redirect": done, "Content-Type": "text/plain"},
+        Conditions=[
+            {"success_action_redirect": done},
+            {"Content-Type": "text/plain"},
+            ["content-length-range", 1, 1024],
+        ],
+        ExpiresIn=300,
+    )
+    cfg = {
+        "url": post["url"],
+        "fields": post["fields"],
+        "body": "posted by a chromium form",
+        "filename": "note ü.txt",
+        "type": "text/plain",
+    }
+    report = run_page(f"{page_origin}/post-form.html#{urllib.parse.quote(json.dumps(cfg))}")
+    assert "error" not in report, report
+    assert report["bucket"] == bucket and report["key"] == "forms/note ü.txt", report
+    obj = s3.get_object(Bucket=bucket, Key="forms/note ü.txt")
+    assert obj["Body"].read() == b"posted by a chromium form"
+    assert obj["ContentType"] == "text/plain"
+    assert report["etag"] == obj["ETag"]
