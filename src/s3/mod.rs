@@ -157,32 +157,8 @@ async fn run(
         }
     }
     let ip = crate::web::client_ip(&parts);
-    let (verified, caller) = match authenticate(&state, &parts) {
-        Ok(x) => x,
-        // An address that keeps failing learns nothing more (no signature or key oracle),
-        // while its good requests still go through.
-        Err(e) => match state.auth_throttled(ip) {
-            Some(wait) => {
-                let mut e = S3Error::new(
-                    S3Code::SlowDown,
-                    "Too many failed authentications from your address. Please reduce your request rate.",
-                );
-                e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
-                return Err(e);
-            }
-            None => {
-                state.auth_failed(ip);
-                return Err(e);
-            }
-        },
-    };
-    if let Some(limit) = &state.s3_limit {
-        if let Err(wait) = limit.check(&caller.rate_key()) {
-            let mut e = S3Error::code(S3Code::SlowDown);
-            e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
-            return Err(e);
-        }
-    }
+    let (verified, caller) = throttled_auth(&state, ip, || authenticate(&state, &parts))?;
+    rate_limit(&state, &caller)?;
     let query = Query::parse(parts.uri.query());
     // Signed either way: SigV4 signs the whole query, V2 every `x-amz-*` parameter.
     if verified.presigned {
@@ -221,13 +197,45 @@ async fn run(
     dispatch(ctx, op, body).await
 }
 
+/// Runs an authentication. A failure counts against the client's address; an address that
+/// keeps failing learns nothing more (no signature or key oracle), while its good requests
+/// still go through.
+pub(crate) fn throttled_auth<T>(
+    state: &AppState,
+    ip: Option<std::net::IpAddr>,
+    attempt: impl FnOnce() -> S3Result<T>,
+) -> S3Result<T> {
+    let e = match attempt() {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    if let Some(wait) = state.auth_throttled(ip) {
+        let mut e = S3Error::new(
+            S3Code::SlowDown,
+            "Too many failed authentications from your address. Please reduce your request rate.",
+        );
+        e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
+        return Err(e);
+    }
+    state.auth_failed(ip);
+    Err(e)
+}
+
+/// The per-caller S3 request rate (503 SlowDown past it).
+pub(crate) fn rate_limit(state: &AppState, caller: &Caller) -> S3Result<()> {
+    if let Some(limit) = &state.s3_limit {
+        if let Err(wait) = limit.check(&caller.rate_key()) {
+            let mut e = S3Error::code(S3Code::SlowDown);
+            e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 fn authenticate(state: &AppState, parts: &http::request::Parts) -> S3Result<(Verified, Caller)> {
     let now = time::OffsetDateTime::now_utc();
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    let host = crate::web::target::request_host(parts);
     let vhost = crate::web::target::virtual_host_bucket(host, state.cfg.s3_domain.as_deref());
     let sigv2 = state.cfg.sigv2.then_some(auth::V2Resource {
         virtual_host_bucket: vhost.as_deref(),

@@ -188,39 +188,20 @@ pub async fn post_object(
             ));
         };
         let ip = crate::web::client_ip(parts);
-        if let Some(wait) = state.auth_throttled(ip) {
-            let mut e = S3Error::new(
-            S3Code::SlowDown,
-            "Too many failed authentications from your address. Please reduce your request rate.",
-        );
-            e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
-            return Err(e);
-        }
-        let signed = crate::auth::verify_post_signature(
-            &form_fields,
-            policy_b64,
-            &state.cfg.region,
-            state.cfg.sigv2,
-            state.keys.as_ref(),
-        );
-        let access_key = match signed {
-            Ok(ak) => ak,
-            Err(e) => {
-                state.auth_failed(ip);
-                return Err(e.into());
-            }
-        };
-        let caller = state
-            .keys
-            .caller(&access_key)
-            .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))?;
-        if let Some(limit) = &state.s3_limit {
-            if let Err(wait) = limit.check(&caller.rate_key()) {
-                let mut e = S3Error::code(S3Code::SlowDown);
-                e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
-                return Err(e);
-            }
-        }
+        let caller = super::throttled_auth(&state, ip, || {
+            let access_key = crate::auth::verify_post_signature(
+                &form_fields,
+                policy_b64,
+                &state.cfg.region,
+                state.cfg.sigv2,
+                state.keys.as_ref(),
+            )?;
+            state
+                .keys
+                .caller(&access_key)
+                .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))
+        })?;
+        super::rate_limit(&state, &caller)?;
         let policy = Policy::parse(policy_b64)?;
         policy.check(time::OffsetDateTime::now_utc(), &form_fields.0, bucket_name)?;
         if !caller.principal.may_name(bucket_name) {
@@ -353,7 +334,7 @@ pub async fn post_object(
     let site = Site {
         tls: state.cfg.tls.is_some(),
         virtual_host: crate::web::target::virtual_host_bucket(
-            host(parts),
+            crate::web::target::request_host(parts),
             state.cfg.s3_domain.as_deref(),
         )
         .is_some(),
@@ -368,13 +349,6 @@ pub async fn post_object(
 struct Site {
     tls: bool,
     virtual_host: bool,
-}
-
-fn host(parts: &http::request::Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
 }
 
 fn content_length(parts: &http::request::Parts) -> Option<u64> {
@@ -419,7 +393,7 @@ fn reply(
 ) -> Response {
     let etag = quote_etag(etag);
     let enc = |s: &str| percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string();
-    let host = host(parts).unwrap_or("localhost");
+    let host = crate::web::target::request_host(parts).unwrap_or("localhost");
     let scheme = if site.tls { "https" } else { "http" };
     let location = if site.virtual_host {
         format!("{scheme}://{host}/{}", key_path(key))

@@ -30,3 +30,12 @@ pub fn virtual_host_bucket(host: Option<&str>, domain: Option<&str>) -> Option<S
     let bucket = host.strip_suffix(domain)?.strip_suffix('.')?;
     (!bucket.is_empty()).then(|| bucket.to_owned())
 }
+
+/// The host a request names: its `Host` header, else the authority of its target.
+pub fn request_host(parts: &http::request::Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+}
