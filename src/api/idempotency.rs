@@ -52,38 +52,8 @@ pub async fn begin(
         fp.update(part);
     }
     let fingerprint = hex::encode(fp.finalize());
-    let stored = state.store.idempotency_reply(slot).await?;
-    if let Some(rec) = stored {
-        if rec.fingerprint != fingerprint {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "this Idempotency-Key was used for a different request in the last 24 hours",
-            ));
-        }
-        let bound = hex::encode(slot);
-        let body = if rec.body.is_empty() {
-            None
-        } else {
-            // Records kept before replies were sealed hold plain JSON (they expire in a day).
-            let text = if rec.body.starts_with('{') || rec.body.starts_with('[') {
-                rec.body.clone()
-            } else {
-                state.keys.open(&bound, &rec.body).ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "the stored response does not open with this master key",
-                    )
-                })?
-            };
-            Some(serde_json::from_str(&text).map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("stored response is unreadable: {e}"),
-                )
-            })?)
-        };
-        let status = StatusCode::from_u16(rec.status).unwrap_or(StatusCode::OK);
-        return Ok(Outcome::Replay(Reply { status, body }));
+    if let Some(reply) = stored_reply(state, slot, &fingerprint).await? {
+        return Ok(Outcome::Replay(reply));
     }
     let claimed = match state.idempotency_inflight.lock() {
         Ok(mut set) => set.insert(slot),
@@ -95,11 +65,58 @@ pub async fn begin(
             "a request with this Idempotency-Key is still in progress; retry later",
         ));
     }
-    Ok(Outcome::Run(Claim {
+    let claim = Claim {
         state: state.clone(),
         slot,
         fingerprint,
-    }))
+    };
+    // The first request may have finished between the lookup above and the claim: its record
+    // is written before its claim is released, so a second lookup under the claim sees it.
+    if let Some(reply) = stored_reply(state, slot, &claim.fingerprint).await? {
+        return Ok(Outcome::Replay(reply));
+    }
+    Ok(Outcome::Run(claim))
+}
+
+/// The kept reply under `slot`, if any; 422 when it was kept for a different request.
+async fn stored_reply(
+    state: &Arc<AppState>,
+    slot: [u8; 32],
+    fingerprint: &str,
+) -> ApiResult<Option<Reply>> {
+    let Some(rec) = state.store.idempotency_reply(slot).await? else {
+        return Ok(None);
+    };
+    if rec.fingerprint != fingerprint {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "this Idempotency-Key was used for a different request in the last 24 hours",
+        ));
+    }
+    let bound = hex::encode(slot);
+    let body = if rec.body.is_empty() {
+        None
+    } else {
+        // Records kept before replies were sealed hold plain JSON (they expire in a day).
+        let text = if rec.body.starts_with('{') || rec.body.starts_with('[') {
+            rec.body.clone()
+        } else {
+            state.keys.open(&bound, &rec.body).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the stored response does not open with this master key",
+                )
+            })?
+        };
+        Some(serde_json::from_str(&text).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("stored response is unreadable: {e}"),
+            )
+        })?)
+    };
+    let status = StatusCode::from_u16(rec.status).unwrap_or(StatusCode::OK);
+    Ok(Some(Reply { status, body }))
 }
 
 impl Claim {
