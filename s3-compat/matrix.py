@@ -38,6 +38,7 @@ GROUPS = [
     "hard keys",
     "browser",
     "post upload",
+    "access control",
     "server",
     "hardening",
     "bench",
@@ -78,6 +79,7 @@ PYTEST_GROUPS = {
     "test_hard_keys": "hard keys",
     "test_browser": "browser",
     "test_post_object": "post upload",
+    "test_acl": "access control",
 }
 
 # Rust integration test module -> group

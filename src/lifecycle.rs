@@ -556,7 +556,7 @@ mod tests {
         };
         put_with(&s, &b, "k", b"old", held).await;
         put(&s, &b, "k", b"new").await;
-        s.create_upload(&b, "mp", ObjectMeta::default(), None, None)
+        s.create_upload(&b, "mp", ObjectMeta::default(), None, None, None)
             .await
             .unwrap();
         settle().await;

@@ -115,6 +115,22 @@ impl XmlWriter {
         self
     }
 
+    /// An element with attributes (values escaped), such as a Grantee's `xsi:type`.
+    pub fn open_with_attrs(&mut self, name: &'static str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.buf.push('<');
+        self.buf.push_str(name);
+        for (k, v) in attrs {
+            self.buf.push(' ');
+            self.buf.push_str(k);
+            self.buf.push_str("=\"");
+            escape_into(&mut self.buf, v);
+            self.buf.push('"');
+        }
+        self.buf.push('>');
+        self.stack.push(name);
+        self
+    }
+
     pub fn close(&mut self) -> &mut Self {
         if let Some(name) = self.stack.pop() {
             self.tag(true, name);

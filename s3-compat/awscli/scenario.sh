@@ -78,13 +78,14 @@ VBUCKET="cnx-cli-ver-$(rand_suffix)"
 TBUCKET="cnx-cli-tag-$(rand_suffix)"
 LBUCKET="cnx-cli-lock-$(rand_suffix)"
 CBUCKET="cnx-cli-lc-$(rand_suffix)"
+ABUCKET="cnx-cli-acl-$(rand_suffix)"
 CREATE_ARGS=()
 [[ "$REGION" == us-east-1 ]] || CREATE_ARGS=(--create-bucket-configuration "LocationConstraint=$REGION")
 HARD_KEYS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/keys/hard-keys.json"
 
 cleanup() {
   local rc=$?
-  for b in "$BUCKET" "$BUCKET2" "$MBUCKET" "$HK_BUCKET" "$VBUCKET" "$TBUCKET" "$CBUCKET"; do
+  for b in "$BUCKET" "$BUCKET2" "$MBUCKET" "$HK_BUCKET" "$VBUCKET" "$TBUCKET" "$CBUCKET" "$ABUCKET"; do
     awsx s3 rb --force "s3://$b" >/dev/null 2>&1 || true
   done
   rm -rf "$WORK"
@@ -699,6 +700,80 @@ JSON
   awsx s3 rb --force "s3://$CBUCKET" >/dev/null
 }
 
+# ------------------------------------------------------------------ access control
+
+# anon_status KEY: the HTTP status of an unsigned GET of s3://$ABUCKET/KEY (curl)
+anon_status() {
+  curl --silent --globoff "${TLS_ARGS[@]}" -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/$ABUCKET/$1"
+}
+
+t_acl_public_read() {
+  awsx s3api create-bucket --bucket "$ABUCKET" "${CREATE_ARGS[@]}" --object-ownership ObjectWriter >/dev/null
+  expect_eq ownership ObjectWriter "$(awsx s3api get-bucket-ownership-controls --bucket "$ABUCKET" \
+    --query 'OwnershipControls.Rules[0].ObjectOwnership' --output text)"
+  expect_eq "block public acls" True "$(awsx s3api get-public-access-block --bucket "$ABUCKET" \
+    --query PublicAccessBlockConfiguration.BlockPublicAcls --output text)"
+  # a new bucket blocks public ACLs until its public access block goes
+  if awsx s3api put-object --bucket "$ABUCKET" --key pub.txt --body "$FILES/alpha.txt" \
+    --acl public-read 2>"$WORK/acl.err"; then
+    echo "public-read accepted under the public access block" >&2
+    return 1
+  fi
+  grep AccessDenied "$WORK/acl.err" >/dev/null
+  awsx s3api delete-public-access-block --bucket "$ABUCKET"
+  s3x cp "$FILES/alpha.txt" "s3://$ABUCKET/pub.txt" --acl public-read
+  s3x cp "$FILES/small.bin" "s3://$ABUCKET/private.bin"
+  expect_eq "anonymous curl" "0123456789abcdefghijklmnopqrstuvwxyz" \
+    "$(curl "${CURL_ARGS[@]}" "$S3_ENDPOINT/$ABUCKET/pub.txt")"
+  expect_eq "anonymous aws cli" "0123456789abcdefghijklmnopqrstuvwxyz" \
+    "$(s3x cp --no-sign-request "s3://$ABUCKET/pub.txt" -)"
+  expect_eq "private object" 403 "$(anon_status private.bin)"
+  expect_eq "missing key, bucket not public" 403 "$(anon_status nope)"
+  expect_eq "AllUsers grant" READ "$(awsx s3api get-object-acl --bucket "$ABUCKET" --key pub.txt \
+    --query "Grants[?Grantee.URI=='http://acs.amazonaws.com/groups/global/AllUsers'].Permission" --output text)"
+  # refused once the ACL changes
+  awsx s3api put-object-acl --bucket "$ABUCKET" --key pub.txt --acl private
+  expect_eq "after put-object-acl private" 403 "$(anon_status pub.txt)"
+  # a public-read bucket lists to anyone, and a missing key is then a 404
+  if awsx s3 ls --no-sign-request "s3://$ABUCKET/" >/dev/null 2>&1; then
+    echo "anonymous listing of a private bucket" >&2
+    return 1
+  fi
+  awsx s3api put-bucket-acl --bucket "$ABUCKET" --acl public-read
+  awsx s3 ls --no-sign-request "s3://$ABUCKET/" | grep ' pub.txt$' >/dev/null
+  expect_eq "missing key, bucket public" 404 "$(anon_status nope)"
+  # ignoring public ACLs closes it again without touching them
+  awsx s3api put-public-access-block --bucket "$ABUCKET" \
+    --public-access-block-configuration IgnorePublicAcls=true
+  if awsx s3 ls --no-sign-request "s3://$ABUCKET/" >/dev/null 2>&1; then
+    echo "public ACLs not ignored" >&2
+    return 1
+  fi
+  awsx s3api delete-public-access-block --bucket "$ABUCKET"
+}
+
+t_acl_other_account() {
+  mgmt 201 POST /storage/access-keys "{\"account\":\"cli-acl-$(rand_suffix)\"}"
+  cp "$MGMT_OUT/last.json" "$MGMT_OUT/acl-account.json"
+  local id
+  id="$(with_key "$MGMT_OUT/acl-account.json" awsx s3api list-buckets --query Owner.ID --output text)"
+  awsx s3api put-object --bucket "$ABUCKET" --key shared.txt --body "$FILES/alpha.txt" \
+    --grant-read "id=$id" >/dev/null
+  expect_eq "granted read" "0123456789abcdefghijklmnopqrstuvwxyz" \
+    "$(with_key "$MGMT_OUT/acl-account.json" s3x cp "s3://$ABUCKET/shared.txt" -)"
+  if with_key "$MGMT_OUT/acl-account.json" s3x cp "s3://$ABUCKET/private.bin" - >/dev/null 2>&1; then
+    echo "another account read an object not granted to it" >&2
+    return 1
+  fi
+  if with_key "$MGMT_OUT/acl-account.json" awsx s3api put-object-acl --bucket "$ABUCKET" \
+    --key shared.txt --acl public-read 2>/dev/null; then
+    echo "READ let another account change the ACL" >&2
+    return 1
+  fi
+  expect_eq "bucket acl" FULL_CONTROL "$(awsx s3api get-bucket-acl --bucket "$ABUCKET" \
+    --query "Grants[?Grantee.Type=='CanonicalUser'].Permission | [0]" --output text)"
+}
+
 # ------------------------------------------------------------------ management API
 
 # curl signing for the management API (/storage/...): SigV4 service cloudnx
@@ -872,6 +947,9 @@ gap_check "object lock" "s3api object lock: bucket with lock, default retention,
   "GetObjectRetention answers 500 for retention set by put-object headers" t_object_lock
 check "attributes" "s3api get-object-attributes: ETag, size, storage class, checksum, NoSuchKey" t_attributes
 check "lifecycle" "s3api lifecycle: put/get/delete configuration, x-amz-expiration, a past date expires at the next pass, Days 0 refused" t_lifecycle
+gap_check "access control" "s3api acl: ownership, public access block, public-read object and bucket for anonymous curl and --no-sign-request" \
+  "ACLs are not enforced on anonymous callers" t_acl_public_read
+cnx_check "access control" "s3api acl: --grant-read to a second account of the server" t_acl_other_account
 cnx_check "management" "management: POST /storage/buckets (curl --aws-sigv4), seen by S3" t_mgmt_create_bucket
 cnx_check "management" "management: read bucket key with the aws CLI (ls/cp down ok, upload denied)" t_mgmt_read_key
 cnx_check "management" "management: revoke key, DELETE ?force=true" t_mgmt_revoke_and_force_delete

@@ -195,8 +195,16 @@ def test_schemas_reject_drift():
         "id": "0" * 32, "name": "abc", "region": "in-mum", "created_at": "2026-01-02T03:04:05Z",
         "size_bytes": 0, "object_count": 0, "versioning": "disabled", "cors": None,
         "tags": None, "object_lock": None, "lifecycle": None,
+        "object_ownership": "BucketOwnerEnforced",
+        "public_access_block": {"block_public_acls": True, "ignore_public_acls": True,
+                                "block_public_policy": True, "restrict_public_buckets": True},
+        "acl": {"grants": [{"grantee": {"id": "a" * 64, "account": "root"},
+                            "permission": "FULL_CONTROL"}]},
     }
     spec().component("Bucket", good)
+    spec().component("Bucket", {**good, "object_ownership": None, "public_access_block": None})
+    spec().component("Bucket", {**good, "acl": {"grants": [
+        {"grantee": {"group": "AllUsers"}, "permission": "READ"}]}})
     rule = {"allowed_origins": ["*"], "allowed_methods": ["GET"], "allowed_headers": [],
             "expose_headers": []}
     spec().component("Bucket", {**good, "cors": [rule]})
@@ -215,6 +223,11 @@ def test_schemas_reject_drift():
         {**good, "versioning": "on"},
         {k: v for k, v in good.items() if k != "tags"},
         {**good, "object_lock": {"enabled": True, "default_retention": {"mode": "soft", "days": 1}}},
+        {k: v for k, v in good.items() if k != "acl"},
+        {**good, "object_ownership": "Everyone"},
+        {**good, "public_access_block": {"block_everything": True}},
+        {**good, "acl": {"grants": [{"grantee": {"group": "Everyone"}, "permission": "READ"}]}},
+        {**good, "acl": {"grants": [{"grantee": {"id": "a" * 64}, "permission": "ALL"}]}},
     ):
         with pytest.raises(AssertionError):
             spec().component("Bucket", bad)

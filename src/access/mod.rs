@@ -1,9 +1,11 @@
 //! Who is calling and what they may do: principals, the key ring every signature is checked
 //! against, sealed secrets, JWT bearer tokens and per-principal rate limits.
 
+pub mod acl;
 pub mod admin;
 pub mod jwt;
 pub mod keyring;
+pub mod policy;
 pub mod ratelimit;
 pub mod seal;
 pub mod signer;
@@ -40,6 +42,8 @@ pub enum Principal {
     /// An account known by JWT `sub` or by an account-level key.
     Account(String),
     BucketKey(BucketGrant),
+    /// An unsigned request: only what ACLs grant to everyone.
+    Anonymous,
 }
 
 impl Principal {
@@ -48,6 +52,7 @@ impl Principal {
             Principal::Root => ROOT_ACCOUNT,
             Principal::Account(a) => a,
             Principal::BucketKey(g) => &g.account,
+            Principal::Anonymous => crate::meta::acl::ANONYMOUS_OWNER,
         }
     }
 
@@ -63,6 +68,7 @@ impl Principal {
                         Permission::Owner => false,
                     }
             }
+            Principal::Anonymous => false,
         }
     }
 
@@ -88,6 +94,7 @@ impl Caller {
     pub fn rate_key(&self) -> String {
         match (&self.principal, &self.access_key_id) {
             (Principal::BucketKey(_), Some(k)) => format!("key:{k}"),
+            (Principal::Anonymous, _) => "anonymous".to_owned(),
             (p, _) => format!("account:{}", p.account()),
         }
     }
@@ -121,6 +128,9 @@ mod tests {
             object_lock: None,
             tags: None,
             lifecycle: None,
+            acl: None,
+            ownership: None,
+            public_access_block: None,
         }
     }
 

@@ -57,7 +57,7 @@ impl From<CorsRuleView> for CorsRule {
 
 async fn view(ctx: &ApiCtx, b: &BucketRecord) -> ApiResult<serde_json::Value> {
     let usage = ctx.state.store.usage(b).await?;
-    Ok(serde_json::json!({
+    let mut doc = serde_json::json!({
         "id": hex::encode(b.id.0),
         "name": b.name,
         "region": b.region,
@@ -72,7 +72,13 @@ async fn view(ctx: &ApiCtx, b: &BucketRecord) -> ApiResult<serde_json::Value> {
             "enabled": true,
             "default_retention": l.default_retention.map(DefaultRetentionView::from),
         })),
-    }))
+    });
+    if let Some(map) = doc.as_object_mut() {
+        for (k, v) in super::access::view(b) {
+            map.insert(k.to_owned(), v);
+        }
+    }
+    Ok(doc)
 }
 
 /// A default retention as the management API shows and takes it.
@@ -224,11 +230,16 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
         !matches!(
             k.as_str(),
             "cors" | "versioning" | "tags" | "object_lock" | "lifecycle"
-        )
+        ) && !super::access::AccessPatch::KEYS.contains(&k.as_str())
     }) {
         return Err(ApiError::bad_request(format!(
             "setting `{k}` cannot be changed on this server"
         )));
+    }
+    // Checked before anything changes, so a refused ACL leaves the other settings as they were.
+    let access = super::access::AccessPatch::parse(&doc, &b.owner)?;
+    if let Some(a) = &access {
+        a.check(&b)?;
     }
     if let Some(v) = doc.get("versioning") {
         let want = match v.as_str() {
@@ -285,6 +296,9 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
             .map(DefaultRetention::try_from)
             .transpose()?;
         b = ctx.state.store.set_object_lock(&b, default).await?;
+    }
+    if let Some(access) = access {
+        b = access.apply(&ctx.state.store, &b).await?;
     }
     Ok(Reply::json(StatusCode::OK, view(ctx, &b).await?))
 }

@@ -3,6 +3,7 @@
 //! platform seed: resources as JSON, lists as `{"buckets": […], "next_cursor": …}`, errors as
 //! `{"error": "…"}`.
 
+pub mod access;
 pub mod buckets;
 pub mod error;
 pub mod idempotency;

@@ -205,6 +205,42 @@ pub struct Verified {
     pub sigv2: bool,
 }
 
+impl Verified {
+    /// An unsigned request, to be served as the anonymous caller. Its body is checked only
+    /// against a SHA-256 it declares itself; a request that carries part of a signature
+    /// (a V2 `Signature` without its key, a chunk-signed body) is refused rather than served
+    /// as anonymous.
+    pub fn anonymous(parts: &http::request::Parts) -> Result<Verified, AuthError> {
+        let params = decode_query(parts.uri.query().unwrap_or(""));
+        if params
+            .iter()
+            .any(|(k, _)| k == "AWSAccessKeyId" || k == "Signature")
+        {
+            return Err(AuthError::AccessDenied(
+                "Query-string authentication requires the Signature, Expires and \
+                 AWSAccessKeyId parameters"
+                    .to_owned(),
+            ));
+        }
+        let payload = match parts.headers.get("x-amz-content-sha256") {
+            None => PayloadMode::Unsigned,
+            Some(v) => PayloadMode::parse(v.to_str().map_err(|_| invalid_content_sha256())?)?,
+        };
+        if matches!(payload, PayloadMode::StreamingSigned { .. }) {
+            return Err(AuthError::AccessDenied(
+                "A chunk-signed body needs a signed request".to_owned(),
+            ));
+        }
+        Ok(Verified {
+            access_key: String::new(),
+            payload,
+            chunk_signer: None,
+            presigned: false,
+            sigv2: false,
+        })
+    }
+}
+
 /// A header-signed request to a non-`s3` service without `x-amz-content-sha256`:
 /// the signed payload hash is the SHA-256 of the body, so the signature can only be
 /// checked once the body has been read. Finish with [`verify_with_body_hash`].

@@ -2,6 +2,7 @@
 //! writes crash-safe. `MetaStore` is the narrow trait the store layer uses; `rocks` is the
 //! RocksDB implementation. Calls are blocking: async callers run them on the blocking pool.
 
+pub mod acl;
 pub mod codec;
 pub mod inline;
 pub mod lifecycle;
@@ -50,6 +51,16 @@ pub struct BucketRecord {
     /// Lifecycle rules; `None` when it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Vec<lifecycle::LifecycleRule>>,
+    /// The bucket's ACL; `None` is `private` (the owner's FULL_CONTROL only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<acl::Acl>,
+    /// `None` for buckets made before ownership controls existed: no setting, which S3 reads
+    /// as `ObjectWriter`. New buckets get `BucketOwnerEnforced` unless they ask otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<acl::ObjectOwnership>,
+    /// `None`: no public access block configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<acl::PublicAccessBlock>,
 }
 
 /// Tags in the order they were given: `(key, value)`.
@@ -202,6 +213,13 @@ pub struct ObjectRecord {
     /// `None` until a legal hold is first set on the version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_hold: Option<bool>,
+    /// The account that owns the version when it is not the bucket's owner (an account
+    /// writing to another's bucket under `ObjectWriter`, or [`acl::ANONYMOUS_OWNER`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The version's ACL; `None` is `private`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<acl::Acl>,
 }
 
 impl ObjectRecord {
@@ -223,6 +241,8 @@ impl ObjectRecord {
             tags: Tags::new(),
             retention: None,
             legal_hold: None,
+            owner: None,
+            acl: None,
         }
     }
 
@@ -509,6 +529,15 @@ pub struct UploadRecord {
     pub retention: Option<Retention>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_hold: Option<bool>,
+    /// The owner and ACL the completed object gets (see [`ObjectRecord`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<acl::Acl>,
+    /// The account that started the upload through an ACL grant: only it and the bucket's
+    /// owner may go on with it. `None`: the bucket's owner (or one of its keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<String>,
 }
 
 /// One uploaded part; its bytes are one blob.
@@ -802,6 +831,9 @@ pub(crate) mod fixtures {
             object_lock: None,
             tags: None,
             lifecycle: None,
+            acl: None,
+            ownership: None,
+            public_access_block: None,
         }
     }
 
@@ -831,6 +863,8 @@ pub(crate) mod fixtures {
             tags: Tags::new(),
             retention: None,
             legal_hold: None,
+            owner: None,
+            acl: None,
         }
     }
 

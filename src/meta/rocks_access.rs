@@ -140,6 +140,9 @@ mod tests {
             object_lock: None,
             tags: None,
             lifecycle: None,
+            acl: None,
+            ownership: None,
+            public_access_block: None,
         };
         m.insert_bucket(&b).unwrap();
         let bucket_key = key(

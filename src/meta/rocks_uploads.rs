@@ -283,6 +283,9 @@ mod tests {
             object_lock: None,
             tags: None,
             lifecycle: None,
+            acl: None,
+            ownership: None,
+            public_access_block: None,
         };
         m.insert_bucket(&b).unwrap();
         (dir, m, b)
@@ -301,6 +304,9 @@ mod tests {
             tags: Vec::new(),
             retention: None,
             legal_hold: None,
+            owner: None,
+            acl: None,
+            initiator: None,
         }
     }
 
@@ -360,6 +366,8 @@ mod tests {
             tags: Vec::new(),
             retention: None,
             legal_hold: None,
+            owner: None,
+            acl: None,
         };
         let used = [(1, "p1".to_string())];
         // A part replaced since the caller validated it is refused.

@@ -4,20 +4,34 @@ use crate::web::body::RequestBody;
 use http::{header, HeaderValue, StatusCode};
 
 use super::body::Payload;
+use super::endpoint::AclRule;
 use super::error::{S3Code, S3Error, S3Result};
 use super::{owner_id, status_only, xml_ok, Ctx};
+use crate::meta::acl::NewBucketAccess;
 use crate::meta::{BucketRecord, Versioning};
 use crate::web::body::Response;
 use crate::web::query::Query;
 use crate::xml::{self, XmlWriter};
 
-/// The bucket the request names, if the caller may act on it.
+/// The bucket the request names, if the caller may act on it: as its owner (or one of its
+/// keys), or through what the bucket's ACL grants for the operation.
 pub async fn resolve(ctx: &Ctx) -> S3Result<BucketRecord> {
     let b = ctx.state.store.bucket(ctx.bucket_name()?).await?;
-    if !ctx.caller.principal.may(&b, ctx.need) {
+    check_access(ctx, &b)?;
+    Ok(b)
+}
+
+/// Whether the caller may run the request's operation on `b` as it is stored now.
+pub fn check_access(ctx: &Ctx, b: &BucketRecord) -> S3Result<()> {
+    let p = &ctx.caller.principal;
+    let granted = || match ctx.op.acl_rule() {
+        Some(AclRule::Bucket(wanted)) => crate::access::acl::grants(p, b, b.acl.as_ref(), wanted),
+        _ => false,
+    };
+    if !p.may(b, ctx.need) && !granted() {
         return Err(S3Error::code(S3Code::AccessDenied));
     }
-    Ok(b)
+    Ok(())
 }
 
 /// Buckets per ListBuckets page when the client names no `max-buckets`, and the most it may.
@@ -141,9 +155,15 @@ pub async fn create_bucket(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respon
             ))
         }
     };
+    let (ownership, acl) = super::acl::for_new_bucket(&ctx.parts.headers, ctx.account())?;
+    let access = NewBucketAccess {
+        ownership,
+        acl,
+        ..NewBucketAccess::default()
+    };
     ctx.state
         .store
-        .create_bucket(name, ctx.account(), region, object_lock)
+        .create_bucket_with(name, ctx.account(), region, object_lock, access)
         .await?;
     let mut r = status_only(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&format!("/{name}")) {
@@ -276,6 +296,9 @@ mod tests {
             object_lock: None,
             tags: None,
             lifecycle: None,
+            acl: None,
+            ownership: None,
+            public_access_block: None,
         }
     }
 

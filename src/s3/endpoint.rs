@@ -51,9 +51,28 @@ pub enum S3Op {
     PutBucketLifecycleConfiguration,
     DeleteBucketLifecycle,
     GetObjectAttributes,
+    GetBucketAcl,
+    PutBucketAcl,
+    GetObjectAcl,
+    PutObjectAcl,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
+    GetPublicAccessBlock,
+    PutPublicAccessBlock,
+    DeletePublicAccessBlock,
+}
+
+/// What an access control list must grant a caller who is not the owner for an operation
+/// to go ahead: a permission on the bucket, or on the object it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclRule {
+    Bucket(AclPermission),
+    Object(AclPermission),
 }
 
 pub use crate::access::Permission;
+pub use crate::meta::acl::AclPermission;
 
 impl S3Op {
     pub fn required_permission(self) -> Permission {
@@ -75,7 +94,8 @@ impl S3Op {
             | GetObjectAttributes
             | GetObjectLockConfiguration
             | GetObjectRetention
-            | GetObjectLegalHold => Permission::Read,
+            | GetObjectLegalHold
+            | GetObjectAcl => Permission::Read,
             PutObject
             | CopyObject
             | DeleteObject
@@ -88,7 +108,8 @@ impl S3Op {
             | PutObjectTagging
             | DeleteObjectTagging
             | PutObjectRetention
-            | PutObjectLegalHold => Permission::Write,
+            | PutObjectLegalHold
+            | PutObjectAcl => Permission::Write,
             ListBuckets
             | CreateBucket
             | DeleteBucket
@@ -100,8 +121,43 @@ impl S3Op {
             | DeleteBucketTagging
             | PutObjectLockConfiguration
             | PutBucketLifecycleConfiguration
-            | DeleteBucketLifecycle => Permission::Owner,
+            | DeleteBucketLifecycle
+            | GetBucketAcl
+            | PutBucketAcl
+            | GetBucketOwnershipControls
+            | PutBucketOwnershipControls
+            | DeleteBucketOwnershipControls
+            | GetPublicAccessBlock
+            | PutPublicAccessBlock
+            | DeletePublicAccessBlock => Permission::Owner,
         }
+    }
+
+    /// What lets a caller other than the owner run the operation: S3's mapping of ACL
+    /// permissions to operations. `None`: the owner only.
+    pub fn acl_rule(self) -> Option<AclRule> {
+        use AclPermission as P;
+        use S3Op::*;
+        Some(match self {
+            HeadBucket | ListObjects | ListObjectsV2 | ListObjectVersions
+            | ListMultipartUploads => AclRule::Bucket(P::Read),
+            PutObject
+            | CopyObject
+            | DeleteObject
+            | DeleteObjects
+            | CreateMultipartUpload
+            | UploadPart
+            | UploadPartCopy
+            | CompleteMultipartUpload
+            | AbortMultipartUpload
+            | ListParts => AclRule::Bucket(P::Write),
+            GetBucketAcl => AclRule::Bucket(P::ReadAcp),
+            PutBucketAcl => AclRule::Bucket(P::WriteAcp),
+            GetObject | HeadObject => AclRule::Object(P::Read),
+            GetObjectAcl => AclRule::Object(P::ReadAcp),
+            PutObjectAcl => AclRule::Object(P::WriteAcp),
+            _ => return None,
+        })
     }
 
     pub fn name(self) -> &'static str {
@@ -149,6 +205,16 @@ impl S3Op {
             PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
             DeleteBucketLifecycle => "DeleteBucketLifecycle",
             GetObjectAttributes => "GetObjectAttributes",
+            GetBucketAcl => "GetBucketAcl",
+            PutBucketAcl => "PutBucketAcl",
+            GetObjectAcl => "GetObjectAcl",
+            PutObjectAcl => "PutObjectAcl",
+            GetBucketOwnershipControls => "GetBucketOwnershipControls",
+            PutBucketOwnershipControls => "PutBucketOwnershipControls",
+            DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
+            GetPublicAccessBlock => "GetPublicAccessBlock",
+            PutPublicAccessBlock => "PutPublicAccessBlock",
+            DeletePublicAccessBlock => "DeletePublicAccessBlock",
         }
     }
 }
@@ -213,6 +279,9 @@ pub fn parse(
                     | "legal-hold"
                     | "lifecycle"
                     | "attributes"
+                    | "acl"
+                    | "ownershipControls"
+                    | "publicAccessBlock"
             )
     });
     let not_impl = |what: &str| {
@@ -245,6 +314,17 @@ pub fn parse(
             Method::GET if q.has("lifecycle") => S3Op::GetBucketLifecycleConfiguration,
             Method::PUT if q.has("lifecycle") => S3Op::PutBucketLifecycleConfiguration,
             Method::DELETE if q.has("lifecycle") => S3Op::DeleteBucketLifecycle,
+            Method::GET if q.has("acl") => S3Op::GetBucketAcl,
+            Method::PUT if q.has("acl") => S3Op::PutBucketAcl,
+            Method::GET if q.has("ownershipControls") => S3Op::GetBucketOwnershipControls,
+            Method::PUT if q.has("ownershipControls") => S3Op::PutBucketOwnershipControls,
+            Method::DELETE if q.has("ownershipControls") => S3Op::DeleteBucketOwnershipControls,
+            Method::GET if q.has("publicAccessBlock") => S3Op::GetPublicAccessBlock,
+            Method::PUT if q.has("publicAccessBlock") => S3Op::PutPublicAccessBlock,
+            Method::DELETE if q.has("publicAccessBlock") => S3Op::DeletePublicAccessBlock,
+            _ if q.has("acl") || q.has("ownershipControls") || q.has("publicAccessBlock") => {
+                return Err(S3Error::code(S3Code::MethodNotAllowed))
+            }
             _ if q.has("retention") || q.has("legal-hold") || q.has("attributes") => {
                 return Err(not_impl("Retention, legal hold and attributes of a bucket"))
             }
@@ -262,9 +342,20 @@ pub fn parse(
             Method::POST => return Err(not_impl("POST Object (browser form upload)")),
             _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
         },
-        (Some(_), Some(_)) if q.has("cors") || q.has("object-lock") || q.has("lifecycle") => {
+        (Some(_), Some(_))
+            if q.has("cors")
+                || q.has("object-lock")
+                || q.has("lifecycle")
+                || q.has("ownershipControls")
+                || q.has("publicAccessBlock") =>
+        {
             return Err(not_impl("This sub-resource of an object"))
         }
+        (Some(_), Some(_)) if q.has("acl") => match *method {
+            Method::GET => S3Op::GetObjectAcl,
+            Method::PUT => S3Op::PutObjectAcl,
+            _ => return Err(S3Error::code(S3Code::MethodNotAllowed)),
+        },
         (Some(_), Some(_)) if q.has("tagging") => match *method {
             Method::GET => S3Op::GetObjectTagging,
             Method::PUT => S3Op::PutObjectTagging,
@@ -406,7 +497,6 @@ mod tests {
             ListMultipartUploads
         );
         for (m, q) in [
-            (Method::GET, "acl"),
             (Method::PUT, "website"),
             (Method::GET, "torrent"),
             (Method::POST, "select"),
@@ -432,6 +522,21 @@ mod tests {
                 PutBucketLifecycleConfiguration,
             ),
             (Method::DELETE, None, "lifecycle", DeleteBucketLifecycle),
+            (Method::GET, None, "acl", GetBucketAcl),
+            (Method::PUT, k, "acl&versionId=null", PutObjectAcl),
+            (Method::GET, k, "acl", GetObjectAcl),
+            (
+                Method::PUT,
+                None,
+                "ownershipControls",
+                PutBucketOwnershipControls,
+            ),
+            (
+                Method::DELETE,
+                None,
+                "publicAccessBlock",
+                DeletePublicAccessBlock,
+            ),
             (
                 Method::GET,
                 k,

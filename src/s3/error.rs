@@ -28,6 +28,7 @@ macro_rules! s3_codes {
 
 s3_codes! {
     AccessDenied => FORBIDDEN, "Access Denied";
+    AccessControlListNotSupported => BAD_REQUEST, "The bucket does not allow ACLs";
     AccessForbidden => FORBIDDEN, "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
     AuthorizationHeaderMalformed => BAD_REQUEST, "The authorization header is malformed.";
     AuthorizationQueryParametersError => BAD_REQUEST, "Error parsing the query-string authentication parameters.";
@@ -46,6 +47,8 @@ s3_codes! {
     InvalidAccessKeyId => FORBIDDEN, "The AWS access key Id you provided does not exist in our records.";
     InvalidArgument => BAD_REQUEST, "Invalid Argument";
     InvalidBucketName => BAD_REQUEST, "The specified bucket is not valid.";
+    InvalidBucketAclWithBlockPublicAccessError => BAD_REQUEST, "Bucket cannot have public ACLs set with BlockPublicAccess enabled";
+    InvalidBucketAclWithObjectOwnership => BAD_REQUEST, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting";
     InvalidBucketState => CONFLICT, "The request is not valid with the current state of the bucket.";
     InvalidDigest => BAD_REQUEST, "The Content-MD5 or checksum you specified is not valid.";
     InvalidPart => BAD_REQUEST, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.";
@@ -57,6 +60,7 @@ s3_codes! {
     InvalidTag => BAD_REQUEST, "The tag provided was not a valid tag.";
     InvalidURI => BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => BAD_REQUEST, "Your key is too long";
+    MalformedACLError => BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
     MaxPostPreDataLengthExceededError => BAD_REQUEST, "Your POST request fields preceding the upload file were too large.";
     MalformedPOSTRequest => BAD_REQUEST, "The body of your POST request is not well-formed multipart/form-data.";
     MalformedXML => BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
@@ -70,6 +74,10 @@ s3_codes! {
     NoSuchLifecycleConfiguration => NOT_FOUND, "The lifecycle configuration does not exist";
     NoSuchObjectLockConfiguration => NOT_FOUND, "The specified object does not have a ObjectLock configuration";
     NoSuchTagSet => NOT_FOUND, "The TagSet does not exist";
+    NoSuchPublicAccessBlockConfiguration => NOT_FOUND, "The public access block configuration was not found";
+    OwnershipControlsNotFoundError => NOT_FOUND, "The bucket ownership controls were not found";
+    UnexpectedContent => BAD_REQUEST, "This request does not support content";
+    UnresolvableGrantByEmailAddress => BAD_REQUEST, "The e-mail address you provided does not match any account on record.";
     NoSuchUpload => NOT_FOUND, "The specified multipart upload does not exist.";
     NoSuchVersion => NOT_FOUND, "The specified version does not exist.";
     NotImplemented => NOT_IMPLEMENTED, "A header or query you provided implies functionality that is not implemented.";

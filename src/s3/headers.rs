@@ -5,6 +5,7 @@ use base64::Engine as _;
 use http::HeaderMap;
 
 use super::error::{S3Code, S3Error, S3Result};
+use crate::access::Principal;
 use crate::checksum::ChecksumAlgorithm;
 use crate::meta::lock::LockMode;
 use crate::meta::{BucketRecord, ObjectRecord, Retention, StoredHeaders, Tags, WriteCondition};
@@ -167,20 +168,37 @@ pub fn future_date(s: &str) -> S3Result<i64> {
     Ok(ms)
 }
 
-/// What a write (PUT, CreateMultipartUpload, a REPLACE copy) says about the object beyond
-/// its bytes: stored headers, user metadata, tags and object lock.
-pub fn written_meta(h: &HeaderMap, bucket: &BucketRecord) -> S3Result<ObjectMeta> {
+/// What a write (PUT, CreateMultipartUpload, a POST upload) by `writer` says about the
+/// object beyond its bytes: stored headers, user metadata, tags, object lock, owner and ACL.
+pub fn written_meta(
+    h: &HeaderMap,
+    bucket: &BucketRecord,
+    writer: &Principal,
+) -> S3Result<ObjectMeta> {
     let (headers, user_meta) = stored_metadata(h)?;
     let (retention, legal_hold) = object_lock(h)?;
     if (retention.is_some() || legal_hold.is_some()) && bucket.object_lock.is_none() {
         return Err(no_lock_configuration());
     }
+    let tags = tagging(h)?;
+    // An ACL's WRITE grant lets others write objects, not tag or lock them (S3 asks for
+    // PutObjectTagging and PutObjectRetention rights, which only the owner has here).
+    let by_owner = writer.may(bucket, crate::access::Permission::Write);
+    if !by_owner && (!tags.is_empty() || retention.is_some() || legal_hold.is_some()) {
+        return Err(S3Error::new(
+            S3Code::AccessDenied,
+            "Access Denied: only the bucket's owner may tag or lock objects as it writes them.",
+        ));
+    }
+    let (owner, acl) = super::acl::for_write(h, bucket, writer)?;
     Ok(ObjectMeta {
         headers,
         user_meta,
-        tags: tagging(h)?,
+        tags,
         retention,
         legal_hold,
+        owner,
+        acl,
     })
 }
 

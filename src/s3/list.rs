@@ -336,6 +336,9 @@ mod tests {
             object_lock: None,
             tags: None,
             lifecycle: None,
+            acl: None,
+            ownership: None,
+            public_access_block: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The S3 surface: authenticate, parse the operation, check the bucket and the caller's
 //! rights, then dispatch to one handler per operation. Every error becomes an S3 XML error here.
 
+pub mod acl;
 pub mod attributes;
 pub mod body;
 pub mod bucket;
@@ -21,7 +22,6 @@ use std::sync::Arc;
 
 use crate::web::body::RequestBody;
 use http::{header, HeaderValue, Method, StatusCode};
-use sha2::Digest as _;
 
 use self::endpoint::S3Op;
 use self::error::{S3Code, S3Error, S3Result};
@@ -47,6 +47,7 @@ pub struct Ctx {
     pub key: Option<String>,
     pub verified: Verified,
     pub caller: Caller,
+    pub op: S3Op,
     /// What the operation needs of the caller's rights on the bucket it names.
     pub need: Permission,
     pub request_id: String,
@@ -77,7 +78,7 @@ impl Ctx {
 
 /// The stable canonical ID S3 listings show for an account.
 pub fn owner_id(account: &str) -> String {
-    hex::encode(sha2::Sha256::digest(format!("cnx-storage/owner/{account}")))
+    crate::access::acl::canonical_id(account)
 }
 
 pub async fn handle(
@@ -158,7 +159,7 @@ async fn run(
     }
     let ip = crate::web::client_ip(&parts);
     let (verified, caller) = throttled_auth(&state, ip, || authenticate(&state, &parts))?;
-    rate_limit(&state, &caller)?;
+    rate_limit(&state, &caller, ip)?;
     let query = Query::parse(parts.uri.query());
     // Signed either way: SigV4 signs the whole query, V2 every `x-amz-*` parameter.
     if verified.presigned {
@@ -173,7 +174,11 @@ async fn run(
         .bucket
         .as_deref()
         .is_some_and(|b| !caller.principal.may_name(b));
-    if (bucket_key && need == Permission::Owner) || named_elsewhere {
+    // The anonymous caller gets only what an ACL can grant: never ListBuckets, CreateBucket
+    // or a bucket's configuration.
+    let anonymous_owner_op =
+        matches!(caller.principal, Principal::Anonymous) && op.acl_rule().is_none();
+    if (bucket_key && need == Permission::Owner) || named_elsewhere || anonymous_owner_op {
         return Err(S3Error::code(S3Code::AccessDenied));
     }
     if let Some(k) = &target.key {
@@ -191,6 +196,7 @@ async fn run(
         key: target.key,
         verified,
         caller,
+        op,
         need,
         request_id: request_id.to_owned(),
     };
@@ -221,10 +227,23 @@ pub(crate) fn throttled_auth<T>(
     Err(e)
 }
 
-/// The per-caller S3 request rate (503 SlowDown past it).
-pub(crate) fn rate_limit(state: &AppState, caller: &Caller) -> S3Result<()> {
+/// The per-caller S3 request rate (503 SlowDown past it); anonymous callers count per address.
+pub(crate) fn rate_limit(
+    state: &AppState,
+    caller: &Caller,
+    ip: Option<std::net::IpAddr>,
+) -> S3Result<()> {
     if let Some(limit) = &state.s3_limit {
-        if let Err(wait) = limit.check(&caller.rate_key()) {
+        let key = match (&caller.principal, ip) {
+            // One host commonly holds a whole IPv6 /64.
+            (Principal::Anonymous, Some(std::net::IpAddr::V6(v6))) => {
+                let net = u128::from(v6) >> 64;
+                format!("anonymous:{net:x}::/64")
+            }
+            (Principal::Anonymous, Some(ip)) => format!("anonymous:{ip}"),
+            _ => caller.rate_key(),
+        };
+        if let Err(wait) = limit.check(&key) {
             let mut e = S3Error::code(S3Code::SlowDown);
             e.retry_after = Some(crate::access::ratelimit::retry_after_secs(wait));
             return Err(e);
@@ -242,8 +261,16 @@ fn authenticate(state: &AppState, parts: &http::request::Parts) -> S3Result<(Ver
     });
     let verified =
         auth::verify_s3_request(parts, &state.cfg.region, now, state.keys.as_ref(), sigv2)
-            .map_err(S3Error::from)?
-            .ok_or_else(|| S3Error::code(S3Code::AccessDenied))?;
+            .map_err(S3Error::from)?;
+    let Some(verified) = verified else {
+        // Unsigned: served as the anonymous caller, who gets what ACLs grant everyone.
+        let anonymous = Verified::anonymous(parts).map_err(S3Error::from)?;
+        let caller = Caller {
+            principal: Principal::Anonymous,
+            access_key_id: None,
+        };
+        return Ok((anonymous, caller));
+    };
     let caller = state
         .keys
         .caller(&verified.access_key)
@@ -313,6 +340,16 @@ async fn dispatch(ctx: Ctx, op: S3Op, body: &mut RequestBody) -> S3Result<Respon
         PutBucketLifecycleConfiguration => lifecycle::put_bucket_lifecycle(&ctx, body).await,
         DeleteBucketLifecycle => lifecycle::delete_bucket_lifecycle(&ctx).await,
         GetObjectAttributes => attributes::get_object_attributes(&ctx).await,
+        GetBucketAcl => acl::get_bucket_acl(&ctx).await,
+        PutBucketAcl => acl::put_bucket_acl(&ctx, body).await,
+        GetObjectAcl => acl::get_object_acl(&ctx).await,
+        PutObjectAcl => acl::put_object_acl(&ctx, body).await,
+        GetBucketOwnershipControls => acl::get_ownership_controls(&ctx).await,
+        PutBucketOwnershipControls => acl::put_ownership_controls(&ctx, body).await,
+        DeleteBucketOwnershipControls => acl::delete_ownership_controls(&ctx).await,
+        GetPublicAccessBlock => acl::get_public_access_block(&ctx).await,
+        PutPublicAccessBlock => acl::put_public_access_block(&ctx, body).await,
+        DeletePublicAccessBlock => acl::delete_public_access_block(&ctx).await,
     }
 }
 

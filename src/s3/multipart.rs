@@ -13,6 +13,7 @@ use super::headers::{
 };
 use super::object::{checksum_element, checksum_type_name, copy_source, receive_body};
 use super::{max_param, owner_id, status_only, xml_ok, Ctx};
+use crate::access::Permission;
 use crate::checksum::ChecksumAlgorithm;
 use crate::meta::{ChecksumType, UploadEntry, UploadRecord};
 use crate::store::multipart::{is_server_upload_id, RequestedPart, MAX_PART_NUMBER};
@@ -55,7 +56,10 @@ fn set(r: &mut Response, name: &'static str, value: &str) {
 pub async fn create(ctx: &Ctx) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
-    let written = written_meta(&ctx.parts.headers, &bucket)?;
+    let written = written_meta(&ctx.parts.headers, &bucket, &ctx.caller.principal)?;
+    let principal = &ctx.caller.principal;
+    let initiator =
+        (!principal.may(&bucket, Permission::Read)).then(|| principal.account().to_owned());
     let algorithm = match ctx.header("x-amz-checksum-algorithm") {
         None => None,
         Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
@@ -98,7 +102,7 @@ pub async fn create(ctx: &Ctx) -> S3Result<Response> {
     let rec = ctx
         .state
         .store
-        .create_upload(&bucket, key, written, algorithm, checksum_type)
+        .create_upload(&bucket, key, written, algorithm, checksum_type, initiator)
         .await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
     w.elem("Bucket", &bucket.name)
@@ -131,7 +135,25 @@ async fn part_target(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, UploadRe
         .store
         .upload(&bucket, ctx.key()?, upload_id(ctx)?)
         .await?;
+    check_initiator(ctx, &bucket, &upload)?;
     Ok((bucket, upload, number))
+}
+
+/// An upload someone started through an ACL grant is theirs: only they and the bucket's
+/// owner (or its keys) go on with it, list its parts or abort it. Others are told it does
+/// not exist.
+fn check_initiator(
+    ctx: &Ctx,
+    bucket: &crate::meta::BucketRecord,
+    upload: &UploadRecord,
+) -> S3Result<()> {
+    let p = &ctx.caller.principal;
+    let theirs = upload.initiator.as_deref() == Some(p.account());
+    if p.may(bucket, Permission::Read) || theirs {
+        Ok(())
+    } else {
+        Err(S3Error::code(S3Code::NoSuchUpload))
+    }
 }
 
 pub async fn upload_part(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
@@ -266,6 +288,7 @@ pub async fn complete(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
         }
         Err(e) => return Err(e.into()),
     };
+    check_initiator(ctx, &bucket, &upload)?;
     let cond = write_condition(&ctx.parts.headers)?;
     let mut payload = Payload::new(body, &ctx.verified);
     let doc = payload.read_small(MAX_COMPLETE_DOC).await?;
@@ -362,10 +385,10 @@ fn complete_result(
 
 pub async fn abort(ctx: &Ctx) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
-    ctx.state
-        .store
-        .abort_upload(&bucket, ctx.key()?, upload_id(ctx)?)
-        .await?;
+    let (key, id) = (ctx.key()?, upload_id(ctx)?);
+    let upload = ctx.state.store.upload(&bucket, key, id).await?;
+    check_initiator(ctx, &bucket, &upload)?;
+    ctx.state.store.abort_upload(&bucket, key, id).await?;
     Ok(status_only(StatusCode::NO_CONTENT))
 }
 
@@ -381,6 +404,7 @@ pub async fn list_parts(ctx: &Ctx) -> S3Result<Response> {
     let key = ctx.key()?;
     let store = &ctx.state.store;
     let upload = store.upload(&bucket, key, upload_id(ctx)?).await?;
+    check_initiator(ctx, &bucket, &upload)?;
     let max = max_param(&ctx.query, "max-parts", MAX_LISTED)?;
     let marker = match ctx.query.get("part-number-marker") {
         None => 0,
@@ -410,8 +434,16 @@ pub async fn list_parts(ctx: &Ctx) -> S3Result<Response> {
         }
         w.close();
     }
-    owner(&mut w, "Initiator", &bucket.owner);
-    owner(&mut w, "Owner", &bucket.owner);
+    owner(
+        &mut w,
+        "Initiator",
+        upload.initiator.as_deref().unwrap_or(&bucket.owner),
+    );
+    owner(
+        &mut w,
+        "Owner",
+        upload.owner.as_deref().unwrap_or(&bucket.owner),
+    );
     w.elem("StorageClass", "STANDARD");
     if let Some(a) = upload.checksum_algorithm {
         w.elem("ChecksumAlgorithm", a.as_str());
@@ -473,8 +505,12 @@ pub async fn list_uploads(ctx: &Ctx) -> S3Result<Response> {
             w.open("Upload")
                 .elem("Key", &enc(&u.key))
                 .elem("UploadId", &u.upload_id);
-            owner(&mut w, "Initiator", &bucket.owner);
-            owner(&mut w, "Owner", &bucket.owner);
+            owner(
+                &mut w,
+                "Initiator",
+                u.initiator.as_deref().unwrap_or(&bucket.owner),
+            );
+            owner(&mut w, "Owner", u.owner.as_deref().unwrap_or(&bucket.owner));
             w.elem("StorageClass", "STANDARD")
                 .elem_date("Initiated", u.initiated_ms);
             if let Some(a) = u.checksum_algorithm {

@@ -194,7 +194,7 @@ pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response>
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
     let h = &ctx.parts.headers;
-    let written = written_meta(h, &bucket)?;
+    let written = written_meta(h, &bucket, &ctx.caller.principal)?;
     let cond = write_condition(h)?;
     let (staged, digests) = receive_body(ctx, body, None, false).await?;
     let rec = ctx
@@ -270,11 +270,18 @@ fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
 }
 
 pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
-    let bucket = resolve(ctx).await?;
+    // As on S3: a public object cannot be served as another type (a page under this origin).
+    let anonymous = matches!(ctx.caller.principal, crate::access::Principal::Anonymous);
+    if anonymous && ctx.query.0.iter().any(|(k, _)| k.starts_with("response-")) {
+        return Err(S3Error::new(
+            S3Code::InvalidRequest,
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        ));
+    }
+    let (bucket, rec) = super::acl::authorized_object(ctx).await?;
     let key = ctx.key()?;
     let store = &ctx.state.store;
     let version = version_param(ctx)?;
-    let rec = store.object(&bucket, key, version.as_ref()).await?;
     let h = &ctx.parts.headers;
     match read_condition(h, "", &rec) {
         ReadCondition::Proceed => {}
@@ -298,7 +305,20 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     let hm = r.headers_mut();
     object_headers(hm, &rec);
     version_header(hm, &bucket, &rec);
-    if version.is_none() {
+    // Readers through an ACL see the object, not its tags, lock or the bucket's lifecycle
+    // (on S3 those take rights of their own).
+    let bucket_reader = ctx.caller.principal.may(&bucket, Permission::Read);
+    if !bucket_reader {
+        for name in [
+            "x-amz-tagging-count",
+            "x-amz-object-lock-mode",
+            "x-amz-object-lock-retain-until-date",
+            "x-amz-object-lock-legal-hold",
+        ] {
+            hm.remove(name);
+        }
+    }
+    if version.is_none() && bucket_reader {
         expiration_header(hm, ctx, &bucket, key, &rec);
     }
     set(hm, "accept-ranges", "bytes");
@@ -389,6 +409,10 @@ pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
     let mut r = status_only(StatusCode::NO_CONTENT);
     let hm = r.headers_mut();
     match version_param(ctx)? {
+        // A WRITE grant deletes objects, not their history (S3's DeleteObjectVersion).
+        Some(_) if !deletes_versions(ctx, &bucket) => {
+            return Err(S3Error::code(S3Code::AccessDenied))
+        }
         Some(v) => {
             let guard = VersionGuard {
                 bypass_governance: bypass,
@@ -450,6 +474,11 @@ pub fn version_header(h: &mut HeaderMap, bucket: &BucketRecord, rec: &ObjectReco
     }
 }
 
+/// Whether the caller may delete versions by id: the bucket's owner and its read-write keys.
+fn deletes_versions(ctx: &Ctx, bucket: &BucketRecord) -> bool {
+    ctx.caller.principal.may(bucket, Permission::Write)
+}
+
 pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let doc = read_document(ctx, body, MAX_DELETE_DOC).await?;
@@ -469,6 +498,9 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respo
         } else {
             match obj.version_id.as_deref().map(parse_version).transpose() {
                 Err(e) => Err(e),
+                Ok(Some(_)) if !deletes_versions(ctx, &bucket) => {
+                    Err(S3Error::code(S3Code::AccessDenied))
+                }
                 Ok(Some(v)) => ctx
                     .state
                     .store
@@ -553,11 +585,20 @@ pub async fn copy_source(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, Stri
         return Err(S3Error::code(S3Code::AccessDenied));
     }
     let bucket = store.bucket(&bucket_name).await?;
-    if !ctx.caller.principal.may(&bucket, Permission::Read) {
-        return Err(S3Error::code(S3Code::AccessDenied));
-    }
+    let principal = &ctx.caller.principal;
+    // Others may copy what an object's ACL lets them read; who may not list the bucket
+    // learns nothing of what is not there.
+    let may_list = principal.may(&bucket, Permission::Read)
+        || (!matches!(principal, crate::access::Principal::BucketKey(_))
+            && crate::access::acl::grants(
+                principal,
+                &bucket,
+                bucket.acl.as_ref(),
+                crate::meta::acl::AclPermission::Read,
+            ));
     // A delete marker named as a copy source is refused as S3 does (400 InvalidRequest).
     let src = match store.object(&bucket, &key, version.as_ref()).await {
+        Err(_) if !may_list => return Err(S3Error::code(S3Code::AccessDenied)),
         Err(crate::error::Error::DeleteMarker {
             requested: true, ..
         }) => {
@@ -568,6 +609,9 @@ pub async fn copy_source(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, Stri
         }
         other => other?,
     };
+    if !super::acl::may_read(principal, &bucket, &src) {
+        return Err(S3Error::code(S3Code::AccessDenied));
+    }
     if read_condition(&ctx.parts.headers, "x-amz-copy-source-", &src) != ReadCondition::Proceed {
         return Err(S3Error::code(S3Code::PreconditionFailed));
     }
@@ -625,9 +669,17 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     } else {
         (src.headers.clone(), src.user_meta.clone())
     };
+    let principal = &ctx.caller.principal;
+    // Tags travel only between buckets the caller owns: reading them takes the source's
+    // owner rights, setting them the destination's.
+    let source_tags = if principal.may(&src_bucket, Permission::Read) {
+        src.tags.clone()
+    } else {
+        Vec::new()
+    };
     let tags = match ctx.header("x-amz-tagging-directive") {
-        None => src.tags.clone(),
-        Some(d) if d.eq_ignore_ascii_case("COPY") => src.tags.clone(),
+        None => source_tags,
+        Some(d) if d.eq_ignore_ascii_case("COPY") => source_tags,
         Some(d) if d.eq_ignore_ascii_case("REPLACE") => tagging(h)?,
         Some(d) => {
             return Err(S3Error::new(
@@ -641,8 +693,17 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     if (retention.is_some() || legal_hold.is_some()) && dest_bucket.object_lock.is_none() {
         return Err(no_lock_configuration());
     }
+    let by_owner = principal.may(&dest_bucket, Permission::Write);
+    if !by_owner && (!tags.is_empty() || retention.is_some() || legal_hold.is_some()) {
+        return Err(S3Error::new(
+            S3Code::AccessDenied,
+            "Access Denied: only the bucket's owner may tag or lock objects as it writes them.",
+        ));
+    }
     let cond = write_condition(h)?;
     let algorithm = algorithm.or(src.checksum.as_ref().map(|c| c.algorithm));
+    // The copy is a new object: its owner and ACL come from this request, not the source.
+    let (owner, acl) = super::acl::for_write(h, &dest_bucket, &ctx.caller.principal)?;
 
     let what = format!("{}/{}", src_bucket.name, src_key);
     let (staged, digests) = store
@@ -654,6 +715,8 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
         tags,
         retention,
         legal_hold,
+        owner,
+        acl,
     };
     let rec = store
         .commit_object(&dest_bucket, dest_key, staged, &digests, written, cond)

@@ -39,6 +39,7 @@ fn unsupported_field(name: &str) -> bool {
         name,
         "tagging" | "content-md5" | "x-amz-website-redirect-location"
     ) || name.starts_with("x-amz-checksum-")
+        || name.starts_with("x-amz-grant-")
         || name.starts_with("x-amz-server-side-encryption")
 }
 
@@ -201,16 +202,23 @@ pub async fn post_object(
                 .caller(&access_key)
                 .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))
         })?;
-        super::rate_limit(&state, &caller)?;
+        super::rate_limit(&state, &caller, ip)?;
         let policy = Policy::parse(policy_b64)?;
         policy.check(time::OffsetDateTime::now_utc(), &form_fields.0, bucket_name)?;
         if !caller.principal.may_name(bucket_name) {
             return Err(S3Error::code(S3Code::AccessDenied));
         }
         let bucket = state.store.bucket(bucket_name).await?;
+        let granted = crate::access::acl::grants(
+            &caller.principal,
+            &bucket,
+            bucket.acl.as_ref(),
+            crate::meta::acl::AclPermission::Write,
+        );
         if !caller
             .principal
             .may(&bucket, S3Op::PutObject.required_permission())
+            && !granted
         {
             return Err(S3Error::code(S3Code::AccessDenied));
         }
@@ -221,15 +229,6 @@ pub async fn post_object(
                     "The form field '{name}' is not implemented by this server's POST uploads."
                 ),
             ));
-        }
-        match form_fields.field("acl") {
-            None | Some("private") => {}
-            Some(other) => {
-                return Err(S3Error::new(
-                    S3Code::NotImplemented,
-                    format!("The canned ACL '{other}' is not implemented by this server."),
-                ))
-            }
         }
         let key = form_fields
         .field("key")
@@ -251,7 +250,7 @@ pub async fn post_object(
                 .with("MaxSizeAllowed", MAX_KEY_LEN.to_string())
                 .with("Size", key.len().to_string()));
         }
-        let written = written_meta(&stored_headers(&form_fields.0)?, &bucket)?;
+        let written = written_meta(&stored_headers(&form_fields.0)?, &bucket, &caller.principal)?;
 
         // The file: held in memory while it may still be small enough for the index.
         let (min, max) = policy.length_range.unwrap_or((0, MAX_PUT_SIZE));
@@ -365,7 +364,7 @@ fn content_length(parts: &http::request::Parts) -> Option<u64> {
 fn stored_headers(fields: &BTreeMap<String, String>) -> S3Result<HeaderMap> {
     let mut h = HeaderMap::new();
     for (name, value) in fields {
-        if !(STORED.contains(&name.as_str()) || name.starts_with("x-amz-meta-")) {
+        if !(STORED.contains(&name.as_str()) || name == "acl" || name.starts_with("x-amz-meta-")) {
             continue;
         }
         let bad = || {
@@ -374,6 +373,8 @@ fn stored_headers(fields: &BTreeMap<String, String>) -> S3Result<HeaderMap> {
                 format!("The form field '{name}' is not a valid header value."),
             )
         };
+        // The form's `acl` is the header's `x-amz-acl`.
+        let name = if name == "acl" { "x-amz-acl" } else { name };
         let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
         let v = HeaderValue::from_str(value).map_err(|_| bad())?;
         h.insert(n, v);

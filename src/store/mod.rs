@@ -25,6 +25,7 @@ use crate::checksum::{BodyHasher, ChecksumAlgorithm, ObjectDigests};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::integrity::{ChunkSummer, Verifier};
+use crate::meta::acl::NewBucketAccess;
 use crate::meta::lifecycle::LifecycleRule;
 use crate::meta::{
     BucketId, BucketRecord, CorsRecord, Deleted, GcEntry, ListPage, ListQuery, MetaStore,
@@ -146,13 +147,27 @@ impl Store {
 
     // ---- buckets ----
 
-    /// Creates a bucket; with `object_lock`, versioning is enabled with it for good.
+    /// Creates a bucket with S3's default access settings; with `object_lock`, versioning is
+    /// enabled with it for good.
     pub async fn create_bucket(
         &self,
         name: &str,
         owner: &str,
         region: &str,
         object_lock: bool,
+    ) -> Result<BucketRecord> {
+        self.create_bucket_with(name, owner, region, object_lock, NewBucketAccess::default())
+            .await
+    }
+
+    /// Creates a bucket with the access settings given.
+    pub async fn create_bucket_with(
+        &self,
+        name: &str,
+        owner: &str,
+        region: &str,
+        object_lock: bool,
+        access: NewBucketAccess,
     ) -> Result<BucketRecord> {
         naming::validate_bucket_name(name)?;
         let rec = BucketRecord {
@@ -171,6 +186,9 @@ impl Store {
             object_lock: object_lock.then(ObjectLockConfig::default),
             tags: None,
             lifecycle: None,
+            acl: access.acl,
+            ownership: Some(access.ownership),
+            public_access_block: Some(access.public_access_block),
         };
         let r = rec.clone();
         match self.blocking(move |m| m.insert_bucket(&r)).await? {
@@ -446,6 +464,8 @@ impl Store {
             tags: written.tags,
             retention: written.retention,
             legal_hold: written.legal_hold,
+            owner: written.owner,
+            acl: written.acl,
         };
         let (this, b, k) = (self.clone(), bucket.clone(), key.to_owned());
         // A task of its own: if the request is dropped mid-commit (client gone, shutdown),
@@ -1058,6 +1078,9 @@ pub struct ObjectMeta {
     /// Retention asked for; a bucket's default applies when there is none.
     pub retention: Option<Retention>,
     pub legal_hold: Option<bool>,
+    /// The writer, when it is not to be the bucket's owner (see `ObjectRecord::owner`).
+    pub owner: Option<String>,
+    pub acl: Option<crate::meta::acl::Acl>,
 }
 
 /// A blob being written for a commit that has not happened yet. Dropping it without a commit
@@ -1398,7 +1421,7 @@ mod tests {
         for i in 0..3 {
             put(&s, &b, &format!("k{i}"), b"x").await;
         }
-        s.create_upload(&b, "mp", ObjectMeta::default(), None, None)
+        s.create_upload(&b, "mp", ObjectMeta::default(), None, None, None)
             .await
             .unwrap();
         assert!(matches!(

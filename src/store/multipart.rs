@@ -48,6 +48,7 @@ impl Store {
         written: ObjectMeta,
         checksum_algorithm: Option<ChecksumAlgorithm>,
         checksum_type: Option<ChecksumType>,
+        initiator: Option<String>,
     ) -> Result<UploadRecord> {
         let rec = UploadRecord {
             v: RECORD_VERSION,
@@ -61,6 +62,9 @@ impl Store {
             tags: written.tags,
             retention: written.retention,
             legal_hold: written.legal_hold,
+            owner: written.owner,
+            acl: written.acl,
+            initiator,
         };
         let (b, r) = (bucket.clone(), rec.clone());
         self.blocking(move |m| m.create_upload(&b, &r)).await?;
@@ -326,6 +330,8 @@ fn manifest(
         tags: upload.tags.clone(),
         retention: upload.retention,
         legal_hold: upload.legal_hold,
+        owner: upload.owner.clone(),
+        acl: upload.acl.clone(),
     })
 }
 
@@ -448,6 +454,9 @@ mod tests {
             tags: Vec::new(),
             retention: None,
             legal_hold: None,
+            owner: None,
+            acl: None,
+            initiator: None,
         }
     }
 

@@ -287,7 +287,15 @@ fn cases() -> Vec<Case> {
         case("PutBucketCors, malformed XML", Root, "PUT", "/{b}?cors", 400, "MalformedXML").body("<CORSConfiguration><CORSRule>"),
         case("PutBucketCors, no rules", Root, "PUT", "/{b}?cors", 400, "InvalidRequest").body("<CORSConfiguration></CORSConfiguration>"),
         case("GetBucketCors, none set", Root, "GET", "/{b}?cors", 404, "NoSuchCORSConfiguration"),
-        case("ACL sub-resource", Root, "GET", "/{b}?acl", 501, "NotImplemented"),
+        case("website sub-resource", Root, "GET", "/{b}?website", 501, "NotImplemented"),
+        case("PutBucketAcl where ACLs are disabled", Root, "PUT", "/{b}?acl", 400, "AccessControlListNotSupported").header("x-amz-acl", "public-read"),
+        case("PutBucketAcl naming no ACL", Root, "PUT", "/{b}?acl", 400, "MissingSecurityHeader"),
+        case("PutObjectAcl with an unknown canned ACL", Root, "PUT", "/{b}/obj?acl", 400, "InvalidArgument").header("x-amz-acl", "everyone"),
+        case("PUT with a canned ACL and a grant", Root, "PUT", "/{b}/obj", 400, "InvalidRequest").header("x-amz-acl", "private").header("x-amz-grant-read", "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""),
+        case("PutPublicAccessBlock, not a boolean", Root, "PUT", "/{b}?publicAccessBlock", 400, "MalformedXML").body("<PublicAccessBlockConfiguration><BlockPublicAcls>yes</BlockPublicAcls></PublicAccessBlockConfiguration>"),
+        case("PutBucketOwnershipControls, no rule", Root, "PUT", "/{b}?ownershipControls", 400, "MalformedXML").body("<OwnershipControls></OwnershipControls>"),
+        case("anonymous GetBucketAcl", Raw, "GET", "/{b}?acl", 403, "AccessDenied"),
+        case("anonymous DeletePublicAccessBlock", Raw, "DELETE", "/{b}?publicAccessBlock", 403, "AccessDenied"),
         case("PutObjectTagging, no TagSet", Root, "PUT", "/{b}/obj?tagging", 400, "MalformedXML").body("<Tagging></Tagging>"),
         case("PutObjectTagging, 11 tags", Root, "PUT", "/{b}/obj?tagging", 400, "BadRequest").body(format!("<Tagging><TagSet>{}</TagSet></Tagging>", (0..11).map(|i| format!("<Tag><Key>k{i}</Key><Value>v</Value></Tag>")).collect::<String>())),
         case("PUT with a duplicate tag", Root, "PUT", "/{b}/obj", 400, "InvalidArgument").header("x-amz-tagging", "a=1&a=2"),
@@ -637,9 +645,10 @@ async fn a_refused_100_continue_request_ends_its_connection() {
     }
     let authority = srv.addr.clone();
     let mut stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
-    // Unsigned, so refused (403) before the body would be read.
+    // Unsigned, and a configuration the anonymous caller may never change: refused (403)
+    // before the body would be read.
     let refused = format!(
-        "PUT /bucket/key HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n"
+        "PUT /bucket?cors HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n"
     );
     let next = format!("GET /health HTTP/1.1\r\nHost: {authority}\r\n\r\n");
     stream

@@ -340,7 +340,10 @@ async fn failed_authentication_is_throttled_per_ip() {
             Some("SignatureDoesNotMatch"),
         );
     }
-    let r = raw_request("GET", &format!("{}/", srv.endpoint()), &[], "").await;
+    // Unsigned requests are the anonymous caller's, not failed authentications: a broken
+    // signature is what stays throttled.
+    let broken = [("authorization", "AWS4-HMAC-SHA256 Credential=x")];
+    let r = raw_request("GET", &format!("{}/", srv.endpoint()), &broken, "").await;
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.error_code().as_deref(), Some("SlowDown"));
     assert!(r.header("retry-after").is_some());
