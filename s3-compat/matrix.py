@@ -39,6 +39,7 @@ GROUPS = [
     "browser",
     "post upload",
     "access control",
+    "bucket policy",
     "server",
     "hardening",
     "bench",
@@ -80,6 +81,7 @@ PYTEST_GROUPS = {
     "test_browser": "browser",
     "test_post_object": "post upload",
     "test_acl": "access control",
+    "test_policy": "bucket policy",
 }
 
 # Rust integration test module -> group

@@ -46,6 +46,8 @@ fuzz_target!(|data: &[u8]| {
         tags: Vec::new(),
         retention: None,
         legal_hold: None,
+        owner: None,
+        acl: None,
     };
     let _ = read_condition(&h, "", &rec);
     let _ = read_condition(&h, "x-amz-copy-source-", &rec);

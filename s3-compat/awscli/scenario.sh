@@ -79,13 +79,14 @@ TBUCKET="cnx-cli-tag-$(rand_suffix)"
 LBUCKET="cnx-cli-lock-$(rand_suffix)"
 CBUCKET="cnx-cli-lc-$(rand_suffix)"
 ABUCKET="cnx-cli-acl-$(rand_suffix)"
+PBUCKET="cnx-cli-policy-$(rand_suffix)"
 CREATE_ARGS=()
 [[ "$REGION" == us-east-1 ]] || CREATE_ARGS=(--create-bucket-configuration "LocationConstraint=$REGION")
 HARD_KEYS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/keys/hard-keys.json"
 
 cleanup() {
   local rc=$?
-  for b in "$BUCKET" "$BUCKET2" "$MBUCKET" "$HK_BUCKET" "$VBUCKET" "$TBUCKET" "$CBUCKET" "$ABUCKET"; do
+  for b in "$BUCKET" "$BUCKET2" "$MBUCKET" "$HK_BUCKET" "$VBUCKET" "$TBUCKET" "$CBUCKET" "$ABUCKET" "$PBUCKET"; do
     awsx s3 rb --force "s3://$b" >/dev/null 2>&1 || true
   done
   rm -rf "$WORK"
@@ -774,6 +775,34 @@ t_acl_other_account() {
     --query "Grants[?Grantee.Type=='CanonicalUser'].Permission | [0]" --output text)"
 }
 
+t_bucket_policy() {
+  awsx s3api create-bucket --bucket "$PBUCKET" "${CREATE_ARGS[@]}" >/dev/null
+  s3x cp "$FILES/alpha.txt" "s3://$PBUCKET/public/alpha.txt"
+  s3x cp "$FILES/small.bin" "s3://$PBUCKET/private/small.bin"
+  cat >"$WORK/policy.json" <<JSON
+{"Version": "2012-10-17", "Statement": [{"Sid": "PublicRead", "Effect": "Allow",
+  "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::$PBUCKET/public/*"}]}
+JSON
+  # refused while the new bucket's public access block is on
+  if awsx s3api put-bucket-policy --bucket "$PBUCKET" --policy "file://$WORK/policy.json" \
+    2>"$WORK/policy.err"; then
+    echo "public policy accepted under the public access block" >&2
+    return 1
+  fi
+  grep AccessDenied "$WORK/policy.err" >/dev/null
+  awsx s3api delete-public-access-block --bucket "$PBUCKET"
+  awsx s3api put-bucket-policy --bucket "$PBUCKET" --policy "file://$WORK/policy.json"
+  awsx s3api get-bucket-policy --bucket "$PBUCKET" --query Policy --output text | grep PublicRead >/dev/null
+  expect_eq "policy status" True "$(awsx s3api get-bucket-policy-status --bucket "$PBUCKET" \
+    --query PolicyStatus.IsPublic --output text)"
+  local anon="curl --silent --globoff ${TLS_ARGS[*]} -o /dev/null -w %{http_code}"
+  expect_eq "anonymous read under public/" 200 "$($anon "$S3_ENDPOINT/$PBUCKET/public/alpha.txt")"
+  expect_eq "anonymous read elsewhere" 403 "$($anon "$S3_ENDPOINT/$PBUCKET/private/small.bin")"
+  expect_eq "anonymous missing key" 403 "$($anon "$S3_ENDPOINT/$PBUCKET/public/nope")"
+  awsx s3api delete-bucket-policy --bucket "$PBUCKET"
+  expect_eq "after delete-bucket-policy" 403 "$($anon "$S3_ENDPOINT/$PBUCKET/public/alpha.txt")"
+}
+
 # ------------------------------------------------------------------ management API
 
 # curl signing for the management API (/storage/...): SigV4 service cloudnx
@@ -950,6 +979,8 @@ check "lifecycle" "s3api lifecycle: put/get/delete configuration, x-amz-expirati
 gap_check "access control" "s3api acl: ownership, public access block, public-read object and bucket for anonymous curl and --no-sign-request" \
   "ACLs are not enforced on anonymous callers" t_acl_public_read
 cnx_check "access control" "s3api acl: --grant-read to a second account of the server" t_acl_other_account
+gap_check "bucket policy" "s3api bucket policy: blocked while public access is, put/get/status, anonymous curl, delete" \
+  "bucket policies are not enforced on anonymous callers" t_bucket_policy
 cnx_check "management" "management: POST /storage/buckets (curl --aws-sigv4), seen by S3" t_mgmt_create_bucket
 cnx_check "management" "management: read bucket key with the aws CLI (ls/cp down ok, upload denied)" t_mgmt_read_key
 cnx_check "management" "management: revoke key, DELETE ?force=true" t_mgmt_revoke_and_force_delete

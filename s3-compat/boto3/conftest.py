@@ -5,7 +5,11 @@ See s3util.py for the environment variables and helpers.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+
+from mgmt import Api, expect
 
 from s3util import (
     ACCESS_KEY,
@@ -78,5 +82,66 @@ def make_bucket(s3, request):
 @pytest.fixture
 def bucket(make_bucket):
     return make_bucket()
+
+
+
+
+# --------------------------------------------------------------------------
+# other callers: accounts of this server, and the anonymous one (access control, policies)
+
+
+class Account:
+    """A second account of the server: its name, an S3 client signing as it, its canonical ID."""
+
+    def __init__(self, name: str, key: dict):
+        self.name = name
+        self.s3 = make_client(key["access_key_id"], key["secret_access_key"])
+        self.id = self.s3.list_buckets()["Owner"]["ID"]
+
+
+@pytest.fixture(scope="module")
+def root_api():
+    return Api()
+
+
+@pytest.fixture(scope="module")
+def bob(root_api):
+    name = f"bob-{uuid.uuid4().hex[:10]}"
+    key = expect(root_api.post("/storage/access-keys", {"account": name}), 201)
+    return Account(name, key)
+
+
+@pytest.fixture(scope="module")
+def carol(root_api):
+    name = f"carol-{uuid.uuid4().hex[:10]}"
+    key = expect(root_api.post("/storage/access-keys", {"account": name}), 201)
+    return Account(name, key)
+
+
+@pytest.fixture(scope="module")
+def anon():
+    return make_client(unsigned=True)
+
+
+@pytest.fixture
+def open_bucket(s3, request):
+    """Factory: a bucket with ACLs enabled (ObjectWriter, or the ownership given) and no
+    public access block, deleted with its contents afterwards."""
+    made = []
+
+    def _make(ownership: str = "ObjectWriter") -> str:
+        name = unique_bucket_name(request.node.name)
+        s3.create_bucket(
+            Bucket=name,
+            CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name},
+            ObjectOwnership=ownership,
+        )
+        made.append(name)
+        s3.delete_public_access_block(Bucket=name)
+        return name
+
+    yield _make
+    for name in made:
+        delete_bucket_quietly(s3, name)
 
 

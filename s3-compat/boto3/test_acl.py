@@ -5,7 +5,6 @@ account of this server what is granted to its canonical ID."""
 
 from __future__ import annotations
 
-import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -32,59 +31,6 @@ pytestmark = pytest.mark.skipif(
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 BODY = payload(5000, seed=41)
-
-
-class Account:
-    def __init__(self, name: str, key: dict):
-        self.name = name
-        self.s3 = make_client(key["access_key_id"], key["secret_access_key"])
-        self.id = self.s3.list_buckets()["Owner"]["ID"]
-
-
-@pytest.fixture(scope="module")
-def root_api():
-    return Api()
-
-
-@pytest.fixture(scope="module")
-def bob(root_api):
-    name = f"bob-{uuid.uuid4().hex[:10]}"
-    key = expect(root_api.post("/storage/access-keys", {"account": name}), 201)
-    return Account(name, key)
-
-
-@pytest.fixture(scope="module")
-def carol(root_api):
-    name = f"carol-{uuid.uuid4().hex[:10]}"
-    key = expect(root_api.post("/storage/access-keys", {"account": name}), 201)
-    return Account(name, key)
-
-
-@pytest.fixture(scope="module")
-def anon():
-    return make_client(unsigned=True)
-
-
-@pytest.fixture
-def open_bucket(s3, request):
-    """Factory: a bucket with ACLs enabled (ObjectWriter, or the ownership given) and no
-    public access block, deleted with its contents afterwards."""
-    made = []
-
-    def _make(ownership: str = "ObjectWriter") -> str:
-        name = unique_bucket_name(request.node.name)
-        s3.create_bucket(
-            Bucket=name,
-            CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name},
-            ObjectOwnership=ownership,
-        )
-        made.append(name)
-        s3.delete_public_access_block(Bucket=name)
-        return name
-
-    yield _make
-    for name in made:
-        delete_bucket_quietly(s3, name)
 
 
 def url(bucket: str, key: str = "") -> str:

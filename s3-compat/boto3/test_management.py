@@ -200,6 +200,7 @@ def test_schemas_reject_drift():
                                 "block_public_policy": True, "restrict_public_buckets": True},
         "acl": {"grants": [{"grantee": {"id": "a" * 64, "account": "root"},
                             "permission": "FULL_CONTROL"}]},
+        "policy": None,
     }
     spec().component("Bucket", good)
     spec().component("Bucket", {**good, "object_ownership": None, "public_access_block": None})
@@ -224,6 +225,8 @@ def test_schemas_reject_drift():
         {k: v for k, v in good.items() if k != "tags"},
         {**good, "object_lock": {"enabled": True, "default_retention": {"mode": "soft", "days": 1}}},
         {k: v for k, v in good.items() if k != "acl"},
+        {k: v for k, v in good.items() if k != "policy"},
+        {**good, "policy": "{}"},
         {**good, "object_ownership": "Everyone"},
         {**good, "public_access_block": {"block_everything": True}},
         {**good, "acl": {"grants": [{"grantee": {"group": "Everyone"}, "permission": "READ"}]}},

@@ -131,6 +131,7 @@ mod tests {
             acl: None,
             ownership: None,
             public_access_block: None,
+            policy: None,
         }
     }
 

@@ -58,6 +58,53 @@ enum Op {
     ArnNotEquals,
     ArnLike,
     ArnNotLike,
+    DateEquals,
+    DateNotEquals,
+    DateLessThan,
+    DateLessThanEquals,
+    DateGreaterThan,
+    DateGreaterThanEquals,
+}
+
+/// The condition keys this server fills in: a condition on any other key could never hold
+/// (or always would, negated), so a policy naming one is refused rather than trusted.
+const KNOWN_KEYS: &[&str] = &[
+    "aws:sourceip",
+    "aws:securetransport",
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:principaltype",
+    "aws:principalaccount",
+    "aws:username",
+    "aws:useragent",
+    "aws:referer",
+    "s3:prefix",
+    "s3:delimiter",
+    "s3:max-keys",
+    "s3:versionid",
+    "s3:x-amz-acl",
+    "s3:x-amz-grant-read",
+    "s3:x-amz-grant-write",
+    "s3:x-amz-grant-read-acp",
+    "s3:x-amz-grant-write-acp",
+    "s3:x-amz-grant-full-control",
+    "s3:x-amz-copy-source",
+    "s3:x-amz-metadata-directive",
+    "s3:x-amz-content-sha256",
+    "s3:x-amz-storage-class",
+    "s3:x-amz-server-side-encryption",
+    "s3:object-lock-mode",
+    "s3:object-lock-legal-hold",
+    "s3:signatureversion",
+    "s3:authtype",
+];
+
+/// Whether this server fills in condition key `key` (lowercased).
+pub fn known_key(key: &str) -> bool {
+    KNOWN_KEYS.contains(&key)
+        || key
+            .strip_prefix("s3:existingobjecttag/")
+            .is_some_and(|t| !t.is_empty())
 }
 
 impl Op {
@@ -84,6 +131,12 @@ impl Op {
             "ArnNotEquals" => ArnNotEquals,
             "ArnLike" => ArnLike,
             "ArnNotLike" => ArnNotLike,
+            "DateEquals" => DateEquals,
+            "DateNotEquals" => DateNotEquals,
+            "DateLessThan" => DateLessThan,
+            "DateLessThanEquals" => DateLessThanEquals,
+            "DateGreaterThan" => DateGreaterThan,
+            "DateGreaterThanEquals" => DateGreaterThanEquals,
             _ => return None,
         })
     }
@@ -100,6 +153,7 @@ impl Op {
                 | NotIpAddress
                 | ArnNotEquals
                 | ArnNotLike
+                | DateNotEquals
         )
     }
 }
@@ -193,9 +247,9 @@ fn principal_ids(v: &Value) -> Result<Principals, Malformed> {
                 "AWS" if name == "*" => return Ok(Principals::Any),
                 "AWS" => {
                     let account = match name.strip_prefix("arn:aws:iam::") {
-                        Some(rest) => match rest.split_once(':') {
-                            Some((account, "root")) => account.to_owned(),
-                            _ => {
+                        Some(rest) => match rest.strip_suffix(":root") {
+                            Some(account) => account.to_owned(),
+                            None => {
                                 return malformed(format!(
                                     "Invalid principal in policy: {name} (this server's principals are accounts: arn:aws:iam::ACCOUNT:root)"
                                 ))
@@ -362,10 +416,14 @@ impl Policy {
             for (key, values) in keys {
                 let values = strings(values, "Condition value")?;
                 check_values(op, key, &values)?;
+                let key = normalize_key(key);
+                if !known_key(&key) {
+                    return malformed(format!("Policy has an invalid condition key: {key}"));
+                }
                 out.push(Condition {
                     op,
                     if_exists,
-                    key: normalize_key(key),
+                    key,
                     values,
                 });
             }
@@ -374,28 +432,42 @@ impl Policy {
     }
 
     /// Whether an Allow could reach anyone, as S3 counts it: a statement allowing every
-    /// principal that no source-IP range (narrower than everything) or fixed account
-    /// condition narrows.
+    /// principal that no fixed source-IP range (at least a /8, or a /32 for IPv6) or fixed
+    /// account narrows. `…IfExists` conditions never narrow: they hold when the key is absent.
     pub fn is_public(&self) -> bool {
         self.statements.iter().any(|s| {
             let everyone = matches!(&s.principal, (Principals::Any, false) | (_, true));
-            let narrowed = s.conditions.iter().any(|c| match c.op {
-                Op::IpAddress => {
-                    c.key == "aws:sourceip" && !c.values.iter().any(|v| v.ends_with("/0"))
-                }
-                Op::StringEquals | Op::ArnEquals => matches!(
-                    c.key.as_str(),
-                    "aws:sourceaccount"
-                        | "aws:principalaccount"
-                        | "aws:sourcearn"
-                        | "aws:sourcevpc"
-                        | "aws:sourcevpce"
-                        | "aws:sourceowner"
-                        | "aws:userid"
-                ),
-                _ => false,
+            let narrowed = s.conditions.iter().any(|c| {
+                !c.if_exists
+                    && match c.op {
+                        Op::IpAddress => {
+                            c.key == "aws:sourceip"
+                                && c.values.iter().all(|v| {
+                                    parse_cidr(v).is_some_and(|(ip, bits)| {
+                                        bits >= if ip.is_ipv4() { 8 } else { 32 }
+                                    })
+                                })
+                        }
+                        Op::StringEquals => {
+                            c.key == "aws:principalaccount"
+                                && c.values.iter().all(|v| !v.contains(['*', '?']))
+                        }
+                        _ => false,
+                    }
             });
             s.effect == Effect::Allow && everyone && !narrowed
+        })
+    }
+
+    /// Whether some Allow statement could let `caller` run an action matching `action`,
+    /// whatever the resource and conditions (a cheap first look before per-key checks).
+    pub fn may_allow(&self, caller: Option<&str>, action: &str) -> bool {
+        self.statements.iter().any(|s| {
+            let (principals, not) = &s.principal;
+            let (actions, not_action) = &s.actions;
+            s.effect == Effect::Allow
+                && principals.matches(caller) != *not
+                && actions.iter().any(|a| glob(a, action, true)) != *not_action
         })
     }
 
@@ -429,6 +501,12 @@ fn normalize_key(key: &str) -> String {
 fn check_values(op: Op, key: &str, values: &[String]) -> Result<(), Malformed> {
     let bad = |v: &str| Malformed(format!("Invalid value {v} for {key} in a {op:?} condition"));
     for v in values {
+        // Policy variables are not expanded here: refused rather than matched as text.
+        if v.contains("${") {
+            return Err(Malformed(format!(
+                "Policy variables such as {v} are not supported by this server"
+            )));
+        }
         match op {
             Op::IpAddress | Op::NotIpAddress if parse_cidr(v).is_none() => return Err(bad(v)),
             Op::Bool | Op::Null if !matches!(v.to_ascii_lowercase().as_str(), "true" | "false") => {
@@ -440,7 +518,17 @@ fn check_values(op: Op, key: &str, values: &[String]) -> Result<(), Malformed> {
             | Op::NumericLessThanEquals
             | Op::NumericGreaterThan
             | Op::NumericGreaterThanEquals
-                if v.parse::<f64>().is_err() =>
+                if !v.parse::<f64>().is_ok_and(f64::is_finite) =>
+            {
+                return Err(bad(v))
+            }
+            Op::DateEquals
+            | Op::DateNotEquals
+            | Op::DateLessThan
+            | Op::DateLessThanEquals
+            | Op::DateGreaterThan
+            | Op::DateGreaterThanEquals
+                if date_ms(v).is_none() =>
             {
                 return Err(bad(v))
             }
@@ -450,12 +538,29 @@ fn check_values(op: Op, key: &str, values: &[String]) -> Result<(), Malformed> {
     Ok(())
 }
 
+/// An ISO 8601 date or epoch seconds, in milliseconds.
+fn date_ms(s: &str) -> Option<i64> {
+    match s.parse::<i64>() {
+        Ok(secs) => secs.checked_mul(1000),
+        Err(_) => crate::clock::parse_rfc3339(s),
+    }
+}
+
 fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
     let (addr, bits) = match s.split_once('/') {
-        Some((a, b)) => (a, Some(b.parse::<u8>().ok()?)),
+        Some((a, b)) if !b.is_empty() && b.len() <= 3 && b.bytes().all(|c| c.is_ascii_digit()) => {
+            (a, Some(b.parse::<u8>().ok()?))
+        }
+        Some(_) => return None,
         None => (s, None),
     };
     let addr: IpAddr = addr.parse().ok()?;
+    // An IPv4-mapped network is the IPv4 network.
+    if let (IpAddr::V6(v6), Some(b)) = (addr, bits) {
+        if let (Some(v4), true) = (v6.to_ipv4_mapped(), b >= 96) {
+            return Some((IpAddr::V4(v4), b - 96));
+        }
+    }
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let bits = bits.unwrap_or(max);
     (bits <= max).then_some((addr, bits))
@@ -551,6 +656,10 @@ impl Condition {
                 .iter()
                 .any(|a| self.values.iter().any(|v| f(a.as_str(), v.as_str())))
         };
+        let dates = |a: &str, v: &str, cmp: fn(i64, i64) -> bool| match (date_ms(a), date_ms(v)) {
+            (Some(a), Some(v)) => cmp(a, v),
+            _ => false,
+        };
         let num = |a: &str, v: &str, cmp: fn(f64, f64) -> bool| match (
             a.parse::<f64>(),
             v.parse::<f64>(),
@@ -575,6 +684,12 @@ impl Condition {
             Bool => any(&|a, v| a.eq_ignore_ascii_case(v)),
             IpAddress => any(&|a, v| a.parse::<IpAddr>().is_ok_and(|ip| in_cidr(ip, v))),
             NotIpAddress => !any(&|a, v| a.parse::<IpAddr>().is_ok_and(|ip| in_cidr(ip, v))),
+            DateEquals => any(&|a, v| dates(a, v, |a, v| a == v)),
+            DateNotEquals => !any(&|a, v| dates(a, v, |a, v| a == v)),
+            DateLessThan => any(&|a, v| dates(a, v, |a, v| a < v)),
+            DateLessThanEquals => any(&|a, v| dates(a, v, |a, v| a <= v)),
+            DateGreaterThan => any(&|a, v| dates(a, v, |a, v| a > v)),
+            DateGreaterThanEquals => any(&|a, v| dates(a, v, |a, v| a >= v)),
             // Decided above, before any value is compared.
             Null => false,
         }

@@ -6,13 +6,15 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use crate::access::acl::{self as rules, canonical_id, CannedAcl};
+use crate::access::policy::Policy;
 use crate::meta::acl::{
     Acl, AclPermission, Grant, Grantee, Group, ObjectOwnership, PublicAccessBlock,
 };
 use crate::meta::BucketRecord;
 
-/// `object_ownership`, `public_access_block` and `acl` as a bucket's view shows them.
-pub fn view(b: &BucketRecord) -> [(&'static str, serde_json::Value); 3] {
+/// `object_ownership`, `public_access_block`, `acl` and `policy` as a bucket's view shows
+/// them.
+pub fn view(b: &BucketRecord) -> [(&'static str, serde_json::Value); 4] {
     let acl = match (&b.acl, rules::acls_enabled(b)) {
         (Some(acl), true) => acl.clone(),
         _ => rules::private(&b.owner),
@@ -45,6 +47,13 @@ pub fn view(b: &BucketRecord) -> [(&'static str, serde_json::Value); 3] {
             }),
         ),
         ("acl", serde_json::json!({ "grants": grants })),
+        (
+            "policy",
+            b.policy
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or(serde_json::Value::Null),
+        ),
     ]
 }
 
@@ -123,15 +132,19 @@ pub struct AccessPatch {
     ownership: Option<Option<ObjectOwnership>>,
     public_access_block: Option<Option<PublicAccessBlock>>,
     acl: Option<Acl>,
+    /// The policy's text and whether it is public.
+    policy: Option<Option<(String, bool)>>,
 }
 
 impl AccessPatch {
-    pub const KEYS: [&'static str; 3] = ["object_ownership", "public_access_block", "acl"];
+    pub const KEYS: [&'static str; 4] =
+        ["object_ownership", "public_access_block", "acl", "policy"];
 
     pub fn parse(
         doc: &serde_json::Map<String, serde_json::Value>,
-        owner: &str,
+        bucket: &BucketRecord,
     ) -> ApiResult<Option<Self>> {
+        let owner = bucket.owner.as_str();
         let mut p = Self::default();
         if let Some(v) = doc.get("object_ownership") {
             p.ownership = Some(match v {
@@ -154,7 +167,21 @@ impl AccessPatch {
         if let Some(v) = doc.get("acl") {
             p.acl = Some(acl_from_json(v, owner)?);
         }
-        let any = p.ownership.is_some() || p.public_access_block.is_some() || p.acl.is_some();
+        if let Some(v) = doc.get("policy") {
+            p.policy = Some(match v {
+                serde_json::Value::Null => None,
+                v => {
+                    let text = v.to_string();
+                    let policy = Policy::parse(&text, &bucket.name)
+                        .map_err(|e| ApiError::bad_request(format!("invalid policy: {e}")))?;
+                    Some((text, policy.is_public()))
+                }
+            });
+        }
+        let any = p.ownership.is_some()
+            || p.public_access_block.is_some()
+            || p.acl.is_some()
+            || p.policy.is_some();
         Ok(any.then_some(p))
     }
 
@@ -175,6 +202,18 @@ impl AccessPatch {
                         .into(),
                 );
             }
+        }
+        if let Some(policy) = &self.policy {
+            let blocks = rec
+                .public_access_block
+                .is_some_and(|p| p.block_public_policy);
+            if policy.as_ref().is_some_and(|(_, public)| *public) && blocks {
+                return Err(
+                    "the bucket's public access block refuses public policies (block_public_policy)"
+                        .into(),
+                );
+            }
+            rec.policy = policy.as_ref().map(|(text, _)| text.clone());
         }
         if rec.acl.is_some() && !rules::acls_enabled(rec) {
             return Err(
@@ -277,7 +316,7 @@ mod tests {
         b.ownership = Some(ObjectOwnership::BucketOwnerEnforced);
         b.public_access_block = Some(PublicAccessBlock::ALL_ON);
         let public = doc(serde_json::json!({"acl": "public-read"}));
-        let p = AccessPatch::parse(&public, "root").unwrap().unwrap();
+        let p = AccessPatch::parse(&public, &b).unwrap().unwrap();
         assert!(p
             .apply_to(&mut b.clone())
             .unwrap_err()
@@ -286,31 +325,55 @@ mod tests {
             "acl": "public-read", "object_ownership": "ObjectWriter", "public_access_block": null
         }));
         let mut opened = b.clone();
-        AccessPatch::parse(&open, "root")
+        AccessPatch::parse(&open, &b)
             .unwrap()
             .unwrap()
             .apply_to(&mut opened)
             .unwrap();
         assert!(opened.acl.as_ref().unwrap().is_public());
         let enforce = doc(serde_json::json!({"object_ownership": "BucketOwnerEnforced"}));
-        let p = AccessPatch::parse(&enforce, "root").unwrap().unwrap();
+        let p = AccessPatch::parse(&enforce, &b).unwrap().unwrap();
         assert!(p
             .apply_to(&mut opened.clone())
             .unwrap_err()
             .contains("disabled"));
         let close =
             doc(serde_json::json!({"object_ownership": "BucketOwnerEnforced", "acl": "private"}));
-        AccessPatch::parse(&close, "root")
+        AccessPatch::parse(&close, &b)
             .unwrap()
             .unwrap()
             .apply_to(&mut opened)
             .unwrap();
         assert_eq!(opened.acl, None);
         assert!(
-            AccessPatch::parse(&doc(serde_json::json!({"cors": null})), "root")
+            AccessPatch::parse(&doc(serde_json::json!({"cors": null})), &b)
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn policies_are_checked_against_the_block() {
+        let mut b = crate::meta::fixtures::bucket("b");
+        b.public_access_block = Some(PublicAccessBlock::ALL_ON);
+        let public = doc(
+            serde_json::json!({"policy": {"Statement": [{"Effect": "Allow",
+            "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}}),
+        );
+        let p = AccessPatch::parse(&public, &b).unwrap().unwrap();
+        assert!(p
+            .apply_to(&mut b.clone())
+            .unwrap_err()
+            .contains("block_public_policy"));
+        b.public_access_block = None;
+        let mut opened = b.clone();
+        p.apply_to(&mut opened).unwrap();
+        assert!(opened.policy.unwrap().contains("s3:GetObject"));
+        let other = doc(
+            serde_json::json!({"policy": {"Statement": [{"Effect": "Allow",
+            "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}]}}),
+        );
+        assert!(AccessPatch::parse(&other, &b).is_err());
     }
 
     #[test]

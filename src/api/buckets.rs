@@ -237,7 +237,7 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
         )));
     }
     // Checked before anything changes, so a refused ACL leaves the other settings as they were.
-    let access = super::access::AccessPatch::parse(&doc, &b.owner)?;
+    let access = super::access::AccessPatch::parse(&doc, &b)?;
     if let Some(a) = &access {
         a.check(&b)?;
     }

@@ -61,6 +61,9 @@ pub struct BucketRecord {
     /// `None`: no public access block configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_access_block: Option<acl::PublicAccessBlock>,
+    /// The bucket policy as its owner put it (JSON, checked when put).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// Tags in the order they were given: `(key, value)`.
@@ -834,6 +837,7 @@ pub(crate) mod fixtures {
             acl: None,
             ownership: None,
             public_access_block: None,
+            policy: None,
         }
     }
 

@@ -143,6 +143,7 @@ mod tests {
             acl: None,
             ownership: None,
             public_access_block: None,
+            policy: None,
         };
         m.insert_bucket(&b).unwrap();
         let bucket_key = key(

@@ -28,7 +28,7 @@ const MAX_GRANTS: usize = 100;
 
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
-const GRANT_HEADERS: [(&str, AclPermission); 5] = [
+pub(crate) const GRANT_HEADERS: [(&str, AclPermission); 5] = [
     ("x-amz-grant-read", AclPermission::Read),
     ("x-amz-grant-write", AclPermission::Write),
     ("x-amz-grant-read-acp", AclPermission::ReadAcp),
@@ -263,27 +263,26 @@ pub async fn authorized_object(ctx: &Ctx) -> S3Result<(BucketRecord, ObjectRecor
     if !owner_access && matches!(principal, Principal::BucketKey(_)) {
         return Err(S3Error::code(S3Code::AccessDenied));
     }
-    let found = ctx
-        .state
-        .store
-        .object(&bucket, ctx.key()?, version.as_ref())
-        .await;
+    let key = ctx.key()?;
+    let found = ctx.state.store.object(&bucket, key, version.as_ref()).await;
+    let facts = super::policy::Facts::of(ctx);
+    let by_policy =
+        super::policy::verdict(&facts, ctx.op, &bucket, Some(key), found.as_ref().ok())?;
     if owner_access {
         return Ok((bucket, found?));
     }
     let rec = match found {
         Ok(rec) => rec,
         Err(e) => {
-            let may_list =
-                rules::grants(principal, &bucket, bucket.acl.as_ref(), AclPermission::Read);
-            return Err(if may_list {
+            return Err(if may_list(ctx, &bucket) {
                 e.into()
             } else {
                 S3Error::code(S3Code::AccessDenied)
             });
         }
     };
-    let allowed = rules::owns_object(principal, &bucket, rec.owner.as_deref())
+    let allowed = by_policy
+        || rules::owns_object(principal, &bucket, rec.owner.as_deref())
         || rules::grants(principal, &bucket, rec.acl.as_ref(), wanted);
     if !allowed {
         return Err(S3Error::code(S3Code::AccessDenied));
@@ -291,12 +290,57 @@ pub async fn authorized_object(ctx: &Ctx) -> S3Result<(BucketRecord, ObjectRecor
     Ok((bucket, rec))
 }
 
-/// Whether the caller may read `rec` in `bucket` (a copy's source).
-pub fn may_read(principal: &Principal, bucket: &BucketRecord, rec: &ObjectRecord) -> bool {
-    principal.may(bucket, crate::access::Permission::Read)
+/// Whether the caller may list `bucket` (and so learn which keys are missing): as its owner,
+/// through its ACL or through its policy.
+pub fn may_list(ctx: &Ctx, bucket: &BucketRecord) -> bool {
+    may_list_key(ctx, bucket, ctx.key.as_deref().unwrap_or(""))
+}
+
+/// [`may_list`] for `key` of `bucket` (a copy's source names its own).
+pub fn may_list_key(ctx: &Ctx, bucket: &BucketRecord, key: &str) -> bool {
+    let p = &ctx.caller.principal;
+    if matches!(p, Principal::BucketKey(_)) && !p.may(bucket, crate::access::Permission::Read) {
+        return false;
+    }
+    let facts = super::policy::Facts::of(ctx);
+    // Asked as a listing of the key itself: the request's own `prefix` proves nothing.
+    let by_policy = match super::policy::decide_listing(&facts, bucket, key) {
+        crate::access::policy::Decision::Deny => return false,
+        _ if p.may(bucket, crate::access::Permission::Read) => return true,
+        crate::access::policy::Decision::Allow => {
+            super::policy::allow_extends(p, super::endpoint::S3Op::ListObjects, bucket)
+        }
+        crate::access::policy::Decision::NotApplicable => false,
+    };
+    by_policy || rules::grants(p, bucket, bucket.acl.as_ref(), AclPermission::Read)
+}
+
+/// Whether the caller may read `rec`, `key` of `bucket` (a copy's source, `versioned` when
+/// named by version id): `Err` when the bucket's policy denies it.
+pub fn may_read(
+    ctx: &Ctx,
+    bucket: &BucketRecord,
+    key: &str,
+    rec: &ObjectRecord,
+    versioned: bool,
+) -> S3Result<bool> {
+    use crate::access::policy::Decision;
+    let principal = &ctx.caller.principal;
+    let facts = super::policy::Facts::of(ctx);
+    let read = super::endpoint::S3Op::GetObject;
+    let action = super::policy::action(read, versioned);
+    let by_policy = match super::policy::decide(&facts, bucket, action, Some(key), Some(rec)) {
+        Decision::Deny if super::policy::deny_binds(read, principal, bucket) => {
+            return Err(S3Error::code(S3Code::AccessDenied))
+        }
+        Decision::Allow => super::policy::allow_extends(principal, read, bucket),
+        _ => false,
+    };
+    Ok(principal.may(bucket, crate::access::Permission::Read)
         || (!matches!(principal, Principal::BucketKey(_))
-            && (rules::owns_object(principal, bucket, rec.owner.as_deref())
-                || rules::grants(principal, bucket, rec.acl.as_ref(), AclPermission::Read)))
+            && (by_policy
+                || rules::owns_object(principal, bucket, rec.owner.as_deref())
+                || rules::grants(principal, bucket, rec.acl.as_ref(), AclPermission::Read))))
 }
 
 // ---- documents ----

@@ -16,19 +16,59 @@ use crate::xml::{self, XmlWriter};
 /// The bucket the request names, if the caller may act on it: as its owner (or one of its
 /// keys), or through what the bucket's ACL grants for the operation.
 pub async fn resolve(ctx: &Ctx) -> S3Result<BucketRecord> {
+    use super::endpoint::S3Op::*;
     let b = ctx.state.store.bucket(ctx.bucket_name()?).await?;
-    check_access(ctx, &b)?;
+    // Operations on an object's tags, lock or attributes show the policy its current tags
+    // (`s3:ExistingObjectTag/…`).
+    let on_object = matches!(
+        ctx.op,
+        GetObjectTagging
+            | PutObjectTagging
+            | DeleteObjectTagging
+            | GetObjectAttributes
+            | GetObjectRetention
+            | PutObjectRetention
+            | GetObjectLegalHold
+            | PutObjectLegalHold
+    );
+    let object = match (&ctx.key, on_object && b.policy.is_some()) {
+        (Some(key), true) => {
+            let version = super::object::version_param(ctx)?;
+            ctx.state.store.object(&b, key, version.as_ref()).await.ok()
+        }
+        _ => None,
+    };
+    check_access_with(ctx, &b, object.as_ref())?;
     Ok(b)
 }
 
-/// Whether the caller may run the request's operation on `b` as it is stored now.
+/// Whether the caller may run the request's operation on `b` as it is stored now: a Deny
+/// of the bucket's policy stops anyone; then the owner's rights, an ACL grant or a policy's
+/// Allow let the caller in.
 pub fn check_access(ctx: &Ctx, b: &BucketRecord) -> S3Result<()> {
+    check_access_with(ctx, b, None)
+}
+
+fn check_access_with(
+    ctx: &Ctx,
+    b: &BucketRecord,
+    object: Option<&crate::meta::ObjectRecord>,
+) -> S3Result<()> {
     let p = &ctx.caller.principal;
+    let facts = super::policy::Facts::of(ctx);
+    // DeleteObjects names its keys in the body: the policy is asked about each of them there,
+    // once some Allow could let the caller delete at all.
+    let by_policy = if ctx.op == super::endpoint::S3Op::DeleteObjects {
+        super::policy::allow_extends(p, ctx.op, b)
+            && super::policy::may_allow(&facts, b, "s3:DeleteObject")
+    } else {
+        super::policy::verdict(&facts, ctx.op, b, ctx.key.as_deref(), object)?
+    };
     let granted = || match ctx.op.acl_rule() {
         Some(AclRule::Bucket(wanted)) => crate::access::acl::grants(p, b, b.acl.as_ref(), wanted),
         _ => false,
     };
-    if !p.may(b, ctx.need) && !granted() {
+    if !p.may(b, ctx.need) && !granted() && !by_policy {
         return Err(S3Error::code(S3Code::AccessDenied));
     }
     Ok(())
@@ -299,6 +339,7 @@ mod tests {
             acl: None,
             ownership: None,
             public_access_block: None,
+            policy: None,
         }
     }
 

@@ -61,6 +61,10 @@ pub enum S3Op {
     GetPublicAccessBlock,
     PutPublicAccessBlock,
     DeletePublicAccessBlock,
+    GetBucketPolicy,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketPolicyStatus,
 }
 
 /// What an access control list must grant a caller who is not the owner for an operation
@@ -129,7 +133,11 @@ impl S3Op {
             | DeleteBucketOwnershipControls
             | GetPublicAccessBlock
             | PutPublicAccessBlock
-            | DeletePublicAccessBlock => Permission::Owner,
+            | DeletePublicAccessBlock
+            | GetBucketPolicy
+            | PutBucketPolicy
+            | DeleteBucketPolicy
+            | GetBucketPolicyStatus => Permission::Owner,
         }
     }
 
@@ -215,6 +223,10 @@ impl S3Op {
             GetPublicAccessBlock => "GetPublicAccessBlock",
             PutPublicAccessBlock => "PutPublicAccessBlock",
             DeletePublicAccessBlock => "DeletePublicAccessBlock",
+            GetBucketPolicy => "GetBucketPolicy",
+            PutBucketPolicy => "PutBucketPolicy",
+            DeleteBucketPolicy => "DeleteBucketPolicy",
+            GetBucketPolicyStatus => "GetBucketPolicyStatus",
         }
     }
 }
@@ -282,6 +294,8 @@ pub fn parse(
                     | "acl"
                     | "ownershipControls"
                     | "publicAccessBlock"
+                    | "policy"
+                    | "policyStatus"
             )
     });
     let not_impl = |what: &str| {
@@ -322,7 +336,16 @@ pub fn parse(
             Method::GET if q.has("publicAccessBlock") => S3Op::GetPublicAccessBlock,
             Method::PUT if q.has("publicAccessBlock") => S3Op::PutPublicAccessBlock,
             Method::DELETE if q.has("publicAccessBlock") => S3Op::DeletePublicAccessBlock,
-            _ if q.has("acl") || q.has("ownershipControls") || q.has("publicAccessBlock") => {
+            Method::GET if q.has("policy") => S3Op::GetBucketPolicy,
+            Method::PUT if q.has("policy") => S3Op::PutBucketPolicy,
+            Method::DELETE if q.has("policy") => S3Op::DeleteBucketPolicy,
+            Method::GET if q.has("policyStatus") => S3Op::GetBucketPolicyStatus,
+            _ if q.has("acl")
+                || q.has("ownershipControls")
+                || q.has("publicAccessBlock")
+                || q.has("policy")
+                || q.has("policyStatus") =>
+            {
                 return Err(S3Error::code(S3Code::MethodNotAllowed))
             }
             _ if q.has("retention") || q.has("legal-hold") || q.has("attributes") => {
@@ -347,7 +370,9 @@ pub fn parse(
                 || q.has("object-lock")
                 || q.has("lifecycle")
                 || q.has("ownershipControls")
-                || q.has("publicAccessBlock") =>
+                || q.has("publicAccessBlock")
+                || q.has("policy")
+                || q.has("policyStatus") =>
         {
             return Err(not_impl("This sub-resource of an object"))
         }
@@ -537,6 +562,8 @@ mod tests {
                 "publicAccessBlock",
                 DeletePublicAccessBlock,
             ),
+            (Method::PUT, None, "policy", PutBucketPolicy),
+            (Method::GET, None, "policyStatus", GetBucketPolicyStatus),
             (
                 Method::GET,
                 k,

@@ -60,6 +60,7 @@ s3_codes! {
     InvalidTag => BAD_REQUEST, "The tag provided was not a valid tag.";
     InvalidURI => BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => BAD_REQUEST, "Your key is too long";
+    MalformedPolicy => BAD_REQUEST, "Policies must be valid JSON and the first byte must be '{'";
     MalformedACLError => BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
     MaxPostPreDataLengthExceededError => BAD_REQUEST, "Your POST request fields preceding the upload file were too large.";
     MalformedPOSTRequest => BAD_REQUEST, "The body of your POST request is not well-formed multipart/form-data.";
@@ -69,6 +70,7 @@ s3_codes! {
     MissingContentLength => LENGTH_REQUIRED, "You must provide the Content-Length HTTP header.";
     MissingSecurityHeader => BAD_REQUEST, "Your request is missing a required header.";
     NoSuchBucket => NOT_FOUND, "The specified bucket does not exist";
+    NoSuchBucketPolicy => NOT_FOUND, "The bucket policy does not exist";
     NoSuchCORSConfiguration => NOT_FOUND, "The CORS configuration does not exist";
     NoSuchKey => NOT_FOUND, "The specified key does not exist.";
     NoSuchLifecycleConfiguration => NOT_FOUND, "The lifecycle configuration does not exist";

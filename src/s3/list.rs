@@ -339,6 +339,7 @@ mod tests {
             acl: None,
             ownership: None,
             public_access_block: None,
+            policy: None,
         }
     }
 

@@ -19,9 +19,21 @@ const MAX_LOCK_DOC: usize = 64 * 1024;
 /// `x-amz-bypass-governance-retention: true` from a caller with the owner's rights on the
 /// bucket (S3's `s3:BypassGovernanceRetention`); a bucket key asking for it gets no bypass.
 pub fn bypass_governance(ctx: &Ctx, bucket: &BucketRecord) -> bool {
-    ctx.header("x-amz-bypass-governance-retention")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-        && ctx.caller.principal.may(bucket, Permission::Owner)
+    let asked = ctx
+        .header("x-amz-bypass-governance-retention")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    // The bucket's policy may deny the bypass, to its owner too.
+    let facts = super::policy::Facts::of(ctx);
+    let denied = || {
+        super::policy::decide(
+            &facts,
+            bucket,
+            "s3:BypassGovernanceRetention",
+            ctx.key.as_deref(),
+            None,
+        ) == crate::access::policy::Decision::Deny
+    };
+    asked && ctx.caller.principal.may(bucket, Permission::Owner) && !denied()
 }
 
 fn malformed(what: &str, m: impl std::fmt::Display) -> S3Error {

@@ -14,6 +14,7 @@ pub mod list;
 pub mod lock;
 pub mod multipart;
 pub mod object;
+pub mod policy;
 pub mod post;
 pub mod post_policy;
 pub mod tagging;
@@ -350,6 +351,10 @@ async fn dispatch(ctx: Ctx, op: S3Op, body: &mut RequestBody) -> S3Result<Respon
         GetPublicAccessBlock => acl::get_public_access_block(&ctx).await,
         PutPublicAccessBlock => acl::put_public_access_block(&ctx, body).await,
         DeletePublicAccessBlock => acl::delete_public_access_block(&ctx).await,
+        GetBucketPolicy => policy::get_bucket_policy(&ctx).await,
+        PutBucketPolicy => policy::put_bucket_policy(&ctx, body).await,
+        DeleteBucketPolicy => policy::delete_bucket_policy(&ctx).await,
+        GetBucketPolicyStatus => policy::get_bucket_policy_status(&ctx).await,
     }
 }
 

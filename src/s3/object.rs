@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::body::Payload;
 use super::bucket::resolve;
+use super::endpoint::S3Op;
 use super::error::{S3Code, S3Error, S3Result};
 use super::headers::{
     checksum_request, content_md5, header, http_date, iso_date, no_lock_configuration, object_lock,
@@ -410,7 +411,7 @@ pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
     let hm = r.headers_mut();
     match version_param(ctx)? {
         // A WRITE grant deletes objects, not their history (S3's DeleteObjectVersion).
-        Some(_) if !deletes_versions(ctx, &bucket) => {
+        Some(_) if !deletes_versions(ctx, &bucket, key) => {
             return Err(S3Error::code(S3Code::AccessDenied))
         }
         Some(v) => {
@@ -474,9 +475,46 @@ pub fn version_header(h: &mut HeaderMap, bucket: &BucketRecord, rec: &ObjectReco
     }
 }
 
-/// Whether the caller may delete versions by id: the bucket's owner and its read-write keys.
-fn deletes_versions(ctx: &Ctx, bucket: &BucketRecord) -> bool {
+/// Whether the caller may delete versions of `key` by id: the bucket's owner and its
+/// read-write keys, or whom the bucket's policy allows `s3:DeleteObjectVersion`.
+fn deletes_versions(ctx: &Ctx, bucket: &BucketRecord, key: &str) -> bool {
     ctx.caller.principal.may(bucket, Permission::Write)
+        || policy_allows(ctx, bucket, "s3:DeleteObjectVersion", key)
+}
+
+fn policy_allows(ctx: &Ctx, bucket: &BucketRecord, action: &str, key: &str) -> bool {
+    let facts = super::policy::Facts::of(ctx);
+    super::policy::decide(&facts, bucket, action, Some(key), None)
+        == crate::access::policy::Decision::Allow
+        && super::policy::allow_extends(&ctx.caller.principal, S3Op::DeleteObject, bucket)
+}
+
+/// Whether the caller may delete `key` (or a version of it) in a DeleteObjects, which names
+/// its keys in the body: `Err` for a Deny of the bucket's policy.
+fn may_delete_key(ctx: &Ctx, bucket: &BucketRecord, key: &str, versioned: bool) -> S3Result<()> {
+    use crate::access::policy::Decision;
+    let p = &ctx.caller.principal;
+    let facts = super::policy::Facts::of(ctx);
+    let action = super::policy::action(S3Op::DeleteObject, versioned);
+    let allowed = match super::policy::decide(&facts, bucket, action, Some(key), None) {
+        Decision::Deny if super::policy::deny_binds(S3Op::DeleteObject, p, bucket) => false,
+        Decision::Allow if super::policy::allow_extends(p, S3Op::DeleteObject, bucket) => true,
+        _ if versioned => p.may(bucket, Permission::Write),
+        _ => {
+            p.may(bucket, Permission::Write)
+                || crate::access::acl::grants(
+                    p,
+                    bucket,
+                    bucket.acl.as_ref(),
+                    crate::meta::acl::AclPermission::Write,
+                )
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(S3Error::code(S3Code::AccessDenied))
+    }
 }
 
 pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
@@ -495,12 +533,11 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respo
     for obj in &req.objects {
         let outcome = if obj.key.is_empty() || obj.key.len() > MAX_KEY_LEN {
             Err(S3Error::code(S3Code::KeyTooLongError))
+        } else if let Err(e) = may_delete_key(ctx, &bucket, &obj.key, obj.version_id.is_some()) {
+            Err(e)
         } else {
             match obj.version_id.as_deref().map(parse_version).transpose() {
                 Err(e) => Err(e),
-                Ok(Some(_)) if !deletes_versions(ctx, &bucket) => {
-                    Err(S3Error::code(S3Code::AccessDenied))
-                }
                 Ok(Some(v)) => ctx
                     .state
                     .store
@@ -554,7 +591,7 @@ pub async fn delete_objects(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Respo
 }
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
-fn parse_copy_source(raw: &str) -> S3Result<(String, String, Option<VersionRef>)> {
+pub fn parse_copy_source(raw: &str) -> S3Result<(String, String, Option<VersionRef>)> {
     let bad = || {
         S3Error::new(
             S3Code::InvalidArgument,
@@ -585,17 +622,9 @@ pub async fn copy_source(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, Stri
         return Err(S3Error::code(S3Code::AccessDenied));
     }
     let bucket = store.bucket(&bucket_name).await?;
-    let principal = &ctx.caller.principal;
-    // Others may copy what an object's ACL lets them read; who may not list the bucket
-    // learns nothing of what is not there.
-    let may_list = principal.may(&bucket, Permission::Read)
-        || (!matches!(principal, crate::access::Principal::BucketKey(_))
-            && crate::access::acl::grants(
-                principal,
-                &bucket,
-                bucket.acl.as_ref(),
-                crate::meta::acl::AclPermission::Read,
-            ));
+    // Others may copy what an object's ACL or the bucket's policy lets them read; who may
+    // not list the bucket learns nothing of what is not there.
+    let may_list = super::acl::may_list_key(ctx, &bucket, &key);
     // A delete marker named as a copy source is refused as S3 does (400 InvalidRequest).
     let src = match store.object(&bucket, &key, version.as_ref()).await {
         Err(_) if !may_list => return Err(S3Error::code(S3Code::AccessDenied)),
@@ -609,7 +638,7 @@ pub async fn copy_source(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, Stri
         }
         other => other?,
     };
-    if !super::acl::may_read(principal, &bucket, &src) {
+    if !super::acl::may_read(ctx, &bucket, &key, &src, version.is_some())? {
         return Err(S3Error::code(S3Code::AccessDenied));
     }
     if read_condition(&ctx.parts.headers, "x-amz-copy-source-", &src) != ReadCondition::Proceed {

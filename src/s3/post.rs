@@ -209,19 +209,6 @@ pub async fn post_object(
             return Err(S3Error::code(S3Code::AccessDenied));
         }
         let bucket = state.store.bucket(bucket_name).await?;
-        let granted = crate::access::acl::grants(
-            &caller.principal,
-            &bucket,
-            bucket.acl.as_ref(),
-            crate::meta::acl::AclPermission::Write,
-        );
-        if !caller
-            .principal
-            .may(&bucket, S3Op::PutObject.required_permission())
-            && !granted
-        {
-            return Err(S3Error::code(S3Code::AccessDenied));
-        }
         if let Some(name) = form_fields.0.keys().find(|n| unsupported_field(n)) {
             return Err(S3Error::new(
                 S3Code::NotImplemented,
@@ -250,7 +237,40 @@ pub async fn post_object(
                 .with("MaxSizeAllowed", MAX_KEY_LEN.to_string())
                 .with("Size", key.len().to_string()));
         }
-        let written = written_meta(&stored_headers(&form_fields.0)?, &bucket, &caller.principal)?;
+        // The signer's rights, as a PUT of the key would need them.
+        let query = crate::web::query::Query::parse(parts.uri.query());
+        let version = if form_fields.field("AWSAccessKeyId").is_some() {
+            "AWS"
+        } else {
+            "AWS4-HMAC-SHA256"
+        };
+        // The policy judges what the form asks for (its `acl`, lock fields), not headers the
+        // form's signature does not cover.
+        let fields = stored_headers(&form_fields.0)?;
+        let facts = super::policy::Facts::of_post(
+            &state,
+            parts,
+            &query,
+            &caller.principal,
+            version,
+            &fields,
+        );
+        let by_policy = super::policy::verdict(&facts, S3Op::PutObject, &bucket, Some(&key), None)?;
+        let granted = crate::access::acl::grants(
+            &caller.principal,
+            &bucket,
+            bucket.acl.as_ref(),
+            crate::meta::acl::AclPermission::Write,
+        );
+        if !caller
+            .principal
+            .may(&bucket, S3Op::PutObject.required_permission())
+            && !granted
+            && !by_policy
+        {
+            return Err(S3Error::code(S3Code::AccessDenied));
+        }
+        let written = written_meta(&fields, &bucket, &caller.principal)?;
 
         // The file: held in memory while it may still be small enough for the index.
         let (min, max) = policy.length_range.unwrap_or((0, MAX_PUT_SIZE));

@@ -189,6 +189,7 @@ impl Store {
             acl: access.acl,
             ownership: Some(access.ownership),
             public_access_block: Some(access.public_access_block),
+            policy: None,
         };
         let r = rec.clone();
         match self.blocking(move |m| m.insert_bucket(&r)).await? {
