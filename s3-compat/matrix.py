@@ -40,6 +40,7 @@ GROUPS = [
     "post upload",
     "access control",
     "bucket policy",
+    "bucket logging",
     "server",
     "hardening",
     "bench",
@@ -82,6 +83,7 @@ PYTEST_GROUPS = {
     "test_post_object": "post upload",
     "test_acl": "access control",
     "test_policy": "bucket policy",
+    "test_logging": "bucket logging",
 }
 
 # Rust integration test module -> group

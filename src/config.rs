@@ -299,6 +299,7 @@ pub struct ConfigFile {
     pub limits: Option<Limits>,
     pub scrub: Option<ScrubSchedule>,
     pub lifecycle: Option<LifecycleSchedule>,
+    pub access_log: Option<AccessLogSchedule>,
     /// Longest a graceful shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: Option<u64>,
 }
@@ -338,6 +339,34 @@ pub struct Config {
     pub limits: Limits,
     pub scrub: ScrubSchedule,
     pub lifecycle: LifecycleSchedule,
+    pub access_log: AccessLogSchedule,
+}
+
+/// Server access logs: how often queued lines are delivered, and how many may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogSchedule {
+    #[serde(default = "default_log_flush_secs")]
+    pub flush_secs: u64,
+    #[serde(default = "default_log_pending")]
+    pub max_pending_lines: usize,
+}
+
+fn default_log_flush_secs() -> u64 {
+    300
+}
+
+fn default_log_pending() -> usize {
+    100_000
+}
+
+impl Default for AccessLogSchedule {
+    fn default() -> Self {
+        Self {
+            flush_secs: default_log_flush_secs(),
+            max_pending_lines: default_log_pending(),
+        }
+    }
 }
 
 /// The lifecycle worker: how often it applies the buckets' rules.
@@ -518,6 +547,7 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
         limits: file.limits.unwrap_or_default(),
         scrub: file.scrub.unwrap_or_default(),
         lifecycle: file.lifecycle.unwrap_or_default(),
+        access_log: file.access_log.unwrap_or_default(),
     })
 }
 
@@ -574,6 +604,10 @@ mod tests {
         assert_eq!(
             file.lifecycle.unwrap_or_default(),
             LifecycleSchedule::default()
+        );
+        assert_eq!(
+            file.access_log.unwrap_or_default(),
+            AccessLogSchedule::default()
         );
     }
 

@@ -26,6 +26,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     // Background work over the store.
     ("scrub", 5),
     ("lifecycle", 5),
+    ("accesslog", 5),
     // Request plumbing both surfaces share.
     ("web", 6),
     // The two surfaces, side by side: neither uses the other.

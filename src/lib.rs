@@ -7,6 +7,7 @@
 #![cfg_attr(not(feature = "rocksdb"), allow(unused))]
 
 pub mod access;
+pub mod accesslog;
 pub mod api;
 pub mod auth;
 pub mod bench;

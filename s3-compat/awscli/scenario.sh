@@ -80,13 +80,14 @@ LBUCKET="cnx-cli-lock-$(rand_suffix)"
 CBUCKET="cnx-cli-lc-$(rand_suffix)"
 ABUCKET="cnx-cli-acl-$(rand_suffix)"
 PBUCKET="cnx-cli-policy-$(rand_suffix)"
+LOGBUCKET="cnx-cli-logs-$(rand_suffix)"
 CREATE_ARGS=()
 [[ "$REGION" == us-east-1 ]] || CREATE_ARGS=(--create-bucket-configuration "LocationConstraint=$REGION")
 HARD_KEYS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/keys/hard-keys.json"
 
 cleanup() {
   local rc=$?
-  for b in "$BUCKET" "$BUCKET2" "$MBUCKET" "$HK_BUCKET" "$VBUCKET" "$TBUCKET" "$CBUCKET" "$ABUCKET" "$PBUCKET"; do
+  for b in "$BUCKET" "$BUCKET2" "$MBUCKET" "$HK_BUCKET" "$VBUCKET" "$TBUCKET" "$CBUCKET" "$ABUCKET" "$PBUCKET" "$LOGBUCKET"; do
     awsx s3 rb --force "s3://$b" >/dev/null 2>&1 || true
   done
   rm -rf "$WORK"
@@ -803,6 +804,32 @@ JSON
   expect_eq "after delete-bucket-policy" 403 "$($anon "$S3_ENDPOINT/$PBUCKET/public/alpha.txt")"
 }
 
+t_bucket_logging() {
+  awsx s3api create-bucket --bucket "$LOGBUCKET" "${CREATE_ARGS[@]}" >/dev/null
+  awsx s3api put-bucket-logging --bucket "$PBUCKET" --bucket-logging-status \
+    "{\"LoggingEnabled\": {\"TargetBucket\": \"$LOGBUCKET\", \"TargetPrefix\": \"cli/\"}}"
+  expect_eq "logging target" "$LOGBUCKET" "$(awsx s3api get-bucket-logging --bucket "$PBUCKET" \
+    --query LoggingEnabled.TargetBucket --output text)"
+  s3x cp "s3://$PBUCKET/public/alpha.txt" - >/dev/null
+  # delivered within a few seconds by the suite's server (every second): poll until the line
+  # of that GET is in one of the log objects
+  local i found=""
+  for i in $(seq 1 40); do
+    rm -rf "$WORK/logs-down"
+    awsx s3 cp --recursive --no-progress "s3://$LOGBUCKET/cli/" "$WORK/logs-down" >/dev/null
+    if cat "$WORK"/logs-down/* 2>/dev/null |
+      grep "REST.GET.OBJECT public/alpha.txt \"GET /$PBUCKET/public/alpha.txt" >/dev/null; then
+      found=1
+      break
+    fi
+    sleep 0.5
+  done
+  [[ -n "$found" ]] || { echo "no log line for the GET" >&2; return 1; }
+  awsx s3api put-bucket-logging --bucket "$PBUCKET" --bucket-logging-status "{}"
+  expect_eq "logging off" None "$(awsx s3api get-bucket-logging --bucket "$PBUCKET" \
+    --query LoggingEnabled --output text)"
+}
+
 # ------------------------------------------------------------------ management API
 
 # curl signing for the management API (/storage/...): SigV4 service cloudnx
@@ -981,6 +1008,8 @@ gap_check "access control" "s3api acl: ownership, public access block, public-re
 cnx_check "access control" "s3api acl: --grant-read to a second account of the server" t_acl_other_account
 gap_check "bucket policy" "s3api bucket policy: blocked while public access is, put/get/status, anonymous curl, delete" \
   "bucket policies are not enforced on anonymous callers" t_bucket_policy
+gap_check "bucket logging" "s3api bucket logging: put/get, a GET becomes a line in a log object of the target bucket, off again" \
+  "moto writes no access logs" t_bucket_logging
 cnx_check "management" "management: POST /storage/buckets (curl --aws-sigv4), seen by S3" t_mgmt_create_bucket
 cnx_check "management" "management: read bucket key with the aws CLI (ls/cp down ok, upload denied)" t_mgmt_read_key
 cnx_check "management" "management: revoke key, DELETE ?force=true" t_mgmt_revoke_and_force_delete

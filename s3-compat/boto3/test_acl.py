@@ -498,3 +498,21 @@ def test_anonymous_readers_cannot_override_response_headers(s3, anon, open_bucke
         anon.get_object(Bucket=b, Key="page.png", ResponseContentType="text/html")
     got = anonymous_get(b, "page.png")
     assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+
+
+def test_unsigned_form_uploads_to_a_public_write_bucket(s3, open_bucket, bucket):
+    verify = True if VERIFY is None else VERIFY
+    b = open_bucket()
+    s3.put_bucket_acl(Bucket=b, ACL="public-read-write")
+    form = {"key": "drops/${filename}", "success_action_status": "201"}
+    r = requests.post(f"{ENDPOINT}/{b}", data=form, files={"file": ("note.txt", b"left here")},
+                      verify=verify, timeout=30)
+    assert r.status_code == 201, r.text
+    assert s3.get_object(Bucket=b, Key="drops/note.txt")["Body"].read() == b"left here"
+    # a bucket that does not let everyone write refuses it, as does a form signed without policy
+    r = requests.post(f"{ENDPOINT}/{bucket}", data=form, files={"file": ("n", b"x")},
+                      verify=verify, timeout=30)
+    assert r.status_code == 403, r.text
+    r = requests.post(f"{ENDPOINT}/{b}", data={**form, "x-amz-signature": "00"},
+                      files={"file": ("n", b"x")}, verify=verify, timeout=30)
+    assert r.status_code == 403 and b"needs the policy" in r.content, r.text

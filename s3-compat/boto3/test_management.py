@@ -201,6 +201,7 @@ def test_schemas_reject_drift():
         "acl": {"grants": [{"grantee": {"id": "a" * 64, "account": "root"},
                             "permission": "FULL_CONTROL"}]},
         "policy": None,
+        "logging": None,
     }
     spec().component("Bucket", good)
     spec().component("Bucket", {**good, "object_ownership": None, "public_access_block": None})
@@ -226,6 +227,8 @@ def test_schemas_reject_drift():
         {**good, "object_lock": {"enabled": True, "default_retention": {"mode": "soft", "days": 1}}},
         {k: v for k, v in good.items() if k != "acl"},
         {k: v for k, v in good.items() if k != "policy"},
+        {k: v for k, v in good.items() if k != "logging"},
+        {**good, "logging": {"target_prefix": "x/"}},
         {**good, "policy": "{}"},
         {**good, "object_ownership": "Everyone"},
         {**good, "public_access_block": {"block_everything": True}},

@@ -132,6 +132,7 @@ mod tests {
             ownership: None,
             public_access_block: None,
             policy: None,
+            logging: None,
         }
     }
 

@@ -77,6 +77,14 @@ async fn view(ctx: &ApiCtx, b: &BucketRecord) -> ApiResult<serde_json::Value> {
         for (k, v) in super::access::view(b) {
             map.insert(k.to_owned(), v);
         }
+        let logging = b.logging.as_ref().map_or(serde_json::Value::Null, |l| {
+            serde_json::json!({
+                "target_bucket": l.target_bucket,
+                "target_prefix": l.target_prefix,
+                "partitioned": l.partitioned,
+            })
+        });
+        map.insert("logging".to_owned(), logging);
     }
     Ok(doc)
 }
@@ -229,7 +237,7 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
     if let Some(k) = doc.keys().find(|k| {
         !matches!(
             k.as_str(),
-            "cors" | "versioning" | "tags" | "object_lock" | "lifecycle"
+            "cors" | "versioning" | "tags" | "object_lock" | "lifecycle" | "logging"
         ) && !super::access::AccessPatch::KEYS.contains(&k.as_str())
     }) {
         return Err(ApiError::bad_request(format!(
@@ -241,6 +249,10 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
     if let Some(a) = &access {
         a.check(&b)?;
     }
+    let logging = match doc.get("logging") {
+        None => None,
+        Some(v) => Some(logging_from_json(ctx, &b, v).await?),
+    };
     if let Some(v) = doc.get("versioning") {
         let want = match v.as_str() {
             Some("enabled") => Versioning::Enabled,
@@ -300,7 +312,62 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
     if let Some(access) = access {
         b = access.apply(&ctx.state.store, &b).await?;
     }
+    if let Some(logging) = logging {
+        b = ctx
+            .state
+            .store
+            .update_bucket(&b, move |rec| {
+                rec.logging = logging.clone();
+                Ok(())
+            })
+            .await?;
+        ctx.state.access_log.update(&b);
+    }
     Ok(Reply::json(StatusCode::OK, view(ctx, &b).await?))
+}
+
+/// Where the bucket's access log goes (S3 PutBucketLogging): a bucket of the same owner.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoggingView {
+    target_bucket: String,
+    #[serde(default)]
+    target_prefix: String,
+    #[serde(default)]
+    partitioned: bool,
+}
+
+async fn logging_from_json(
+    ctx: &ApiCtx,
+    b: &BucketRecord,
+    v: &serde_json::Value,
+) -> ApiResult<Option<crate::meta::acl::LoggingConfig>> {
+    let Some(view) = serde_json::from_value::<Option<LoggingView>>(v.clone())
+        .map_err(|e| ApiError::bad_request(format!("invalid logging: {e}")))?
+    else {
+        return Ok(None);
+    };
+    if view.target_prefix.len() > crate::accesslog::MAX_TARGET_PREFIX {
+        return Err(ApiError::bad_request(format!(
+            "logging target_prefix may be at most {} bytes",
+            crate::accesslog::MAX_TARGET_PREFIX
+        )));
+    }
+    match ctx.state.store.bucket(&view.target_bucket).await {
+        Ok(t) if t.owner == b.owner => {}
+        Ok(_) | Err(crate::error::Error::NoSuchBucket(_)) => {
+            return Err(ApiError::bad_request(format!(
+                "logging target bucket `{}` is not one of this account's buckets",
+                view.target_bucket
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Some(crate::meta::acl::LoggingConfig {
+        target_bucket: view.target_bucket,
+        target_prefix: view.target_prefix,
+        partitioned: view.partitioned,
+    }))
 }
 
 pub async fn delete(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
@@ -311,5 +378,6 @@ pub async fn delete(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
         ctx.state.store.delete_bucket(&b.name).await?;
     }
     ctx.state.keys.forget_bucket(&b.id);
+    ctx.state.access_log.forget(&b.name);
     Ok(Reply::no_content())
 }

@@ -186,6 +186,18 @@ impl Default for NewBucketAccess {
     }
 }
 
+/// Where a bucket's server access log goes (S3 PutBucketLogging).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LoggingConfig {
+    pub target_bucket: String,
+    /// Put before every log object's name.
+    #[serde(default)]
+    pub target_prefix: String,
+    /// S3's `PartitionedPrefix`: log objects under `account/region/bucket/YYYY/MM/DD/`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partitioned: bool,
+}
+
 /// The owner an object record names when the anonymous caller wrote it (not an account name:
 /// those never hold `*`).
 pub const ANONYMOUS_OWNER: &str = "*anonymous*";

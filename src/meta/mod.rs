@@ -64,6 +64,9 @@ pub struct BucketRecord {
     /// The bucket policy as its owner put it (JSON, checked when put).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// Server access logging into another bucket; `None` when off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<acl::LoggingConfig>,
 }
 
 /// Tags in the order they were given: `(key, value)`.
@@ -838,6 +841,7 @@ pub(crate) mod fixtures {
             ownership: None,
             public_access_block: None,
             policy: None,
+            logging: None,
         }
     }
 

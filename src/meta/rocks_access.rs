@@ -144,6 +144,7 @@ mod tests {
             ownership: None,
             public_access_block: None,
             policy: None,
+            logging: None,
         };
         m.insert_bucket(&b).unwrap();
         let bucket_key = key(

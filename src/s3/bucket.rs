@@ -225,6 +225,7 @@ pub async fn delete_bucket(ctx: &Ctx) -> S3Result<Response> {
     let b = resolve(ctx).await?;
     ctx.state.store.delete_bucket(&b.name).await?;
     ctx.state.keys.forget_bucket(&b.id);
+    ctx.state.access_log.forget(&b.name);
     Ok(status_only(StatusCode::NO_CONTENT))
 }
 
@@ -340,6 +341,7 @@ mod tests {
             ownership: None,
             public_access_block: None,
             policy: None,
+            logging: None,
         }
     }
 

@@ -65,6 +65,8 @@ pub enum S3Op {
     PutBucketPolicy,
     DeleteBucketPolicy,
     GetBucketPolicyStatus,
+    GetBucketLogging,
+    PutBucketLogging,
 }
 
 /// What an access control list must grant a caller who is not the owner for an operation
@@ -137,7 +139,9 @@ impl S3Op {
             | GetBucketPolicy
             | PutBucketPolicy
             | DeleteBucketPolicy
-            | GetBucketPolicyStatus => Permission::Owner,
+            | GetBucketPolicyStatus
+            | GetBucketLogging
+            | PutBucketLogging => Permission::Owner,
         }
     }
 
@@ -227,6 +231,8 @@ impl S3Op {
             PutBucketPolicy => "PutBucketPolicy",
             DeleteBucketPolicy => "DeleteBucketPolicy",
             GetBucketPolicyStatus => "GetBucketPolicyStatus",
+            GetBucketLogging => "GetBucketLogging",
+            PutBucketLogging => "PutBucketLogging",
         }
     }
 }
@@ -296,6 +302,7 @@ pub fn parse(
                     | "publicAccessBlock"
                     | "policy"
                     | "policyStatus"
+                    | "logging"
             )
     });
     let not_impl = |what: &str| {
@@ -340,11 +347,14 @@ pub fn parse(
             Method::PUT if q.has("policy") => S3Op::PutBucketPolicy,
             Method::DELETE if q.has("policy") => S3Op::DeleteBucketPolicy,
             Method::GET if q.has("policyStatus") => S3Op::GetBucketPolicyStatus,
+            Method::GET if q.has("logging") => S3Op::GetBucketLogging,
+            Method::PUT if q.has("logging") => S3Op::PutBucketLogging,
             _ if q.has("acl")
                 || q.has("ownershipControls")
                 || q.has("publicAccessBlock")
                 || q.has("policy")
-                || q.has("policyStatus") =>
+                || q.has("policyStatus")
+                || q.has("logging") =>
             {
                 return Err(S3Error::code(S3Code::MethodNotAllowed))
             }
@@ -372,7 +382,8 @@ pub fn parse(
                 || q.has("ownershipControls")
                 || q.has("publicAccessBlock")
                 || q.has("policy")
-                || q.has("policyStatus") =>
+                || q.has("policyStatus")
+                || q.has("logging") =>
         {
             return Err(not_impl("This sub-resource of an object"))
         }

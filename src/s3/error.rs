@@ -57,6 +57,7 @@ s3_codes! {
     InvalidRange => RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
     InvalidPolicyDocument => BAD_REQUEST, "The content of the form does not meet the conditions specified in the policy document.";
     InvalidRequest => BAD_REQUEST, "Invalid Request";
+    InvalidTargetBucketForLogging => BAD_REQUEST, "The target bucket for logging is not valid";
     InvalidTag => BAD_REQUEST, "The tag provided was not a valid tag.";
     InvalidURI => BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => BAD_REQUEST, "Your key is too long";

@@ -12,6 +12,7 @@ pub mod headers;
 pub mod lifecycle;
 pub mod list;
 pub mod lock;
+pub mod logging;
 pub mod multipart;
 pub mod object;
 pub mod policy;
@@ -109,6 +110,14 @@ pub async fn handle(
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let mut op_name = None;
+    // Requests to a bucket that logs become a line of its access log.
+    let log_source = target
+        .bucket
+        .as_deref()
+        .and_then(|b| state.access_log.source(b));
+    let log_request = log_source.as_ref().map(|_| logging::Request::of(&parts));
+    let log_key = log_source.as_ref().and(target.key.clone());
+    let mut requester = logging::Requester::default();
     let result = run(
         state.clone(),
         parts,
@@ -116,8 +125,10 @@ pub async fn handle(
         target,
         request_id,
         &mut op_name,
+        &mut requester,
     )
     .await;
+    let error_code = result.as_ref().err().map(|e| e.code.as_str());
     let resp = match result {
         Ok(r) => r,
         Err(e) => {
@@ -136,8 +147,20 @@ pub async fn handle(
         }
     };
     let mut resp = resp;
-    if let (Some(origin), Some(bucket)) = (origin, cors_bucket) {
-        cors::decorate(&state, &origin, &method, &bucket, &mut resp).await;
+    if let (Some(origin), Some(bucket)) = (origin, &cors_bucket) {
+        cors::decorate(&state, &origin, &method, bucket, &mut resp).await;
+    }
+    if let (Some(source), Some(req), Some(bucket)) = (log_source, log_request, &cors_bucket) {
+        let outcome = logging::Outcome {
+            op: op_name,
+            key: log_key.as_deref(),
+            status: resp.status(),
+            error_code,
+            response: resp.headers(),
+            request_id,
+        };
+        let text = logging::line(&source.owner, bucket, &req, &requester, &outcome);
+        state.access_log.record(bucket, &source, text);
     }
     (resp, op_name)
 }
@@ -149,17 +172,27 @@ async fn run(
     target: S3Target,
     request_id: &str,
     op_name: &mut Option<&'static str>,
+    requester: &mut logging::Requester,
 ) -> S3Result<Response> {
     // A browser form upload authenticates with the policy it carries, not the request's
     // signature.
     if parts.method == Method::POST && target.key.is_none() && post::is_form_upload(&parts) {
         if let Some(bucket) = target.bucket.as_deref() {
             *op_name = Some("PostObject");
-            return post::post_object(state.clone(), &parts, body, bucket).await;
+            return post::post_object(state.clone(), &parts, body, bucket, requester).await;
         }
     }
     let ip = crate::web::client_ip(&parts);
     let (verified, caller) = throttled_auth(&state, ip, || authenticate(&state, &parts))?;
+    if !matches!(caller.principal, Principal::Anonymous) {
+        requester.canonical_id = Some(owner_id(caller.principal.account()));
+        requester.signature = Some(if verified.sigv2 { "SigV2" } else { "SigV4" });
+        requester.auth = Some(if verified.presigned {
+            "QueryString"
+        } else {
+            "AuthHeader"
+        });
+    }
     rate_limit(&state, &caller, ip)?;
     let query = Query::parse(parts.uri.query());
     // Signed either way: SigV4 signs the whole query, V2 every `x-amz-*` parameter.
@@ -355,6 +388,8 @@ async fn dispatch(ctx: Ctx, op: S3Op, body: &mut RequestBody) -> S3Result<Respon
         PutBucketPolicy => policy::put_bucket_policy(&ctx, body).await,
         DeleteBucketPolicy => policy::delete_bucket_policy(&ctx).await,
         GetBucketPolicyStatus => policy::get_bucket_policy_status(&ctx).await,
+        GetBucketLogging => logging::get_bucket_logging(&ctx).await,
+        PutBucketLogging => logging::put_bucket_logging(&ctx, body).await,
     }
 }
 

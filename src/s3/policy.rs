@@ -81,6 +81,8 @@ pub fn action(op: S3Op, versioned: bool) -> &'static str {
         PutBucketPolicy => "s3:PutBucketPolicy",
         DeleteBucketPolicy => "s3:DeleteBucketPolicy",
         GetBucketPolicyStatus => "s3:GetBucketPolicyStatus",
+        GetBucketLogging => "s3:GetBucketLogging",
+        PutBucketLogging => "s3:PutBucketLogging",
     }
 }
 

@@ -54,6 +54,18 @@ const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUME
     .remove(b'_')
     .remove(b'~');
 
+/// Fields that sign a form: present without a policy, the form is refused rather than taken
+/// as anonymous.
+const SIGNATURE_FIELDS: &[&str] = &[
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-algorithm",
+    "x-amz-date",
+    "x-amz-security-token",
+    "signature",
+    "awsaccesskeyid",
+];
+
 /// Fields stored with the object as the headers of the same name.
 const STORED: &[&str] = &[
     "cache-control",
@@ -120,6 +132,7 @@ pub async fn post_object(
     parts: &http::request::Parts,
     body: &mut RequestBody,
     bucket_name: &str,
+    requester: &mut super::logging::Requester,
 ) -> S3Result<Response> {
     let content_type = parts
         .headers
@@ -181,30 +194,50 @@ pub async fn post_object(
         let file_name = file.file_name().unwrap_or("").to_owned();
         let form_fields = Form(fields);
 
-        // Who signed the policy, and what it allows.
-        let Some(policy_b64) = form_fields.field("policy") else {
-            return Err(S3Error::new(
-                S3Code::AccessDenied,
-                "Access Denied: a POST upload needs a signed policy.",
-            ));
-        };
+        // Who signed the policy, and what it allows; a form with no policy and no signature
+        // is the anonymous caller's, which may upload only where the bucket lets everyone.
         let ip = crate::web::client_ip(parts);
-        let caller = super::throttled_auth(&state, ip, || {
-            let access_key = crate::auth::verify_post_signature(
-                &form_fields,
-                policy_b64,
-                &state.cfg.region,
-                state.cfg.sigv2,
-                state.keys.as_ref(),
-            )?;
-            state
-                .keys
-                .caller(&access_key)
-                .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))
-        })?;
-        super::rate_limit(&state, &caller, ip)?;
-        let policy = Policy::parse(policy_b64)?;
-        policy.check(time::OffsetDateTime::now_utc(), &form_fields.0, bucket_name)?;
+        let (caller, length_range) = match form_fields.field("policy") {
+            Some(policy_b64) => {
+                let caller = super::throttled_auth(&state, ip, || {
+                    let access_key = crate::auth::verify_post_signature(
+                        &form_fields,
+                        policy_b64,
+                        &state.cfg.region,
+                        state.cfg.sigv2,
+                        state.keys.as_ref(),
+                    )?;
+                    state
+                        .keys
+                        .caller(&access_key)
+                        .ok_or_else(|| S3Error::code(S3Code::InvalidAccessKeyId))
+                })?;
+                super::rate_limit(&state, &caller, ip)?;
+                requester.canonical_id = Some(super::owner_id(caller.principal.account()));
+                requester.auth = Some("POST");
+                let policy = Policy::parse(policy_b64)?;
+                policy.check(time::OffsetDateTime::now_utc(), &form_fields.0, bucket_name)?;
+                (caller, policy.length_range)
+            }
+            None if form_fields
+                .0
+                .keys()
+                .any(|k| SIGNATURE_FIELDS.contains(&k.as_str())) =>
+            {
+                return Err(S3Error::new(
+                    S3Code::AccessDenied,
+                    "Access Denied: a signed POST upload needs the policy it signed.",
+                ));
+            }
+            None => {
+                let caller = crate::access::Caller {
+                    principal: crate::access::Principal::Anonymous,
+                    access_key_id: None,
+                };
+                super::rate_limit(&state, &caller, ip)?;
+                (caller, None)
+            }
+        };
         if !caller.principal.may_name(bucket_name) {
             return Err(S3Error::code(S3Code::AccessDenied));
         }
@@ -273,7 +306,7 @@ pub async fn post_object(
         let written = written_meta(&fields, &bucket, &caller.principal)?;
 
         // The file: held in memory while it may still be small enough for the index.
-        let (min, max) = policy.length_range.unwrap_or((0, MAX_PUT_SIZE));
+        let (min, max) = length_range.unwrap_or((0, MAX_PUT_SIZE));
         let max = max.min(MAX_PUT_SIZE);
         let too_large = || {
             S3Error::new(

@@ -87,6 +87,7 @@ pub async fn run_until(
         let _ = out.flush();
     }
     tracing::info!(%addr, tls = tls.is_some(), "serving");
+    let access_log = state.access_log.clone();
     let conns = Arc::new(Conns::new(state, &limits, tls));
     let graceful = GracefulShutdown::new();
     accept_until(listener, &conns, &graceful, shutdown).await;
@@ -97,6 +98,7 @@ pub async fn run_until(
     {
         tracing::warn!("in-flight requests did not finish within the grace period");
     }
+    access_log.shutdown().await;
     Ok(())
 }
 
@@ -124,6 +126,7 @@ async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
         cfg.lifecycle,
         lifecycle.clone(),
     );
+    let access_log = crate::accesslog::AccessLog::start(store.clone(), cfg.access_log).await?;
     let l = cfg.limits;
     Ok(Arc::new(AppState {
         store,
@@ -136,6 +139,7 @@ async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
         started: Instant::now(),
         scrub,
         lifecycle,
+        access_log,
         cfg,
     }))
 }

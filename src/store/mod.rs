@@ -190,6 +190,7 @@ impl Store {
             ownership: Some(access.ownership),
             public_access_block: Some(access.public_access_block),
             policy: None,
+            logging: None,
         };
         let r = rec.clone();
         match self.blocking(move |m| m.insert_bucket(&r)).await? {

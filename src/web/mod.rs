@@ -39,6 +39,8 @@ pub struct AppState {
     pub scrub: Arc<crate::scrub::ScrubStatus>,
     /// What the lifecycle worker last did.
     pub lifecycle: Arc<crate::lifecycle::LifecycleStatus>,
+    /// Buckets that log their requests, and the queue their lines go to.
+    pub access_log: Arc<crate::accesslog::AccessLog>,
 }
 
 impl AppState {
