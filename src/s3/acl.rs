@@ -324,18 +324,11 @@ pub fn may_read(
     rec: &ObjectRecord,
     versioned: bool,
 ) -> S3Result<bool> {
-    use crate::access::policy::Decision;
     let principal = &ctx.caller.principal;
     let facts = super::policy::Facts::of(ctx);
     let read = super::endpoint::S3Op::GetObject;
-    let action = super::policy::action(read, versioned);
-    let by_policy = match super::policy::decide(&facts, bucket, action, Some(key), Some(rec)) {
-        Decision::Deny if super::policy::deny_binds(read, principal, bucket) => {
-            return Err(S3Error::code(S3Code::AccessDenied))
-        }
-        Decision::Allow => super::policy::allow_extends(principal, read, bucket),
-        _ => false,
-    };
+    let by_policy =
+        super::policy::verdict_on(&facts, read, versioned, bucket, Some(key), Some(rec))?;
     Ok(principal.may(bucket, crate::access::Permission::Read)
         || (!matches!(principal, Principal::BucketKey(_))
             && (by_policy

@@ -411,7 +411,7 @@ pub async fn delete_object(ctx: &Ctx) -> S3Result<Response> {
     let hm = r.headers_mut();
     match version_param(ctx)? {
         // A WRITE grant deletes objects, not their history (S3's DeleteObjectVersion).
-        Some(_) if !deletes_versions(ctx, &bucket, key) => {
+        Some(_) if may_delete_key(ctx, &bucket, key, true).is_err() => {
             return Err(S3Error::code(S3Code::AccessDenied))
         }
         Some(v) => {
@@ -475,22 +475,9 @@ pub fn version_header(h: &mut HeaderMap, bucket: &BucketRecord, rec: &ObjectReco
     }
 }
 
-/// Whether the caller may delete versions of `key` by id: the bucket's owner and its
-/// read-write keys, or whom the bucket's policy allows `s3:DeleteObjectVersion`.
-fn deletes_versions(ctx: &Ctx, bucket: &BucketRecord, key: &str) -> bool {
-    ctx.caller.principal.may(bucket, Permission::Write)
-        || policy_allows(ctx, bucket, "s3:DeleteObjectVersion", key)
-}
-
-fn policy_allows(ctx: &Ctx, bucket: &BucketRecord, action: &str, key: &str) -> bool {
-    let facts = super::policy::Facts::of(ctx);
-    super::policy::decide(&facts, bucket, action, Some(key), None)
-        == crate::access::policy::Decision::Allow
-        && super::policy::allow_extends(&ctx.caller.principal, S3Op::DeleteObject, bucket)
-}
-
-/// Whether the caller may delete `key` (or a version of it) in a DeleteObjects, which names
-/// its keys in the body: `Err` for a Deny of the bucket's policy.
+/// Whether the caller may delete `key` (or, `versioned`, a version of it: the owner's right
+/// unless the bucket's policy allows it): `Err` for a Deny of the bucket's policy. DeleteObjects
+/// asks for each key it names.
 fn may_delete_key(ctx: &Ctx, bucket: &BucketRecord, key: &str, versioned: bool) -> S3Result<()> {
     use crate::access::policy::Decision;
     let p = &ctx.caller.principal;

@@ -418,10 +418,23 @@ pub fn verdict(
     key: Option<&str>,
     object: Option<&ObjectRecord>,
 ) -> S3Result<bool> {
+    let versioned = facts.query.has("versionId");
+    verdict_on(facts, op, versioned, bucket, key, object)
+}
+
+/// [`verdict`] for an operation on `key` that names a version (`versioned`) whether or not
+/// the request's own query does (a copy's source names its version in a header).
+pub fn verdict_on(
+    facts: &Facts<'_>,
+    op: S3Op,
+    versioned: bool,
+    bucket: &BucketRecord,
+    key: Option<&str>,
+    object: Option<&ObjectRecord>,
+) -> S3Result<bool> {
     if bucket.policy.is_none() {
         return Ok(false);
     }
-    let versioned = facts.query.has("versionId");
     let binds = deny_binds(op, facts.principal, bucket);
     let writes = matches!(
         op,
