@@ -58,6 +58,7 @@ impl AccessLog {
     /// Loads the buckets that log and starts the delivery task on the current runtime.
     pub async fn start(
         store: Store,
+        kms: Arc<crate::access::kms::Kms>,
         schedule: AccessLogSchedule,
     ) -> crate::error::Result<Arc<Self>> {
         let (tx, rx) = mpsc::channel(schedule.max_pending_lines.max(1));
@@ -75,7 +76,7 @@ impl AccessLog {
             log.update(&b);
         }
         let every = Duration::from_secs(schedule.flush_secs.max(1));
-        let task = tokio::spawn(deliver(store, rx, every, pending, stop));
+        let task = tokio::spawn(deliver(store, kms, rx, every, pending, stop));
         if let Ok(mut slot) = log.task.lock() {
             *slot = Some(task);
         }
@@ -182,6 +183,7 @@ fn batch(batches: &mut HashMap<BatchKey, String>, line: Line) -> usize {
 
 async fn deliver(
     store: Store,
+    kms: Arc<crate::access::kms::Kms>,
     mut rx: mpsc::Receiver<Line>,
     every: Duration,
     pending: Arc<AtomicUsize>,
@@ -213,7 +215,7 @@ async fn deliver(
         }
         for (key, text) in batches.drain() {
             let size = text.len();
-            if let Err(e) = put_log(&store, &key, text).await {
+            if let Err(e) = put_log(&store, &kms, &key, text).await {
                 tracing::warn!(target = %key.target.target_bucket, source = %key.source, error = %e, "access log not delivered");
             }
             pending.fetch_sub(size.min(pending.load(Ordering::Relaxed)), Ordering::Relaxed);
@@ -253,7 +255,12 @@ fn object_key(prefix: &str, partitioned: bool, owner: &str, region: &str, bucket
 
 /// Writes one log object into the batch's target, if the source bucket is still the one that
 /// logged (same id, logging still into this target) and the target is still its owner's.
-async fn put_log(store: &Store, batch: &BatchKey, text: String) -> crate::error::Result<()> {
+async fn put_log(
+    store: &Store,
+    kms: &Arc<crate::access::kms::Kms>,
+    batch: &BatchKey,
+    text: String,
+) -> crate::error::Result<()> {
     let refused = |why: String| Err(crate::error::Error::InvalidRequest(why));
     match store.bucket(&batch.source).await {
         Ok(s) if s.id == batch.source_id && s.logging.as_ref() == Some(&batch.target) => {}
@@ -280,13 +287,23 @@ async fn put_log(store: &Store, batch: &BatchKey, text: String) -> crate::error:
     let mut hasher = ObjectHasher::new(None, None);
     hasher.update(&data);
     let digests = hasher.finish();
-    let mut staged = store.stage_object(data.len() as u64).await?;
+    // Logs are encrypted as the target bucket's default says, as S3 delivers them.
+    let (k, b) = (kms.clone(), bucket.clone());
+    let sealed = tokio::task::spawn_blocking(move || k.bucket_default(&b)).await??;
+    let (key_of_data, sse) = match sealed {
+        Some((k, e)) => (Some(k), Some(e)),
+        None => (None, None),
+    };
+    let mut staged = store
+        .stage_object(data.len() as u64, key_of_data.as_ref())
+        .await?;
     staged.write(data).await?;
     let meta = ObjectMeta {
         headers: StoredHeaders {
             content_type: Some("text/plain".to_owned()),
             ..StoredHeaders::default()
         },
+        sse,
         ..ObjectMeta::default()
     };
     store
@@ -339,7 +356,15 @@ mod tests {
             flush_secs: 1,
             max_pending_lines: 4,
         };
-        let log = AccessLog::start(store.clone(), schedule).await.unwrap();
+        let kms = crate::access::kms::Kms::new(
+            &Default::default(),
+            store.meta(),
+            crate::access::seal::Sealer::new([1; 32]),
+        )
+        .unwrap();
+        let log = AccessLog::start(store.clone(), Arc::new(kms), schedule)
+            .await
+            .unwrap();
         assert!(log.source("src").is_none(), "not logging when it started");
         let source = store
             .update_bucket(&source, move |b| {

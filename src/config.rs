@@ -300,6 +300,8 @@ pub struct ConfigFile {
     pub scrub: Option<ScrubSchedule>,
     pub lifecycle: Option<LifecycleSchedule>,
     pub access_log: Option<AccessLogSchedule>,
+    #[serde(default)]
+    pub encryption: EncryptionConfig,
     /// Longest a graceful shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: Option<u64>,
 }
@@ -340,6 +342,21 @@ pub struct Config {
     pub scrub: ScrubSchedule,
     pub lifecycle: LifecycleSchedule,
     pub access_log: AccessLogSchedule,
+    pub encryption: EncryptionConfig,
+}
+
+/// Server-side encryption: where SSE-C keys are taken, and keys of the local key ring.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// SSE-C keys travel in request headers: they are refused on plain HTTP (as S3 refuses
+    /// them) unless this is set, for a server behind a TLS-terminating proxy on loopback.
+    #[serde(default)]
+    pub customer_keys_over_http: bool,
+    /// Keys of the SSE-KMS key ring given here rather than made through the management API:
+    /// key id → 32 bytes as base64 or 64 hex digits.
+    #[serde(default)]
+    pub kms_keys: std::collections::BTreeMap<String, Secret>,
 }
 
 /// Server access logs: how often queued lines are delivered, and how many may wait.
@@ -548,6 +565,7 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
         scrub: file.scrub.unwrap_or_default(),
         lifecycle: file.lifecycle.unwrap_or_default(),
         access_log: file.access_log.unwrap_or_default(),
+        encryption: file.encryption,
     })
 }
 

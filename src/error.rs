@@ -67,6 +67,15 @@ pub enum Error {
     NoSpace(String),
     #[error("blob {blob} is corrupt: {detail}")]
     Corrupt { blob: String, detail: String },
+    /// SSE-KMS named a key the key ring does not hold.
+    #[error("the KMS key `{0}` does not exist")]
+    KmsKeyNotFound(String),
+    /// SSE-KMS named (or an object was encrypted with) a key that is disabled.
+    #[error("the KMS key `{0}` is disabled")]
+    KmsKeyDisabled(String),
+    /// An SSE-C object was asked for with another key than the one it was written with.
+    #[error("the customer key does not match the one the object was encrypted with")]
+    WrongCustomerKey,
     #[error("metadata index: {0}")]
     Meta(String),
     #[error("blob store: {0}")]

@@ -56,23 +56,42 @@ impl ChunkSums {
 }
 
 /// Computes [`ChunkSums`] over bytes as they are written.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ChunkSummer {
+    chunk: u64,
     crcs: Vec<u32>,
     current: u32,
     in_chunk: u64,
     len: u64,
 }
 
+impl Default for ChunkSummer {
+    fn default() -> Self {
+        Self::with_chunk(CHUNK)
+    }
+}
+
 impl ChunkSummer {
+    /// A summer of chunks of `chunk` bytes (encrypted blobs have larger ones: each chunk of
+    /// plaintext plus its tag).
+    pub fn with_chunk(chunk: u64) -> Self {
+        Self {
+            chunk: chunk.max(1),
+            crcs: Vec::new(),
+            current: 0,
+            in_chunk: 0,
+            len: 0,
+        }
+    }
+
     pub fn update(&mut self, mut data: &[u8]) {
         self.len += data.len() as u64;
         while !data.is_empty() {
-            let room = usize::try_from(CHUNK - self.in_chunk).unwrap_or(usize::MAX);
+            let room = usize::try_from(self.chunk - self.in_chunk).unwrap_or(usize::MAX);
             let (now, rest) = data.split_at(room.min(data.len()));
             self.current = crc32c::crc32c_append(self.current, now);
             self.in_chunk += now.len() as u64;
-            if self.in_chunk == CHUNK {
+            if self.in_chunk == self.chunk {
                 self.crcs.push(self.current);
                 self.current = 0;
                 self.in_chunk = 0;
@@ -86,7 +105,7 @@ impl ChunkSummer {
             self.crcs.push(self.current);
         }
         ChunkSums {
-            chunk: CHUNK,
+            chunk: self.chunk,
             len: self.len,
             crcs: self.crcs,
         }

@@ -11,6 +11,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("config", 0),
     ("checksum", 0),
     ("integrity", 0),
+    ("cipher", 0),
     ("xml", 0),
     ("cors", 0),
     ("credentials", 0),

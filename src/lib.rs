@@ -13,6 +13,7 @@ pub mod auth;
 pub mod bench;
 pub mod blob;
 pub mod checksum;
+pub mod cipher;
 #[cfg(feature = "rocksdb")]
 pub mod cli;
 pub mod clock;

@@ -36,9 +36,18 @@ pub struct BlobRef {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub part: Option<u32>,
     pub blob: String,
-    /// Bytes the index says the blob holds.
+    /// Bytes the index says the blob holds (for an encrypted one, with its tags).
     #[serde(skip)]
     pub len: u64,
+}
+
+/// Stored bytes of `plain` bytes of an object, `encrypted` or not.
+fn stored(plain: u64, encrypted: bool) -> u64 {
+    if encrypted {
+        crate::cipher::stored_len(plain)
+    } else {
+        plain
+    }
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -122,6 +131,7 @@ fn references(meta: &dyn MetaStore, only: Option<&str>) -> Result<Vec<BlobRef>> 
             )?;
             for e in page.entries {
                 if let VersionEntry::Version { key, rec, .. } = e {
+                    let encrypted = rec.sse.is_some();
                     for seg in &rec.segments {
                         out.push(BlobRef {
                             bucket: bucket.name.clone(),
@@ -129,7 +139,7 @@ fn references(meta: &dyn MetaStore, only: Option<&str>) -> Result<Vec<BlobRef>> 
                             upload_id: None,
                             part: None,
                             blob: seg.blob.clone(),
-                            len: seg.len,
+                            len: stored(seg.len, encrypted),
                         });
                     }
                 }
@@ -161,7 +171,7 @@ fn references(meta: &dyn MetaStore, only: Option<&str>) -> Result<Vec<BlobRef>> 
                         upload_id: Some(up.upload_id.clone()),
                         part: Some(p.part_number),
                         blob: p.blob,
-                        len: p.size,
+                        len: stored(p.size, up.sse.is_some()),
                     });
                 }
             }
@@ -242,7 +252,10 @@ async fn check_blob(
             return Err((gone, e.to_string()));
         }
     };
-    let mut summer = ChunkSummer::default();
+    let mut summer = match &sums {
+        Some(s) => ChunkSummer::with_chunk(s.chunk),
+        None => ChunkSummer::default(),
+    };
     let mut got = 0u64;
     while let Some(data) = stream
         .try_next()

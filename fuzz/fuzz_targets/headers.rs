@@ -48,6 +48,7 @@ fuzz_target!(|data: &[u8]| {
         legal_hold: None,
         owner: None,
         acl: None,
+        sse: None,
     };
     let _ = read_condition(&h, "", &rec);
     let _ = read_condition(&h, "x-amz-copy-source-", &rec);

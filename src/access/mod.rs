@@ -5,6 +5,7 @@ pub mod acl;
 pub mod admin;
 pub mod jwt;
 pub mod keyring;
+pub mod kms;
 pub mod policy;
 pub mod ratelimit;
 pub mod seal;
@@ -133,6 +134,7 @@ mod tests {
             public_access_block: None,
             policy: None,
             logging: None,
+            encryption: None,
         }
     }
 

@@ -18,11 +18,12 @@ const MASTER_FILE: &str = "master.key";
 const PREFIX: &str = "v1.";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+#[derive(Clone)]
 pub struct Sealer {
     cipher: ChaCha20Poly1305,
 }
 
-fn parse_key(text: &str) -> Option<[u8; 32]> {
+pub(crate) fn parse_key(text: &str) -> Option<[u8; 32]> {
     let text = text.trim();
     let bytes = if text.len() == 64 {
         hex::decode(text).ok()?

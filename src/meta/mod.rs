@@ -15,6 +15,7 @@ mod rocks_access;
 mod rocks_uploads;
 #[cfg(feature = "rocksdb")]
 mod rocks_versions;
+pub mod sse;
 pub mod versions;
 
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,9 @@ pub struct BucketRecord {
     /// Server access logging into another bucket; `None` when off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<acl::LoggingConfig>,
+    /// Default encryption of new objects; `None`: objects are stored as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<sse::BucketEncryption>,
 }
 
 /// Tags in the order they were given: `(key, value)`.
@@ -226,6 +230,9 @@ pub struct ObjectRecord {
     /// The version's ACL; `None` is `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<acl::Acl>,
+    /// How the version's bytes are encrypted at rest; `None`: they are not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<sse::Encryption>,
 }
 
 impl ObjectRecord {
@@ -249,6 +256,7 @@ impl ObjectRecord {
             legal_hold: None,
             owner: None,
             acl: None,
+            sse: None,
         }
     }
 
@@ -544,6 +552,9 @@ pub struct UploadRecord {
     /// owner may go on with it. `None`: the bucket's owner (or one of its keys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiator: Option<String>,
+    /// How the parts are encrypted, and so the completed object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<sse::Encryption>,
 }
 
 /// One uploaded part; its bytes are one blob.
@@ -697,6 +708,13 @@ pub trait AccessStore {
     /// The record under `key` if it has not expired at `now_ms`.
     fn get_idempotency(&self, key: &[u8], now_ms: i64) -> Result<Option<IdempotencyRecord>>;
     fn put_idempotency(&self, key: &[u8], rec: &IdempotencyRecord) -> Result<()>;
+    /// Stores a key of the key ring; `false` (and nothing stored) if its id is taken.
+    fn insert_kms_key(&self, rec: &sse::KmsKeyRecord) -> Result<bool>;
+    /// Replaces a key of the key ring (its state); `false` if there is none.
+    fn update_kms_key(&self, rec: &sse::KmsKeyRecord) -> Result<bool>;
+    fn get_kms_key(&self, id: &str) -> Result<Option<sse::KmsKeyRecord>>;
+    /// Every key of the key ring, in id order.
+    fn list_kms_keys(&self) -> Result<Vec<sse::KmsKeyRecord>>;
 }
 
 /// The index operations the store needs. Each mutating call is one atomic commit.
@@ -842,6 +860,7 @@ pub(crate) mod fixtures {
             public_access_block: None,
             policy: None,
             logging: None,
+            encryption: None,
         }
     }
 
@@ -873,6 +892,7 @@ pub(crate) mod fixtures {
             legal_hold: None,
             owner: None,
             acl: None,
+            sse: None,
         }
     }
 

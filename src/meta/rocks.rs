@@ -33,6 +33,7 @@ pub(super) const CF_IDEMPOTENCY: &str = "idempotency";
 pub(super) const CF_BLOB_SUMS: &str = "blob_sums";
 pub(super) const CF_VERSIONS: &str = "versions";
 const CF_INLINE: &str = "inline";
+pub(super) const CF_KMS_KEYS: &str = "kms_keys";
 const STRIPES: usize = 256;
 
 pub struct RocksMeta {
@@ -140,6 +141,7 @@ impl RocksMeta {
             ColumnFamilyDescriptor::new(CF_BLOB_SUMS, opts.clone()),
             ColumnFamilyDescriptor::new(CF_VERSIONS, opts.clone()),
             ColumnFamilyDescriptor::new(CF_INLINE, inline_opts),
+            ColumnFamilyDescriptor::new(CF_KMS_KEYS, opts.clone()),
         ];
         (opts, cfs)
     }

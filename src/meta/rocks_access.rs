@@ -3,7 +3,8 @@
 use rocksdb::{compaction_filter::Decision, Options, WriteBatch};
 
 use super::codec::{decode, encode};
-use super::rocks::{RocksMeta, CF_IDEMPOTENCY, CF_KEYS};
+use super::rocks::{RocksMeta, CF_IDEMPOTENCY, CF_KEYS, CF_KMS_KEYS};
+use super::sse::KmsKeyRecord;
 use super::{AccessStore, BucketId, IdempotencyRecord, KeyRecord, KeyScope};
 use crate::clock::now_ms;
 use crate::error::Result;
@@ -89,6 +90,50 @@ impl AccessStore for RocksMeta {
         Ok(true)
     }
 
+    fn insert_kms_key(&self, rec: &KmsKeyRecord) -> Result<bool> {
+        let cf = self.cf(CF_KMS_KEYS)?;
+        if self.db.get_pinned_cf(cf, rec.id.as_bytes())?.is_some() {
+            return Ok(false);
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(cf, rec.id.as_bytes(), encode(rec)?);
+        self.write(batch)?;
+        Ok(true)
+    }
+
+    fn update_kms_key(&self, rec: &KmsKeyRecord) -> Result<bool> {
+        let cf = self.cf(CF_KMS_KEYS)?;
+        if self.db.get_pinned_cf(cf, rec.id.as_bytes())?.is_none() {
+            return Ok(false);
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(cf, rec.id.as_bytes(), encode(rec)?);
+        self.write(batch)?;
+        Ok(true)
+    }
+
+    fn get_kms_key(&self, id: &str) -> Result<Option<KmsKeyRecord>> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_KMS_KEYS)?, id.as_bytes())?
+        {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn list_kms_keys(&self) -> Result<Vec<KmsKeyRecord>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_KMS_KEYS)?, rocksdb::IteratorMode::Start)
+        {
+            let (_, v) = item?;
+            out.push(decode(&v)?);
+        }
+        Ok(out)
+    }
+
     fn get_idempotency(&self, key: &[u8], now: i64) -> Result<Option<IdempotencyRecord>> {
         let Some(v) = self.db.get_pinned_cf(self.cf(CF_IDEMPOTENCY)?, key)? else {
             return Ok(None);
@@ -145,6 +190,7 @@ mod tests {
             public_access_block: None,
             policy: None,
             logging: None,
+            encryption: None,
         };
         m.insert_bucket(&b).unwrap();
         let bucket_key = key(

@@ -288,6 +288,7 @@ mod tests {
             public_access_block: None,
             policy: None,
             logging: None,
+            encryption: None,
         };
         m.insert_bucket(&b).unwrap();
         (dir, m, b)
@@ -309,6 +310,7 @@ mod tests {
             owner: None,
             acl: None,
             initiator: None,
+            sse: None,
         }
     }
 
@@ -370,6 +372,7 @@ mod tests {
             legal_hold: None,
             owner: None,
             acl: None,
+            sse: None,
         };
         let used = [(1, "p1".to_string())];
         // A part replaced since the caller validated it is refused.

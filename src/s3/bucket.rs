@@ -342,6 +342,7 @@ mod tests {
             public_access_block: None,
             policy: None,
             logging: None,
+            encryption: None,
         }
     }
 

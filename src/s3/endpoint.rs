@@ -67,6 +67,9 @@ pub enum S3Op {
     GetBucketPolicyStatus,
     GetBucketLogging,
     PutBucketLogging,
+    GetBucketEncryption,
+    PutBucketEncryption,
+    DeleteBucketEncryption,
 }
 
 /// What an access control list must grant a caller who is not the owner for an operation
@@ -141,7 +144,10 @@ impl S3Op {
             | DeleteBucketPolicy
             | GetBucketPolicyStatus
             | GetBucketLogging
-            | PutBucketLogging => Permission::Owner,
+            | PutBucketLogging
+            | GetBucketEncryption
+            | PutBucketEncryption
+            | DeleteBucketEncryption => Permission::Owner,
         }
     }
 
@@ -233,6 +239,9 @@ impl S3Op {
             GetBucketPolicyStatus => "GetBucketPolicyStatus",
             GetBucketLogging => "GetBucketLogging",
             PutBucketLogging => "PutBucketLogging",
+            GetBucketEncryption => "GetBucketEncryption",
+            PutBucketEncryption => "PutBucketEncryption",
+            DeleteBucketEncryption => "DeleteBucketEncryption",
         }
     }
 }
@@ -303,6 +312,7 @@ pub fn parse(
                     | "policy"
                     | "policyStatus"
                     | "logging"
+                    | "encryption"
             )
     });
     let not_impl = |what: &str| {
@@ -349,12 +359,16 @@ pub fn parse(
             Method::GET if q.has("policyStatus") => S3Op::GetBucketPolicyStatus,
             Method::GET if q.has("logging") => S3Op::GetBucketLogging,
             Method::PUT if q.has("logging") => S3Op::PutBucketLogging,
+            Method::GET if q.has("encryption") => S3Op::GetBucketEncryption,
+            Method::PUT if q.has("encryption") => S3Op::PutBucketEncryption,
+            Method::DELETE if q.has("encryption") => S3Op::DeleteBucketEncryption,
             _ if q.has("acl")
                 || q.has("ownershipControls")
                 || q.has("publicAccessBlock")
                 || q.has("policy")
                 || q.has("policyStatus")
-                || q.has("logging") =>
+                || q.has("logging")
+                || q.has("encryption") =>
             {
                 return Err(S3Error::code(S3Code::MethodNotAllowed))
             }
@@ -383,7 +397,8 @@ pub fn parse(
                 || q.has("publicAccessBlock")
                 || q.has("policy")
                 || q.has("policyStatus")
-                || q.has("logging") =>
+                || q.has("logging")
+                || q.has("encryption") =>
         {
             return Err(not_impl("This sub-resource of an object"))
         }

@@ -7,14 +7,24 @@ use http::StatusCode;
 use crate::error::Error;
 use crate::xml::XmlWriter;
 
+/// A code's name: the variant's, unless it is spelt otherwise (`KMS.NotFoundException`).
+macro_rules! code_name {
+    ($default:expr) => {
+        $default
+    };
+    ($default:expr, $name:literal) => {
+        $name
+    };
+}
+
 macro_rules! s3_codes {
-    ($($code:ident => $status:ident, $msg:literal;)*) => {
+    ($($code:ident $(as $name:literal)? => $status:ident, $msg:literal;)*) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum S3Code { $($code),* }
 
         impl S3Code {
             pub fn as_str(self) -> &'static str {
-                match self { $(S3Code::$code => stringify!($code)),* }
+                match self { $(S3Code::$code => code_name!(stringify!($code) $(, $name)?)),* }
             }
             pub fn status(self) -> StatusCode {
                 match self { $(S3Code::$code => StatusCode::$status),* }
@@ -61,6 +71,8 @@ s3_codes! {
     InvalidTag => BAD_REQUEST, "The tag provided was not a valid tag.";
     InvalidURI => BAD_REQUEST, "Couldn't parse the specified URI.";
     KeyTooLongError => BAD_REQUEST, "Your key is too long";
+    KmsDisabled as "KMS.DisabledException" => BAD_REQUEST, "The KMS key is disabled.";
+    KmsNotFound as "KMS.NotFoundException" => BAD_REQUEST, "The KMS key does not exist.";
     MalformedPolicy => BAD_REQUEST, "Policies must be valid JSON and the first byte must be '{'";
     MalformedACLError => BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema.";
     MaxPostPreDataLengthExceededError => BAD_REQUEST, "Your POST request fields preceding the upload file were too large.";
@@ -90,6 +102,7 @@ s3_codes! {
     RequestHeaderSectionTooLarge => BAD_REQUEST, "Your request header section exceeds the maximum allowed size.";
     RequestTimeout => BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period.";
     RequestTimeTooSkewed => FORBIDDEN, "The difference between the request time and the server's time is too large.";
+    ServerSideEncryptionConfigurationNotFoundError => NOT_FOUND, "The server side encryption configuration was not found";
     SignatureDoesNotMatch => FORBIDDEN, "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
     SlowDown => SERVICE_UNAVAILABLE, "Please reduce your request rate.";
     XAmzContentSHA256Mismatch => BAD_REQUEST, "The provided 'x-amz-content-sha256' header does not match what was computed.";
@@ -178,6 +191,16 @@ impl From<Error> for S3Error {
                     "The {} you specified did not match the calculated checksum.",
                     alg.as_str()
                 ),
+            ),
+            Error::KmsKeyNotFound(id) => {
+                S3Error::new(C::KmsNotFound, format!("Key '{id}' does not exist"))
+            }
+            Error::KmsKeyDisabled(id) => {
+                S3Error::new(C::KmsDisabled, format!("The KMS key '{id}' is disabled."))
+            }
+            Error::WrongCustomerKey => S3Error::new(
+                C::AccessDenied,
+                "The provided customer key does not match the key the object was encrypted with.",
             ),
             Error::Md5Mismatch => S3Error::new(
                 C::BadDigest,

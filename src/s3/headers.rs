@@ -199,6 +199,7 @@ pub fn written_meta(
         legal_hold,
         owner,
         acl,
+        sse: None,
     })
 }
 

@@ -341,6 +341,7 @@ mod tests {
             public_access_block: None,
             policy: None,
             logging: None,
+            encryption: None,
         }
     }
 

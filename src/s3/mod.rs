@@ -18,6 +18,7 @@ pub mod object;
 pub mod policy;
 pub mod post;
 pub mod post_policy;
+pub mod sse;
 pub mod tagging;
 
 use std::sync::Arc;
@@ -390,6 +391,9 @@ async fn dispatch(ctx: Ctx, op: S3Op, body: &mut RequestBody) -> S3Result<Respon
         GetBucketPolicyStatus => policy::get_bucket_policy_status(&ctx).await,
         GetBucketLogging => logging::get_bucket_logging(&ctx).await,
         PutBucketLogging => logging::put_bucket_logging(&ctx, body).await,
+        GetBucketEncryption => sse::get_bucket_encryption(&ctx).await,
+        PutBucketEncryption => sse::put_bucket_encryption(&ctx, body).await,
+        DeleteBucketEncryption => sse::delete_bucket_encryption(&ctx).await,
     }
 }
 

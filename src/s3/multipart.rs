@@ -56,7 +56,9 @@ fn set(r: &mut Response, name: &'static str, value: &str) {
 pub async fn create(ctx: &Ctx) -> S3Result<Response> {
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
-    let written = written_meta(&ctx.parts.headers, &bucket, &ctx.caller.principal)?;
+    let mut written = written_meta(&ctx.parts.headers, &bucket, &ctx.caller.principal)?;
+    let sealing = super::sse::for_write(ctx, &bucket).await?;
+    written.sse = sealing.sse;
     let principal = &ctx.caller.principal;
     let initiator =
         (!principal.may(&bucket, Permission::Read)).then(|| principal.account().to_owned());
@@ -109,6 +111,12 @@ pub async fn create(ctx: &Ctx) -> S3Result<Response> {
         .elem("Key", key)
         .elem("UploadId", &rec.upload_id);
     let mut r = xml_ok(w.finish());
+    super::sse::response_headers(
+        r.headers_mut(),
+        &ctx.state.cfg.region,
+        rec.sse.as_ref(),
+        sealing.key.as_ref(),
+    );
     if let Some(a) = algorithm {
         set(&mut r, "x-amz-checksum-algorithm", a.as_str());
         set(
@@ -186,7 +194,10 @@ pub async fn upload_part(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response
     let store_as = upload
         .checksum_algorithm
         .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
-    let (staged, digests) = receive_body(ctx, body, Some(store_as), true).await?;
+    // Parts are encrypted with the upload's key (an SSE-C upload's parts each bring it).
+    let data_key = super::sse::for_read(ctx, upload.sse.as_ref(), super::sse::CUSTOMER).await?;
+    let (staged, digests) =
+        receive_body(ctx, body, Some(store_as), true, data_key.as_ref()).await?;
     if digests.len > MAX_PART_SIZE {
         return Err(S3Error::code(S3Code::EntityTooLarge));
     }
@@ -206,6 +217,12 @@ pub async fn upload_part(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response
         .await?;
     let mut r = status_only(StatusCode::OK);
     set(&mut r, "etag", &quote_etag(&part.etag));
+    super::sse::response_headers(
+        r.headers_mut(),
+        &ctx.state.cfg.region,
+        upload.sse.as_ref(),
+        data_key.as_ref(),
+    );
     // The client's own algorithm is what it expects back; the upload's is what S3 keeps.
     for c in [&part.checksum, &part.client_checksum]
         .into_iter()
@@ -250,8 +267,16 @@ pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
     let algorithm = upload
         .checksum_algorithm
         .unwrap_or(ChecksumAlgorithm::Crc64Nvme);
+    let src_data_key =
+        super::sse::for_read(ctx, src.sse.as_ref(), super::sse::COPY_SOURCE_CUSTOMER).await?;
+    let data_key = super::sse::for_read(ctx, upload.sse.as_ref(), super::sse::CUSTOMER).await?;
+    let keys = crate::store::CopyKeys {
+        src: src_data_key.as_ref(),
+        dest: data_key.as_ref(),
+        part: true,
+    };
     let (staged, digests) = store
-        .copy_to_staged(&what, &src, range, Some(algorithm), true)
+        .copy_to_staged(&what, &src, range, Some(algorithm), keys)
         .await?;
     let part = store
         .commit_part(
@@ -271,7 +296,14 @@ pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
     if let (Some(c), Some(_)) = (&part.checksum, upload.checksum_algorithm) {
         w.elem(checksum_element(c.algorithm), &c.value);
     }
-    Ok(xml_ok(w.finish()))
+    let mut r = xml_ok(w.finish());
+    super::sse::response_headers(
+        r.headers_mut(),
+        &ctx.state.cfg.region,
+        upload.sse.as_ref(),
+        data_key.as_ref(),
+    );
+    Ok(r)
 }
 
 pub async fn complete(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response> {
@@ -379,6 +411,12 @@ fn complete_result(
     }
     let mut r = xml_ok(w.finish());
     super::object::version_header(r.headers_mut(), b, rec);
+    super::sse::response_headers(
+        r.headers_mut(),
+        &ctx.state.cfg.region,
+        rec.sse.as_ref(),
+        None,
+    );
     super::lifecycle::expiration_header(r.headers_mut(), ctx, b, key, rec);
     r
 }

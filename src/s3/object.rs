@@ -153,6 +153,7 @@ pub async fn receive_body(
     body: &mut RequestBody,
     store_as: Option<ChecksumAlgorithm>,
     part: bool,
+    key: Option<&crate::cipher::DataKey>,
 ) -> S3Result<(StagedBlob, ObjectDigests)> {
     let h = &ctx.parts.headers;
     let md5 = content_md5(h)?;
@@ -161,8 +162,8 @@ pub async fn receive_body(
     let declared = declared_length(ctx, payload.is_chunked())?;
 
     let mut staged = match part {
-        true => ctx.state.store.stage_blob(Some(declared)).await?,
-        false => ctx.state.store.stage_object(declared).await?,
+        true => ctx.state.store.stage_blob(Some(declared), key).await?,
+        false => ctx.state.store.stage_object(declared, key).await?,
     };
     let sent = checksum.as_ref().map(|c| c.algorithm);
     let mut hasher = BodyHasher::new(sent, store_as, declared);
@@ -195,9 +196,11 @@ pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response>
     let bucket = resolve(ctx).await?;
     let key = ctx.key()?;
     let h = &ctx.parts.headers;
-    let written = written_meta(h, &bucket, &ctx.caller.principal)?;
+    let mut written = written_meta(h, &bucket, &ctx.caller.principal)?;
     let cond = write_condition(h)?;
-    let (staged, digests) = receive_body(ctx, body, None, false).await?;
+    let sealing = super::sse::for_write(ctx, &bucket).await?;
+    written.sse = sealing.sse;
+    let (staged, digests) = receive_body(ctx, body, None, false, sealing.key.as_ref()).await?;
     let rec = ctx
         .state
         .store
@@ -206,6 +209,12 @@ pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response>
 
     let mut r = status_only(StatusCode::OK);
     set(r.headers_mut(), "etag", &quote_etag(&rec.etag));
+    super::sse::response_headers(
+        r.headers_mut(),
+        &ctx.state.cfg.region,
+        rec.sse.as_ref(),
+        sealing.key.as_ref(),
+    );
     checksum_headers(r.headers_mut(), &rec);
     version_header(r.headers_mut(), &bucket, &rec);
     expiration_header(r.headers_mut(), ctx, &bucket, key, &rec);
@@ -284,6 +293,7 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     let store = &ctx.state.store;
     let version = version_param(ctx)?;
     let h = &ctx.parts.headers;
+    let data_key = super::sse::for_read(ctx, rec.sse.as_ref(), super::sse::CUSTOMER).await?;
     match read_condition(h, "", &rec) {
         ReadCondition::Proceed => {}
         ReadCondition::Failed => return Err(S3Error::code(S3Code::PreconditionFailed)),
@@ -306,6 +316,12 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     let hm = r.headers_mut();
     object_headers(hm, &rec);
     version_header(hm, &bucket, &rec);
+    super::sse::response_headers(
+        hm,
+        &ctx.state.cfg.region,
+        rec.sse.as_ref(),
+        data_key.as_ref(),
+    );
     // Readers through an ACL see the object, not its tags, lock or the bucket's lifecycle
     // (on S3 those take rights of their own).
     let bucket_reader = ctx.caller.principal.may(&bucket, Permission::Read);
@@ -364,7 +380,7 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     );
     if !head && served.end > served.start {
         let what = format!("{}/{}", bucket.name, key);
-        let mut data = store.read_object(&what, &rec, served);
+        let mut data = store.read_object(&what, &rec, served, data_key.as_ref());
         // The first piece is read before the headers go out: a missing, short or corrupt
         // start of the object is a clean 500, not a 200 that breaks off.
         let first = data.try_next().await?;
@@ -674,7 +690,13 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
         })?),
         None => None,
     };
-    if src_bucket.id == dest_bucket.id && src_key == dest_key && !replace && algorithm.is_none() {
+    let requested_sse = super::sse::requested(h, &ctx.state.cfg)?;
+    if src_bucket.id == dest_bucket.id
+        && src_key == dest_key
+        && !replace
+        && algorithm.is_none()
+        && requested_sse.is_none()
+    {
         return Err(S3Error::new(
             S3Code::InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -721,9 +743,19 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     // The copy is a new object: its owner and ACL come from this request, not the source.
     let (owner, acl) = super::acl::for_write(h, &dest_bucket, &ctx.caller.principal)?;
 
+    // The copy is encrypted as this request (or the destination's default) says, whatever
+    // the source's encryption.
+    let src_key_data =
+        super::sse::for_read(ctx, src.sse.as_ref(), super::sse::COPY_SOURCE_CUSTOMER).await?;
+    let sealing = super::sse::seal_with(&ctx.state.kms, &dest_bucket, requested_sse).await?;
     let what = format!("{}/{}", src_bucket.name, src_key);
+    let keys = crate::store::CopyKeys {
+        src: src_key_data.as_ref(),
+        dest: sealing.key.as_ref(),
+        part: false,
+    };
     let (staged, digests) = store
-        .copy_to_staged(&what, &src, 0..src.size, algorithm, false)
+        .copy_to_staged(&what, &src, 0..src.size, algorithm, keys)
         .await?;
     let written = ObjectMeta {
         headers,
@@ -733,6 +765,7 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
         legal_hold,
         owner,
         acl,
+        sse: sealing.sse,
     };
     let rec = store
         .commit_object(&dest_bucket, dest_key, staged, &digests, written, cond)
@@ -747,6 +780,12 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     }
     let mut r = xml_ok(w.finish());
     version_header(r.headers_mut(), &dest_bucket, &rec);
+    super::sse::response_headers(
+        r.headers_mut(),
+        &ctx.state.cfg.region,
+        rec.sse.as_ref(),
+        sealing.key.as_ref(),
+    );
     expiration_header(r.headers_mut(), ctx, &dest_bucket, dest_key, &rec);
     if !src_bucket.versioning.is_unversioned() || src.version_id.is_some() {
         set(

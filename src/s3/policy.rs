@@ -83,6 +83,8 @@ pub fn action(op: S3Op, versioned: bool) -> &'static str {
         GetBucketPolicyStatus => "s3:GetBucketPolicyStatus",
         GetBucketLogging => "s3:GetBucketLogging",
         PutBucketLogging => "s3:PutBucketLogging",
+        GetBucketEncryption => "s3:GetEncryptionConfiguration",
+        PutBucketEncryption | DeleteBucketEncryption => "s3:PutEncryptionConfiguration",
     }
 }
 

@@ -40,7 +40,6 @@ fn unsupported_field(name: &str) -> bool {
         "tagging" | "content-md5" | "x-amz-website-redirect-location"
     ) || name.starts_with("x-amz-checksum-")
         || name.starts_with("x-amz-grant-")
-        || name.starts_with("x-amz-server-side-encryption")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -303,7 +302,10 @@ pub async fn post_object(
         {
             return Err(S3Error::code(S3Code::AccessDenied));
         }
-        let written = written_meta(&fields, &bucket, &caller.principal)?;
+        let mut written = written_meta(&fields, &bucket, &caller.principal)?;
+        let requested = super::sse::requested(&fields, &state.cfg)?;
+        let sealing = super::sse::seal_with(&state.kms, &bucket, requested).await?;
+        written.sse = sealing.sse;
 
         // The file: held in memory while it may still be small enough for the index.
         let (min, max) = length_range.unwrap_or((0, MAX_PUT_SIZE));
@@ -332,9 +334,15 @@ pub async fn post_object(
         }
         let hint = content_length(parts).unwrap_or(head_len as u64);
         let mut staged = if ended {
-            state.store.stage_object(head_len as u64).await?
+            state
+                .store
+                .stage_object(head_len as u64, sealing.key.as_ref())
+                .await?
         } else {
-            state.store.stage_blob(Some(hint)).await?
+            state
+                .store
+                .stage_blob(Some(hint), sealing.key.as_ref())
+                .await?
         };
         let mut hasher = BodyHasher::new(None, None, if ended { head_len as u64 } else { hint });
         let mut len = 0u64;

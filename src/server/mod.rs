@@ -110,6 +110,11 @@ async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
     let root = RootCredentials::load_or_create(&cfg)?;
     let sealer = Sealer::load_or_create(&cfg, store.meta().as_ref())?;
     let jwt = JwtVerifier::load(&cfg.jwt).map_err(ServerError::Jwt)?;
+    let kms = Arc::new(crate::access::kms::Kms::new(
+        &cfg.encryption,
+        store.meta(),
+        sealer.clone(),
+    )?);
     let keys = Arc::new(KeyRing::new(root, store.meta(), sealer));
     let scrub = Arc::new(crate::scrub::ScrubStatus::default());
     crate::scrub::start(
@@ -126,11 +131,13 @@ async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
         cfg.lifecycle,
         lifecycle.clone(),
     );
-    let access_log = crate::accesslog::AccessLog::start(store.clone(), cfg.access_log).await?;
+    let access_log =
+        crate::accesslog::AccessLog::start(store.clone(), kms.clone(), cfg.access_log).await?;
     let l = cfg.limits;
     Ok(Arc::new(AppState {
         store,
         keys,
+        kms,
         jwt,
         api_limit: RateLimiter::new(l.api_requests_per_second, l.api_burst),
         s3_limit: RateLimiter::new(l.s3_requests_per_second, l.s3_burst),

@@ -22,6 +22,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::blob::{BlobStore, BlobWriter, Written};
 use crate::checksum::{BodyHasher, ChecksumAlgorithm, ObjectDigests};
+use crate::cipher::{DataKey, Decryptor, Encryptor};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::integrity::{ChunkSummer, Verifier};
@@ -191,6 +192,7 @@ impl Store {
             public_access_block: Some(access.public_access_block),
             policy: None,
             logging: None,
+            encryption: None,
         };
         let r = rec.clone();
         match self.blocking(move |m| m.insert_bucket(&r)).await? {
@@ -376,28 +378,44 @@ impl Store {
 
     /// Starts a new blob of `size_hint` bytes when announced; write to it, then hand it to
     /// `commit_object`.
-    pub async fn stage_blob(&self, size_hint: Option<u64>) -> Result<StagedBlob> {
+    /// Its bytes are encrypted under `key` when there is one (see [`crate::cipher`]).
+    pub async fn stage_blob(
+        &self,
+        size_hint: Option<u64>,
+        key: Option<&DataKey>,
+    ) -> Result<StagedBlob> {
         let id = BlobStore::new_id();
         let i = id.clone();
         self.blocking(move |m| m.stage_blob(&i)).await?;
+        let encryptor = encryptor(key, &id)?;
+        let (stored_hint, sums) = match &encryptor {
+            Some(_) => (
+                size_hint.map(crate::cipher::stored_len),
+                ChunkSummer::with_chunk(crate::cipher::STORED_CHUNK),
+            ),
+            None => (size_hint, ChunkSummer::default()),
+        };
         Ok(StagedBlob {
-            writer: Some(self.blobs.writer(&id, size_hint)),
+            writer: Some(self.blobs.writer(&id, stored_hint)),
             id,
             len: 0,
-            sums: Some(ChunkSummer::default()),
+            sums: Some(sums),
             store: Some(self.clone()),
             inline: None,
+            encryptor,
         })
     }
 
     /// Starts the bytes of an object (not a part) of `len` bytes: kept in memory for the
     /// index when small enough (no staging, nothing to clean up), else a staged blob.
-    pub async fn stage_object(&self, len: u64) -> Result<StagedBlob> {
+    pub async fn stage_object(&self, len: u64, key: Option<&DataKey>) -> Result<StagedBlob> {
         if len > self.inline_max && len > 0 {
-            return self.stage_blob(Some(len)).await;
+            return self.stage_blob(Some(len), key).await;
         }
+        let id = crate::meta::inline::new_id();
         Ok(StagedBlob {
-            id: crate::meta::inline::new_id(),
+            encryptor: encryptor(key, &id)?,
+            id,
             writer: None,
             len: 0,
             sums: None,
@@ -415,15 +433,17 @@ impl Store {
         src: &ObjectRecord,
         range: std::ops::Range<u64>,
         algorithm: Option<ChecksumAlgorithm>,
-        part: bool,
+        keys: CopyKeys<'_>,
     ) -> Result<(StagedBlob, ObjectDigests)> {
-        let mut staged = if part {
-            self.stage_blob(Some(range.end - range.start)).await?
+        let mut staged = if keys.part {
+            self.stage_blob(Some(range.end - range.start), keys.dest)
+                .await?
         } else {
-            self.stage_object(range.end - range.start).await?
+            self.stage_object(range.end - range.start, keys.dest)
+                .await?
         };
         let mut hasher = BodyHasher::new(None, algorithm, range.end - range.start);
-        let mut data = self.read_object(what, src, range.clone());
+        let mut data = self.read_object(what, src, range.clone(), keys.src);
         while let Some(chunk) = data.try_next().await? {
             hasher.update(&chunk).await?;
             staged.write(chunk).await?;
@@ -468,6 +488,7 @@ impl Store {
             legal_hold: written.legal_hold,
             owner: written.owner,
             acl: written.acl,
+            sse: written.sse,
         };
         let (this, b, k) = (self.clone(), bucket.clone(), key.to_owned());
         // A task of its own: if the request is dropped mid-commit (client gone, shutdown),
@@ -711,12 +732,24 @@ impl Store {
     /// chunk checksums written with its blob: bad bytes end the stream with an error instead
     /// of being passed on. `what` names the object in logs. The blobs are leased until the
     /// stream is dropped.
+    ///
+    /// An encrypted object is read with its data `key`, decrypted chunk by chunk.
     pub fn read_object(
         &self,
         what: &str,
         rec: &ObjectRecord,
         range: std::ops::Range<u64>,
+        key: Option<&DataKey>,
     ) -> BoxStream<'static, Result<Bytes>> {
+        if rec.sse.is_some() != key.is_some() {
+            let e = Error::Internal(format!(
+                "{what}: a read of an object {} encrypted {} a key",
+                if rec.sse.is_some() { "" } else { "not" },
+                if key.is_some() { "with" } else { "without" }
+            ));
+            return futures::stream::once(async move { Err(e) }).boxed();
+        }
+        let key = key.cloned();
         let mut pieces = Vec::new();
         let mut offset = 0u64;
         for seg in &rec.segments {
@@ -736,8 +769,8 @@ impl Store {
         let what: Arc<str> = what.into();
         futures::stream::iter(pieces)
             .then(move |(id, len, r)| {
-                let (this, what) = (this.clone(), what.clone());
-                async move { this.read_blob(what, id, len, r).await }
+                let (this, what, key) = (this.clone(), what.clone(), key.clone());
+                async move { this.read_blob(what, id, len, r, key).await }
             })
             .try_flatten()
             .map(move |item| {
@@ -754,6 +787,7 @@ impl Store {
         id: String,
         len: u64,
         want: std::ops::Range<u64>,
+        key: Option<DataKey>,
     ) -> Result<BoxStream<'static, Result<Bytes>>> {
         let corrupt = {
             let (count, what, id) = (self.corrupt_reads.clone(), what.clone(), id.clone());
@@ -766,8 +800,25 @@ impl Store {
                 }
             }
         };
+        let decryptor = match &key {
+            Some(k) => Some(Decryptor::new(
+                k.blob_cipher(&id)
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+                want.clone(),
+                len,
+            )),
+            None => None,
+        };
+        // From here on, lengths and ranges are of the stored bytes.
+        let (len, want) = match &key {
+            Some(_) => (
+                crate::cipher::stored_len(len),
+                crate::cipher::stored_range(&want, len),
+            ),
+            None => (len, want),
+        };
         if crate::meta::inline::is_inline(&id) {
-            return self.read_inline(id, len, want, corrupt).await;
+            return self.read_inline(id, len, want, decryptor, corrupt).await;
         }
         let sums = self.point_read(|m| m.blob_sums(&id))?;
         if let Some(s) = sums.as_ref().filter(|s| s.len != len) {
@@ -799,6 +850,7 @@ impl Store {
             expected: want.end - want.start,
             seen: 0,
             verifier: sums.map(|s| Verifier::new(s, want)),
+            decryptor,
             ready: std::collections::VecDeque::new(),
             corrupt: Box::new(corrupt),
             done: false,
@@ -812,6 +864,7 @@ impl Store {
         id: String,
         len: u64,
         want: std::ops::Range<u64>,
+        decryptor: Option<Decryptor>,
         corrupt: impl Fn(String) -> Error,
     ) -> Result<BoxStream<'static, Result<Bytes>>> {
         let Some(raw) = self.point_read(|m| m.get_inline(&id))? else {
@@ -820,7 +873,15 @@ impl Store {
         let at = crate::meta::inline::check_len(&raw, len).map_err(&corrupt)?;
         let data = Bytes::from(raw).slice(at..);
         let piece = data.slice(want.start as usize..want.end as usize);
-        Ok(futures::stream::once(async move { Ok(piece) }).boxed())
+        let pieces = match decryptor {
+            Some(mut d) => {
+                let out = d.feed(piece).map_err(|e| corrupt(e.to_string()))?;
+                d.finish().map_err(|e| corrupt(e.to_string()))?;
+                out
+            }
+            None => vec![piece],
+        };
+        Ok(futures::stream::iter(pieces.into_iter().map(Ok)).boxed())
     }
 
     /// Reads refused as corrupt since start-up.
@@ -935,9 +996,26 @@ struct CheckedRead {
     expected: u64,
     seen: u64,
     verifier: Option<Verifier>,
+    /// Set for an encrypted blob: opens the verified stored bytes.
+    decryptor: Option<Decryptor>,
     ready: std::collections::VecDeque<Bytes>,
     corrupt: Box<dyn Fn(String) -> Error + Send>,
     done: bool,
+}
+
+impl CheckedRead {
+    /// Queues bytes that passed their checksums, decrypted when the blob is encrypted.
+    fn pass(&mut self, data: Vec<Bytes>) -> std::result::Result<(), String> {
+        match self.decryptor.as_mut() {
+            Some(d) => {
+                for piece in data {
+                    self.ready.extend(d.feed(piece).map_err(|e| e.to_string())?);
+                }
+            }
+            None => self.ready.extend(data),
+        }
+        Ok(())
+    }
 }
 
 impl futures::Stream for CheckedRead {
@@ -958,23 +1036,26 @@ impl futures::Stream for CheckedRead {
             }
             let failure = match futures::ready!(this.inner.poll_next_unpin(cx)) {
                 Some(Ok(data)) => match this.verifier.as_mut() {
-                    Some(v) => match v.feed(data) {
-                        Ok(out) => {
-                            this.ready.extend(out);
-                            continue;
-                        }
-                        Err(m) => m.to_string(),
+                    Some(v) => match v.feed(data).map_err(|m| m.to_string()) {
+                        Ok(out) => match this.pass(out) {
+                            Ok(()) => continue,
+                            Err(detail) => detail,
+                        },
+                        Err(detail) => detail,
                     },
                     None => {
                         this.seen += data.len() as u64;
                         if this.seen <= this.expected {
-                            this.ready.push_back(data);
-                            continue;
+                            match this.pass(vec![data]) {
+                                Ok(()) => continue,
+                                Err(detail) => detail,
+                            }
+                        } else {
+                            format!(
+                                "the blob is longer than the {} bytes recorded",
+                                this.expected
+                            )
                         }
-                        format!(
-                            "the blob is longer than the {} bytes recorded",
-                            this.expected
-                        )
                     }
                 },
                 Some(Err(e)) => {
@@ -993,6 +1074,10 @@ impl futures::Stream for CheckedRead {
                             )
                         }),
                     };
+                    let short = short.or_else(|| {
+                        let d = this.decryptor.as_ref()?;
+                        d.finish().err().map(|e| e.to_string())
+                    });
                     match short {
                         Some(detail) => detail,
                         None => return Poll::Ready(None),
@@ -1083,6 +1168,27 @@ pub struct ObjectMeta {
     /// The writer, when it is not to be the bucket's owner (see `ObjectRecord::owner`).
     pub owner: Option<String>,
     pub acl: Option<crate::meta::acl::Acl>,
+    /// How the bytes are encrypted (their key is given to the staging call).
+    pub sse: Option<crate::meta::sse::Encryption>,
+}
+
+/// The keys of a copy: the source's (when it is encrypted), the copy's, and whether the copy
+/// is a part (always a blob) or an object.
+#[derive(Clone, Copy, Default)]
+pub struct CopyKeys<'a> {
+    pub src: Option<&'a DataKey>,
+    pub dest: Option<&'a DataKey>,
+    pub part: bool,
+}
+
+fn encryptor(key: Option<&DataKey>, blob: &str) -> Result<Option<Encryptor>> {
+    match key {
+        Some(k) => Ok(Some(Encryptor::new(
+            k.blob_cipher(blob)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        ))),
+        None => Ok(None),
+    }
 }
 
 /// A blob being written for a commit that has not happened yet. Dropping it without a commit
@@ -1096,12 +1202,14 @@ pub struct StagedBlob {
     store: Option<Store>,
     /// An object small enough for the index: its bytes so far, and the length announced.
     inline: Option<(Vec<Bytes>, u64)>,
+    /// Set when the bytes are encrypted on their way in.
+    encryptor: Option<Encryptor>,
 }
 
 impl StagedBlob {
     pub async fn write(&mut self, data: Bytes) -> Result<()> {
         self.len += data.len() as u64;
-        if let Some((held, announced)) = self.inline.as_mut() {
+        if let Some((_, announced)) = &self.inline {
             // Callers refuse bodies longer than announced before writing them; this keeps
             // memory bounded should one not.
             if self.len > *announced {
@@ -1110,6 +1218,22 @@ impl StagedBlob {
                     self.len
                 )));
             }
+        }
+        match self.encryptor.as_mut() {
+            Some(e) => {
+                let sealed = e.update(data).map_err(|e| Error::Internal(e.to_string()))?;
+                for piece in sealed {
+                    self.store_bytes(piece).await?;
+                }
+                Ok(())
+            }
+            None => self.store_bytes(data).await,
+        }
+    }
+
+    /// Hands bytes as they are stored (encrypted if they are) to the index or the blob.
+    async fn store_bytes(&mut self, data: Bytes) -> Result<()> {
+        if let Some((held, _)) = self.inline.as_mut() {
             held.push(data);
             return Ok(());
         }
@@ -1144,6 +1268,11 @@ impl StagedBlob {
     /// Makes the blob visible (and durable) ahead of its commit, and records its chunk
     /// checksums (made durable by that commit).
     pub async fn finish_blob(&mut self) -> Result<()> {
+        if let Some(e) = self.encryptor.take() {
+            if let Some(last) = e.finish().map_err(|e| Error::Internal(e.to_string()))? {
+                self.store_bytes(last).await?;
+            }
+        }
         if self.inline.is_some() {
             return Ok(());
         }
@@ -1208,7 +1337,7 @@ pub(crate) mod testing {
         data: &[u8],
         meta: ObjectMeta,
     ) -> ObjectRecord {
-        let mut staged = s.stage_blob(None).await.unwrap();
+        let mut staged = s.stage_blob(None, None).await.unwrap();
         let mut hasher = ObjectHasher::new(None, Some(ChecksumAlgorithm::Crc32c));
         hasher.update(data);
         staged.write(Bytes::copy_from_slice(data)).await.unwrap();
@@ -1234,7 +1363,7 @@ mod tests {
 
     async fn read(s: &Store, rec: &ObjectRecord) -> Vec<u8> {
         let pieces: Vec<Bytes> = s
-            .read_object("t", rec, 0..rec.size)
+            .read_object("t", rec, 0..rec.size, None)
             .try_collect()
             .await
             .unwrap();
@@ -1272,7 +1401,7 @@ mod tests {
 
     /// Writes `data` as `key` the way PutObject does (kept in the index when small).
     async fn put_object(s: &Store, b: &BucketRecord, key: &str, data: &[u8]) -> ObjectRecord {
-        let mut staged = s.stage_object(data.len() as u64).await.unwrap();
+        let mut staged = s.stage_object(data.len() as u64, None).await.unwrap();
         let mut hasher = ObjectHasher::new(None, None);
         hasher.update(data);
         staged.write(Bytes::copy_from_slice(data)).await.unwrap();
@@ -1302,7 +1431,7 @@ mod tests {
         assert!(crate::meta::inline::is_inline(&id));
         assert_eq!(read(&s, &small).await, b"hello");
         let middle: Vec<Bytes> = s
-            .read_object("t", &small, 1..3)
+            .read_object("t", &small, 1..3, None)
             .try_collect()
             .await
             .unwrap();
@@ -1349,12 +1478,21 @@ mod tests {
             .unwrap();
         let src = put_object(&s, &b, "src", b"0123456789").await;
         let (copy, _) = s
-            .copy_to_staged("bkt/src", &src, 2..6, None, false)
+            .copy_to_staged("bkt/src", &src, 2..6, None, CopyKeys::default())
             .await
             .unwrap();
         assert!(crate::meta::inline::is_inline(copy.blob_id()));
         let (part, _) = s
-            .copy_to_staged("bkt/src", &src, 2..6, None, true)
+            .copy_to_staged(
+                "bkt/src",
+                &src,
+                2..6,
+                None,
+                CopyKeys {
+                    part: true,
+                    ..CopyKeys::default()
+                },
+            )
             .await
             .unwrap();
         assert!(!crate::meta::inline::is_inline(part.blob_id()));
@@ -1363,7 +1501,7 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_staged_blob_leaves_nothing_staged() {
         let (_d, s) = store().await;
-        let mut staged = s.stage_blob(None).await.unwrap();
+        let mut staged = s.stage_blob(None, None).await.unwrap();
         staged
             .write(Bytes::from_static(b"abandoned"))
             .await
@@ -1380,6 +1518,81 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn encrypted_objects_read_back_whole_and_ranged_only_with_their_key() {
+        let (_d, s) = store().await;
+        let s = s.with_inline_max(4096);
+        let b = s
+            .create_bucket("bkt", "alice", "in-mum", false)
+            .await
+            .unwrap();
+        let key = DataKey::random();
+        for len in [100usize, 4096, 3 * (1 << 20) + 5] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let mut staged = s.stage_object(len as u64, Some(&key)).await.unwrap();
+            let mut hasher = ObjectHasher::new(None, None);
+            hasher.update(&data);
+            for piece in data.chunks(100_000) {
+                staged.write(Bytes::copy_from_slice(piece)).await.unwrap();
+            }
+            let meta = ObjectMeta {
+                sse: Some(crate::meta::sse::Encryption {
+                    mode: crate::meta::sse::SseMode::S3,
+                    wrapped_key: Some("w".into()),
+                    kms_key: None,
+                    key_check: None,
+                    bucket_key: false,
+                }),
+                ..ObjectMeta::default()
+            };
+            let rec = s
+                .commit_object(
+                    &b,
+                    "k",
+                    staged,
+                    &hasher.finish(),
+                    meta,
+                    WriteCondition::Always,
+                )
+                .await
+                .unwrap();
+            let blob = &rec.segments[0].blob;
+            let stored = match s.meta().get_inline(blob).unwrap() {
+                Some(raw) => raw,
+                None => s
+                    .blobs()
+                    .read(blob, 0..crate::cipher::stored_len(len as u64))
+                    .await
+                    .unwrap()
+                    .try_collect::<Vec<Bytes>>()
+                    .await
+                    .unwrap()
+                    .concat(),
+            };
+            assert!(
+                !stored.windows(64).any(|w| w == &data[..64]),
+                "{len}: in clear"
+            );
+            let n = len as u64;
+            for want in [0..n, 1..n - 1, n / 2..n / 2 + 7, n - 3..n] {
+                let got: Vec<Bytes> = s
+                    .read_object("t", &rec, want.clone(), Some(&key))
+                    .try_collect()
+                    .await
+                    .unwrap();
+                assert_eq!(got.concat(), &data[want.start as usize..want.end as usize]);
+            }
+            let wrong: Result<Vec<Bytes>> = s
+                .read_object("t", &rec, 0..n, Some(&DataKey::random()))
+                .try_collect()
+                .await;
+            assert!(matches!(wrong, Err(Error::Corrupt { .. })), "{len}");
+            let keyless: Result<Vec<Bytes>> =
+                s.read_object("t", &rec, 0..n, None).try_collect().await;
+            assert!(keyless.is_err());
+        }
+    }
+
+    #[tokio::test]
     async fn a_copy_hashes_what_it_copies() {
         let (_d, s) = store().await;
         let b = s
@@ -1393,7 +1606,7 @@ mod tests {
                 &src,
                 2..6,
                 Some(ChecksumAlgorithm::Sha256),
-                false,
+                CopyKeys::default(),
             )
             .await
             .unwrap();

@@ -65,6 +65,7 @@ impl Store {
             owner: written.owner,
             acl: written.acl,
             initiator,
+            sse: written.sse,
         };
         let (b, r) = (bucket.clone(), rec.clone());
         self.blocking(move |m| m.create_upload(&b, &r)).await?;
@@ -332,6 +333,7 @@ fn manifest(
         legal_hold: upload.legal_hold,
         owner: upload.owner.clone(),
         acl: upload.acl.clone(),
+        sse: upload.sse.clone(),
     })
 }
 
@@ -457,6 +459,7 @@ mod tests {
             owner: None,
             acl: None,
             initiator: None,
+            sse: None,
         }
     }
 

@@ -26,6 +26,8 @@ pub struct AppState {
     pub cfg: Config,
     pub store: Store,
     pub keys: Arc<KeyRing>,
+    /// Data keys of encrypted objects and the SSE-KMS key ring.
+    pub kms: Arc<crate::access::kms::Kms>,
     /// Verifies bearer tokens; `None` when no JWT key is configured.
     pub jwt: Option<JwtVerifier>,
     pub api_limit: Option<RateLimiter>,

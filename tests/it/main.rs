@@ -35,6 +35,7 @@ mod s3_multipart_presign;
 mod s3_object;
 mod s3_object_lock;
 mod s3_presign;
+mod s3_sse;
 mod s3_versioning;
 mod secrets_at_rest;
 mod server;

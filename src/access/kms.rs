@@ -1,0 +1,446 @@
+//! Keys of encryption at rest: the data key of each encrypted object, wrapped by the master
+//! key (SSE-S3) or by a named key of the local key ring (SSE-KMS), or the customer's own
+//! (SSE-C), checked against what the object was written with.
+//!
+//! The key ring holds keys given in `[encryption] kms_keys` and keys made through the
+//! management API (32 random bytes, kept sealed by the master key in the index). Keys are
+//! server-wide, as the root account manages them; who may read an object is decided by its
+//! bucket's access rules, never by who may use a key.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::cipher::DataKey;
+use crate::config::EncryptionConfig;
+use crate::error::{Error, Result};
+use crate::meta::sse::{Encryption, KmsKeyRecord, SseMode};
+use crate::meta::{BucketRecord, MetaStore, RECORD_VERSION};
+
+use super::seal::Sealer;
+
+/// The key SSE-KMS uses when a request and its bucket name none (S3's `aws/s3`).
+pub const DEFAULT_KEY_ID: &str = "cnx-default";
+/// What a key id may be made of.
+const ID_MAX: usize = 64;
+
+/// What a write asks for, its key not yet made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SseRequest {
+    S3 {
+        bucket_key: bool,
+    },
+    /// A key id, or `None` for the default key.
+    Kms {
+        key: Option<String>,
+        bucket_key: bool,
+    },
+    Customer(DataKey),
+}
+
+pub struct Kms {
+    meta: Arc<dyn MetaStore>,
+    master: Sealer,
+    /// Keys from the config file.
+    configured: HashMap<String, DataKey>,
+    /// Keys from the index, unsealed on first use.
+    cache: RwLock<HashMap<String, Option<DataKey>>>,
+}
+
+/// Whether `id` may name a key: letters, digits, `-` and `_`, 1 to 64 of them.
+pub fn valid_key_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= ID_MAX
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The key id a reference names: the id itself, `alias/ID`, or an ARN
+/// `arn:aws:kms:REGION:ACCOUNT:key/ID` (or `…:alias/ID`).
+pub fn key_id_of(reference: &str) -> Option<&str> {
+    let r = reference.trim();
+    let tail = match r.strip_prefix("arn:") {
+        Some(arn) => {
+            let mut fields = arn.splitn(5, ':');
+            let (_partition, service) = (fields.next()?, fields.next()?);
+            let (_region, _account, resource) = (fields.next()?, fields.next()?, fields.next()?);
+            if service != "kms" {
+                return None;
+            }
+            resource
+        }
+        None => r,
+    };
+    let id = tail
+        .strip_prefix("key/")
+        .or_else(|| tail.strip_prefix("alias/"))
+        .unwrap_or(tail);
+    valid_key_id(id).then_some(id)
+}
+
+/// A key's ARN as responses show it.
+pub fn key_arn(region: &str, id: &str) -> String {
+    format!("arn:aws:kms:{region}:000000000000:key/{id}")
+}
+
+fn hex_key(key: &DataKey) -> String {
+    hex::encode(key.as_bytes())
+}
+
+fn unhex_key(text: &str) -> Option<DataKey> {
+    let mut k = [0u8; 32];
+    hex::decode_to_slice(text, &mut k).ok()?;
+    Some(DataKey::from_bytes(k))
+}
+
+/// `salt:mac` of an SSE-C key: tells a wrong key from the right one without keeping it.
+fn customer_check(key: &DataKey, salt: &[u8; 16]) -> String {
+    format!(
+        "{}:{}",
+        hex::encode(salt),
+        hex::encode(key.mac(&[b"cnx-sse-c-check/".as_slice(), salt].concat()))
+    )
+}
+
+impl Kms {
+    pub fn new(cfg: &EncryptionConfig, meta: Arc<dyn MetaStore>, master: Sealer) -> Result<Self> {
+        let mut configured = HashMap::new();
+        for (id, secret) in &cfg.kms_keys {
+            if !valid_key_id(id) {
+                return Err(Error::Internal(format!(
+                    "[encryption] kms_keys: `{id}` is not a key id (letters, digits, - and _, at most {ID_MAX})"
+                )));
+            }
+            let bytes = super::seal::parse_key(secret.expose()).ok_or_else(|| {
+                Error::Internal(format!(
+                    "[encryption] kms_keys.{id} must be 32 bytes, as base64 or 64 hex digits"
+                ))
+            })?;
+            configured.insert(id.clone(), DataKey::from_bytes(bytes));
+        }
+        Ok(Self {
+            meta,
+            master,
+            configured,
+            cache: RwLock::default(),
+        })
+    }
+
+    /// A new data key for a write, and the record of how it was made. Blocking (it may read
+    /// the key ring from the index).
+    pub fn new_key(&self, req: &SseRequest) -> Result<(DataKey, Encryption)> {
+        let key = DataKey::random();
+        let enc = match req {
+            SseRequest::S3 { bucket_key } => Encryption {
+                mode: SseMode::S3,
+                wrapped_key: Some(self.master.seal("sse-s3", &hex_key(&key))?),
+                kms_key: None,
+                key_check: None,
+                bucket_key: *bucket_key,
+            },
+            SseRequest::Kms {
+                key: id,
+                bucket_key,
+            } => {
+                let id = id.as_deref().unwrap_or(DEFAULT_KEY_ID);
+                let wrapping = self.usable_key(id)?;
+                Encryption {
+                    mode: SseMode::Kms,
+                    wrapped_key: Some(
+                        Sealer::new(*wrapping.as_bytes())
+                            .seal(&format!("sse-kms/{id}"), &hex_key(&key))?,
+                    ),
+                    kms_key: Some(id.to_owned()),
+                    key_check: None,
+                    bucket_key: *bucket_key,
+                }
+            }
+            SseRequest::Customer(customer) => {
+                let mut salt = [0u8; 16];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+                return Ok((
+                    customer.clone(),
+                    Encryption {
+                        mode: SseMode::Customer,
+                        wrapped_key: None,
+                        kms_key: None,
+                        key_check: Some(customer_check(customer, &salt)),
+                        bucket_key: false,
+                    },
+                ));
+            }
+        };
+        Ok((key, enc))
+    }
+
+    /// A new key for a write that names no encryption, as its bucket's default says (`None`:
+    /// the bucket has none). Blocking.
+    pub fn bucket_default(&self, b: &BucketRecord) -> Result<Option<(DataKey, Encryption)>> {
+        let Some(d) = &b.encryption else {
+            return Ok(None);
+        };
+        let req = match d.mode {
+            SseMode::Kms => SseRequest::Kms {
+                key: d.kms_key.clone(),
+                bucket_key: d.bucket_key,
+            },
+            SseMode::S3 | SseMode::Customer => SseRequest::S3 {
+                bucket_key: d.bucket_key,
+            },
+        };
+        self.new_key(&req).map(Some)
+    }
+
+    /// The data key of an object encrypted as `enc`; SSE-C objects need the customer's key.
+    /// Blocking, as [`Kms::new_key`].
+    pub fn open(&self, enc: &Encryption, customer: Option<&DataKey>) -> Result<DataKey> {
+        let broken = |what: &str| Error::Internal(format!("an object's encryption record {what}"));
+        match enc.mode {
+            SseMode::S3 => {
+                let wrapped = enc
+                    .wrapped_key
+                    .as_deref()
+                    .ok_or_else(|| broken("lacks its key"))?;
+                let hex = self
+                    .master
+                    .open("sse-s3", wrapped)
+                    .ok_or_else(|| broken("does not open with the master key"))?;
+                unhex_key(&hex).ok_or_else(|| broken("holds a malformed key"))
+            }
+            SseMode::Kms => {
+                let id = enc
+                    .kms_key
+                    .as_deref()
+                    .ok_or_else(|| broken("lacks its KMS key"))?;
+                let wrapped = enc
+                    .wrapped_key
+                    .as_deref()
+                    .ok_or_else(|| broken("lacks its key"))?;
+                let wrapping = self.usable_key(id)?;
+                let hex = Sealer::new(*wrapping.as_bytes())
+                    .open(&format!("sse-kms/{id}"), wrapped)
+                    .ok_or_else(|| broken("does not open with its KMS key"))?;
+                unhex_key(&hex).ok_or_else(|| broken("holds a malformed key"))
+            }
+            SseMode::Customer => {
+                let key = customer.ok_or(Error::WrongCustomerKey)?;
+                let check = enc
+                    .key_check
+                    .as_deref()
+                    .ok_or_else(|| broken("lacks its check"))?;
+                let (salt_hex, _) = check
+                    .split_once(':')
+                    .ok_or_else(|| broken("is malformed"))?;
+                let mut salt = [0u8; 16];
+                hex::decode_to_slice(salt_hex, &mut salt).map_err(|_| broken("is malformed"))?;
+                let same: bool = subtle::ConstantTimeEq::ct_eq(
+                    customer_check(key, &salt).as_bytes(),
+                    check.as_bytes(),
+                )
+                .into();
+                if same {
+                    Ok(key.clone())
+                } else {
+                    Err(Error::WrongCustomerKey)
+                }
+            }
+        }
+    }
+
+    /// The material of key `id` if it exists and is enabled. The default key is made on its
+    /// first use.
+    fn usable_key(&self, id: &str) -> Result<DataKey> {
+        if let Some(k) = self.configured.get(id) {
+            return Ok(k.clone());
+        }
+        if let Ok(cache) = self.cache.read() {
+            match cache.get(id) {
+                Some(Some(k)) => return Ok(k.clone()),
+                Some(None) => return Err(Error::KmsKeyDisabled(id.to_owned())),
+                None => {}
+            }
+        }
+        let rec = match self.meta.get_kms_key(id)? {
+            Some(rec) => rec,
+            None if id == DEFAULT_KEY_ID => {
+                self.create(id, "made for SSE-KMS requests that name no key")?;
+                self.meta
+                    .get_kms_key(id)?
+                    .ok_or_else(|| Error::KmsKeyNotFound(id.to_owned()))?
+            }
+            None => return Err(Error::KmsKeyNotFound(id.to_owned())),
+        };
+        let key = match rec.enabled {
+            true => Some(self.material(&rec)?),
+            false => None,
+        };
+        if let Ok(mut cache) = self.cache.write() {
+            cache.insert(id.to_owned(), key.clone());
+        }
+        key.ok_or_else(|| Error::KmsKeyDisabled(id.to_owned()))
+    }
+
+    fn material(&self, rec: &KmsKeyRecord) -> Result<DataKey> {
+        self.master
+            .open(&format!("kms-key/{}", rec.id), &rec.sealed_material)
+            .and_then(|hex| unhex_key(&hex))
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "the KMS key `{}` does not open with the master key",
+                    rec.id
+                ))
+            })
+    }
+
+    /// Makes a key of the key ring; `InvalidRequest` if the id is taken (in the index or the
+    /// config). Blocking.
+    pub fn create(&self, id: &str, description: &str) -> Result<KmsKeyRecord> {
+        if !valid_key_id(id) {
+            return Err(Error::InvalidArgument(format!(
+                "`{id}` is not a key id: use letters, digits, - and _, at most {ID_MAX}"
+            )));
+        }
+        if self.configured.contains_key(id) {
+            return Err(Error::InvalidRequest(format!(
+                "the key `{id}` exists (in the config file)"
+            )));
+        }
+        let rec = KmsKeyRecord {
+            v: RECORD_VERSION,
+            id: id.to_owned(),
+            description: description.to_owned(),
+            created_ms: crate::clock::now_ms(),
+            enabled: true,
+            sealed_material: self
+                .master
+                .seal(&format!("kms-key/{id}"), &hex_key(&DataKey::random()))?,
+        };
+        if !self.meta.insert_kms_key(&rec)? {
+            return Err(Error::InvalidRequest(format!("the key `{id}` exists")));
+        }
+        Ok(rec)
+    }
+
+    /// Every key: those of the config file (as records without material), then the index's.
+    pub fn list(&self) -> Result<Vec<KmsKeyRecord>> {
+        let mut out: Vec<KmsKeyRecord> = self
+            .configured
+            .keys()
+            .map(|id| KmsKeyRecord {
+                v: RECORD_VERSION,
+                id: id.clone(),
+                description: "from the config file".into(),
+                created_ms: 0,
+                enabled: true,
+                sealed_material: String::new(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.extend(self.meta.list_kms_keys()?);
+        Ok(out)
+    }
+
+    /// One key, as [`Kms::list`] shows it.
+    pub fn get(&self, id: &str) -> Result<KmsKeyRecord> {
+        self.list()?
+            .into_iter()
+            .find(|k| k.id == id)
+            .ok_or_else(|| Error::KmsKeyNotFound(id.to_owned()))
+    }
+
+    /// Enables or disables a key of the index: objects under a disabled key cannot be read
+    /// or written until it is enabled again. Blocking.
+    pub fn set_enabled(&self, id: &str, enabled: bool) -> Result<KmsKeyRecord> {
+        if self.configured.contains_key(id) {
+            return Err(Error::InvalidRequest(format!(
+                "the key `{id}` is set in the config file; change it there"
+            )));
+        }
+        let mut rec = self
+            .meta
+            .get_kms_key(id)?
+            .ok_or_else(|| Error::KmsKeyNotFound(id.to_owned()))?;
+        rec.enabled = enabled;
+        self.meta.update_kms_key(&rec)?;
+        if let Ok(mut cache) = self.cache.write() {
+            cache.remove(id);
+        }
+        Ok(rec)
+    }
+}
+
+#[cfg(all(test, feature = "rocksdb"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn kms(dir: &std::path::Path, cfg: &EncryptionConfig) -> Kms {
+        let meta = crate::meta::rocks::RocksMeta::open(dir, false).unwrap();
+        Kms::new(cfg, Arc::new(meta), Sealer::new([3; 32])).unwrap()
+    }
+
+    #[test]
+    fn every_mode_wraps_a_key_that_only_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = EncryptionConfig::default();
+        cfg.kms_keys.insert(
+            "conf".into(),
+            crate::config::Secret::new(hex::encode([9u8; 32])),
+        );
+        let k = kms(dir.path(), &cfg);
+        let (dk, enc) = k.new_key(&SseRequest::S3 { bucket_key: false }).unwrap();
+        assert_eq!(k.open(&enc, None).unwrap(), dk);
+        assert!(!enc.wrapped_key.as_ref().unwrap().contains(&hex_key(&dk)));
+
+        k.create("app", "test").unwrap();
+        assert!(k.create("app", "again").is_err());
+        for id in [Some("app".to_owned()), Some("conf".to_owned()), None] {
+            let req = SseRequest::Kms {
+                key: id.clone(),
+                bucket_key: false,
+            };
+            let (dk, enc) = k.new_key(&req).unwrap();
+            assert_eq!(k.open(&enc, None).unwrap(), dk, "{id:?}");
+        }
+        let (dk, enc) = k
+            .new_key(&SseRequest::Kms {
+                key: Some("app".into()),
+                bucket_key: false,
+            })
+            .unwrap();
+        k.set_enabled("app", false).unwrap();
+        assert!(matches!(k.open(&enc, None), Err(Error::KmsKeyDisabled(_))));
+        k.set_enabled("app", true).unwrap();
+        assert_eq!(k.open(&enc, None).unwrap(), dk);
+        let missing = SseRequest::Kms {
+            key: Some("nope".into()),
+            bucket_key: false,
+        };
+        assert!(matches!(k.new_key(&missing), Err(Error::KmsKeyNotFound(_))));
+
+        let customer = DataKey::random();
+        let (dk, enc) = k.new_key(&SseRequest::Customer(customer.clone())).unwrap();
+        assert_eq!(dk, customer);
+        assert_eq!(k.open(&enc, Some(&customer)).unwrap(), customer);
+        assert!(matches!(
+            k.open(&enc, Some(&DataKey::random())),
+            Err(Error::WrongCustomerKey)
+        ));
+        assert!(matches!(k.open(&enc, None), Err(Error::WrongCustomerKey)));
+        let ids: Vec<String> = k.list().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["conf", "app", DEFAULT_KEY_ID]);
+    }
+
+    #[test]
+    fn key_references() {
+        assert_eq!(key_id_of("app"), Some("app"));
+        assert_eq!(key_id_of("alias/app"), Some("app"));
+        assert_eq!(
+            key_id_of("arn:aws:kms:in-mum:000000000000:key/app-1"),
+            Some("app-1")
+        );
+        assert_eq!(key_id_of("arn:aws:s3:::b/k"), None);
+        assert_eq!(key_id_of("a/b"), None);
+        assert_eq!(key_id_of(""), None);
+    }
+}
