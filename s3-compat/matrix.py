@@ -41,6 +41,7 @@ GROUPS = [
     "access control",
     "bucket policy",
     "bucket logging",
+    "encryption",
     "server",
     "hardening",
     "bench",
@@ -84,6 +85,7 @@ PYTEST_GROUPS = {
     "test_acl": "access control",
     "test_policy": "bucket policy",
     "test_logging": "bucket logging",
+    "test_sse": "encryption",
 }
 
 # Rust integration test module -> group
@@ -96,6 +98,7 @@ RUST_GROUPS = {
     "s3_object": "objects",
     "s3_conditional": "conditional/range",
     "s3_copy": "copy",
+    "s3_sse": "encryption",
     "s3_list": "list",
     "s3_multipart": "multipart",
     "s3_versioning": "versioning",

@@ -830,6 +830,51 @@ t_bucket_logging() {
     --query LoggingEnabled --output text)"
 }
 
+# ------------------------------------------------------------------ server-side encryption
+
+# SSE-S3 through a multipart cp, SSE-KMS with the suite's key ring key, a ranged get of each,
+# a copy between the modes, a bucket default, and SSE-C where the server takes it (https)
+t_sse() {
+  local out="$WORK/sse" want got
+  mkdir -p "$out"
+  s3x cp "$FILES/mp.bin" "s3://$PBUCKET/sse/mp.bin" --sse AES256 >/dev/null
+  expect_eq "multipart SSE-S3" AES256 "$(awsx s3api head-object --bucket "$PBUCKET" \
+    --key sse/mp.bin --query ServerSideEncryption --output text)"
+  s3x cp "s3://$PBUCKET/sse/mp.bin" "$out/mp.bin" >/dev/null
+  expect_eq "multipart SSE-S3 bytes" "$(sha "$FILES/mp.bin")" "$(sha "$out/mp.bin")"
+  s3x cp "$FILES/big.bin" "s3://$PBUCKET/sse/kms.bin" --sse aws:kms --sse-kms-key-id matrix-key >/dev/null
+  got="$(awsx s3api head-object --bucket "$PBUCKET" --key sse/kms.bin --query SSEKMSKeyId --output text)"
+  [[ "$got" == *":key/matrix-key" ]] || { echo "SSE-KMS key id: $got" >&2; return 1; }
+  awsx s3api get-object --bucket "$PBUCKET" --key sse/kms.bin --range bytes=1048570-1048599 \
+    "$out/range.bin" >/dev/null
+  want="$(tail -c +1048571 "$FILES/big.bin" | head -c 30 | sha256sum | cut -d' ' -f1)"
+  expect_eq "SSE-KMS ranged get" "$want" "$(sha "$out/range.bin")"
+  s3x cp "s3://$PBUCKET/sse/kms.bin" "s3://$PBUCKET/sse/copy.bin" --sse AES256 >/dev/null
+  expect_eq "copy SSE-KMS to SSE-S3" AES256 "$(awsx s3api head-object --bucket "$PBUCKET" \
+    --key sse/copy.bin --query ServerSideEncryption --output text)"
+  s3x cp "s3://$PBUCKET/sse/copy.bin" "$out/copy.bin" >/dev/null
+  expect_eq "copied bytes" "$(sha "$FILES/big.bin")" "$(sha "$out/copy.bin")"
+  awsx s3api put-bucket-encryption --bucket "$PBUCKET" --server-side-encryption-configuration \
+    '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+  expect_eq "bucket default" AES256 "$(awsx s3api get-bucket-encryption --bucket "$PBUCKET" \
+    --query 'ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm' --output text)"
+  s3x cp "$FILES/small.bin" "s3://$PBUCKET/sse/default.bin" >/dev/null
+  expect_eq "encrypted by default" AES256 "$(awsx s3api head-object --bucket "$PBUCKET" \
+    --key sse/default.bin --query ServerSideEncryption --output text)"
+  awsx s3api delete-bucket-encryption --bucket "$PBUCKET"
+  if [[ "$S3_ENDPOINT" == https://* ]]; then
+    head -c 32 /dev/urandom >"$out/key.bin"
+    s3x cp "$FILES/big.bin" "s3://$PBUCKET/sse/c.bin" --sse-c AES256 --sse-c-key "fileb://$out/key.bin" >/dev/null
+    if s3x cp "s3://$PBUCKET/sse/c.bin" "$out/nokey.bin" >/dev/null 2>&1; then
+      echo "an SSE-C object was read without its key" >&2
+      return 1
+    fi
+    s3x cp "s3://$PBUCKET/sse/c.bin" "$out/c.bin" --sse-c AES256 --sse-c-key "fileb://$out/key.bin" >/dev/null
+    expect_eq "SSE-C bytes" "$(sha "$FILES/big.bin")" "$(sha "$out/c.bin")"
+  fi
+  awsx s3 rm --recursive --quiet "s3://$PBUCKET/sse/"
+}
+
 # ------------------------------------------------------------------ management API
 
 # curl signing for the management API (/storage/...): SigV4 service cloudnx
@@ -1010,6 +1055,7 @@ gap_check "bucket policy" "s3api bucket policy: blocked while public access is, 
   "bucket policies are not enforced on anonymous callers" t_bucket_policy
 gap_check "bucket logging" "s3api bucket logging: put/get, a GET becomes a line in a log object of the target bucket, off again" \
   "moto writes no access logs" t_bucket_logging
+cnx_check "encryption" "s3 cp --sse AES256 (multipart) / aws:kms with a key ring key, ranged get, copy between modes, bucket default, --sse-c on https" t_sse
 cnx_check "management" "management: POST /storage/buckets (curl --aws-sigv4), seen by S3" t_mgmt_create_bucket
 cnx_check "management" "management: read bucket key with the aws CLI (ls/cp down ok, upload denied)" t_mgmt_read_key
 cnx_check "management" "management: revoke key, DELETE ?force=true" t_mgmt_revoke_and_force_delete

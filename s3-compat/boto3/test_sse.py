@@ -1,0 +1,258 @@
+"""Server-side encryption: SSE-S3, SSE-KMS (a key of the server's key ring, and its default
+key) and SSE-C, through PUT, GET, ranged GET, HEAD, copies between modes and multipart
+uploads, and a bucket's default encryption (Put/Get/DeleteBucketEncryption).
+
+The suite's servers hold the key ring key `matrix-key` ([encryption] kms_keys). SSE-C keys are
+taken over https only, as S3 takes them: on the http server they are refused."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from s3util import IS_HTTPS, ON_MOTO, expect_error, payload
+
+pytestmark = pytest.mark.skipif(
+    ON_MOTO, reason="moto does not encrypt, and its KMS keys are its own"
+)
+
+KMS_KEY = "matrix-key"
+MIB = 1 << 20
+
+
+def customer_key() -> dict:
+    """SSE-C arguments for a fresh random key (boto3 adds the key's MD5)."""
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": os.urandom(32)}
+
+
+def source_key(k: dict) -> dict:
+    return {
+        "CopySourceSSECustomerAlgorithm": k["SSECustomerAlgorithm"],
+        "CopySourceSSECustomerKey": k["SSECustomerKey"],
+    }
+
+
+def mode_of(head: dict) -> str | None:
+    if head.get("SSECustomerAlgorithm"):
+        return "SSE-C"
+    return head.get("ServerSideEncryption")
+
+
+def check_reads(s3, bucket: str, key: str, data: bytes, **kw) -> None:
+    """Whole, ranged across a chunk boundary, and the last bytes."""
+    assert s3.get_object(Bucket=bucket, Key=key, **kw)["Body"].read() == data
+    n = len(data)
+    for first, last in [(0, 0), (max(0, MIB - 5), min(n - 1, MIB + 5)), (n - 3, n - 1), (n // 3, n - 2)]:
+        if first > last or last >= n:
+            continue
+        got = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}", **kw)
+        assert got["Body"].read() == data[first:last + 1], (first, last)
+        assert got["ContentRange"] == f"bytes {first}-{last}/{n}"
+
+
+@pytest.mark.parametrize("size", [100, 3 * MIB + 7])
+def test_sse_s3_put_get_range_head(s3, bucket, size):
+    data = payload(size, seed=size)
+    put = s3.put_object(Bucket=bucket, Key="k", Body=data, ServerSideEncryption="AES256")
+    assert put["ServerSideEncryption"] == "AES256"
+    head = s3.head_object(Bucket=bucket, Key="k")
+    assert head["ServerSideEncryption"] == "AES256"
+    assert head["ContentLength"] == size
+    check_reads(s3, bucket, "k", data)
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"][0]
+    assert listed["Size"] == size
+
+
+def test_sse_kms_with_a_named_key_and_the_default_key(s3, bucket):
+    data = payload(2 * MIB + 1, seed=3)
+    put = s3.put_object(Bucket=bucket, Key="named", Body=data,
+                        ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_KEY)
+    assert put["ServerSideEncryption"] == "aws:kms"
+    assert put["SSEKMSKeyId"].endswith(f":key/{KMS_KEY}")
+    head = s3.head_object(Bucket=bucket, Key="named")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", put["SSEKMSKeyId"])
+    check_reads(s3, bucket, "named", data)
+    # An ARN names the same key; no key id: the server's default key.
+    arn = put["SSEKMSKeyId"]
+    s3.put_object(Bucket=bucket, Key="arn", Body=b"by arn", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=arn)
+    assert s3.get_object(Bucket=bucket, Key="arn")["Body"].read() == b"by arn"
+    s3.put_object(Bucket=bucket, Key="default", Body=b"default key",
+                  ServerSideEncryption="aws:kms", BucketKeyEnabled=True)
+    head = s3.head_object(Bucket=bucket, Key="default")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] and head.get("BucketKeyEnabled") is True
+    assert s3.get_object(Bucket=bucket, Key="default")["Body"].read() == b"default key"
+
+
+def test_sse_kms_unknown_keys_and_bad_headers_are_refused(s3, bucket):
+    with expect_error("KMS.NotFoundException", 400):
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId="no-such-key")
+    with expect_error("InvalidArgument", 400):
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="DES")
+    with expect_error("InvalidArgument", 400):
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", SSEKMSKeyId=KMS_KEY)
+    with expect_error("404"):
+        s3.head_object(Bucket=bucket, Key="k")
+
+
+def test_bucket_default_encryption(s3, bucket):
+    with expect_error("ServerSideEncryptionConfigurationNotFoundError", 404):
+        s3.get_bucket_encryption(Bucket=bucket)
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                "KMSMasterKeyID": KMS_KEY},
+         "BucketKeyEnabled": True}]})
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"].endswith(f"key/{KMS_KEY}")
+    assert rule["BucketKeyEnabled"] is True
+    s3.put_object(Bucket=bucket, Key="by-default", Body=b"kms by default")
+    head = s3.head_object(Bucket=bucket, Key="by-default")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"].endswith(f"key/{KMS_KEY}")
+    # A request's own choice wins over the default.
+    s3.put_object(Bucket=bucket, Key="own", Body=b"own", ServerSideEncryption="AES256")
+    assert s3.head_object(Bucket=bucket, Key="own")["ServerSideEncryption"] == "AES256"
+    with expect_error("KMS.NotFoundException", 400):
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                    "KMSMasterKeyID": "no-such-key"}}]})
+    s3.delete_bucket_encryption(Bucket=bucket)
+    with expect_error("ServerSideEncryptionConfigurationNotFoundError", 404):
+        s3.get_bucket_encryption(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="after", Body=b"plain")
+    assert "ServerSideEncryption" not in s3.head_object(Bucket=bucket, Key="after")
+    assert s3.get_object(Bucket=bucket, Key="by-default")["Body"].read() == b"kms by default"
+
+
+@pytest.mark.https_only
+def test_sse_c_needs_its_key_for_every_read(s3, bucket):
+    k = customer_key()
+    data = payload(MIB + 300, seed=9)
+    put = s3.put_object(Bucket=bucket, Key="c", Body=data, **k)
+    assert put["SSECustomerAlgorithm"] == "AES256" and put["SSECustomerKeyMD5"]
+    head = s3.head_object(Bucket=bucket, Key="c", **k)
+    assert (head["SSECustomerAlgorithm"], head["SSECustomerKeyMD5"]) == (
+        "AES256", put["SSECustomerKeyMD5"])
+    check_reads(s3, bucket, "c", data, **k)
+    with expect_error("400"):
+        s3.head_object(Bucket=bucket, Key="c")
+    with expect_error("InvalidRequest", 400):
+        s3.get_object(Bucket=bucket, Key="c")
+    with expect_error("AccessDenied", 403):
+        s3.get_object(Bucket=bucket, Key="c", **customer_key())
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"p")
+    with expect_error("InvalidRequest", 400):
+        s3.get_object(Bucket=bucket, Key="plain", **k)
+
+
+@pytest.mark.skipif(IS_HTTPS, reason="the https server takes SSE-C keys")
+def test_sse_c_is_refused_over_plain_http(s3, bucket):
+    with expect_error("InvalidRequest", 400):
+        s3.put_object(Bucket=bucket, Key="c", Body=b"x", **customer_key())
+
+
+def test_copies_between_modes(s3, bucket):
+    data = payload(MIB + 11, seed=4)
+    s3.put_object(Bucket=bucket, Key="plain", Body=data)
+    steps = [("s3", {"ServerSideEncryption": "AES256"}, "AES256"),
+             ("kms", {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KMS_KEY}, "aws:kms"),
+             ("back", {}, None)]
+    src = "plain"
+    for key, args, want in steps:
+        out = s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": src},
+                             **args)
+        assert out.get("ServerSideEncryption") == want
+        assert mode_of(s3.head_object(Bucket=bucket, Key=key)) == want
+        check_reads(s3, bucket, key, data)
+        src = key
+    # Copying an object onto itself is allowed when it changes its encryption.
+    s3.copy_object(Bucket=bucket, Key="plain", CopySource={"Bucket": bucket, "Key": "plain"},
+                   ServerSideEncryption="AES256")
+    assert mode_of(s3.head_object(Bucket=bucket, Key="plain")) == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == data
+
+
+@pytest.mark.https_only
+def test_copies_into_and_out_of_sse_c(s3, bucket):
+    k, k2 = customer_key(), customer_key()
+    data = payload(300_000, seed=5)
+    s3.put_object(Bucket=bucket, Key="s3", Body=data, ServerSideEncryption="AES256")
+    s3.copy_object(Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "s3"}, **k)
+    assert mode_of(s3.head_object(Bucket=bucket, Key="c", **k)) == "SSE-C"
+    # Re-keyed: from one customer key to another.
+    s3.copy_object(Bucket=bucket, Key="c2", CopySource={"Bucket": bucket, "Key": "c"},
+                   **source_key(k), **k2)
+    check_reads(s3, bucket, "c2", data, **k2)
+    with expect_error("InvalidRequest", 400):
+        s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "c"})
+    s3.copy_object(Bucket=bucket, Key="out", CopySource={"Bucket": bucket, "Key": "c2"},
+                   **source_key(k2), ServerSideEncryption="aws:kms", SSEKMSKeyId=KMS_KEY)
+    assert mode_of(s3.head_object(Bucket=bucket, Key="out")) == "aws:kms"
+    check_reads(s3, bucket, "out", data)
+
+
+def upload(s3, bucket: str, key: str, parts: list[bytes], create: dict, part: dict) -> dict:
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key, **create)
+    done = []
+    for n, body in enumerate(parts, 1):
+        out = s3.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=n,
+                             Body=body, **part)
+        done.append({"PartNumber": n, "ETag": out["ETag"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": done})
+    return up
+
+
+@pytest.mark.parametrize("mode", ["AES256", "aws:kms"])
+def test_multipart_uploads_are_encrypted_part_by_part(s3, bucket, mode):
+    parts = [payload(5 * MIB, seed=1), payload(MIB + 3, seed=2)]
+    create = {"ServerSideEncryption": mode}
+    if mode == "aws:kms":
+        create["SSEKMSKeyId"] = KMS_KEY
+    up = upload(s3, bucket, "mp", parts, create, {})
+    assert up["ServerSideEncryption"] == mode
+    head = s3.head_object(Bucket=bucket, Key="mp")
+    assert head["ServerSideEncryption"] == mode
+    data = b"".join(parts)
+    check_reads(s3, bucket, "mp", data)
+    # Across the boundary between the parts.
+    got = s3.get_object(Bucket=bucket, Key="mp", Range=f"bytes={5 * MIB - 4}-{5 * MIB + 4}")
+    assert got["Body"].read() == data[5 * MIB - 4:5 * MIB + 5]
+    assert s3.get_object(Bucket=bucket, Key="mp", PartNumber=2)["Body"].read() == parts[1]
+
+
+def test_part_copies_from_an_encrypted_source(s3, bucket):
+    src = payload(6 * MIB, seed=7)
+    s3.put_object(Bucket=bucket, Key="src", Body=src, ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=KMS_KEY)
+    up = s3.create_multipart_upload(Bucket=bucket, Key="dst", ServerSideEncryption="AES256")
+    done = []
+    for n, (first, last) in enumerate([(0, 5 * MIB - 1), (5 * MIB, 6 * MIB - 1)], 1):
+        out = s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=up["UploadId"], PartNumber=n,
+                                  CopySource={"Bucket": bucket, "Key": "src"},
+                                  CopySourceRange=f"bytes={first}-{last}")
+        done.append({"PartNumber": n, "ETag": out["CopyPartResult"]["ETag"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key="dst", UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": done})
+    assert mode_of(s3.head_object(Bucket=bucket, Key="dst")) == "AES256"
+    check_reads(s3, bucket, "dst", src)
+
+
+@pytest.mark.https_only
+def test_sse_c_multipart_takes_the_key_with_every_part(s3, bucket):
+    k = customer_key()
+    parts = [payload(5 * MIB, seed=11), payload(1000, seed=12)]
+    upload(s3, bucket, "mpc", parts, dict(k), dict(k))
+    check_reads(s3, bucket, "mpc", b"".join(parts), **k)
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mpc2", **k)
+    with expect_error("InvalidRequest", 400):
+        s3.upload_part(Bucket=bucket, Key="mpc2", UploadId=up["UploadId"], PartNumber=1,
+                       Body=b"no key")
+    with expect_error("AccessDenied", 403):
+        s3.upload_part(Bucket=bucket, Key="mpc2", UploadId=up["UploadId"], PartNumber=1,
+                       Body=b"other key", **customer_key())
+    s3.abort_multipart_upload(Bucket=bucket, Key="mpc2", UploadId=up["UploadId"])
