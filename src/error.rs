@@ -73,6 +73,9 @@ pub enum Error {
     /// SSE-KMS named (or an object was encrypted with) a key that is disabled.
     #[error("the KMS key `{0}` is disabled")]
     KmsKeyDisabled(String),
+    /// A key of the key ring is being made under an id that is taken.
+    #[error("the KMS key `{0}` exists")]
+    KmsKeyExists(String),
     /// An SSE-C object was asked for with another key than the one it was written with.
     #[error("the customer key does not match the one the object was encrypted with")]
     WrongCustomerKey,

@@ -95,6 +95,7 @@ class Account:
 
     def __init__(self, name: str, key: dict):
         self.name = name
+        self.key = key
         self.s3 = make_client(key["access_key_id"], key["secret_access_key"])
         self.id = self.s3.list_buckets()["Owner"]["ID"]
 

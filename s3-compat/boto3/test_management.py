@@ -155,6 +155,8 @@ def test_openapi_document_is_valid():
         ("/storage/buckets/{bucket}/presign", "post"),
         ("/storage/access-keys", "get"), ("/storage/access-keys", "post"),
         ("/storage/access-keys/{access_key_id}", "delete"),
+        ("/storage/kms/keys", "get"), ("/storage/kms/keys", "post"),
+        ("/storage/kms/keys/{key_id}", "get"), ("/storage/kms/keys/{key_id}", "patch"),
     }
     found = {
         (p, m) for p, item in doc["paths"].items() for m in item
@@ -202,6 +204,7 @@ def test_schemas_reject_drift():
                             "permission": "FULL_CONTROL"}]},
         "policy": None,
         "logging": None,
+        "encryption": None,
     }
     spec().component("Bucket", good)
     spec().component("Bucket", {**good, "object_ownership": None, "public_access_block": None})
@@ -211,6 +214,9 @@ def test_schemas_reject_drift():
             "expose_headers": []}
     spec().component("Bucket", {**good, "cors": [rule]})
     spec().component("Bucket", {**good, "versioning": "suspended"})
+    spec().component("Bucket", {**good, "encryption": {
+        "algorithm": "aws:kms", "kms_key_id": "arn:aws:kms:in-mum:000000000000:key/k",
+        "bucket_key": False}})
     spec().component("Bucket", {**good, "tags": {"team": "a"}, "object_lock": {
         "enabled": True, "default_retention": {"mode": "governance", "days": 3}}})
     for bad in (
@@ -229,6 +235,8 @@ def test_schemas_reject_drift():
         {k: v for k, v in good.items() if k != "policy"},
         {k: v for k, v in good.items() if k != "logging"},
         {**good, "logging": {"target_prefix": "x/"}},
+        {k: v for k, v in good.items() if k != "encryption"},
+        {**good, "encryption": {"algorithm": "DES"}},
         {**good, "policy": "{}"},
         {**good, "object_ownership": "Everyone"},
         {**good, "public_access_block": {"block_everything": True}},

@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from mgmt import Api, bpath, expect
 from s3util import IS_HTTPS, ON_MOTO, expect_error, payload
 
 pytestmark = pytest.mark.skipif(
@@ -256,3 +257,48 @@ def test_sse_c_multipart_takes_the_key_with_every_part(s3, bucket):
         s3.upload_part(Bucket=bucket, Key="mpc2", UploadId=up["UploadId"], PartNumber=1,
                        Body=b"other key", **customer_key())
     s3.abort_multipart_upload(Bucket=bucket, Key="mpc2", UploadId=up["UploadId"])
+
+
+def test_key_ring_and_bucket_encryption_in_the_management_api(s3, bucket, root_api, bob):
+    key_id = f"app-{os.urandom(5).hex()}"
+    made = expect(root_api.post("/storage/kms/keys", {"id": key_id, "description": "tests"}), 201)
+    assert (made["id"], made["enabled"], made["source"]) == (key_id, True, "api")
+    assert made["arn"].endswith(f":key/{key_id}")
+    expect(root_api.post("/storage/kms/keys", {"id": key_id}), 409)
+    expect(root_api.post("/storage/kms/keys", {"id": "no/slashes"}), 400)
+    expect(root_api.post("/storage/kms/keys", {"id": KMS_KEY}), 409, "exists")
+    listed = {k["id"]: k for k in expect(root_api.get("/storage/kms/keys"), 200)["keys"]}
+    assert listed[KMS_KEY]["source"] == "config" and key_id in listed
+    # Only root changes the key ring.
+    bob_api = Api(access_key=bob.key["access_key_id"], secret_key=bob.key["secret_access_key"])
+    expect(bob_api.post("/storage/kms/keys", {"id": f"{key_id}-bob"}), 403)
+    expect(bob_api.patch(f"/storage/kms/keys/{key_id}", {"enabled": False}), 403)
+
+    # The bucket's default, set through the management API, is what S3 sees and applies.
+    doc = expect(root_api.patch(bpath(bucket), {"encryption": {
+        "algorithm": "aws:kms", "kms_key_id": key_id}}), 200)
+    assert doc["encryption"]["algorithm"] == "aws:kms"
+    assert doc["encryption"]["kms_key_id"].endswith(f":key/{key_id}")
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"].endswith(f":key/{key_id}")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"under an api key")
+    assert s3.head_object(Bucket=bucket, Key="k")["SSEKMSKeyId"].endswith(f":key/{key_id}")
+    expect(root_api.patch(bpath(bucket), {"encryption": {
+        "algorithm": "aws:kms", "kms_key_id": "no-such-key"}}), 404)
+    expect(root_api.patch(bpath(bucket), {"encryption": {"algorithm": "DES"}}), 400)
+
+    # A disabled key stops reads and writes of what it guards, until it is enabled again.
+    off = expect(root_api.patch(f"/storage/kms/keys/{key_id}", {"enabled": False}), 200)
+    assert off["enabled"] is False
+    with expect_error("KMS.DisabledException", 400):
+        s3.get_object(Bucket=bucket, Key="k")
+    with expect_error("KMS.DisabledException", 400):
+        s3.put_object(Bucket=bucket, Key="k2", Body=b"x")
+    expect(root_api.patch(f"/storage/kms/keys/{key_id}", {"enabled": True}), 200)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"under an api key"
+    expect(root_api.patch(f"/storage/kms/keys/{KMS_KEY}", {"enabled": False}), 400, "config")
+
+    doc = expect(root_api.patch(bpath(bucket), {"encryption": None}), 200)
+    assert doc["encryption"] is None
+    with expect_error("ServerSideEncryptionConfigurationNotFoundError", 404):
+        s3.get_bucket_encryption(Bucket=bucket)

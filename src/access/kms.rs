@@ -292,7 +292,7 @@ impl Kms {
             })
     }
 
-    /// Makes a key of the key ring; `InvalidRequest` if the id is taken (in the index or the
+    /// Makes a key of the key ring; `KmsKeyExists` if the id is taken (in the index or the
     /// config). Blocking.
     pub fn create(&self, id: &str, description: &str) -> Result<KmsKeyRecord> {
         if !valid_key_id(id) {
@@ -301,9 +301,7 @@ impl Kms {
             )));
         }
         if self.configured.contains_key(id) {
-            return Err(Error::InvalidRequest(format!(
-                "the key `{id}` exists (in the config file)"
-            )));
+            return Err(Error::KmsKeyExists(id.to_owned()));
         }
         let rec = KmsKeyRecord {
             v: RECORD_VERSION,
@@ -316,7 +314,7 @@ impl Kms {
                 .seal(&format!("kms-key/{id}"), &hex_key(&DataKey::random()))?,
         };
         if !self.meta.insert_kms_key(&rec)? {
-            return Err(Error::InvalidRequest(format!("the key `{id}` exists")));
+            return Err(Error::KmsKeyExists(id.to_owned()));
         }
         Ok(rec)
     }

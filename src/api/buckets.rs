@@ -85,6 +85,10 @@ async fn view(ctx: &ApiCtx, b: &BucketRecord) -> ApiResult<serde_json::Value> {
             })
         });
         map.insert("logging".to_owned(), logging);
+        map.insert(
+            "encryption".to_owned(),
+            super::kms::encryption_view(ctx, b.encryption.as_ref()),
+        );
     }
     Ok(doc)
 }
@@ -237,7 +241,7 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
     if let Some(k) = doc.keys().find(|k| {
         !matches!(
             k.as_str(),
-            "cors" | "versioning" | "tags" | "object_lock" | "lifecycle" | "logging"
+            "cors" | "versioning" | "tags" | "object_lock" | "lifecycle" | "logging" | "encryption"
         ) && !super::access::AccessPatch::KEYS.contains(&k.as_str())
     }) {
         return Err(ApiError::bad_request(format!(
@@ -252,6 +256,10 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
     let logging = match doc.get("logging") {
         None => None,
         Some(v) => Some(logging_from_json(ctx, &b, v).await?),
+    };
+    let encryption = match doc.get("encryption") {
+        None => None,
+        Some(v) => Some(super::kms::encryption_from_json(ctx, v).await?),
     };
     if let Some(v) = doc.get("versioning") {
         let want = match v.as_str() {
@@ -322,6 +330,16 @@ pub async fn patch(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
             })
             .await?;
         ctx.state.access_log.update(&b);
+    }
+    if let Some(encryption) = encryption {
+        b = ctx
+            .state
+            .store
+            .update_bucket(&b, move |rec| {
+                rec.encryption = encryption.clone();
+                Ok(())
+            })
+            .await?;
     }
     Ok(Reply::json(StatusCode::OK, view(ctx, &b).await?))
 }

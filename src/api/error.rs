@@ -124,6 +124,7 @@ impl From<Error> for ApiError {
             Error::KmsKeyNotFound(_) => ApiError::not_found(e.to_string()),
             Error::KmsKeyDisabled(_) => ApiError::bad_request(e.to_string()),
             Error::WrongCustomerKey => ApiError::forbidden(e.to_string()),
+            Error::KmsKeyExists(_) => ApiError::new(S::CONFLICT, e.to_string()),
             Error::PreconditionFailed => ApiError::new(S::PRECONDITION_FAILED, e.to_string()),
             Error::ConditionalRequestConflict | Error::InvalidBucketState(_) => {
                 ApiError::new(S::CONFLICT, e.to_string())

@@ -8,6 +8,7 @@ pub mod buckets;
 pub mod error;
 pub mod idempotency;
 pub mod keys;
+pub mod kms;
 pub mod lifecycle;
 pub mod presign;
 pub mod reply;
@@ -342,6 +343,14 @@ async fn route(ctx: &ApiCtx, op: &mut Option<&'static str>) -> ApiResult<Reply> 
             "RevokeAccessKey",
             keys::revoke_account_key(ctx, &decode(id)?).await,
         ),
+        (&Method::GET, ["kms", "keys"]) => ("ListKmsKeys", kms::list(ctx).await),
+        (&Method::POST, ["kms", "keys"]) => ("CreateKmsKey", kms::create(ctx).await),
+        (&Method::GET, ["kms", "keys", id]) => ("GetKmsKey", kms::get(ctx, &decode(id)?).await),
+        (&Method::PATCH, ["kms", "keys", id]) => {
+            ("PatchKmsKey", kms::patch(ctx, &decode(id)?).await)
+        }
+        (_, ["kms", "keys"]) => return not_allowed("GET, POST"),
+        (_, ["kms", "keys", _]) => return not_allowed("GET, PATCH"),
         (_, ["buckets"] | ["buckets", _, "keys"] | ["access-keys"]) => {
             return not_allowed("GET, POST")
         }

@@ -198,6 +198,9 @@ impl From<Error> for S3Error {
             Error::KmsKeyDisabled(id) => {
                 S3Error::new(C::KmsDisabled, format!("The KMS key '{id}' is disabled."))
             }
+            Error::KmsKeyExists(id) => {
+                S3Error::new(C::InvalidRequest, format!("The KMS key '{id}' exists."))
+            }
             Error::WrongCustomerKey => S3Error::new(
                 C::AccessDenied,
                 "The provided customer key does not match the key the object was encrypted with.",
