@@ -287,9 +287,16 @@ async fn put_log(
     let mut hasher = ObjectHasher::new(None, None);
     hasher.update(&data);
     let digests = hasher.finish();
-    // Logs are encrypted as the target bucket's default says, as S3 delivers them.
-    let (k, b) = (kms.clone(), bucket.clone());
-    let sealed = tokio::task::spawn_blocking(move || k.bucket_default(&b)).await??;
+    // Logs are encrypted when the target bucket encrypts by default: with SSE-S3, the one
+    // encryption S3 delivers logs under (a KMS default's key may be disabled or gone).
+    let k = kms.clone();
+    let wanted = bucket.encryption.is_some();
+    let sealed = tokio::task::spawn_blocking(move || {
+        wanted
+            .then(|| k.new_key(&crate::access::kms::SseRequest::S3 { bucket_key: false }))
+            .transpose()
+    })
+    .await??;
     let (key_of_data, sse) = match sealed {
         Some((k, e)) => (Some(k), Some(e)),
         None => (None, None),

@@ -5,27 +5,34 @@
 //! is encrypted under a key of its own, HMAC-SHA256(data key, blob id), so the chunk number
 //! can be the nonce: a (key, nonce) pair never repeats because blob ids are never reused.
 //!
-//! A blob's plaintext is cut into chunks of [`CHUNK`] bytes, the chunk size of
-//! [`crate::integrity`]; each is stored as its ciphertext followed by its 16-byte tag, so
-//! stored chunk `i` starts at `i * (CHUNK + TAG)` and a ranged read opens only the chunks it
-//! needs. The length of the plaintext is kept in the index, which is what tells a blob cut at
-//! a chunk boundary from a whole one.
+//! A blob's plaintext is cut into chunks of [`CHUNK`] bytes; each is stored as its
+//! ciphertext followed by its 16-byte tag, so stored chunks are exactly the 1 MiB chunks of
+//! [`crate::integrity`] (and of the local backend's reads), stored chunk `i` starts at
+//! `i * STORED_CHUNK`, and a ranged read opens only the chunks it needs. The last chunk is
+//! sealed under a nonce of its own (a flag byte, as in the STREAM construction), so a blob cut
+//! at a chunk boundary fails to open even if its recorded length were changed to match.
 
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
-/// Plaintext bytes per encrypted chunk.
-pub const CHUNK: u64 = crate::integrity::CHUNK;
 /// Bytes the tag adds to each chunk.
 pub const TAG: u64 = 16;
-/// Stored bytes of a whole chunk.
-pub const STORED_CHUNK: u64 = CHUNK + TAG;
+/// Stored bytes of a whole chunk: the integrity layer's chunk.
+pub const STORED_CHUNK: u64 = crate::integrity::CHUNK;
+/// Plaintext bytes per encrypted chunk.
+pub const CHUNK: u64 = STORED_CHUNK - TAG;
 
-/// An object's data key. Its `Debug` shows nothing of it.
+/// An object's data key. Its `Debug` shows nothing of it, and it is wiped when dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DataKey([u8; 32]);
+
+impl Drop for DataKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl std::fmt::Debug for DataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,8 +68,10 @@ impl DataKey {
 
     /// The cipher of blob `blob` of the object.
     pub fn blob_cipher(&self, blob: &str) -> Result<BlobCipher, CipherError> {
-        let derived = self.mac(format!("cnx-sse-v1/{blob}").as_bytes());
-        let key = UnboundKey::new(&AES_256_GCM, &derived).map_err(|_| CipherError::Key)?;
+        let mut derived = self.mac(format!("cnx-sse-v1/{blob}").as_bytes());
+        let key = UnboundKey::new(&AES_256_GCM, &derived).map_err(|_| CipherError::Key);
+        zeroize::Zeroize::zeroize(&mut derived);
+        let key = key?;
         Ok(BlobCipher {
             key: LessSafeKey::new(key),
         })
@@ -87,28 +96,29 @@ pub struct BlobCipher {
     key: LessSafeKey,
 }
 
-fn nonce(index: u64) -> Nonce {
+fn nonce(index: u64, last: bool) -> Nonce {
     let mut n = [0u8; 12];
+    n[0] = u8::from(last);
     n[4..].copy_from_slice(&index.to_be_bytes());
     Nonce::assume_unique_for_key(n)
 }
 
 impl BlobCipher {
-    /// Encrypts chunk `index` in place and appends its tag.
-    pub fn seal(&self, index: u64, chunk: &mut BytesMut) -> Result<(), CipherError> {
+    /// Encrypts chunk `index` (the blob's `last`, or not) in place and appends its tag.
+    pub fn seal(&self, index: u64, last: bool, chunk: &mut BytesMut) -> Result<(), CipherError> {
         let tag = self
             .key
-            .seal_in_place_separate_tag(nonce(index), Aad::empty(), chunk)
+            .seal_in_place_separate_tag(nonce(index, last), Aad::empty(), chunk)
             .map_err(|_| CipherError::Seal)?;
         chunk.extend_from_slice(tag.as_ref());
         Ok(())
     }
 
     /// Opens stored chunk `index` (ciphertext and tag) in place; leaves the plaintext.
-    pub fn open(&self, index: u64, stored: &mut BytesMut) -> Result<(), CipherError> {
+    pub fn open(&self, index: u64, last: bool, stored: &mut BytesMut) -> Result<(), CipherError> {
         let plain = self
             .key
-            .open_in_place(nonce(index), Aad::empty(), stored)
+            .open_in_place(nonce(index, last), Aad::empty(), stored)
             .map_err(|_| CipherError::Auth(index))?
             .len();
         stored.truncate(plain);
@@ -128,11 +138,14 @@ pub fn stored_range(want: &Range<u64>, plain: u64) -> Range<u64> {
     (first * STORED_CHUNK)..(end_chunk.saturating_mul(STORED_CHUNK)).min(stored_len(plain))
 }
 
-/// Encrypts a blob's bytes as they are written: whole chunks out, at most one chunk held.
+/// Encrypts a blob's bytes as they are written: whole chunks out. A full chunk is held until
+/// more bytes come (it is not the last) or the blob ends (it is), so at most two are held.
 pub struct Encryptor {
     cipher: BlobCipher,
     index: u64,
     buf: BytesMut,
+    /// A full chunk not yet known to be the last.
+    held: Option<BytesMut>,
 }
 
 impl Encryptor {
@@ -141,6 +154,7 @@ impl Encryptor {
             cipher,
             index: 0,
             buf: BytesMut::new(),
+            held: None,
         }
     }
 
@@ -149,30 +163,39 @@ impl Encryptor {
         let mut out = Vec::new();
         while !data.is_empty() {
             if self.buf.is_empty() {
+                // More bytes: the chunk held is not the last.
+                if let Some(full) = self.held.take() {
+                    out.push(self.seal_next(full, false)?);
+                }
                 self.buf.reserve(STORED_CHUNK as usize);
             }
             let room = CHUNK as usize - self.buf.len();
             let piece = data.split_to(room.min(data.len()));
             self.buf.extend_from_slice(&piece);
             if self.buf.len() == CHUNK as usize {
-                out.push(self.seal_held()?);
+                self.held = Some(std::mem::take(&mut self.buf));
             }
         }
         Ok(out)
     }
 
-    /// The stored bytes of the last, partial chunk (none when the plaintext ended on a
-    /// chunk boundary).
-    pub fn finish(mut self) -> Result<Option<Bytes>, CipherError> {
-        if self.buf.is_empty() {
-            return Ok(None);
+    /// The stored bytes of the chunks still held, the last sealed as the last (none for an
+    /// empty blob).
+    pub fn finish(mut self) -> Result<Vec<Bytes>, CipherError> {
+        let mut out = Vec::new();
+        let partial = std::mem::take(&mut self.buf);
+        if let Some(full) = self.held.take() {
+            let last = partial.is_empty();
+            out.push(self.seal_next(full, last)?);
         }
-        self.seal_held().map(Some)
+        if !partial.is_empty() {
+            out.push(self.seal_next(partial, true)?);
+        }
+        Ok(out)
     }
 
-    fn seal_held(&mut self) -> Result<Bytes, CipherError> {
-        let mut chunk = std::mem::take(&mut self.buf);
-        self.cipher.seal(self.index, &mut chunk)?;
+    fn seal_next(&mut self, mut chunk: BytesMut, last: bool) -> Result<Bytes, CipherError> {
+        self.cipher.seal(self.index, last, &mut chunk)?;
         self.index += 1;
         Ok(chunk.freeze())
     }
@@ -226,7 +249,8 @@ impl Decryptor {
             self.buf.extend_from_slice(&piece);
             if self.buf.len() == self.chunk_len {
                 let mut chunk = std::mem::take(&mut self.buf);
-                self.cipher.open(self.index, &mut chunk)?;
+                let last = (self.index + 1) * CHUNK >= self.plain;
+                self.cipher.open(self.index, last, &mut chunk)?;
                 let start = self.index * CHUNK;
                 let end = start + chunk.len() as u64;
                 let lo = self.want.start.max(start);
@@ -265,7 +289,7 @@ mod tests {
                 out.extend_from_slice(&b);
             }
         }
-        if let Some(b) = e.finish().unwrap() {
+        for b in e.finish().unwrap() {
             out.extend_from_slice(&b);
         }
         out
@@ -346,6 +370,19 @@ mod tests {
         let mut d = Decryptor::new(key.blob_cipher("b1").unwrap(), 0..5000, 5000);
         d.feed(Bytes::copy_from_slice(&stored[..100])).unwrap();
         assert_eq!(d.finish(), Err(CipherError::Truncated));
+    }
+
+    #[test]
+    fn a_blob_cut_at_a_chunk_boundary_does_not_open_as_a_shorter_one() {
+        let key = DataKey::random();
+        let n = 2 * CHUNK as usize + 10;
+        let stored = encrypt(&key, "b1", &vec![5u8; n], n);
+        let cut = &stored[..2 * STORED_CHUNK as usize];
+        let mut d = Decryptor::new(key.blob_cipher("b1").unwrap(), 0..2 * CHUNK, 2 * CHUNK);
+        assert_eq!(
+            d.feed(Bytes::copy_from_slice(cut)).map(|_| ()),
+            Err(CipherError::Auth(1))
+        );
     }
 
     #[test]

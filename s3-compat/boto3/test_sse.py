@@ -7,12 +7,17 @@ taken over https only, as S3 takes them: on the http server they are refused."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
+
+import urllib3
 
 import pytest
 
 from mgmt import Api, bpath, expect
-from s3util import IS_HTTPS, ON_MOTO, expect_error, payload
+from s3util import IS_HTTPS, ON_MOTO, expect_error, http, payload
 
 pytestmark = pytest.mark.skipif(
     ON_MOTO, reason="moto does not encrypt, and its KMS keys are its own"
@@ -292,6 +297,8 @@ def test_key_ring_and_bucket_encryption_in_the_management_api(s3, bucket, root_a
     assert off["enabled"] is False
     with expect_error("KMS.DisabledException", 400):
         s3.get_object(Bucket=bucket, Key="k")
+    # HEAD tells of the object without unwrapping its key, as on S3.
+    assert s3.head_object(Bucket=bucket, Key="k")["ServerSideEncryption"] == "aws:kms"
     with expect_error("KMS.DisabledException", 400):
         s3.put_object(Bucket=bucket, Key="k2", Body=b"x")
     expect(root_api.patch(f"/storage/kms/keys/{key_id}", {"enabled": True}), 200)
@@ -302,3 +309,84 @@ def test_key_ring_and_bucket_encryption_in_the_management_api(s3, bucket, root_a
     assert doc["encryption"] is None
     with expect_error("ServerSideEncryptionConfigurationNotFoundError", 404):
         s3.get_bucket_encryption(Bucket=bucket)
+
+
+def test_etags_tell_nothing_of_sse_c_and_kms_plaintext(s3, bucket):
+    data = payload(5000, seed=21)
+    md5 = '"' + hashlib.md5(data).hexdigest() + '"'
+    assert s3.put_object(Bucket=bucket, Key="s3", Body=data,
+                         ServerSideEncryption="AES256")["ETag"] == md5
+    kms = s3.put_object(Bucket=bucket, Key="kms", Body=data, ServerSideEncryption="aws:kms",
+                        SSEKMSKeyId=KMS_KEY)["ETag"]
+    assert kms != md5 and len(kms) == 34
+    listed = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert listed == {"s3": md5, "kms": kms}
+    # Content-MD5 is still checked against the body.
+    with expect_error("BadDigest", 400):
+        s3.put_object(Bucket=bucket, Key="bad", Body=data, ServerSideEncryption="aws:kms",
+                      ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==")
+
+
+@pytest.mark.https_only
+def test_sse_c_attributes_and_copy_conditions_need_the_key(s3, bucket):
+    k = customer_key()
+    put = s3.put_object(Bucket=bucket, Key="c", Body=b"secret bytes", **k)
+    with expect_error("InvalidRequest", 400):
+        s3.get_object_attributes(Bucket=bucket, Key="c", ObjectAttributes=["ETag", "Checksum"])
+    raw = {  # GetObjectAttributes takes the key as sent, base64 with its MD5
+        "SSECustomerAlgorithm": "AES256",
+        "SSECustomerKey": base64.b64encode(k["SSECustomerKey"]).decode(),
+        "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(k["SSECustomerKey"]).digest()).decode(),
+    }
+    got = s3.get_object_attributes(Bucket=bucket, Key="c", ObjectAttributes=["ObjectSize"], **raw)
+    assert got["ObjectSize"] == 12
+    # A copy's conditions are not judged before the source's key is.
+    with expect_error("InvalidRequest", 400):
+        s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "c"},
+                       CopySourceIfMatch=put["ETag"])
+
+
+def test_bucket_policies_can_require_encryption(s3, bucket):
+    arn = f"arn:aws:s3:::{bucket}/*"
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": arn,
+         "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": arn,
+         "Condition": {"StringNotEqualsIfExists": {
+             "s3:x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": arn,
+         "Condition": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}},
+    ]}))
+    with expect_error("AccessDenied", 403):
+        s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
+    with expect_error("AccessDenied", 403):
+        s3.put_object(Bucket=bucket, Key="other", Body=b"x", ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId="cnx-default")
+    s3.put_object(Bucket=bucket, Key="ok", Body=b"x", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=KMS_KEY)
+    # IfExists: a write naming no KMS key is judged as naming another one.
+    with expect_error("AccessDenied", 403):
+        s3.put_object(Bucket=bucket, Key="s3", Body=b"x", ServerSideEncryption="AES256")
+    if IS_HTTPS:
+        with expect_error("AccessDenied", 403):
+            s3.put_object(Bucket=bucket, Key="c", Body=b"x", **customer_key())
+    s3.delete_bucket_policy(Bucket=bucket)
+
+
+def test_form_uploads_take_encryption_fields(s3, bucket):
+    post = s3.generate_presigned_post(
+        bucket, "form.txt",
+        Fields={"x-amz-server-side-encryption": "aws:kms",
+                "x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY},
+        Conditions=[{"x-amz-server-side-encryption": "aws:kms"},
+                    {"x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY}])
+    form = list(post["fields"].items()) + [("file", ("form.txt", b"posted and encrypted",
+                                                       "text/plain"))]
+    body, content_type = urllib3.encode_multipart_formdata(form)
+    r = http("POST", post["url"], body=body, headers={"Content-Type": content_type})
+    assert r.status == 204, r.data
+    assert r.headers["x-amz-server-side-encryption"] == "aws:kms"
+    head = s3.head_object(Bucket=bucket, Key="form.txt")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"].endswith(f":key/{KMS_KEY}")
+    assert s3.get_object(Bucket=bucket, Key="form.txt")["Body"].read() == b"posted and encrypted"

@@ -44,6 +44,9 @@ pub struct Kms {
     configured: HashMap<String, DataKey>,
     /// Keys from the index, unsealed on first use.
     cache: RwLock<HashMap<String, Option<DataKey>>>,
+    /// Held while a key is made, so two makers of one id cannot both store theirs (the
+    /// second would replace a key the first may already have wrapped data keys with).
+    creating: std::sync::Mutex<()>,
 }
 
 /// Whether `id` may name a key: letters, digits, `-` and `_`, 1 to 64 of them.
@@ -116,6 +119,13 @@ impl Kms {
                     "[encryption] kms_keys.{id} must be 32 bytes, as base64 or 64 hex digits"
                 ))
             })?;
+            // A config key would shadow the index's key of that id, and every object under
+            // it would then fail to open.
+            if meta.get_kms_key(id)?.is_some() {
+                return Err(Error::Internal(format!(
+                    "[encryption] kms_keys: `{id}` is also a key made through the management API; give the config key another id"
+                )));
+            }
             configured.insert(id.clone(), DataKey::from_bytes(bytes));
         }
         Ok(Self {
@@ -123,6 +133,7 @@ impl Kms {
             master,
             configured,
             cache: RwLock::default(),
+            creating: std::sync::Mutex::new(()),
         })
     }
 
@@ -216,7 +227,14 @@ impl Kms {
                     .wrapped_key
                     .as_deref()
                     .ok_or_else(|| broken("lacks its key"))?;
-                let wrapping = self.usable_key(id)?;
+                // A key that vanished under stored objects is the server's fault, not the
+                // reader's (a disabled one is the operator's choice, and says so).
+                let wrapping = self.usable_key(id).map_err(|e| match e {
+                    Error::KmsKeyNotFound(id) => Error::Internal(format!(
+                        "the KMS key `{id}` that encrypted an object is not in the key ring"
+                    )),
+                    e => e,
+                })?;
                 let hex = Sealer::new(*wrapping.as_bytes())
                     .open(&format!("sse-kms/{id}"), wrapped)
                     .ok_or_else(|| broken("does not open with its KMS key"))?;
@@ -263,7 +281,11 @@ impl Kms {
         let rec = match self.meta.get_kms_key(id)? {
             Some(rec) => rec,
             None if id == DEFAULT_KEY_ID => {
-                self.create(id, "made for SSE-KMS requests that name no key")?;
+                match self.create(id, "made for SSE-KMS requests that name no key") {
+                    // Another request made it first: that one is the key.
+                    Ok(_) | Err(Error::KmsKeyExists(_)) => {}
+                    Err(e) => return Err(e),
+                }
                 self.meta
                     .get_kms_key(id)?
                     .ok_or_else(|| Error::KmsKeyNotFound(id.to_owned()))?
@@ -303,6 +325,10 @@ impl Kms {
         if self.configured.contains_key(id) {
             return Err(Error::KmsKeyExists(id.to_owned()));
         }
+        let _one_at_a_time = self
+            .creating
+            .lock()
+            .map_err(|_| Error::Internal("the key ring's lock is poisoned".into()))?;
         let rec = KmsKeyRecord {
             v: RECORD_VERSION,
             id: id.to_owned(),

@@ -93,6 +93,8 @@ const KNOWN_KEYS: &[&str] = &[
     "s3:x-amz-content-sha256",
     "s3:x-amz-storage-class",
     "s3:x-amz-server-side-encryption",
+    "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "s3:x-amz-server-side-encryption-customer-algorithm",
     "s3:object-lock-mode",
     "s3:object-lock-legal-hold",
     "s3:signatureversion",

@@ -44,8 +44,13 @@ impl Sealer {
     /// Refuses a key that cannot open the secrets already sealed in `meta`, and refuses to
     /// make a new one while such secrets exist: a lost master key is an operator's problem to
     /// solve, not one to paper over by locking every key out.
+    ///
+    /// Keys of the SSE-KMS key ring are checked the same way, and a new master key is not made
+    /// while buckets exist either: their SSE-S3 objects need the one they were written under.
     pub fn load_or_create(cfg: &Config, meta: &dyn MetaStore) -> Result<Self> {
         let sample = meta.list_keys()?.into_iter().next();
+        let kms_sample = meta.list_kms_keys()?.into_iter().next();
+        let has_buckets = !meta.list_buckets()?.is_empty();
         let path = cfg.data_dir.join(MASTER_FILE);
         let (sealer, source) = if let Some(text) = &cfg.master_key {
             let key = parse_key(text.expose()).ok_or_else(|| {
@@ -72,6 +77,13 @@ impl Sealer {
                 rec.access_key_id,
                 path.display()
             )));
+        } else if kms_sample.is_some() || has_buckets {
+            return Err(Error::Internal(format!(
+                "refusing to start: the index holds buckets (whose SSE-S3 objects and key ring \
+                 keys are sealed with a master key), but no master key is configured and {} is \
+                 missing; restore that file or set CNX_MASTER_KEY to the key it held",
+                path.display()
+            )));
         } else {
             let mut key = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut key);
@@ -88,6 +100,16 @@ impl Sealer {
                     "refusing to start: the master key from {source} does not open the sealed \
                      secret of access key {}; set the master key the keys were sealed with",
                     rec.access_key_id
+                )));
+            }
+        }
+        if let Some(rec) = &kms_sample {
+            let bound = format!("kms-key/{}", rec.id);
+            if sealer.open(&bound, &rec.sealed_material).is_none() {
+                return Err(Error::Internal(format!(
+                    "refusing to start: the master key from {source} does not open the SSE-KMS \
+                     key `{}`; set the master key the key ring was sealed with",
+                    rec.id
                 )));
             }
         }

@@ -101,6 +101,8 @@ pub async fn get_object_attributes(ctx: &Ctx) -> S3Result<Response> {
     )?;
     let after = part_marker(ctx)?;
     let rec = named_version(ctx, &bucket).await?;
+    // An SSE-C object's attributes (its checksums among them) take its key, as on S3.
+    super::sse::check_customer(ctx, rec.sse.as_ref(), super::sse::CUSTOMER)?;
 
     let mut w = XmlWriter::new("GetObjectAttributesResponse");
     if want.etag {

@@ -198,6 +198,7 @@ pub async fn upload_part(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response
     let data_key = super::sse::for_read(ctx, upload.sse.as_ref(), super::sse::CUSTOMER).await?;
     let (staged, digests) =
         receive_body(ctx, body, Some(store_as), true, data_key.as_ref()).await?;
+    let md5 = super::sse::etag_md5(upload.sse.as_ref(), digests.md5);
     if digests.len > MAX_PART_SIZE {
         return Err(S3Error::code(S3Code::EntityTooLarge));
     }
@@ -210,7 +211,7 @@ pub async fn upload_part(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response
             &upload.upload_id,
             number,
             staged,
-            digests.md5,
+            md5,
             Some(digests.checksum.clone()),
             (digests.sent != digests.checksum).then_some(digests.sent),
         )
@@ -275,9 +276,10 @@ pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
         dest: data_key.as_ref(),
         part: true,
     };
-    let (staged, digests) = store
+    let (staged, mut digests) = store
         .copy_to_staged(&what, &src, range, Some(algorithm), keys)
         .await?;
+    digests.md5 = super::sse::etag_md5(upload.sse.as_ref(), digests.md5);
     let part = store
         .commit_part(
             &bucket,
@@ -411,11 +413,16 @@ fn complete_result(
     }
     let mut r = xml_ok(w.finish());
     super::object::version_header(r.headers_mut(), b, rec);
+    // An SSE-C Complete may carry the key: its MD5 is shown back, as S3 does.
+    let customer =
+        super::sse::customer_key(&ctx.parts.headers, &ctx.state.cfg, super::sse::CUSTOMER)
+            .ok()
+            .flatten();
     super::sse::response_headers(
         r.headers_mut(),
         &ctx.state.cfg.region,
         rec.sse.as_ref(),
-        None,
+        customer.as_ref(),
     );
     super::lifecycle::expiration_header(r.headers_mut(), ctx, b, key, rec);
     r

@@ -200,7 +200,8 @@ pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response>
     let cond = write_condition(h)?;
     let sealing = super::sse::for_write(ctx, &bucket).await?;
     written.sse = sealing.sse;
-    let (staged, digests) = receive_body(ctx, body, None, false, sealing.key.as_ref()).await?;
+    let (staged, mut digests) = receive_body(ctx, body, None, false, sealing.key.as_ref()).await?;
+    digests.md5 = super::sse::etag_md5(written.sse.as_ref(), digests.md5);
     let rec = ctx
         .state
         .store
@@ -293,7 +294,10 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     let store = &ctx.state.store;
     let version = version_param(ctx)?;
     let h = &ctx.parts.headers;
-    let data_key = super::sse::for_read(ctx, rec.sse.as_ref(), super::sse::CUSTOMER).await?;
+    super::sse::refuse_write_headers(ctx)?;
+    // The key is checked before anything of the object is told; it is unwrapped only to
+    // read the body.
+    let customer = super::sse::check_customer(ctx, rec.sse.as_ref(), super::sse::CUSTOMER)?;
     match read_condition(h, "", &rec) {
         ReadCondition::Proceed => {}
         ReadCondition::Failed => return Err(S3Error::code(S3Code::PreconditionFailed)),
@@ -320,7 +324,7 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
         hm,
         &ctx.state.cfg.region,
         rec.sse.as_ref(),
-        data_key.as_ref(),
+        customer.as_ref(),
     );
     // Readers through an ACL see the object, not its tags, lock or the bucket's lifecycle
     // (on S3 those take rights of their own).
@@ -380,6 +384,7 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     );
     if !head && served.end > served.start {
         let what = format!("{}/{}", bucket.name, key);
+        let data_key = super::sse::data_key(ctx, rec.sse.as_ref(), customer).await?;
         let mut data = store.read_object(&what, &rec, served, data_key.as_ref());
         // The first piece is read before the headers go out: a missing, short or corrupt
         // start of the object is a clean 500, not a 200 that breaks off.
@@ -644,6 +649,8 @@ pub async fn copy_source(ctx: &Ctx) -> S3Result<(crate::meta::BucketRecord, Stri
     if !super::acl::may_read(ctx, &bucket, &key, &src, version.is_some())? {
         return Err(S3Error::code(S3Code::AccessDenied));
     }
+    // An SSE-C source's key comes first: its conditions would tell of it otherwise.
+    super::sse::check_customer(ctx, src.sse.as_ref(), super::sse::COPY_SOURCE_CUSTOMER)?;
     if read_condition(&ctx.parts.headers, "x-amz-copy-source-", &src) != ReadCondition::Proceed {
         return Err(S3Error::code(S3Code::PreconditionFailed));
     }
@@ -754,9 +761,10 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
         dest: sealing.key.as_ref(),
         part: false,
     };
-    let (staged, digests) = store
+    let (staged, mut digests) = store
         .copy_to_staged(&what, &src, 0..src.size, algorithm, keys)
         .await?;
+    digests.md5 = super::sse::etag_md5(sealing.sse.as_ref(), digests.md5);
     let written = ObjectMeta {
         headers,
         user_meta,

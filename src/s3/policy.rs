@@ -330,6 +330,14 @@ fn context(
                 "x-amz-server-side-encryption",
                 "s3:x-amz-server-side-encryption",
             ),
+            (
+                "x-amz-server-side-encryption-aws-kms-key-id",
+                "s3:x-amz-server-side-encryption-aws-kms-key-id",
+            ),
+            (
+                "x-amz-server-side-encryption-customer-algorithm",
+                "s3:x-amz-server-side-encryption-customer-algorithm",
+            ),
             ("x-amz-object-lock-mode", "s3:object-lock-mode"),
             ("x-amz-object-lock-legal-hold", "s3:object-lock-legal-hold"),
         ] {

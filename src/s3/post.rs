@@ -140,7 +140,7 @@ pub async fn post_object(
         .unwrap_or("");
     let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
     // The parser borrows the body until the file has been read; the rest is drained after.
-    let (form_fields, bucket, key, written, staged, digests) = {
+    let (form_fields, bucket, key, written, staged, digests, customer) = {
         // Counts down the bytes allowed before the file; lifted once the file's part is reached.
         let budget = Arc::new(AtomicI64::new(MAX_BEFORE_FILE));
         let left = budget.clone();
@@ -304,6 +304,10 @@ pub async fn post_object(
         }
         let mut written = written_meta(&fields, &bucket, &caller.principal)?;
         let requested = super::sse::requested(&fields, &state.cfg)?;
+        let customer = match &requested {
+            Some(crate::access::kms::SseRequest::Customer(k)) => Some(k.clone()),
+            _ => None,
+        };
         let sealing = super::sse::seal_with(&state.kms, &bucket, requested).await?;
         written.sse = sealing.sse;
 
@@ -374,8 +378,9 @@ pub async fn post_object(
             )
             .with("MinSizeAllowed", min.to_string()));
         }
-        let digests = hasher.finish().await.map_err(crate::error::Error::from)?;
-        (form_fields, bucket, key, written, staged, digests)
+        let mut digests = hasher.finish().await.map_err(crate::error::Error::from)?;
+        digests.md5 = super::sse::etag_md5(written.sse.as_ref(), digests.md5);
+        (form_fields, bucket, key, written, staged, digests, customer)
     };
     // Fields after the file are ignored, as on S3; a little of them is read so the connection
     // can serve the next request, more and it is closed.
@@ -401,6 +406,12 @@ pub async fn post_object(
     };
     let mut r = reply(site, parts, &form_fields.0, bucket_name, &key, &rec.etag);
     super::object::version_header(r.headers_mut(), &bucket, &rec);
+    super::sse::response_headers(
+        r.headers_mut(),
+        &state.cfg.region,
+        rec.sse.as_ref(),
+        customer.as_ref(),
+    );
     Ok(r)
 }
 
@@ -425,7 +436,13 @@ fn content_length(parts: &http::request::Parts) -> Option<u64> {
 fn stored_headers(fields: &BTreeMap<String, String>) -> S3Result<HeaderMap> {
     let mut h = HeaderMap::new();
     for (name, value) in fields {
-        if !(STORED.contains(&name.as_str()) || name == "acl" || name.starts_with("x-amz-meta-")) {
+        // Encryption fields are kept for the write's encryption and the bucket policy's
+        // conditions, as the headers of a PUT.
+        if !(STORED.contains(&name.as_str())
+            || name == "acl"
+            || name.starts_with("x-amz-meta-")
+            || name.starts_with("x-amz-server-side-encryption"))
+        {
             continue;
         }
         let bad = || {

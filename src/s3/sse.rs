@@ -186,10 +186,10 @@ pub async fn for_write(ctx: &Ctx, bucket: &BucketRecord) -> S3Result<Sealing> {
     seal_with(&ctx.state.kms, bucket, req).await
 }
 
-/// The data key to read an object (or write a part of an upload) encrypted as `sse`, with
-/// the SSE-C headers under `prefix`: those are required for an SSE-C object and refused for
-/// any other.
-pub async fn for_read(
+/// The SSE-C headers under `prefix`, checked against an object (or upload) encrypted as
+/// `sse`: required, and with the right key, for an SSE-C object; refused for any other.
+/// Returns the customer's key. Cheap: nothing is unwrapped.
+pub fn check_customer(
     ctx: &Ctx,
     sse: Option<&Encryption>,
     prefix: &str,
@@ -217,12 +217,65 @@ pub async fn for_read(
                 "The encryption parameters are not applicable to this object.",
             ))
         }
+        (SseMode::Customer, Some(k)) => {
+            ctx.state.kms.open(enc, Some(k))?;
+        }
         _ => {}
+    }
+    Ok(customer)
+}
+
+/// The data key of an object encrypted as `sse` whose SSE-C headers [`check_customer`]
+/// passed (`customer`): unwrapped for SSE-S3 and SSE-KMS, the customer's for SSE-C.
+pub async fn data_key(
+    ctx: &Ctx,
+    sse: Option<&Encryption>,
+    customer: Option<DataKey>,
+) -> S3Result<Option<DataKey>> {
+    let Some(enc) = sse else { return Ok(None) };
+    if enc.mode == SseMode::Customer {
+        return Ok(customer);
     }
     let enc = enc.clone();
     Ok(Some(
-        blocking(&ctx.state.kms, move |k| k.open(&enc, customer.as_ref())).await?,
+        blocking(&ctx.state.kms, move |k| k.open(&enc, None)).await?,
     ))
+}
+
+/// The data key to read an object (or write a part of an upload) encrypted as `sse`, with
+/// the SSE-C headers under `prefix` (see [`check_customer`]).
+pub async fn for_read(
+    ctx: &Ctx,
+    sse: Option<&Encryption>,
+    prefix: &str,
+) -> S3Result<Option<DataKey>> {
+    let customer = check_customer(ctx, sse, prefix)?;
+    data_key(ctx, sse, customer).await
+}
+
+/// The MD5 a write's ETag is made of: the body's for SSE-S3 and unencrypted objects (as on
+/// S3), a random one for SSE-C and SSE-KMS, whose ETags S3 keeps from telling anything of the
+/// plaintext (they are listed to whoever may list the bucket).
+pub fn etag_md5(sse: Option<&Encryption>, md5: [u8; 16]) -> [u8; 16] {
+    match sse.map(|e| e.mode) {
+        Some(SseMode::Customer | SseMode::Kms) => *uuid::Uuid::new_v4().as_bytes(),
+        _ => md5,
+    }
+}
+
+/// GET and HEAD take no encryption of their own: S3 refuses these headers there.
+pub fn refuse_write_headers(ctx: &Ctx) -> S3Result<()> {
+    for name in [
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+    ] {
+        if header(&ctx.parts.headers, name).is_some() {
+            return Err(invalid(format!(
+                "The {name} header is not supported for this operation."
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
@@ -267,7 +320,7 @@ pub fn response_headers(
             }
         }
     }
-    if enc.bucket_key {
+    if enc.bucket_key && enc.mode == SseMode::Kms {
         set(h, "x-amz-server-side-encryption-bucket-key-enabled", "true");
     }
 }

@@ -388,13 +388,12 @@ impl Store {
         let i = id.clone();
         self.blocking(move |m| m.stage_blob(&i)).await?;
         let encryptor = encryptor(key, &id)?;
-        let (stored_hint, sums) = match &encryptor {
-            Some(_) => (
-                size_hint.map(crate::cipher::stored_len),
-                ChunkSummer::with_chunk(crate::cipher::STORED_CHUNK),
-            ),
-            None => (size_hint, ChunkSummer::default()),
+        let stored_hint = match &encryptor {
+            Some(_) => size_hint.map(crate::cipher::stored_len),
+            None => size_hint,
         };
+        // Stored chunks of encrypted blobs are the integrity layer's chunks.
+        let sums = ChunkSummer::default();
         Ok(StagedBlob {
             writer: Some(self.blobs.writer(&id, stored_hint)),
             id,
@@ -1269,8 +1268,8 @@ impl StagedBlob {
     /// checksums (made durable by that commit).
     pub async fn finish_blob(&mut self) -> Result<()> {
         if let Some(e) = self.encryptor.take() {
-            if let Some(last) = e.finish().map_err(|e| Error::Internal(e.to_string()))? {
-                self.store_bytes(last).await?;
+            for piece in e.finish().map_err(|e| Error::Internal(e.to_string()))? {
+                self.store_bytes(piece).await?;
             }
         }
         if self.inline.is_some() {

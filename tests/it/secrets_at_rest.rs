@@ -182,6 +182,40 @@ async fn a_missing_or_wrong_master_key_stops_the_server() {
 }
 
 #[tokio::test]
+async fn encrypted_objects_keep_a_missing_master_key_from_being_replaced() {
+    let mut srv = Server::start();
+    if srv.skip_external("restarts the server") {
+        return;
+    }
+    // No access key is sealed here: only the SSE-S3 object needs the master key.
+    let client = srv.client();
+    let bucket = srv.bucket(&client, "mk-sse").await;
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("o")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"sealed"))
+        .send()
+        .await
+        .unwrap();
+    srv.sigterm();
+    assert!(srv.wait_exit(Duration::from_secs(20)).is_some());
+    let data = srv.data_dir().to_owned();
+    let (master, saved) = (data.join("master.key"), data.join("master.key.saved"));
+    std::fs::rename(&master, &saved).unwrap();
+    let err = serve_expecting_refusal(&srv, &data, None);
+    assert!(
+        err.contains("master key") && err.contains("missing"),
+        "{err}"
+    );
+    assert!(!master.exists(), "no new master key was generated");
+    std::fs::rename(&saved, &master).unwrap();
+    srv.restart();
+    assert_eq!(get_bytes(&srv.client(), &bucket, "o").await, b"sealed");
+}
+
+#[tokio::test]
 async fn logs_carry_no_secret_or_signature() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
