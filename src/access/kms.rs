@@ -81,6 +81,20 @@ pub fn key_id_of(reference: &str) -> Option<&str> {
     valid_key_id(id).then_some(id)
 }
 
+/// What a write that names no encryption asks for under its bucket's default.
+pub fn default_request(b: &BucketRecord) -> Option<SseRequest> {
+    let d = b.encryption.as_ref()?;
+    Some(match d.mode {
+        SseMode::Kms => SseRequest::Kms {
+            key: d.kms_key.clone(),
+            bucket_key: d.bucket_key,
+        },
+        SseMode::S3 | SseMode::Customer => SseRequest::S3 {
+            bucket_key: d.bucket_key,
+        },
+    })
+}
+
 /// A key's ARN as responses show it.
 pub fn key_arn(region: &str, id: &str) -> String {
     format!("arn:aws:kms:{region}:000000000000:key/{id}")
@@ -187,19 +201,7 @@ impl Kms {
     /// A new key for a write that names no encryption, as its bucket's default says (`None`:
     /// the bucket has none). Blocking.
     pub fn bucket_default(&self, b: &BucketRecord) -> Result<Option<(DataKey, Encryption)>> {
-        let Some(d) = &b.encryption else {
-            return Ok(None);
-        };
-        let req = match d.mode {
-            SseMode::Kms => SseRequest::Kms {
-                key: d.kms_key.clone(),
-                bucket_key: d.bucket_key,
-            },
-            SseMode::S3 | SseMode::Customer => SseRequest::S3 {
-                bucket_key: d.bucket_key,
-            },
-        };
-        self.new_key(&req).map(Some)
+        default_request(b).map(|req| self.new_key(&req)).transpose()
     }
 
     /// The data key of an object encrypted as `enc`; SSE-C objects need the customer's key.
@@ -263,6 +265,28 @@ impl Kms {
                 }
             }
         }
+    }
+
+    /// Whether [`Kms::open`] of `enc` runs without reading the index (SSE-S3, SSE-C, and
+    /// SSE-KMS under a key already in memory), so a caller may skip the blocking pool.
+    pub fn opens_in_memory(&self, enc: &Encryption) -> bool {
+        match (enc.mode, enc.kms_key.as_deref()) {
+            (SseMode::Kms, Some(id)) => self.in_memory(id),
+            (SseMode::Kms, None) => false,
+            _ => true,
+        }
+    }
+
+    /// Whether [`Kms::new_key`] for `req` runs without reading the index.
+    pub fn makes_in_memory(&self, req: &SseRequest) -> bool {
+        match req {
+            SseRequest::Kms { key, .. } => self.in_memory(key.as_deref().unwrap_or(DEFAULT_KEY_ID)),
+            SseRequest::S3 { .. } | SseRequest::Customer(_) => true,
+        }
+    }
+
+    fn in_memory(&self, id: &str) -> bool {
+        self.configured.contains_key(id) || self.cache.read().is_ok_and(|c| c.contains_key(id))
     }
 
     /// The material of key `id` if it exists and is enabled. The default key is made on its
