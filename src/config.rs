@@ -627,6 +627,8 @@ mod tests {
             file.access_log.unwrap_or_default(),
             AccessLogSchedule::default()
         );
+        assert!(!file.encryption.customer_keys_over_http);
+        assert!(file.encryption.kms_keys.is_empty());
     }
 
     #[test]
