@@ -317,6 +317,7 @@ mod tests {
             100,
             CHUNK as usize,
             CHUNK as usize + 1,
+            2 * CHUNK as usize,
             3 * CHUNK as usize - 7,
         ] {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();

@@ -8,7 +8,7 @@
 //! bucket's access rules, never by who may use a key.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::cipher::DataKey;
 use crate::config::EncryptionConfig;
@@ -20,6 +20,17 @@ use super::seal::Sealer;
 
 /// The key SSE-KMS uses when a request and its bucket name none (S3's `aws/s3`).
 pub const DEFAULT_KEY_ID: &str = "cnx-default";
+/// A record of the key ring's column that is no key (its id is not a valid one): random bytes
+/// sealed by the master key when the server first starts, which `Sealer::load_or_create` opens
+/// to tell a wrong master key even where nothing else sealed exists (only SSE-S3 objects).
+pub const MASTER_CHECK_ID: &str = "#master-check";
+
+/// Whether a key may be read from the index to serve a call, or only memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    InMemory,
+    Index,
+}
 /// What a key id may be made of.
 const ID_MAX: usize = 64;
 
@@ -42,8 +53,9 @@ pub struct Kms {
     master: Sealer,
     /// Keys from the config file.
     configured: HashMap<String, DataKey>,
-    /// Keys from the index, unsealed on first use.
-    cache: RwLock<HashMap<String, Option<DataKey>>>,
+    /// Keys from the index, unsealed on first use (`None`: disabled). Filled and cleared under
+    /// its lock, so a key disabled while another request loads it is never cached as enabled.
+    cache: Mutex<HashMap<String, Option<DataKey>>>,
     /// Held while a key is made, so two makers of one id cannot both store theirs (the
     /// second would replace a key the first may already have wrapped data keys with).
     creating: std::sync::Mutex<()>,
@@ -142,60 +154,94 @@ impl Kms {
             }
             configured.insert(id.clone(), DataKey::from_bytes(bytes));
         }
+        if meta.get_kms_key(MASTER_CHECK_ID)?.is_none() {
+            meta.insert_kms_key(&KmsKeyRecord {
+                v: RECORD_VERSION,
+                id: MASTER_CHECK_ID.to_owned(),
+                description: "checks the master key at start".to_owned(),
+                created_ms: crate::clock::now_ms(),
+                enabled: false,
+                sealed_material: master.seal(
+                    &format!("kms-key/{MASTER_CHECK_ID}"),
+                    &hex_key(&DataKey::random()),
+                )?,
+            })?;
+        }
         Ok(Self {
             meta,
             master,
             configured,
-            cache: RwLock::default(),
-            creating: std::sync::Mutex::new(()),
+            cache: Mutex::default(),
+            creating: Mutex::new(()),
         })
     }
 
     /// A new data key for a write, and the record of how it was made. Blocking (it may read
     /// the key ring from the index).
     pub fn new_key(&self, req: &SseRequest) -> Result<(DataKey, Encryption)> {
-        let key = DataKey::random();
-        let enc = match req {
-            SseRequest::S3 { bucket_key } => Encryption {
-                mode: SseMode::S3,
-                wrapped_key: Some(self.master.seal("sse-s3", &hex_key(&key))?),
-                kms_key: None,
-                key_check: None,
-                bucket_key: *bucket_key,
-            },
-            SseRequest::Kms {
-                key: id,
-                bucket_key,
-            } => {
-                let id = id.as_deref().unwrap_or(DEFAULT_KEY_ID);
-                let wrapping = self.usable_key(id)?;
-                Encryption {
-                    mode: SseMode::Kms,
-                    wrapped_key: Some(
-                        Sealer::new(*wrapping.as_bytes())
-                            .seal(&format!("sse-kms/{id}"), &hex_key(&key))?,
-                    ),
-                    kms_key: Some(id.to_owned()),
+        self.new_key_within(req, Reach::Index)
+            .unwrap_or_else(|| Err(Error::Internal("a key ring read was skipped".into())))
+    }
+
+    /// [`Kms::new_key`] if it can be made without reading the index (`None` otherwise): most
+    /// keys are, and are then not worth a trip to the blocking pool.
+    pub fn try_new_key(&self, req: &SseRequest) -> Option<Result<(DataKey, Encryption)>> {
+        self.new_key_within(req, Reach::InMemory)
+    }
+
+    fn new_key_within(
+        &self,
+        req: &SseRequest,
+        reach: Reach,
+    ) -> Option<Result<(DataKey, Encryption)>> {
+        let made = (|| {
+            let key = DataKey::random();
+            let enc = match req {
+                SseRequest::S3 { bucket_key } => Encryption {
+                    mode: SseMode::S3,
+                    wrapped_key: Some(self.master.seal("sse-s3", &hex_key(&key))?),
+                    kms_key: None,
                     key_check: None,
                     bucket_key: *bucket_key,
-                }
-            }
-            SseRequest::Customer(customer) => {
-                let mut salt = [0u8; 16];
-                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
-                return Ok((
-                    customer.clone(),
+                },
+                SseRequest::Kms {
+                    key: id,
+                    bucket_key,
+                } => {
+                    let id = id.as_deref().unwrap_or(DEFAULT_KEY_ID);
+                    let wrapping = match self.key_of(id, reach) {
+                        Some(k) => k?,
+                        None => return Ok(None),
+                    };
                     Encryption {
-                        mode: SseMode::Customer,
-                        wrapped_key: None,
-                        kms_key: None,
-                        key_check: Some(customer_check(customer, &salt)),
-                        bucket_key: false,
-                    },
-                ));
-            }
-        };
-        Ok((key, enc))
+                        mode: SseMode::Kms,
+                        wrapped_key: Some(
+                            Sealer::new(*wrapping.as_bytes())
+                                .seal(&format!("sse-kms/{id}"), &hex_key(&key))?,
+                        ),
+                        kms_key: Some(id.to_owned()),
+                        key_check: None,
+                        bucket_key: *bucket_key,
+                    }
+                }
+                SseRequest::Customer(customer) => {
+                    let mut salt = [0u8; 16];
+                    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+                    return Ok(Some((
+                        customer.clone(),
+                        Encryption {
+                            mode: SseMode::Customer,
+                            wrapped_key: None,
+                            kms_key: None,
+                            key_check: Some(customer_check(customer, &salt)),
+                            bucket_key: false,
+                        },
+                    )));
+                }
+            };
+            Ok(Some((key, enc)))
+        })();
+        made.transpose()
     }
 
     /// A new key for a write that names no encryption, as its bucket's default says (`None`:
@@ -207,8 +253,27 @@ impl Kms {
     /// The data key of an object encrypted as `enc`; SSE-C objects need the customer's key.
     /// Blocking, as [`Kms::new_key`].
     pub fn open(&self, enc: &Encryption, customer: Option<&DataKey>) -> Result<DataKey> {
+        self.open_within(enc, customer, Reach::Index)
+            .unwrap_or_else(|| Err(Error::Internal("a key ring read was skipped".into())))
+    }
+
+    /// [`Kms::open`] if it can be done without reading the index (`None` otherwise).
+    pub fn try_open(
+        &self,
+        enc: &Encryption,
+        customer: Option<&DataKey>,
+    ) -> Option<Result<DataKey>> {
+        self.open_within(enc, customer, Reach::InMemory)
+    }
+
+    fn open_within(
+        &self,
+        enc: &Encryption,
+        customer: Option<&DataKey>,
+        reach: Reach,
+    ) -> Option<Result<DataKey>> {
         let broken = |what: &str| Error::Internal(format!("an object's encryption record {what}"));
-        match enc.mode {
+        let opened = (|| match enc.mode {
             SseMode::S3 => {
                 let wrapped = enc
                     .wrapped_key
@@ -218,7 +283,9 @@ impl Kms {
                     .master
                     .open("sse-s3", wrapped)
                     .ok_or_else(|| broken("does not open with the master key"))?;
-                unhex_key(&hex).ok_or_else(|| broken("holds a malformed key"))
+                unhex_key(&hex)
+                    .map(Some)
+                    .ok_or_else(|| broken("holds a malformed key"))
             }
             SseMode::Kms => {
                 let id = enc
@@ -231,16 +298,21 @@ impl Kms {
                     .ok_or_else(|| broken("lacks its key"))?;
                 // A key that vanished under stored objects is the server's fault, not the
                 // reader's (a disabled one is the operator's choice, and says so).
-                let wrapping = self.usable_key(id).map_err(|e| match e {
-                    Error::KmsKeyNotFound(id) => Error::Internal(format!(
-                        "the KMS key `{id}` that encrypted an object is not in the key ring"
-                    )),
-                    e => e,
-                })?;
+                let wrapping = match self.key_of(id, reach) {
+                    Some(k) => k.map_err(|e| match e {
+                        Error::KmsKeyNotFound(id) => Error::Internal(format!(
+                            "the KMS key `{id}` that encrypted an object is not in the key ring"
+                        )),
+                        e => e,
+                    })?,
+                    None => return Ok(None),
+                };
                 let hex = Sealer::new(*wrapping.as_bytes())
                     .open(&format!("sse-kms/{id}"), wrapped)
                     .ok_or_else(|| broken("does not open with its KMS key"))?;
-                unhex_key(&hex).ok_or_else(|| broken("holds a malformed key"))
+                unhex_key(&hex)
+                    .map(Some)
+                    .ok_or_else(|| broken("holds a malformed key"))
             }
             SseMode::Customer => {
                 let key = customer.ok_or(Error::WrongCustomerKey)?;
@@ -259,48 +331,40 @@ impl Kms {
                 )
                 .into();
                 if same {
-                    Ok(key.clone())
+                    Ok(Some(key.clone()))
                 } else {
                     Err(Error::WrongCustomerKey)
                 }
             }
-        }
+        })();
+        opened.transpose()
     }
 
-    /// Whether [`Kms::open`] of `enc` runs without reading the index (SSE-S3, SSE-C, and
-    /// SSE-KMS under a key already in memory), so a caller may skip the blocking pool.
-    pub fn opens_in_memory(&self, enc: &Encryption) -> bool {
-        match (enc.mode, enc.kms_key.as_deref()) {
-            (SseMode::Kms, Some(id)) => self.in_memory(id),
-            (SseMode::Kms, None) => false,
-            _ => true,
-        }
-    }
-
-    /// Whether [`Kms::new_key`] for `req` runs without reading the index.
-    pub fn makes_in_memory(&self, req: &SseRequest) -> bool {
-        match req {
-            SseRequest::Kms { key, .. } => self.in_memory(key.as_deref().unwrap_or(DEFAULT_KEY_ID)),
-            SseRequest::S3 { .. } | SseRequest::Customer(_) => true,
-        }
-    }
-
-    fn in_memory(&self, id: &str) -> bool {
-        self.configured.contains_key(id) || self.cache.read().is_ok_and(|c| c.contains_key(id))
-    }
-
-    /// The material of key `id` if it exists and is enabled. The default key is made on its
-    /// first use.
-    fn usable_key(&self, id: &str) -> Result<DataKey> {
+    /// The material of key `id` if it exists and is enabled; `None` when `reach` is memory
+    /// and the key must be read from the index. The default key is made on its first use.
+    fn key_of(&self, id: &str, reach: Reach) -> Option<Result<DataKey>> {
         if let Some(k) = self.configured.get(id) {
-            return Ok(k.clone());
+            return Some(Ok(k.clone()));
         }
-        if let Ok(cache) = self.cache.read() {
-            match cache.get(id) {
-                Some(Some(k)) => return Ok(k.clone()),
-                Some(None) => return Err(Error::KmsKeyDisabled(id.to_owned())),
-                None => {}
-            }
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        match cache.get(id) {
+            Some(Some(k)) => return Some(Ok(k.clone())),
+            Some(None) => return Some(Err(Error::KmsKeyDisabled(id.to_owned()))),
+            None if reach == Reach::InMemory => return None,
+            None => {}
+        }
+        // Loaded under the cache's lock: see `cache`.
+        let loaded = self.load(id);
+        Some(loaded.and_then(|key| {
+            cache.insert(id.to_owned(), key.clone());
+            key.ok_or_else(|| Error::KmsKeyDisabled(id.to_owned()))
+        }))
+    }
+
+    /// Key `id` from the index (`None`: disabled), made first if it is the default key.
+    fn load(&self, id: &str) -> Result<Option<DataKey>> {
+        if !valid_key_id(id) {
+            return Err(Error::KmsKeyNotFound(id.to_owned()));
         }
         let rec = match self.meta.get_kms_key(id)? {
             Some(rec) => rec,
@@ -316,14 +380,10 @@ impl Kms {
             }
             None => return Err(Error::KmsKeyNotFound(id.to_owned())),
         };
-        let key = match rec.enabled {
-            true => Some(self.material(&rec)?),
-            false => None,
-        };
-        if let Ok(mut cache) = self.cache.write() {
-            cache.insert(id.to_owned(), key.clone());
+        match rec.enabled {
+            true => self.material(&rec).map(Some),
+            false => Ok(None),
         }
-        key.ok_or_else(|| Error::KmsKeyDisabled(id.to_owned()))
     }
 
     fn material(&self, rec: &KmsKeyRecord) -> Result<DataKey> {
@@ -349,10 +409,7 @@ impl Kms {
         if self.configured.contains_key(id) {
             return Err(Error::KmsKeyExists(id.to_owned()));
         }
-        let _one_at_a_time = self
-            .creating
-            .lock()
-            .map_err(|_| Error::Internal("the key ring's lock is poisoned".into()))?;
+        let _one_at_a_time = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
         let rec = KmsKeyRecord {
             v: RECORD_VERSION,
             id: id.to_owned(),
@@ -384,7 +441,12 @@ impl Kms {
             })
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
-        out.extend(self.meta.list_kms_keys()?);
+        out.extend(
+            self.meta
+                .list_kms_keys()?
+                .into_iter()
+                .filter(|k| k.id != MASTER_CHECK_ID),
+        );
         Ok(out)
     }
 
@@ -404,15 +466,18 @@ impl Kms {
                 "the key `{id}` is set in the config file; change it there"
             )));
         }
+        if !valid_key_id(id) {
+            return Err(Error::KmsKeyNotFound(id.to_owned()));
+        }
+        // Under the cache's lock: no load that began before this change caches the old state.
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         let mut rec = self
             .meta
             .get_kms_key(id)?
             .ok_or_else(|| Error::KmsKeyNotFound(id.to_owned()))?;
         rec.enabled = enabled;
         self.meta.update_kms_key(&rec)?;
-        if let Ok(mut cache) = self.cache.write() {
-            cache.remove(id);
-        }
+        cache.remove(id);
         Ok(rec)
     }
 }
@@ -477,6 +542,37 @@ mod tests {
         assert!(matches!(k.open(&enc, None), Err(Error::WrongCustomerKey)));
         let ids: Vec<String> = k.list().unwrap().into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["conf", "app", DEFAULT_KEY_ID]);
+        // The master key check is kept in the index but is no key.
+        assert!(k.meta.get_kms_key(MASTER_CHECK_ID).unwrap().is_some());
+        assert!(k.get(MASTER_CHECK_ID).is_err());
+        assert!(k.set_enabled(MASTER_CHECK_ID, true).is_err());
+    }
+
+    #[test]
+    fn keys_not_in_memory_are_left_to_the_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = kms(dir.path(), &EncryptionConfig::default());
+        k.create("app", "").unwrap();
+        let req = SseRequest::Kms {
+            key: Some("app".into()),
+            bucket_key: false,
+        };
+        assert!(k.try_new_key(&req).is_none(), "not loaded yet");
+        assert!(k
+            .try_new_key(&SseRequest::S3 { bucket_key: false })
+            .is_some());
+        let (dk, enc) = k.new_key(&req).unwrap();
+        assert_eq!(k.try_open(&enc, None).unwrap().unwrap(), dk, "loaded now");
+        k.set_enabled("app", false).unwrap();
+        assert!(
+            k.try_open(&enc, None).is_none(),
+            "the change emptied the cache"
+        );
+        assert!(matches!(k.open(&enc, None), Err(Error::KmsKeyDisabled(_))));
+        assert!(matches!(
+            k.try_open(&enc, None),
+            Some(Err(Error::KmsKeyDisabled(_)))
+        ));
     }
 
     #[test]

@@ -107,8 +107,9 @@ impl Sealer {
             let bound = format!("kms-key/{}", rec.id);
             if sealer.open(&bound, &rec.sealed_material).is_none() {
                 return Err(Error::Internal(format!(
-                    "refusing to start: the master key from {source} does not open the SSE-KMS \
-                     key `{}`; set the master key the key ring was sealed with",
+                    "refusing to start: the master key from {source} does not open what the \
+                     index holds sealed (`{}`: encrypted objects and key ring keys need the \
+                     master key they were sealed with); set that master key",
                     rec.id
                 )));
             }

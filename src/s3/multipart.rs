@@ -198,7 +198,7 @@ pub async fn upload_part(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response
     let data_key = super::sse::for_read(ctx, upload.sse.as_ref(), super::sse::CUSTOMER).await?;
     let (staged, digests) =
         receive_body(ctx, body, Some(store_as), true, data_key.as_ref()).await?;
-    let md5 = super::sse::etag_md5(upload.sse.as_ref(), digests.md5);
+    let md5 = super::sse::etag_md5(upload.sse.as_ref(), data_key.as_ref(), digests.md5);
     if digests.len > MAX_PART_SIZE {
         return Err(S3Error::code(S3Code::EntityTooLarge));
     }
@@ -279,7 +279,7 @@ pub async fn upload_part_copy(ctx: &Ctx) -> S3Result<Response> {
     let (staged, mut digests) = store
         .copy_to_staged(&what, &src, range, Some(algorithm), keys)
         .await?;
-    digests.md5 = super::sse::etag_md5(upload.sse.as_ref(), digests.md5);
+    digests.md5 = super::sse::etag_md5(upload.sse.as_ref(), data_key.as_ref(), digests.md5);
     let part = store
         .commit_part(
             &bucket,
@@ -414,10 +414,17 @@ fn complete_result(
     let mut r = xml_ok(w.finish());
     super::object::version_header(r.headers_mut(), b, rec);
     // An SSE-C Complete may carry the key: its MD5 is shown back, as S3 does.
+    // Only the key the object was written with (a wrong one is not shown back as right).
     let customer =
         super::sse::customer_key(&ctx.parts.headers, &ctx.state.cfg, super::sse::CUSTOMER)
             .ok()
-            .flatten();
+            .flatten()
+            .filter(|k| {
+                rec.sse.as_ref().is_some_and(|e| {
+                    e.mode == crate::meta::sse::SseMode::Customer
+                        && ctx.state.kms.open(e, Some(k)).is_ok()
+                })
+            });
     super::sse::response_headers(
         r.headers_mut(),
         &ctx.state.cfg.region,

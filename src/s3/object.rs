@@ -201,7 +201,7 @@ pub async fn put_object(ctx: &Ctx, body: &mut RequestBody) -> S3Result<Response>
     let sealing = super::sse::for_write(ctx, &bucket).await?;
     written.sse = sealing.sse;
     let (staged, mut digests) = receive_body(ctx, body, None, false, sealing.key.as_ref()).await?;
-    digests.md5 = super::sse::etag_md5(written.sse.as_ref(), digests.md5);
+    digests.md5 = super::sse::etag_md5(written.sse.as_ref(), sealing.key.as_ref(), digests.md5);
     let rec = ctx
         .state
         .store
@@ -764,7 +764,7 @@ pub async fn copy_object(ctx: &Ctx) -> S3Result<Response> {
     let (staged, mut digests) = store
         .copy_to_staged(&what, &src, 0..src.size, algorithm, keys)
         .await?;
-    digests.md5 = super::sse::etag_md5(sealing.sse.as_ref(), digests.md5);
+    digests.md5 = super::sse::etag_md5(sealing.sse.as_ref(), sealing.key.as_ref(), digests.md5);
     let written = ObjectMeta {
         headers,
         user_meta,

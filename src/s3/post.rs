@@ -379,7 +379,7 @@ pub async fn post_object(
             .with("MinSizeAllowed", min.to_string()));
         }
         let mut digests = hasher.finish().await.map_err(crate::error::Error::from)?;
-        digests.md5 = super::sse::etag_md5(written.sse.as_ref(), digests.md5);
+        digests.md5 = super::sse::etag_md5(written.sse.as_ref(), sealing.key.as_ref(), digests.md5);
         (form_fields, bucket, key, written, staged, digests, customer)
     };
     // Fields after the file are ignored, as on S3; a little of them is read so the connection

@@ -165,8 +165,10 @@ pub async fn seal_with(
 ) -> S3Result<Sealing> {
     // Most keys are made in memory: not worth a trip to the blocking pool.
     let made = match req.or_else(|| crate::access::kms::default_request(bucket)) {
-        Some(req) if kms.makes_in_memory(&req) => Some(kms.new_key(&req)?),
-        Some(req) => Some(blocking(kms, move |k| k.new_key(&req)).await?),
+        Some(req) => match kms.try_new_key(&req) {
+            Some(made) => Some(made?),
+            None => Some(blocking(kms, move |k| k.new_key(&req)).await?),
+        },
         None => None,
     };
     Ok(match made {
@@ -236,8 +238,8 @@ pub async fn data_key(
     }
     // Most opens are a ChaCha20-Poly1305 of 32 bytes: not worth a trip to the blocking pool
     // (that trip halved the rate of small encrypted GETs).
-    if ctx.state.kms.opens_in_memory(enc) {
-        return Ok(Some(ctx.state.kms.open(enc, None)?));
+    if let Some(opened) = ctx.state.kms.try_open(enc, None) {
+        return Ok(Some(opened?));
     }
     let enc = enc.clone();
     Ok(Some(
@@ -259,9 +261,18 @@ pub async fn for_read(
 /// The MD5 a write's ETag is made of: the body's for SSE-S3 and unencrypted objects (as on
 /// S3), a random one for SSE-C and SSE-KMS, whose ETags S3 keeps from telling anything of the
 /// plaintext (they are listed to whoever may list the bucket).
-pub fn etag_md5(sse: Option<&Encryption>, md5: [u8; 16]) -> [u8; 16] {
-    match sse.map(|e| e.mode) {
-        Some(SseMode::Customer | SseMode::Kms) => *uuid::Uuid::new_v4().as_bytes(),
+///
+/// Made from the data key `key` and the MD5, so a retried PUT or part of the same bytes gets
+/// the same ETag (a client may Complete with either attempt's).
+pub fn etag_md5(sse: Option<&Encryption>, key: Option<&DataKey>, md5: [u8; 16]) -> [u8; 16] {
+    match (sse.map(|e| e.mode), key) {
+        (Some(SseMode::Customer | SseMode::Kms), Some(k)) => {
+            let mac = k.mac(&[b"cnx-etag/".as_slice(), &md5].concat());
+            let mut out = [0u8; 16];
+            out.copy_from_slice(&mac[..16]);
+            out
+        }
+        (Some(SseMode::Customer | SseMode::Kms), None) => *uuid::Uuid::new_v4().as_bytes(),
         _ => md5,
     }
 }

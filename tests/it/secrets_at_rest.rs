@@ -210,6 +210,9 @@ async fn encrypted_objects_keep_a_missing_master_key_from_being_replaced() {
         "{err}"
     );
     assert!(!master.exists(), "no new master key was generated");
+    // Nothing else sealed exists: the index's own check tells a wrong key.
+    let err = serve_expecting_refusal(&srv, &data, Some(&"0".repeat(64)));
+    assert!(err.contains("does not open"), "{err}");
     std::fs::rename(&saved, &master).unwrap();
     srv.restart();
     assert_eq!(get_bytes(&srv.client(), &bucket, "o").await, b"sealed");
