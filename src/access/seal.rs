@@ -79,9 +79,9 @@ impl Sealer {
             )));
         } else if kms_sample.is_some() || has_buckets {
             return Err(Error::Internal(format!(
-                "refusing to start: the index holds buckets (whose SSE-S3 objects and key ring \
-                 keys are sealed with a master key), but no master key is configured and {} is \
-                 missing; restore that file or set CNX_MASTER_KEY to the key it held",
+                "refusing to start: this index was used with a master key (its encrypted \
+                 objects and key ring keys are sealed with it), but no master key is configured \
+                 and {} is missing; restore that file or set CNX_MASTER_KEY to the key it held",
                 path.display()
             )));
         } else {
