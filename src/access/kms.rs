@@ -244,10 +244,23 @@ impl Kms {
         made.transpose()
     }
 
-    /// A new key for a write that names no encryption, as its bucket's default says (`None`:
-    /// the bucket has none). Blocking.
-    pub fn bucket_default(&self, b: &BucketRecord) -> Result<Option<(DataKey, Encryption)>> {
-        default_request(b).map(|req| self.new_key(&req)).transpose()
+    /// Whether key `id` exists and is enabled (made first if it is the default key), so a
+    /// default naming it does not fail writes later. Blocking.
+    pub fn ensure_usable(&self, id: &str) -> Result<()> {
+        match self.key_of(id, Reach::Index) {
+            Some(key) => key.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `f` on the blocking pool: key ring operations may touch the index.
+    pub async fn blocking<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Kms) -> Result<T> + Send + 'static,
+    {
+        let kms = self.clone();
+        tokio::task::spawn_blocking(move || f(&kms)).await?
     }
 
     /// The data key of an object encrypted as `enc`; SSE-C objects need the customer's key.

@@ -7,20 +7,10 @@ use serde::Deserialize;
 use super::error::{ApiError, ApiResult};
 use super::reply::Reply;
 use super::ApiCtx;
-use crate::access::kms::{key_arn, key_id_of, Kms, SseRequest};
+use crate::access::kms::{key_arn, key_id_of};
 use crate::access::Principal;
 use crate::clock::rfc3339;
 use crate::meta::sse::{BucketEncryption, KmsKeyRecord, SseMode};
-
-async fn blocking<T: Send + 'static>(
-    ctx: &ApiCtx,
-    f: impl FnOnce(&Kms) -> crate::error::Result<T> + Send + 'static,
-) -> ApiResult<T> {
-    let kms = ctx.state.kms.clone();
-    Ok(tokio::task::spawn_blocking(move || f(&kms))
-        .await
-        .map_err(crate::error::Error::from)??)
-}
 
 fn root_only(ctx: &ApiCtx) -> ApiResult<()> {
     if ctx.caller.principal == Principal::Root {
@@ -45,7 +35,7 @@ fn view(ctx: &ApiCtx, k: &KmsKeyRecord) -> serde_json::Value {
 }
 
 pub async fn list(ctx: &ApiCtx) -> ApiResult<Reply> {
-    let keys = blocking(ctx, |k| k.list()).await?;
+    let keys = ctx.state.kms.blocking(|k| k.list()).await?;
     let out: Vec<_> = keys.iter().map(|k| view(ctx, k)).collect();
     Ok(Reply::json(
         StatusCode::OK,
@@ -69,13 +59,17 @@ pub async fn create(ctx: &ApiCtx) -> ApiResult<Reply> {
             "a key's description is at most 256 bytes",
         ));
     }
-    let rec = blocking(ctx, move |k| k.create(&req.id, &req.description)).await?;
+    let rec = ctx
+        .state
+        .kms
+        .blocking(move |k| k.create(&req.id, &req.description))
+        .await?;
     Ok(Reply::json(StatusCode::CREATED, view(ctx, &rec)))
 }
 
 pub async fn get(ctx: &ApiCtx, id: &str) -> ApiResult<Reply> {
     let id = id.to_owned();
-    let rec = blocking(ctx, move |k| k.get(&id)).await?;
+    let rec = ctx.state.kms.blocking(move |k| k.get(&id)).await?;
     Ok(Reply::json(StatusCode::OK, view(ctx, &rec)))
 }
 
@@ -89,7 +83,11 @@ pub async fn patch(ctx: &ApiCtx, id: &str) -> ApiResult<Reply> {
     root_only(ctx)?;
     let req: PatchKey = ctx.json()?;
     let id = id.to_owned();
-    let rec = blocking(ctx, move |k| k.set_enabled(&id, req.enabled)).await?;
+    let rec = ctx
+        .state
+        .kms
+        .blocking(move |k| k.set_enabled(&id, req.enabled))
+        .await?;
     Ok(Reply::json(StatusCode::OK, view(ctx, &rec)))
 }
 
@@ -149,14 +147,10 @@ pub async fn encryption_from_json(
     };
     if let Some(id) = kms_key.clone() {
         // The key must exist and be enabled now, so writes do not fail later for it.
-        blocking(ctx, move |k| {
-            k.new_key(&SseRequest::Kms {
-                key: Some(id),
-                bucket_key: false,
-            })
-            .map(|_| ())
-        })
-        .await?;
+        ctx.state
+            .kms
+            .blocking(move |k| k.ensure_usable(&id))
+            .await?;
     }
     Ok(Some(BucketEncryption {
         mode,

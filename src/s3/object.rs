@@ -30,7 +30,7 @@ pub const MAX_PUT_SIZE: u64 = 5 << 30;
 /// A DeleteObjects document of 1000 maximal keys fits well within this.
 const MAX_DELETE_DOC: usize = 2 << 20;
 
-fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
+pub(super) fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         h.insert(name, v);
     }

@@ -3,13 +3,14 @@
 //! Get/Put/DeleteBucketEncryption (a bucket's default).
 
 use base64::Engine as _;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use md5::Digest as _;
 use serde::Deserialize;
 
 use super::error::{S3Code, S3Error, S3Result};
 use super::headers::header;
 use super::object::read_document;
+use super::object::set;
 use super::{status_only, xml_ok, Ctx};
 use crate::access::kms::{key_arn, key_id_of, Kms, SseRequest};
 use std::sync::Arc;
@@ -146,17 +147,6 @@ pub fn requested(h: &HeaderMap, cfg: &Config) -> S3Result<Option<SseRequest>> {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    kms: &Arc<Kms>,
-    f: impl FnOnce(&Kms) -> crate::error::Result<T> + Send + 'static,
-) -> S3Result<T> {
-    let kms = kms.clone();
-    let out = tokio::task::spawn_blocking(move || f(&kms))
-        .await
-        .map_err(crate::error::Error::from)??;
-    Ok(out)
-}
-
 /// The key of a new object (or upload): as `req` asks, else as the bucket's default says.
 pub async fn seal_with(
     kms: &Arc<Kms>,
@@ -167,7 +157,7 @@ pub async fn seal_with(
     let made = match req.or_else(|| crate::access::kms::default_request(bucket)) {
         Some(req) => match kms.try_new_key(&req) {
             Some(made) => Some(made?),
-            None => Some(blocking(kms, move |k| k.new_key(&req)).await?),
+            None => Some(kms.blocking(move |k| k.new_key(&req)).await?),
         },
         None => None,
     };
@@ -243,7 +233,7 @@ pub async fn data_key(
     }
     let enc = enc.clone();
     Ok(Some(
-        blocking(&ctx.state.kms, move |k| k.open(&enc, None)).await?,
+        ctx.state.kms.blocking(move |k| k.open(&enc, None)).await?,
     ))
 }
 
@@ -290,12 +280,6 @@ pub fn refuse_write_headers(ctx: &Ctx) -> S3Result<()> {
         }
     }
     Ok(())
-}
-
-fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        h.insert(name, v);
-    }
 }
 
 /// The headers that tell a client how an object is encrypted; `key` is the SSE-C key the
@@ -455,14 +439,10 @@ pub async fn put_bucket_encryption(ctx: &Ctx, body: &mut RequestBody) -> S3Resul
 /// fail later for it.
 pub async fn check_default_key(ctx: &Ctx, config: &BucketEncryption) -> S3Result<()> {
     if let (SseMode::Kms, Some(id)) = (config.mode, config.kms_key.clone()) {
-        blocking(&ctx.state.kms, move |k| {
-            k.new_key(&SseRequest::Kms {
-                key: Some(id),
-                bucket_key: false,
-            })
-            .map(|_| ())
-        })
-        .await?;
+        ctx.state
+            .kms
+            .blocking(move |k| k.ensure_usable(&id))
+            .await?;
     }
     Ok(())
 }

@@ -35,7 +35,8 @@ fn post_idempotent(srv: &Server, path: &str, body: &str, key: &str) -> (u16, Val
     )
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every file and directory under `dir`.
+pub(crate) fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         out.push(entry.path());
         if entry.file_type().unwrap().is_dir() {
@@ -138,6 +139,26 @@ fn serve_expecting_refusal(srv: &Server, data_dir: &Path, master_key: Option<&st
     err
 }
 
+/// Stops `srv`, checks that it will not start without its master key (nor make a new one)
+/// or with a wrong one, then puts the key back and starts it again.
+fn refuses_a_missing_or_wrong_master_key(srv: &mut Server) {
+    srv.sigterm();
+    assert!(srv.wait_exit(Duration::from_secs(20)).is_some());
+    let data = srv.data_dir().to_owned();
+    let (master, saved) = (data.join("master.key"), data.join("master.key.saved"));
+    std::fs::rename(&master, &saved).unwrap();
+    let err = serve_expecting_refusal(srv, &data, None);
+    assert!(
+        err.contains("master key") && err.contains("missing"),
+        "{err}"
+    );
+    assert!(!master.exists(), "no new master key was generated");
+    let err = serve_expecting_refusal(srv, &data, Some(&"0".repeat(64)));
+    assert!(err.contains("does not open"), "{err}");
+    std::fs::rename(&saved, &master).unwrap();
+    srv.restart();
+}
+
 #[tokio::test]
 async fn a_missing_or_wrong_master_key_stops_the_server() {
     let mut srv = Server::start();
@@ -155,26 +176,7 @@ async fn a_missing_or_wrong_master_key_stops_the_server() {
     assert_eq!(st, 201, "{k}");
     let key = creds_of(&k);
     put(&client, &bucket, "o", b"kept").await;
-    srv.sigterm();
-    assert!(srv.wait_exit(Duration::from_secs(20)).is_some());
-
-    let data = srv.data_dir().to_owned();
-    let master = data.join("master.key");
-    let saved = data.join("master.key.saved");
-    std::fs::rename(&master, &saved).unwrap();
-    let err = serve_expecting_refusal(&srv, &data, None);
-    assert!(
-        err.contains("master key") && err.contains("missing"),
-        "{err}"
-    );
-    assert!(!master.exists(), "no new master key was generated");
-
-    let wrong = "0".repeat(64);
-    let err = serve_expecting_refusal(&srv, &data, Some(&wrong));
-    assert!(err.contains("does not open"), "{err}");
-
-    std::fs::rename(&saved, &master).unwrap();
-    srv.restart();
+    refuses_a_missing_or_wrong_master_key(&mut srv);
     assert_eq!(
         get_bytes(&client_of(&srv, &key), &bucket, "o").await,
         b"kept"
@@ -199,22 +201,8 @@ async fn encrypted_objects_keep_a_missing_master_key_from_being_replaced() {
         .send()
         .await
         .unwrap();
-    srv.sigterm();
-    assert!(srv.wait_exit(Duration::from_secs(20)).is_some());
-    let data = srv.data_dir().to_owned();
-    let (master, saved) = (data.join("master.key"), data.join("master.key.saved"));
-    std::fs::rename(&master, &saved).unwrap();
-    let err = serve_expecting_refusal(&srv, &data, None);
-    assert!(
-        err.contains("master key") && err.contains("missing"),
-        "{err}"
-    );
-    assert!(!master.exists(), "no new master key was generated");
     // Nothing else sealed exists: the index's own check tells a wrong key.
-    let err = serve_expecting_refusal(&srv, &data, Some(&"0".repeat(64)));
-    assert!(err.contains("does not open"), "{err}");
-    std::fs::rename(&saved, &master).unwrap();
-    srv.restart();
+    refuses_a_missing_or_wrong_master_key(&mut srv);
     assert_eq!(get_bytes(&srv.client(), &bucket, "o").await, b"sealed");
 }
 
