@@ -85,6 +85,8 @@ pub enum CipherError {
     Auth(u64),
     #[error("the stored bytes end inside a chunk")]
     Truncated,
+    #[error("more bytes than the blob's announced length")]
+    Longer,
     #[error("AES-256-GCM refused the key")]
     Key,
     #[error("AES-256-GCM refused to seal a chunk")]
@@ -138,21 +140,34 @@ pub fn stored_range(want: &Range<u64>, plain: u64) -> Range<u64> {
     (first * STORED_CHUNK)..(end_chunk.saturating_mul(STORED_CHUNK)).min(stored_len(plain))
 }
 
-/// Encrypts a blob's bytes as they are written: whole chunks out. A full chunk is held until
-/// more bytes come (it is not the last) or the blob ends (it is), so at most two are held.
+/// Encrypts a blob's bytes as they are written: whole chunks out. When the blob's length is
+/// announced, a chunk is sealed as soon as it is full (its position tells whether it is the
+/// last); otherwise a full chunk is held until more bytes come (it is not the last) or the
+/// blob ends (it is), so at most two are held.
 pub struct Encryptor {
     cipher: BlobCipher,
     index: u64,
+    /// The plaintext length announced, if any.
+    len: Option<u64>,
+    /// Plaintext taken so far.
+    taken: u64,
+    /// The chunk sealed as the last was: no more bytes may come.
+    sealed_last: bool,
     buf: BytesMut,
     /// A full chunk not yet known to be the last.
     held: Option<BytesMut>,
 }
 
 impl Encryptor {
-    pub fn new(cipher: BlobCipher) -> Self {
+    /// An encryptor of a blob of `len` plaintext bytes when announced. Bytes beyond it are
+    /// refused; fewer make a valid shorter blob (the caller's length check refuses it).
+    pub fn new(cipher: BlobCipher, len: Option<u64>) -> Self {
         Self {
             cipher,
             index: 0,
+            len,
+            taken: 0,
+            sealed_last: false,
             buf: BytesMut::new(),
             held: None,
         }
@@ -161,26 +176,45 @@ impl Encryptor {
     /// Takes plaintext; returns the stored bytes of every chunk it completed.
     pub fn update(&mut self, mut data: Bytes) -> Result<Vec<Bytes>, CipherError> {
         let mut out = Vec::new();
+        if !data.is_empty() && self.sealed_last {
+            return Err(CipherError::Longer);
+        }
         while !data.is_empty() {
             if self.buf.is_empty() {
                 // More bytes: the chunk held is not the last.
                 if let Some(full) = self.held.take() {
                     out.push(self.seal_next(full, false)?);
                 }
-                self.buf.reserve(STORED_CHUNK as usize);
+                // Room for this chunk only: a short blob's last chunk gets what it needs.
+                let left = self.len.map_or(CHUNK, |len| len.saturating_sub(self.taken));
+                self.buf.reserve((left.clamp(1, CHUNK) + TAG) as usize);
             }
             let room = CHUNK as usize - self.buf.len();
             let piece = data.split_to(room.min(data.len()));
+            self.taken += piece.len() as u64;
             self.buf.extend_from_slice(&piece);
             if self.buf.len() == CHUNK as usize {
-                self.held = Some(std::mem::take(&mut self.buf));
+                let full = std::mem::take(&mut self.buf);
+                match self.len {
+                    Some(len) => {
+                        let last = self.taken >= len;
+                        out.push(self.seal_next(full, last)?);
+                        if last {
+                            self.sealed_last = true;
+                            if !data.is_empty() {
+                                return Err(CipherError::Longer);
+                            }
+                        }
+                    }
+                    None => self.held = Some(full),
+                }
             }
         }
         Ok(out)
     }
 
     /// The stored bytes of the chunks still held, the last sealed as the last (none for an
-    /// empty blob).
+    /// empty blob or one whose last chunk is already out).
     pub fn finish(mut self) -> Result<Vec<Bytes>, CipherError> {
         let mut out = Vec::new();
         let partial = std::mem::take(&mut self.buf);
@@ -282,7 +316,17 @@ mod tests {
     use super::*;
 
     fn encrypt(key: &DataKey, blob: &str, data: &[u8], piece: usize) -> Vec<u8> {
-        let mut e = Encryptor::new(key.blob_cipher(blob).unwrap());
+        encrypt_as(key, blob, data, piece, None)
+    }
+
+    fn encrypt_as(
+        key: &DataKey,
+        blob: &str,
+        data: &[u8],
+        piece: usize,
+        len: Option<u64>,
+    ) -> Vec<u8> {
+        let mut e = Encryptor::new(key.blob_cipher(blob).unwrap(), len);
         let mut out = Vec::new();
         for p in data.chunks(piece.max(1)) {
             for b in e.update(Bytes::copy_from_slice(p)).unwrap() {
@@ -306,6 +350,37 @@ mod tests {
         }
         d.finish().unwrap();
         out
+    }
+
+    /// An announced length seals each chunk as it fills, into the same bytes as holding it
+    /// until the end; a byte beyond the announced length is refused.
+    #[test]
+    fn an_announced_length_seals_early_into_the_same_bytes() {
+        let key = DataKey::random();
+        for len in [
+            0usize,
+            5,
+            CHUNK as usize,
+            CHUNK as usize + 16,
+            2 * CHUNK as usize,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+            for piece in [1000, CHUNK as usize, 3 * CHUNK as usize] {
+                let held = encrypt(&key, "b", &data, piece);
+                let early = encrypt_as(&key, "b", &data, piece, Some(len as u64));
+                assert!(held == early, "{len} in pieces of {piece}");
+            }
+        }
+        let mut e = Encryptor::new(key.blob_cipher("b").unwrap(), Some(CHUNK));
+        let out = e.update(Bytes::from(vec![1u8; CHUNK as usize])).unwrap();
+        assert_eq!(out.len(), 1, "sealed at once, not held");
+        assert!(matches!(
+            e.update(Bytes::from_static(b"x")),
+            Err(CipherError::Longer)
+        ));
+        let mut e = Encryptor::new(key.blob_cipher("b").unwrap(), Some(CHUNK));
+        let over = Bytes::from(vec![1u8; CHUNK as usize + 1]);
+        assert!(matches!(e.update(over), Err(CipherError::Longer)));
     }
 
     #[test]

@@ -387,7 +387,7 @@ impl Store {
         let id = BlobStore::new_id();
         let i = id.clone();
         self.blocking(move |m| m.stage_blob(&i)).await?;
-        let encryptor = encryptor(key, &id)?;
+        let encryptor = encryptor(key, &id, size_hint)?;
         let stored_hint = match &encryptor {
             Some(_) => size_hint.map(crate::cipher::stored_len),
             None => size_hint,
@@ -413,7 +413,7 @@ impl Store {
         }
         let id = crate::meta::inline::new_id();
         Ok(StagedBlob {
-            encryptor: encryptor(key, &id)?,
+            encryptor: encryptor(key, &id, Some(len))?,
             id,
             writer: None,
             len: 0,
@@ -1180,11 +1180,12 @@ pub struct CopyKeys<'a> {
     pub part: bool,
 }
 
-fn encryptor(key: Option<&DataKey>, blob: &str) -> Result<Option<Encryptor>> {
+fn encryptor(key: Option<&DataKey>, blob: &str, len: Option<u64>) -> Result<Option<Encryptor>> {
     match key {
         Some(k) => Ok(Some(Encryptor::new(
             k.blob_cipher(blob)
                 .map_err(|e| Error::Internal(e.to_string()))?,
+            len,
         ))),
         None => Ok(None),
     }
