@@ -1,6 +1,6 @@
 # Shared by bench/compare and bench/scale: free ports, waiting for a server, starting
-# cnx-storage on a fresh data dir. Expects OUT and DISK; sets SERVER_PID, ENDPOINT, AK, SK,
-# REGION.
+# cnx-storage on a fresh data dir, stopping the server (also when the script exits). Expects
+# OUT and DISK; sets SERVER_PID, ENDPOINT, AK, SK, REGION.
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -33,3 +33,11 @@ start_cnx() {
   ENDPOINT="http://127.0.0.1:$port" AK="$AK_CNX" SK="$SK_CNX" REGION="in-mum"
 }
 
+# Stops the server started last, if any.
+stop_server() {
+  [[ -n "$SERVER_PID" ]] || return 0
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+trap stop_server EXIT
