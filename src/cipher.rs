@@ -176,10 +176,10 @@ impl Encryptor {
     /// Takes plaintext; returns the stored bytes of every chunk it completed.
     pub fn update(&mut self, mut data: Bytes) -> Result<Vec<Bytes>, CipherError> {
         let mut out = Vec::new();
-        if !data.is_empty() && self.sealed_last {
-            return Err(CipherError::Longer);
-        }
         while !data.is_empty() {
+            if self.sealed_last {
+                return Err(CipherError::Longer);
+            }
             if self.buf.is_empty() {
                 // More bytes: the chunk held is not the last.
                 if let Some(full) = self.held.take() {
@@ -197,14 +197,8 @@ impl Encryptor {
                 let full = std::mem::take(&mut self.buf);
                 match self.len {
                     Some(len) => {
-                        let last = self.taken >= len;
-                        out.push(self.seal_next(full, last)?);
-                        if last {
-                            self.sealed_last = true;
-                            if !data.is_empty() {
-                                return Err(CipherError::Longer);
-                            }
-                        }
+                        self.sealed_last = self.taken >= len;
+                        out.push(self.seal_next(full, self.sealed_last)?);
                     }
                     None => self.held = Some(full),
                 }
