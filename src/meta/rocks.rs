@@ -73,6 +73,8 @@ const BLOCK_CACHE: usize = 8 << 20;
 const MEMTABLE: usize = 4 << 20;
 /// ...and the largest ones once all of them together hold this much.
 const MEMTABLES: usize = 12 << 20;
+/// Write-ahead log files kept for reuse once their memtables are flushed.
+const RECYCLED_LOGS: usize = 4;
 
 impl RocksMeta {
     /// Opens (creating if needed) the index at `path`. `sync` makes every commit durable
@@ -115,6 +117,14 @@ impl RocksMeta {
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.increase_parallelism(2);
+        // A synced commit into a log file that grows must also write the file's new size
+        // (a second device round trip on ext4 per fdatasync); a recycled log file is
+        // overwritten in place.
+        opts.set_recycle_log_file_num(RECYCLED_LOGS);
+        // A log file is released (and so recycled) once every column family it holds writes
+        // for has flushed; the ones that fill slowly (object records, usage) would hold old
+        // logs for good, so past this much log they are flushed too.
+        opts.set_max_total_wal_size(MEMTABLES as u64);
         opts.set_db_write_buffer_size(MEMTABLES);
         opts.set_write_buffer_size(MEMTABLE);
         opts.set_block_based_table_factory(&table);
