@@ -489,6 +489,12 @@ impl Store {
             acl: written.acl,
             sse: written.sse,
         };
+        if staged.inline.is_some() {
+            // No blob to finish or to orphan: the commit is one call on the blocking pool,
+            // which runs to its end even if this request is dropped, so the task of its own
+            // below (one more spawn and wake-up per small PUT) buys nothing.
+            return self.commit_object_now(bucket, key, staged, rec, cond).await;
+        }
         let (this, b, k) = (self.clone(), bucket.clone(), key.to_owned());
         // A task of its own: if the request is dropped mid-commit (client gone, shutdown),
         // the commit and the disarming of the orphan guard still happen together.
