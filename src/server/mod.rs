@@ -35,6 +35,10 @@ use crate::web::{AppState, ClientAddr};
 
 /// S3's limit on a request's header section.
 pub const MAX_HEADER_SECTION: usize = 8 << 10;
+/// The most an HTTP/1 connection buffers from its socket (hyper's default is ~400 KiB). A
+/// read buffer above the allocator's fixed mmap threshold (256 KiB, see main.rs) is a fresh
+/// mapping each time it is replaced, every page faulted in and zeroed during the `recv`.
+const READ_BUF_MAX: usize = 128 << 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -205,7 +209,10 @@ impl Conns {
     ) -> Self {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // Our watchdog owns the header-read and idle deadlines (for HTTP/2 too).
-        builder.http1().header_read_timeout(None);
+        builder
+            .http1()
+            .header_read_timeout(None)
+            .max_buf_size(READ_BUF_MAX);
         let mut overflow_builder = auto::Builder::new(TokioExecutor::new());
         overflow_builder
             .http1()
