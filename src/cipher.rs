@@ -151,8 +151,6 @@ pub struct Encryptor {
     len: Option<u64>,
     /// Plaintext taken so far.
     taken: u64,
-    /// The chunk sealed as the last was: no more bytes may come.
-    sealed_last: bool,
     buf: BytesMut,
     /// A full chunk not yet known to be the last.
     held: Option<BytesMut>,
@@ -167,7 +165,6 @@ impl Encryptor {
             index: 0,
             len,
             taken: 0,
-            sealed_last: false,
             buf: BytesMut::new(),
             held: None,
         }
@@ -175,11 +172,14 @@ impl Encryptor {
 
     /// Takes plaintext; returns the stored bytes of every chunk it completed.
     pub fn update(&mut self, mut data: Bytes) -> Result<Vec<Bytes>, CipherError> {
+        if self
+            .len
+            .is_some_and(|len| self.taken + data.len() as u64 > len)
+        {
+            return Err(CipherError::Longer);
+        }
         let mut out = Vec::new();
         while !data.is_empty() {
-            if self.sealed_last {
-                return Err(CipherError::Longer);
-            }
             if self.buf.is_empty() {
                 // More bytes: the chunk held is not the last.
                 if let Some(full) = self.held.take() {
@@ -196,10 +196,7 @@ impl Encryptor {
             if self.buf.len() == CHUNK as usize {
                 let full = std::mem::take(&mut self.buf);
                 match self.len {
-                    Some(len) => {
-                        self.sealed_last = self.taken >= len;
-                        out.push(self.seal_next(full, self.sealed_last)?);
-                    }
+                    Some(len) => out.push(self.seal_next(full, self.taken == len)?),
                     None => self.held = Some(full),
                 }
             }
