@@ -1,6 +1,6 @@
-# Shared by bench/compare and bench/scale: free ports, waiting for a server, starting
-# cnx-storage on a fresh data dir, stopping the server (also when the script exits). Expects
-# OUT and DISK; sets SERVER_PID, ENDPOINT, AK, SK, REGION.
+# Shared by bench/compare, bench/scale and bench/encryption: free ports, waiting for a server,
+# starting cnx-storage on a fresh data dir, stopping the server (also when the script exits).
+# Expects OUT and DISK; sets SERVER_PID, ENDPOINT, AK, SK, REGION.
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
