@@ -3,7 +3,6 @@
 //! signed with the root credentials; with none answering, it opens the data dir itself (the
 //! server holds the index's lock while it runs, so the two never write at once).
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -17,8 +16,7 @@ use crate::access::KeyRing;
 use crate::api::keys::view;
 use crate::config::Config;
 use crate::credentials::RootCredentials;
-use crate::meta::rocks::RocksMeta;
-use crate::meta::{KeyRecord, MetaStore};
+use crate::meta::KeyRecord;
 
 /// One key operation, as the API's routes name them.
 #[derive(Debug, Clone)]
@@ -295,13 +293,12 @@ impl From<AdminError> for CliError {
 /// The same operations on a stopped server's data dir, acting as the operator.
 fn offline(cfg: &Config, root: RootCredentials, op: &KeyOp) -> Result<Value, CliError> {
     crate::credentials::secure_data_dir(&cfg.data_dir).map_err(failed)?;
-    let meta = RocksMeta::open(&cfg.meta_dir(), true).map_err(|e| {
+    let meta = crate::meta::open(cfg, crate::config::Durability::Strict).map_err(|e| {
         failed(format!(
             "no server answers at the endpoint and the data dir cannot be opened ({e}); \
              if a server runs on it, pass --endpoint with its address"
         ))
     })?;
-    let meta: Arc<dyn MetaStore> = Arc::new(meta);
     let sealer = Sealer::load_or_create(cfg, meta.as_ref()).map_err(failed)?;
     let ring = KeyRing::new(root, meta.clone(), sealer);
     let operator = Manager::operator();

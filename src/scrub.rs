@@ -88,18 +88,6 @@ pub struct Progress {
     pub problems: usize,
 }
 
-/// A read-only snapshot of the index: it needs no lock, so a running server can keep going.
-#[cfg(feature = "rocksdb")]
-fn open_meta(cfg: &Config) -> Result<Arc<dyn MetaStore>> {
-    let dir = cfg.meta_dir();
-    if !dir.is_dir() {
-        return Err(Error::Meta(format!("no index at {}", dir.display())));
-    }
-    Ok(Arc::new(crate::meta::rocks::RocksMeta::open_read_only(
-        &dir,
-    )?))
-}
-
 /// Runs a walk of the index off the async threads.
 async fn walk<T: Send + 'static>(
     meta: &Arc<dyn MetaStore>,
@@ -331,9 +319,9 @@ pub async fn scrub(
         orphan_grace,
         max_bytes_per_sec: None,
     };
-    let mut report = scan(open_meta(cfg)?, &blobs, &opts, progress).await?;
+    let mut report = scan(crate::meta::open_snapshot(cfg)?, &blobs, &opts, progress).await?;
     if !report.clean() {
-        recheck(open_meta(cfg)?, only, &mut report).await?;
+        recheck(crate::meta::open_snapshot(cfg)?, only, &mut report).await?;
     }
     Ok(report)
 }

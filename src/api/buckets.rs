@@ -393,7 +393,7 @@ pub async fn delete(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
     if ctx.query("force").as_deref() == Some("true") {
         ctx.state.store.delete_bucket_and_contents(&b).await?;
     } else {
-        ctx.state.store.delete_bucket(&b.name).await?;
+        ctx.state.store.delete_bucket(&b).await?;
     }
     ctx.state.keys.forget_bucket(&b.id);
     ctx.state.access_log.forget(&b.name);

@@ -4,6 +4,8 @@
 
 pub mod acl;
 pub mod codec;
+#[cfg(test)]
+pub mod contract;
 pub mod inline;
 pub mod lifecycle;
 pub mod lock;
@@ -23,7 +25,36 @@ use serde::{Deserialize, Serialize};
 use crate::checksum::{Checksum, ChecksumAlgorithm};
 use crate::cors::CorsRule;
 use crate::error::Result;
+use crate::integrity::ChunkSums;
 pub use lock::{ObjectLockConfig, Retention};
+
+/// Opens (creating it if needed) the index `cfg` names, each commit as durable as
+/// `durability` asks. Blocking.
+#[cfg(feature = "rocksdb")]
+pub fn open(
+    cfg: &crate::config::Config,
+    durability: crate::config::Durability,
+) -> Result<std::sync::Arc<dyn MetaStore>> {
+    let dir = cfg.meta_dir();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| crate::error::Error::Meta(format!("cannot create {}: {e}", dir.display())))?;
+    let sync = durability == crate::config::Durability::Strict;
+    Ok(std::sync::Arc::new(rocks::RocksMeta::open(&dir, sync)?))
+}
+
+/// A read-only snapshot of the index `cfg` names, as of now: it takes no lock, so a running
+/// server can go on beside it (for `scrub`). Blocking.
+#[cfg(feature = "rocksdb")]
+pub fn open_snapshot(cfg: &crate::config::Config) -> Result<std::sync::Arc<dyn MetaStore>> {
+    let dir = cfg.meta_dir();
+    if !dir.is_dir() {
+        return Err(crate::error::Error::Meta(format!(
+            "no index at {}",
+            dir.display()
+        )));
+    }
+    Ok(std::sync::Arc::new(rocks::RocksMeta::open_read_only(&dir)?))
+}
 
 /// Current version tag of stored records; readers refuse records they do not know.
 pub const RECORD_VERSION: u8 = 1;
@@ -596,6 +627,16 @@ pub struct UploadQuery<'a> {
     pub max: usize,
 }
 
+/// What the index keeps of a new blob, in the commit that makes it part of an object.
+#[derive(Debug, Clone, Copy)]
+pub enum NewBlob<'a> {
+    /// An object small enough for the index: its bytes, kept under the blob's id (see
+    /// [`inline`]).
+    Inline { blob: &'a str, bytes: &'a [u8] },
+    /// A blob's chunk checksums, which reads verify its bytes against.
+    Sums { blob: &'a str, sums: &'a ChunkSums },
+}
+
 /// Multipart uploads. Calls on one (bucket, key) are serialised with its object writes.
 pub trait UploadStore {
     fn create_upload(&self, bucket: &BucketRecord, rec: &UploadRecord) -> Result<()>;
@@ -606,13 +647,15 @@ pub trait UploadStore {
         upload_id: &str,
     ) -> Result<Option<UploadRecord>>;
     /// Records a part (replacing one with the same number, whose blob is queued for deletion)
-    /// and releases its staged blob; `NoSuchUpload` if the upload is gone.
+    /// and releases its staged blob, keeping the blob's chunk checksums with it;
+    /// `NoSuchUpload` if the upload is gone.
     fn put_part(
         &self,
         bucket: &BucketRecord,
         key: &str,
         upload_id: &str,
         part: &PartRecord,
+        sums: Option<&ChunkSums>,
     ) -> Result<()>;
     /// Parts with numbers above `after`, ascending; the bool says whether more follow.
     fn list_parts(
@@ -717,8 +760,8 @@ pub trait AccessStore {
     fn list_kms_keys(&self) -> Result<Vec<sse::KmsKeyRecord>>;
 }
 
-/// The index operations the store needs. Each mutating call is one atomic commit.
-pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
+/// Buckets and their usage counters.
+pub trait BucketStore {
     fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>>;
     fn list_buckets(&self) -> Result<Vec<BucketRecord>>;
     /// Inserts unless the name is taken; returns the existing record when it is.
@@ -732,10 +775,14 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
         id: &BucketId,
         change: &mut dyn FnMut(&mut BucketRecord) -> Result<()>,
     ) -> Result<BucketRecord>;
-    /// Removes an empty bucket (`BucketNotEmpty` otherwise).
-    fn delete_bucket(&self, name: &str) -> Result<()>;
+    /// Removes the bucket named `name` if it is still the one with `id` (`NoSuchBucket`
+    /// otherwise) and empty (`BucketNotEmpty` otherwise).
+    fn delete_bucket(&self, name: &str, id: &BucketId) -> Result<()>;
     fn usage(&self, bucket: &BucketId) -> Result<Usage>;
+}
 
+/// The index operations the store needs. Each mutating call is one atomic commit.
+pub trait MetaStore: BucketStore + UploadStore + AccessStore + Send + Sync + 'static {
     fn get_object(&self, bucket: &BucketId, key: &str) -> Result<Option<ObjectRecord>>;
     /// Writes `rec` if `cond` holds, in one batch with: the usage delta, the release of the
     /// staged blobs `rec` now owns, and the queueing of the replaced object's blobs for deletion.
@@ -752,15 +799,15 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
     ) -> Result<Committed> {
         self.put_object_with(bucket, key, rec, cond, None)
     }
-    /// [`MetaStore::put_object`], with the bytes of an inline blob of `rec` (id, bytes)
-    /// written in the same batch (see [`inline`]).
+    /// [`MetaStore::put_object`], with what the index keeps of the blob `rec` was written
+    /// to, committed together with it.
     fn put_object_with(
         &self,
         bucket: &BucketRecord,
         key: &str,
         rec: &ObjectRecord,
         cond: &WriteCondition,
-        inline: Option<(&str, &[u8])>,
+        blob: Option<NewBlob<'_>>,
     ) -> Result<Committed>;
     /// The stored value of an inline blob (framed: see [`inline::check`]).
     fn get_inline(&self, blob: &str) -> Result<Option<Vec<u8>>>;
@@ -824,11 +871,8 @@ pub trait MetaStore: UploadStore + AccessStore + Send + Sync + 'static {
     /// Forgets queued blobs (and their chunk checksums) once they are deleted, in one write;
     /// an inline blob's bytes go with it.
     fn deleted(&self, entries: &[GcEntry]) -> Result<()>;
-    /// Keeps the chunk checksums of a staged blob. Written without a sync of its own: the
-    /// commit that makes the blob part of an object syncs the log, this entry included.
-    fn put_blob_sums(&self, blob: &str, sums: &crate::integrity::ChunkSums) -> Result<()>;
     /// The chunk checksums of a blob; `None` for blobs written before they were kept.
-    fn blob_sums(&self, blob: &str) -> Result<Option<crate::integrity::ChunkSums>>;
+    fn blob_sums(&self, blob: &str) -> Result<Option<ChunkSums>>;
     /// Every blob still staged (being written, or left by a request that died).
     fn staged_blobs(&self) -> Result<Vec<String>>;
     /// Makes every commit so far durable (a WAL fsync), whatever the durability mode.

@@ -15,9 +15,9 @@ use super::codec::{self, decode, encode, object_key, prefix_successor, version_k
 use super::inline;
 use super::versions::new_version_id;
 use super::{
-    counted, BucketId, BucketRecord, Committed, Deleted, GcEntry, ListEntry, ListPage, ListQuery,
-    ListedObject, MetaStore, ObjectRecord, Usage, VersionGuard, VersionPage, VersionQuery,
-    VersionRef, Versioning, WriteCondition,
+    counted, BucketId, BucketRecord, BucketStore, Committed, Deleted, GcEntry, ListEntry, ListPage,
+    ListQuery, ListedObject, MetaStore, NewBlob, ObjectRecord, Usage, VersionGuard, VersionPage,
+    VersionQuery, VersionRef, Versioning, WriteCondition,
 };
 use crate::error::{Error, Result};
 
@@ -301,9 +301,27 @@ impl RocksMeta {
         }
         Ok(())
     }
+
+    /// Adds what the index keeps of a new blob to the commit that makes it part of an object.
+    pub(super) fn keep_new_blob(
+        &self,
+        batch: &mut WriteBatch,
+        blob: Option<NewBlob<'_>>,
+    ) -> Result<()> {
+        match blob {
+            Some(NewBlob::Inline { blob, bytes }) => {
+                batch.put_cf(self.cf(CF_INLINE)?, blob.as_bytes(), inline::frame(bytes))
+            }
+            Some(NewBlob::Sums { blob, sums }) => {
+                batch.put_cf(self.cf(CF_BLOB_SUMS)?, blob.as_bytes(), sums.encode())
+            }
+            None => {}
+        }
+        Ok(())
+    }
 }
 
-impl MetaStore for RocksMeta {
+impl BucketStore for RocksMeta {
     fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
         match self
             .db
@@ -355,11 +373,12 @@ impl MetaStore for RocksMeta {
         Ok(rec)
     }
 
-    fn delete_bucket(&self, name: &str) -> Result<()> {
+    fn delete_bucket(&self, name: &str, id: &BucketId) -> Result<()> {
         let _records = self.bucket_records.lock().map_err(lock_err)?;
         let _gate = self.bucket_gate.write().map_err(lock_err)?;
         let rec = self
             .get_bucket(name)?
+            .filter(|rec| rec.id == *id)
             .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))?;
         // In-progress multipart uploads hold blobs too: they must be aborted first.
         for cf in [CF_OBJECTS, CF_UPLOADS] {
@@ -385,7 +404,9 @@ impl MetaStore for RocksMeta {
             .map(|v| codec::decode_usage(&v))
             .unwrap_or_default())
     }
+}
 
+impl MetaStore for RocksMeta {
     fn get_object(&self, bucket: &BucketId, key: &str) -> Result<Option<ObjectRecord>> {
         match self
             .db
@@ -402,7 +423,7 @@ impl MetaStore for RocksMeta {
         key: &str,
         rec: &ObjectRecord,
         cond: &WriteCondition,
-        inline: Option<(&str, &[u8])>,
+        blob: Option<NewBlob<'_>>,
     ) -> Result<Committed> {
         let _gate = self.bucket_gate.read().map_err(lock_err)?;
         let live = self.check_bucket_live(bucket)?;
@@ -416,9 +437,7 @@ impl MetaStore for RocksMeta {
                 batch.delete_cf(staged, blob.as_bytes());
             }
         }
-        if let Some((id, data)) = inline {
-            batch.put_cf(self.cf(CF_INLINE)?, id.as_bytes(), inline::frame(data));
-        }
+        self.keep_new_blob(&mut batch, blob)?;
         let (rec, delta, freed) = self.replace_object(&mut batch, &live, key, rec, old.as_ref())?;
         self.usage_delta(&mut batch, &bucket.id, delta)?;
         self.write(batch)?;
@@ -660,12 +679,6 @@ impl MetaStore for RocksMeta {
         Ok(self.db.get_cf(cf, blob.as_bytes())?)
     }
 
-    fn put_blob_sums(&self, blob: &str, sums: &crate::integrity::ChunkSums) -> Result<()> {
-        self.db
-            .put_cf(self.cf(CF_BLOB_SUMS)?, blob.as_bytes(), sums.encode())?;
-        Ok(())
-    }
-
     fn blob_sums(&self, blob: &str) -> Result<Option<crate::integrity::ChunkSums>> {
         // Absent only from a read-only view of an index older than checksums.
         let Some(cf) = self.db.cf_handle(CF_BLOB_SUMS) else {
@@ -788,17 +801,54 @@ mod tests {
         assert_eq!(gc[0].blob, "x1");
         assert!(m.pending_deletes(0, None, 10).unwrap().is_empty());
         assert!(matches!(
-            m.delete_bucket("b"),
+            m.delete_bucket("b", &b.id),
             Err(Error::BucketNotEmpty(_))
         ));
         m.delete_object(&b, "k", &WriteCondition::Always).unwrap();
         assert_eq!(m.usage(&b.id).unwrap(), Usage::default());
-        m.delete_bucket("b").unwrap();
+        m.delete_bucket("b", &b.id).unwrap();
         assert!(matches!(
             m.put_object(&b, "k", &obj(1, "x3"), &WriteCondition::Always),
             Err(Error::NoSuchBucket(_))
         ));
         assert_eq!(m.recover_staged().unwrap(), 0);
+    }
+
+    /// Chunk checksums and inline bytes are kept by the commit that makes their blob part of
+    /// an object or upload, and go with the blob when it is swept.
+    #[test]
+    fn new_blobs_are_kept_with_their_commit() {
+        let (_d, m) = open();
+        let b = bucket("b");
+        m.insert_bucket(&b).unwrap();
+        let mut summer = crate::integrity::ChunkSummer::default();
+        summer.update(b"some bytes");
+        let sums = summer.finish();
+        m.stage_blob("x1").unwrap();
+        let blob = Some(NewBlob::Sums {
+            blob: "x1",
+            sums: &sums,
+        });
+        m.put_object_with(&b, "k", &obj(10, "x1"), &WriteCondition::Always, blob)
+            .unwrap();
+        assert_eq!(m.blob_sums("x1").unwrap(), Some(sums.clone()));
+        let small = inline::new_id();
+        let blob = Some(NewBlob::Inline {
+            blob: &small,
+            bytes: b"tiny",
+        });
+        m.put_object_with(&b, "k", &obj(4, &small), &WriteCondition::Always, blob)
+            .unwrap();
+        let framed = m.get_inline(&small).unwrap().unwrap();
+        assert_eq!(&framed[inline::check_len(&framed, 4).unwrap()..], b"tiny");
+        let gone = m.pending_deletes(i64::MAX, None, 10).unwrap();
+        assert_eq!(gone.len(), 1);
+        m.deleted(&gone).unwrap();
+        assert_eq!(m.blob_sums("x1").unwrap(), None);
+        m.delete_object(&b, "k", &WriteCondition::Always).unwrap();
+        let gone = m.pending_deletes(i64::MAX, None, 10).unwrap();
+        m.deleted(&gone).unwrap();
+        assert_eq!(m.get_inline(&small).unwrap(), None);
     }
 
     /// A seek reads one small index partition per file, not the file's whole index (which
@@ -913,4 +963,28 @@ mod tests {
         seen.sort();
         assert_eq!(seen, ["g1", "g2", "g3", "g4", "g5"]);
     }
+}
+
+/// The backend contract (`meta::contract`), on RocksDB. One process owns the index, so the
+/// "second handle" of the contract's races is the same one.
+#[cfg(test)]
+mod contract_tests {
+    use super::RocksMeta;
+    use crate::meta::contract::Opened;
+
+    fn open() -> Opened<RocksMeta> {
+        let dir = tempfile::tempdir().unwrap();
+        Opened {
+            store: std::sync::Arc::new(RocksMeta::open(dir.path(), false).unwrap()),
+            url: String::new(),
+            dir: Some(dir),
+        }
+    }
+
+    fn second(m: &Opened<RocksMeta>) -> std::sync::Arc<RocksMeta> {
+        m.store.clone()
+    }
+
+    crate::meta::contract::access_contract!(open(), second);
+    crate::meta::contract::bucket_contract!(open(), second);
 }

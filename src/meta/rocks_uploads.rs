@@ -5,10 +5,11 @@ use rocksdb::WriteBatch;
 use super::codec::{self, decode, encode, object_key, part_key, prefix_successor, upload_key};
 use super::rocks::{lock_err, RocksMeta, CF_GC, CF_PARTS, CF_STAGED, CF_UPLOADS};
 use super::{
-    BucketId, BucketRecord, Committed, MetaStore, ObjectRecord, PartRecord, UploadEntry,
+    BucketId, BucketRecord, Committed, MetaStore, NewBlob, ObjectRecord, PartRecord, UploadEntry,
     UploadPage, UploadQuery, UploadRecord, UploadStore, Usage, WriteCondition,
 };
 use crate::error::{Error, Result};
+use crate::integrity::ChunkSums;
 
 /// No reader can hold a part blob that is not in a completed object (GET reads objects
 /// only), so dropped parts are queued as already past their grace period.
@@ -77,6 +78,7 @@ impl UploadStore for RocksMeta {
         key: &str,
         upload_id: &str,
         part: &PartRecord,
+        sums: Option<&ChunkSums>,
     ) -> Result<()> {
         let _gate = self.bucket_gate.read().map_err(lock_err)?;
         let _lock = self.stripe(&bucket.id, key).lock().map_err(lock_err)?;
@@ -92,6 +94,11 @@ impl UploadStore for RocksMeta {
         let mut batch = WriteBatch::default();
         batch.put_cf(parts_cf, &pk, encode(part)?);
         batch.delete_cf(self.cf(CF_STAGED)?, part.blob.as_bytes());
+        let sums = sums.map(|sums| NewBlob::Sums {
+            blob: &part.blob,
+            sums,
+        });
+        self.keep_new_blob(&mut batch, sums)?;
         let mut delta = part.size as i64;
         if let Some(old) = old {
             batch.put_cf(self.cf(CF_GC)?, codec::gc_key(PART_GC_TS, &old.blob), []);
@@ -266,6 +273,7 @@ impl UploadStore for RocksMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meta::BucketStore;
     use crate::meta::{Segment, StoredHeaders, RECORD_VERSION};
 
     fn open() -> (tempfile::TempDir, RocksMeta, BucketRecord) {
@@ -333,10 +341,10 @@ mod tests {
     fn parts_count_in_usage_until_completed_or_aborted() {
         let (_d, m, b) = open();
         m.create_upload(&b, &upload("k", "u1")).unwrap();
-        m.put_part(&b, "k", "u1", &part(1, 10, "p1")).unwrap();
-        m.put_part(&b, "k", "u1", &part(2, 5, "p2")).unwrap();
+        m.put_part(&b, "k", "u1", &part(1, 10, "p1"), None).unwrap();
+        m.put_part(&b, "k", "u1", &part(2, 5, "p2"), None).unwrap();
         // A re-uploaded part replaces the old one and queues its blob.
-        m.put_part(&b, "k", "u1", &part(2, 7, "p2b")).unwrap();
+        m.put_part(&b, "k", "u1", &part(2, 7, "p2b"), None).unwrap();
         assert_eq!(
             m.usage(&b.id).unwrap(),
             Usage {
@@ -346,7 +354,7 @@ mod tests {
         );
         assert_eq!(gc_blobs(&m), ["p2"]);
         assert!(matches!(
-            m.delete_bucket("b"),
+            m.delete_bucket("b", &b.id),
             Err(Error::BucketNotEmpty(_))
         ));
 
@@ -405,7 +413,7 @@ mod tests {
         assert!(m.list_parts("u1", 0, 10).unwrap().0.is_empty());
 
         m.create_upload(&b, &upload("k", "u2")).unwrap();
-        m.put_part(&b, "k", "u2", &part(1, 3, "q1")).unwrap();
+        m.put_part(&b, "k", "u2", &part(1, 3, "q1"), None).unwrap();
         m.abort_upload(&b, "k", "u2").unwrap();
         assert_eq!(
             m.usage(&b.id).unwrap(),
@@ -420,7 +428,7 @@ mod tests {
             Err(Error::NoSuchUpload)
         ));
         assert!(matches!(
-            m.put_part(&b, "k", "u2", &part(1, 3, "q2")),
+            m.put_part(&b, "k", "u2", &part(1, 3, "q2"), None),
             Err(Error::NoSuchUpload)
         ));
     }

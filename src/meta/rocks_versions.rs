@@ -302,6 +302,7 @@ fn last_position(page: &VersionPage) -> Option<(String, Option<String>)> {
 mod tests {
     use super::*;
     use crate::meta::fixtures::object;
+    use crate::meta::BucketStore;
     use crate::meta::{Versioning, WriteCondition};
 
     fn open() -> (tempfile::TempDir, RocksMeta) {
@@ -422,7 +423,7 @@ mod tests {
             .unwrap();
         assert!(m.get_object(&b.id, "k").unwrap().is_none());
         assert!(listing(&m, &b).is_empty());
-        m.delete_bucket("vb").unwrap();
+        m.delete_bucket("vb", &b.id).unwrap();
     }
 
     #[test]

@@ -25,11 +25,11 @@ use crate::checksum::{BodyHasher, ChecksumAlgorithm, ObjectDigests};
 use crate::cipher::{DataKey, Decryptor, Encryptor};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::integrity::{ChunkSummer, Verifier};
+use crate::integrity::{ChunkSummer, ChunkSums, Verifier};
 use crate::meta::acl::NewBucketAccess;
 use crate::meta::lifecycle::LifecycleRule;
 use crate::meta::{
-    BucketId, BucketRecord, CorsRecord, Deleted, GcEntry, ListPage, ListQuery, MetaStore,
+    BucketId, BucketRecord, CorsRecord, Deleted, GcEntry, ListPage, ListQuery, MetaStore, NewBlob,
     ObjectRecord, Segment, StoredHeaders, Usage, VersionPage, VersionQuery, VersionRef, Versioning,
     WriteCondition, RECORD_VERSION,
 };
@@ -62,16 +62,9 @@ impl Store {
     /// starts the background sweeper of replaced blobs.
     #[cfg(feature = "rocksdb")]
     pub async fn open(cfg: &Config) -> Result<Self> {
-        use crate::meta::rocks::RocksMeta;
         crate::credentials::secure_data_dir(&cfg.data_dir)?;
-        let meta_dir = cfg.meta_dir();
-        let sync = cfg.durability == crate::config::Durability::Strict;
-        let meta = tokio::task::spawn_blocking(move || -> Result<RocksMeta> {
-            std::fs::create_dir_all(&meta_dir)
-                .map_err(|e| Error::Meta(format!("cannot create {}: {e}", meta_dir.display())))?;
-            RocksMeta::open(&meta_dir, sync)
-        })
-        .await??;
+        let (c, durability) = (cfg.clone(), cfg.durability);
+        let meta = tokio::task::spawn_blocking(move || crate::meta::open(&c, durability)).await??;
         if matches!(cfg.blob, crate::config::BlobBackend::Local) {
             // Staging files older than this process are writes a crash cut off. The walk
             // visits every blob file, so it runs beside serving rather than before it.
@@ -87,7 +80,7 @@ impl Store {
             });
         }
         let blobs = crate::blob::backend::build(cfg)?;
-        Ok(Self::with_parts(Arc::new(meta), blobs)
+        Ok(Self::with_parts(meta, blobs)
             .await
             .with_inline_max(cfg.inline_max_bytes))
     }
@@ -302,9 +295,10 @@ impl Store {
         .await
     }
 
-    pub async fn delete_bucket(&self, name: &str) -> Result<()> {
-        let n = name.to_owned();
-        self.blocking(move |m| m.delete_bucket(&n)).await
+    /// Deletes `b` if it is empty and still the bucket of its name.
+    pub async fn delete_bucket(&self, b: &BucketRecord) -> Result<()> {
+        let (name, id) = (b.name.clone(), b.id);
+        self.blocking(move |m| m.delete_bucket(&name, &id)).await
     }
 
     /// Deletes every object and aborts every upload of `b`, then the bucket itself. A bucket
@@ -343,7 +337,7 @@ impl Store {
                 }
             }
         }
-        self.delete_bucket(&b.name).await
+        self.delete_bucket(b).await
     }
 
     async fn refuse_if_any_locked(&self, b: &BucketRecord) -> Result<()> {
@@ -509,7 +503,7 @@ impl Store {
         mut rec: ObjectRecord,
         cond: WriteCondition,
     ) -> Result<ObjectRecord> {
-        staged.finish_blob().await?;
+        let sums = staged.finish_blob().await?;
         // The object exists from its commit on: a conditional create that began while this
         // blob was being synced raced it (409), one that begins after finds it (412).
         rec.last_modified_ms = now_ms();
@@ -531,8 +525,12 @@ impl Store {
         );
         let committed = self
             .blocking(move |m| {
-                let inline = inline.as_deref().map(|d| (id.as_str(), d));
-                m.put_object_with(&b, &k, &r, &cond, inline)
+                let blob = match (&inline, &sums) {
+                    (Some(bytes), _) => Some(NewBlob::Inline { blob: &id, bytes }),
+                    (None, Some(sums)) => Some(NewBlob::Sums { blob: &id, sums }),
+                    (None, None) => None,
+                };
+                m.put_object_with(&b, &k, &r, &cond, blob)
             })
             .await?;
         // An empty object references no blob: the guard discards the empty one.
@@ -1271,28 +1269,26 @@ impl StagedBlob {
         &self.id
     }
 
-    /// Makes the blob visible (and durable) ahead of its commit, and records its chunk
-    /// checksums (made durable by that commit).
-    pub async fn finish_blob(&mut self) -> Result<()> {
+    /// Makes the blob visible (and durable) ahead of its commit. Returns its chunk checksums,
+    /// for the commit to keep (`None` for an object kept in the index and an empty blob).
+    pub async fn finish_blob(&mut self) -> Result<Option<ChunkSums>> {
         if let Some(e) = self.encryptor.take() {
             for piece in e.finish().map_err(|e| Error::Internal(e.to_string()))? {
                 self.store_bytes(piece).await?;
             }
         }
         if self.inline.is_some() {
-            return Ok(());
+            return Ok(None);
         }
         match self.writer.take() {
             Some(w) => w.finish().await?,
             None => return Err(Error::Internal("blob writer already finished".into())),
         }
-        if let (Some(store), Some(summer)) = (&self.store, self.sums.take()) {
-            if self.len > 0 {
-                let (id, sums) = (self.id.clone(), summer.finish());
-                store.blocking(move |m| m.put_blob_sums(&id, &sums)).await?;
-            }
-        }
-        Ok(())
+        Ok(self
+            .sums
+            .take()
+            .filter(|_| self.len > 0)
+            .map(ChunkSummer::finish))
     }
 
     /// The bytes of an object kept in the index (`None` for a blob).
@@ -1646,7 +1642,7 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            s.delete_bucket("full").await,
+            s.delete_bucket(&b).await,
             Err(Error::BucketNotEmpty(_))
         ));
         s.delete_bucket_and_contents(&b).await.unwrap();

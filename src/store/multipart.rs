@@ -124,7 +124,7 @@ impl Store {
         client_checksum: Option<Checksum>,
     ) -> Result<PartRecord> {
         let blob = staged.blob_id().to_owned();
-        staged.finish_blob().await?;
+        let sums = staged.finish_blob().await?;
         let part = PartRecord {
             v: RECORD_VERSION,
             part_number: number,
@@ -141,7 +141,8 @@ impl Store {
             upload_id.to_owned(),
             part.clone(),
         );
-        self.blocking(move |m| m.put_part(&b, &k, &u, &p)).await?;
+        self.blocking(move |m| m.put_part(&b, &k, &u, &p, sums.as_ref()))
+            .await?;
         staged.disarm();
         self.gc_kick.notify_one();
         Ok(part)
