@@ -60,7 +60,8 @@ case "${1:-}" in
     exec "$CARGO_TARGET_DIR/debug/cnx-storage" serve "$@"
     ;;
   test)
-    need_deb curl openssl chromium fonts-dejavu-core
+    # PostgreSQL: the tests of the PostgreSQL index start a private server of their own.
+    need_deb curl openssl chromium fonts-dejavu-core postgresql
     phase() { echo "[dev.sh] $1: $((SECONDS - started)) s"; started=$SECONDS; }
     started=$SECONDS
     cargo build --bin cnx-storage

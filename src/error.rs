@@ -81,6 +81,9 @@ pub enum Error {
     WrongCustomerKey,
     #[error("metadata index: {0}")]
     Meta(String),
+    /// The index is out of reach for now (its database down or every connection busy).
+    #[error("metadata index unavailable: {0}")]
+    MetaUnavailable(String),
     #[error("blob store: {0}")]
     Blob(String),
     #[error("internal: {0}")]

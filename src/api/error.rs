@@ -113,6 +113,15 @@ impl From<Error> for ApiError {
                 S::INSUFFICIENT_STORAGE,
                 "the server is out of storage space; retry later",
             ),
+            Error::MetaUnavailable(_) => {
+                tracing::error!(error = %e, "metadata index unavailable");
+                let mut err = ApiError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "the metadata index is unavailable; retry later",
+                );
+                err.retry_after = Some(1);
+                err
+            }
             Error::Meta(_) | Error::Blob(_) | Error::Internal(_) | Error::Corrupt { .. } => {
                 tracing::error!(error = %e, "internal error");
                 ApiError::new(S::INTERNAL_SERVER_ERROR, "internal error")

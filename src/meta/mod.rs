@@ -9,6 +9,8 @@ pub mod contract;
 pub mod inline;
 pub mod lifecycle;
 pub mod lock;
+#[cfg(feature = "postgres")]
+pub mod pg;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
 #[cfg(feature = "rocksdb")]

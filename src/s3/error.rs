@@ -262,6 +262,12 @@ impl From<Error> for S3Error {
                 err.retry_after = Some(30);
                 err
             }
+            Error::MetaUnavailable(_) => {
+                tracing::error!(error = %e, "metadata index unavailable");
+                let mut err = S3Error::code(C::SlowDown);
+                err.retry_after = Some(1);
+                err
+            }
             Error::Meta(_) | Error::Blob(_) | Error::Internal(_) | Error::Corrupt { .. } => {
                 tracing::error!(error = %e, "internal error");
                 S3Error::code(C::InternalError)

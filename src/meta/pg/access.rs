@@ -1,0 +1,150 @@
+//! PostgreSQL implementation of `AccessStore`: access keys, the key ring and idempotency
+//! records. Each call is one statement: inserts are atomic insert-if-absent, so two gateways
+//! minting the same id cannot both succeed.
+
+use super::{db_err, PgMeta};
+use crate::error::Result;
+use crate::meta::codec::{decode, encode};
+use crate::meta::sse::KmsKeyRecord;
+use crate::meta::{AccessStore, IdempotencyRecord, KeyRecord, KeyScope};
+
+/// The bucket a key is bound to, kept beside it so the bucket's deletion finds its keys.
+fn key_bucket(rec: &KeyRecord) -> Option<&[u8]> {
+    match &rec.scope {
+        KeyScope::Bucket { bucket_id, .. } => Some(&bucket_id.0[..]),
+        KeyScope::Account { .. } => None,
+    }
+}
+
+fn decode_rows<T: serde::de::DeserializeOwned>(rows: &[tokio_postgres::Row]) -> Result<Vec<T>> {
+    rows.iter().map(|r| decode(r.get::<_, &[u8]>(0))).collect()
+}
+
+impl AccessStore for PgMeta {
+    fn insert_key(&self, rec: &KeyRecord) -> Result<bool> {
+        let doc = encode(rec)?;
+        self.run(|c| async move {
+            let n = c
+                .execute(
+                    "INSERT INTO access_keys (access_key_id, bucket_id, doc) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                    &[&rec.access_key_id, &key_bucket(rec), &doc],
+                )
+                .await
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn get_key(&self, access_key_id: &str) -> Result<Option<KeyRecord>> {
+        self.run(|c| async move {
+            c.query_opt(
+                "SELECT doc FROM access_keys WHERE access_key_id = $1",
+                &[&access_key_id],
+            )
+            .await
+            .map_err(db_err)?
+            .map(|r| decode(r.get::<_, &[u8]>(0)))
+            .transpose()
+        })
+    }
+
+    fn list_keys(&self) -> Result<Vec<KeyRecord>> {
+        self.run(|c| async move {
+            let rows = c
+                .query("SELECT doc FROM access_keys ORDER BY access_key_id", &[])
+                .await
+                .map_err(db_err)?;
+            decode_rows(&rows)
+        })
+    }
+
+    fn delete_key(&self, access_key_id: &str) -> Result<bool> {
+        self.run(|c| async move {
+            let n = c
+                .execute(
+                    "DELETE FROM access_keys WHERE access_key_id = $1",
+                    &[&access_key_id],
+                )
+                .await
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn get_idempotency(&self, key: &[u8], now_ms: i64) -> Result<Option<IdempotencyRecord>> {
+        self.run(|c| async move {
+            c.query_opt(
+                "SELECT doc FROM idempotency WHERE slot = $1 AND expires_ms > $2",
+                &[&key, &now_ms],
+            )
+            .await
+            .map_err(db_err)?
+            .map(|r| decode(r.get::<_, &[u8]>(0)))
+            .transpose()
+        })
+    }
+
+    fn put_idempotency(&self, key: &[u8], rec: &IdempotencyRecord) -> Result<()> {
+        let doc = encode(rec)?;
+        self.run(|c| async move {
+            c.execute(
+                "INSERT INTO idempotency (slot, expires_ms, doc) VALUES ($1, $2, $3) \
+                 ON CONFLICT (slot) DO UPDATE SET expires_ms = EXCLUDED.expires_ms, \
+                 doc = EXCLUDED.doc",
+                &[&key, &rec.expires_at_ms, &doc],
+            )
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    fn insert_kms_key(&self, rec: &KmsKeyRecord) -> Result<bool> {
+        let doc = encode(rec)?;
+        self.run(|c| async move {
+            let n = c
+                .execute(
+                    "INSERT INTO kms_keys (id, doc) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&rec.id, &doc],
+                )
+                .await
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn update_kms_key(&self, rec: &KmsKeyRecord) -> Result<bool> {
+        let doc = encode(rec)?;
+        self.run(|c| async move {
+            let n = c
+                .execute(
+                    "UPDATE kms_keys SET doc = $2 WHERE id = $1",
+                    &[&rec.id, &doc],
+                )
+                .await
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn get_kms_key(&self, id: &str) -> Result<Option<KmsKeyRecord>> {
+        self.run(|c| async move {
+            c.query_opt("SELECT doc FROM kms_keys WHERE id = $1", &[&id])
+                .await
+                .map_err(db_err)?
+                .map(|r| decode(r.get::<_, &[u8]>(0)))
+                .transpose()
+        })
+    }
+
+    fn list_kms_keys(&self) -> Result<Vec<KmsKeyRecord>> {
+        self.run(|c| async move {
+            let rows = c
+                .query("SELECT doc FROM kms_keys ORDER BY id", &[])
+                .await
+                .map_err(db_err)?;
+            decode_rows(&rows)
+        })
+    }
+}

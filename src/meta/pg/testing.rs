@@ -1,0 +1,181 @@
+//! A private PostgreSQL server for tests: `initdb` into a temp dir, started on a free loopback
+//! port with trust authentication, and stopped when the test process ends — a watcher process
+//! stops it even when the tests are killed. Each test gets a database of its own.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+/// A running server.
+#[derive(Debug)]
+pub struct TestPg {
+    pub port: u16,
+    /// Holds the cluster and its socket; removed by the watcher after the server stops.
+    _dir: PathBuf,
+}
+
+static SERVER: OnceLock<TestPg> = OnceLock::new();
+static DATABASES: AtomicU32 = AtomicU32::new(0);
+
+/// The server of this test process, started on first use.
+pub fn server() -> &'static TestPg {
+    SERVER.get_or_init(|| start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}")))
+}
+
+/// The URL of a new, empty database on [`server`].
+pub fn fresh_database() -> String {
+    let pg = server();
+    let name = format!(
+        "cnx_test_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::Relaxed)
+    );
+    run(Command::new(bin("psql"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qAt",
+        ])
+        .args(["-p", &pg.port.to_string(), "-c"])
+        .arg(format!("CREATE DATABASE {name}")))
+    .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
+    pg.url(&name)
+}
+
+impl TestPg {
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+/// The directory of the newest PostgreSQL's programs (Debian keeps them out of `PATH`), or
+/// `CNX_PG_BINDIR`.
+fn bindir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CNX_PG_BINDIR") {
+        return dir.into();
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .map(|(_, dir)| dir)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin"))
+}
+
+fn bin(name: &str) -> PathBuf {
+    bindir().join(name)
+}
+
+/// PostgreSQL refuses to run as root: then its programs run as the `postgres` user.
+fn as_server_user(program: &Path) -> Command {
+    if rustix::process::geteuid().is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+fn start() -> Result<TestPg, String> {
+    let initdb = bin("initdb");
+    if !initdb.exists() {
+        return Err(format!(
+            "{} not found: install Debian's postgresql package (./dev.sh test does) or set \
+             CNX_PG_BINDIR",
+            initdb.display()
+        ));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("cnx-pg-")
+        .tempdir()
+        .map_err(|e| e.to_string())?
+        .keep();
+    let data = dir.join("data");
+    if rustix::process::geteuid().is_root() {
+        run(Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir))?;
+    }
+    run(as_server_user(&initdb)
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(&data))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    // No fsync: a test server's data is thrown away, and syncing would only slow the tests.
+    let opts = format!(
+        "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off \
+         -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        dir.display()
+    );
+    run(as_server_user(&bin("pg_ctl"))
+        .args(["-w", "-t", "60", "-l"])
+        .arg(dir.join("log"))
+        .args(["-o", &opts, "-D"])
+        .arg(&data)
+        .arg("start"))?;
+    watch(&dir, &data)?;
+    Ok(TestPg { port, _dir: dir })
+}
+
+/// Starts a process that outlives nothing: when this test process is gone, it stops the
+/// server and removes its directory.
+fn watch(dir: &Path, data: &Path) -> Result<(), String> {
+    let stop = format!(
+        "while [ -d /proc/{pid} ]; do sleep 0.5; done; {ctl} -D {data} -m immediate stop \
+         >/dev/null 2>&1; rm -rf {dir}",
+        pid = std::process::id(),
+        ctl = bin("pg_ctl").display(),
+        data = data.display(),
+        dir = dir.display(),
+    );
+    let mut cmd = as_server_user(Path::new("/bin/sh"));
+    cmd.args(["-c", &stop])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(drop)
+        .map_err(|e| format!("cannot start the server's watcher: {e}"))
+}
