@@ -783,8 +783,8 @@ pub trait BucketStore {
     fn usage(&self, bucket: &BucketId) -> Result<Usage>;
 }
 
-/// The index operations the store needs. Each mutating call is one atomic commit.
-pub trait MetaStore: BucketStore + UploadStore + AccessStore + Send + Sync + 'static {
+/// Objects and their versions.
+pub trait ObjectStore {
     fn get_object(&self, bucket: &BucketId, key: &str) -> Result<Option<ObjectRecord>>;
     /// Writes `rec` if `cond` holds, in one batch with: the usage delta, the release of the
     /// staged blobs `rec` now owns, and the queueing of the replaced object's blobs for deletion.
@@ -811,8 +811,6 @@ pub trait MetaStore: BucketStore + UploadStore + AccessStore + Send + Sync + 'st
         cond: &WriteCondition,
         blob: Option<NewBlob<'_>>,
     ) -> Result<Committed>;
-    /// The stored value of an inline blob (framed: see [`inline::check`]).
-    fn get_inline(&self, blob: &str) -> Result<Option<Vec<u8>>>;
     /// Deletes `key` as S3 does without a version id, if `cond` holds: removes the current
     /// object of an unversioned bucket (queueing its blobs), or puts a delete marker on top
     /// of a versioned one.
@@ -854,7 +852,13 @@ pub trait MetaStore: BucketStore + UploadStore + AccessStore + Send + Sync + 'st
     fn list_objects(&self, bucket: &BucketId, q: &ListQuery<'_>) -> Result<ListPage>;
     /// Every version in key order, each key's newest first.
     fn list_versions(&self, bucket: &BucketId, q: &VersionQuery<'_>) -> Result<VersionPage>;
+}
 
+/// The bookkeeping of blobs that keeps writes crash-safe: blobs being written (staged), blobs
+/// queued for deletion, and their chunk checksums.
+pub trait BlobLedger {
+    /// The stored value of an inline blob (framed: see [`inline::check`]).
+    fn get_inline(&self, blob: &str) -> Result<Option<Vec<u8>>>;
     /// Records that a blob is being written, so a crash before commit cannot orphan it.
     fn stage_blob(&self, blob: &str) -> Result<()>;
     /// Notes the remote multipart upload a staged blob is written through, so recovery after
@@ -881,6 +885,17 @@ pub trait MetaStore: BucketStore + UploadStore + AccessStore + Send + Sync + 'st
     fn sync(&self) -> Result<()>;
     /// At start-up: every blob still staged belonged to a request that died; queue it.
     fn recover_staged(&self) -> Result<usize>;
+}
+
+/// The index operations the store needs. Each mutating call is one atomic commit.
+pub trait MetaStore:
+    BucketStore + ObjectStore + UploadStore + AccessStore + BlobLedger + Send + Sync + 'static
+{
+}
+
+impl<T> MetaStore for T where
+    T: BucketStore + ObjectStore + UploadStore + AccessStore + BlobLedger + Send + Sync + 'static
+{
 }
 
 /// Records for tests, so each test names only the fields it cares about.

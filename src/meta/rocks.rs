@@ -13,11 +13,11 @@ use rocksdb::{
 
 use super::codec::{self, decode, encode, object_key, prefix_successor, version_key};
 use super::inline;
-use super::versions::new_version_id;
+use super::versions::new_version_id_after;
 use super::{
-    counted, BucketId, BucketRecord, BucketStore, Committed, Deleted, GcEntry, ListEntry, ListPage,
-    ListQuery, ListedObject, MetaStore, NewBlob, ObjectRecord, Usage, VersionGuard, VersionPage,
-    VersionQuery, VersionRef, Versioning, WriteCondition,
+    counted, BlobLedger, BucketId, BucketRecord, BucketStore, Committed, Deleted, GcEntry,
+    ListEntry, ListPage, ListQuery, ListedObject, NewBlob, ObjectRecord, ObjectStore, Usage,
+    VersionGuard, VersionPage, VersionQuery, VersionRef, Versioning, WriteCondition,
 };
 use crate::error::{Error, Result};
 
@@ -249,7 +249,7 @@ impl RocksMeta {
     ) -> Result<(ObjectRecord, Usage, bool)> {
         let mut rec = rec.clone();
         rec.version_id = match bucket.versioning {
-            Versioning::Enabled => Some(new_version_id()),
+            Versioning::Enabled => Some(new_version_id_after(old)),
             Versioning::Unversioned | Versioning::Suspended => None,
         };
         if let (Some(lock), false, None) = (&bucket.object_lock, rec.delete_marker, rec.retention) {
@@ -406,7 +406,7 @@ impl BucketStore for RocksMeta {
     }
 }
 
-impl MetaStore for RocksMeta {
+impl ObjectStore for RocksMeta {
     fn get_object(&self, bucket: &BucketId, key: &str) -> Result<Option<ObjectRecord>> {
         match self
             .db
@@ -596,7 +596,9 @@ impl MetaStore for RocksMeta {
         it.status()?;
         Ok(page)
     }
+}
 
+impl BlobLedger for RocksMeta {
     fn stage_blob(&self, blob: &str) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_STAGED)?, blob.as_bytes(), now_ms().to_be_bytes());
@@ -749,108 +751,6 @@ mod tests {
         (dir, m)
     }
 
-    fn names(p: &ListPage) -> Vec<String> {
-        p.entries
-            .iter()
-            .map(|e| match e {
-                ListEntry::Object(k, _) => k.clone(),
-                ListEntry::CommonPrefix(p) => format!("P:{p}"),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn put_replace_delete_keeps_usage_and_gc_exact() {
-        let (_d, m) = open();
-        let b = bucket("b");
-        assert!(m.insert_bucket(&b).unwrap().is_none());
-        assert!(m.insert_bucket(&b).unwrap().is_some());
-        m.stage_blob("x1").unwrap();
-        m.put_object(&b, "k", &obj(10, "x1"), &WriteCondition::Always)
-            .unwrap();
-        assert_eq!(
-            m.usage(&b.id).unwrap(),
-            Usage {
-                bytes: 10,
-                objects: 1
-            }
-        );
-        assert!(matches!(
-            m.put_object(
-                &b,
-                "k",
-                &obj(3, "x2"),
-                &WriteCondition::Absent { since_ms: 1 }
-            ),
-            Err(Error::PreconditionFailed)
-        ));
-        let committed = m
-            .put_object(&b, "k", &obj(3, "x2"), &WriteCondition::ETag("e10".into()))
-            .unwrap();
-        assert!(committed.freed, "the replaced object's blob is queued");
-        assert_eq!(committed.rec.version_id, None);
-        assert_eq!(
-            m.usage(&b.id).unwrap(),
-            Usage {
-                bytes: 3,
-                objects: 1
-            }
-        );
-        let gc = m.pending_deletes(i64::MAX, None, 10).unwrap();
-        assert_eq!(gc.len(), 1);
-        assert_eq!(gc[0].blob, "x1");
-        assert!(m.pending_deletes(0, None, 10).unwrap().is_empty());
-        assert!(matches!(
-            m.delete_bucket("b", &b.id),
-            Err(Error::BucketNotEmpty(_))
-        ));
-        m.delete_object(&b, "k", &WriteCondition::Always).unwrap();
-        assert_eq!(m.usage(&b.id).unwrap(), Usage::default());
-        m.delete_bucket("b", &b.id).unwrap();
-        assert!(matches!(
-            m.put_object(&b, "k", &obj(1, "x3"), &WriteCondition::Always),
-            Err(Error::NoSuchBucket(_))
-        ));
-        assert_eq!(m.recover_staged().unwrap(), 0);
-    }
-
-    /// Chunk checksums and inline bytes are kept by the commit that makes their blob part of
-    /// an object or upload, and go with the blob when it is swept.
-    #[test]
-    fn new_blobs_are_kept_with_their_commit() {
-        let (_d, m) = open();
-        let b = bucket("b");
-        m.insert_bucket(&b).unwrap();
-        let mut summer = crate::integrity::ChunkSummer::default();
-        summer.update(b"some bytes");
-        let sums = summer.finish();
-        m.stage_blob("x1").unwrap();
-        let blob = Some(NewBlob::Sums {
-            blob: "x1",
-            sums: &sums,
-        });
-        m.put_object_with(&b, "k", &obj(10, "x1"), &WriteCondition::Always, blob)
-            .unwrap();
-        assert_eq!(m.blob_sums("x1").unwrap(), Some(sums.clone()));
-        let small = inline::new_id();
-        let blob = Some(NewBlob::Inline {
-            blob: &small,
-            bytes: b"tiny",
-        });
-        m.put_object_with(&b, "k", &obj(4, &small), &WriteCondition::Always, blob)
-            .unwrap();
-        let framed = m.get_inline(&small).unwrap().unwrap();
-        assert_eq!(&framed[inline::check_len(&framed, 4).unwrap()..], b"tiny");
-        let gone = m.pending_deletes(i64::MAX, None, 10).unwrap();
-        assert_eq!(gone.len(), 1);
-        m.deleted(&gone).unwrap();
-        assert_eq!(m.blob_sums("x1").unwrap(), None);
-        m.delete_object(&b, "k", &WriteCondition::Always).unwrap();
-        let gone = m.pending_deletes(i64::MAX, None, 10).unwrap();
-        m.deleted(&gone).unwrap();
-        assert_eq!(m.get_inline(&small).unwrap(), None);
-    }
-
     /// A seek reads one small index partition per file, not the file's whole index (which
     /// grows with the file: reads in a restarted million-key index were 7 times slower).
     #[test]
@@ -880,47 +780,6 @@ mod tests {
     }
 
     #[test]
-    fn listing_with_prefix_delimiter_and_resume() {
-        let (_d, m) = open();
-        let b = bucket("b");
-        let other = bucket("c");
-        m.insert_bucket(&b).unwrap();
-        m.insert_bucket(&other).unwrap();
-        for k in ["a/1", "a/2", "a/b/3", "b", "c/x", "d", "d/"] {
-            m.put_object(&b, k, &obj(1, k), &WriteCondition::Always)
-                .unwrap();
-        }
-        m.put_object(&other, "a/9", &obj(1, "z"), &WriteCondition::Always)
-            .unwrap();
-        let q = |prefix, delimiter, after, max| ListQuery {
-            prefix,
-            delimiter,
-            after,
-            max,
-        };
-        let all = m.list_objects(&b.id, &q("", None, None, 100)).unwrap();
-        assert_eq!(names(&all), ["a/1", "a/2", "a/b/3", "b", "c/x", "d", "d/"]);
-        let p = m.list_objects(&b.id, &q("", Some("/"), None, 100)).unwrap();
-        assert_eq!(names(&p), ["P:a/", "b", "P:c/", "d", "P:d/"]);
-        let p = m
-            .list_objects(&b.id, &q("a/", Some("/"), None, 100))
-            .unwrap();
-        assert_eq!(names(&p), ["a/1", "a/2", "P:a/b/"]);
-        let p1 = m.list_objects(&b.id, &q("", Some("/"), None, 2)).unwrap();
-        assert_eq!(names(&p1), ["P:a/", "b"]);
-        assert_eq!(p1.next_after.as_deref(), Some("b"));
-        let p2 = m
-            .list_objects(&b.id, &q("", Some("/"), Some("a/"), 2))
-            .unwrap();
-        assert_eq!(names(&p2), ["b", "P:c/"]);
-        let p3 = m.list_objects(&b.id, &q("", None, Some("c/x"), 5)).unwrap();
-        assert_eq!(names(&p3), ["d", "d/"]);
-        assert!(p3.next_after.is_none());
-        let exact = m.list_objects(&b.id, &q("", None, None, 7)).unwrap();
-        assert!(exact.next_after.is_none());
-    }
-
-    #[test]
     fn staged_blobs_are_recovered_into_gc() {
         let (_d, m) = open();
         m.stage_blob("s1").unwrap();
@@ -941,27 +800,6 @@ mod tests {
         let left = m.pending_deletes(i64::MAX, None, 10).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].blob, "s2");
-    }
-
-    #[test]
-    fn the_deletion_queue_pages_past_entries_left_behind() {
-        let (_d, m) = open();
-        for b in ["g1", "g2", "g3", "g4", "g5"] {
-            m.abandon_blob(b).unwrap();
-        }
-        let mut seen = Vec::new();
-        let mut after: Option<GcEntry> = None;
-        loop {
-            let page = m.pending_deletes(i64::MAX, after.as_ref(), 2).unwrap();
-            let Some(last) = page.last().cloned() else {
-                break;
-            };
-            assert!(page.len() <= 2);
-            seen.extend(page.into_iter().map(|e| e.blob));
-            after = Some(last);
-        }
-        seen.sort();
-        assert_eq!(seen, ["g1", "g2", "g3", "g4", "g5"]);
     }
 }
 
@@ -987,4 +825,5 @@ mod contract_tests {
 
     crate::meta::contract::access_contract!(open(), second);
     crate::meta::contract::bucket_contract!(open(), second);
+    crate::meta::contract::object_contract!(open());
 }

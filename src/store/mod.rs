@@ -1331,6 +1331,22 @@ pub(crate) mod testing {
         (dir, Store::with_parts(Arc::new(meta), blobs).await)
     }
 
+    /// A store over a private PostgreSQL database and in-memory blobs. Needs a multi-threaded
+    /// runtime (see `meta::pg`).
+    #[cfg(feature = "postgres")]
+    pub async fn pg_store() -> Store {
+        let rt = tokio::runtime::Handle::current();
+        let meta = tokio::task::spawn_blocking(move || {
+            let url = crate::meta::pg::testing::fresh_database();
+            crate::meta::pg::PgMeta::connect(&url, 4, rt)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let blobs = BlobStore::new(Arc::new(object_store::memory::InMemory::new()), 1024);
+        Store::with_parts(Arc::new(meta), blobs).await
+    }
+
     /// Writes `data` as `key` with `meta`.
     pub async fn put_with(
         s: &Store,
@@ -1372,9 +1388,7 @@ mod tests {
         pieces.concat()
     }
 
-    #[tokio::test]
-    async fn a_commit_builds_the_record_and_counts_usage() {
-        let (_d, s) = store().await;
+    async fn a_commit_builds_the_record_and_counts_usage(s: Store) {
         let b = s
             .create_bucket("bkt", "alice", "in-mum", false)
             .await
@@ -1420,9 +1434,7 @@ mod tests {
         .unwrap()
     }
 
-    #[tokio::test]
-    async fn small_objects_live_in_the_index_until_swept() {
-        let (_d, s) = store().await;
+    async fn small_objects_live_in_the_index_until_swept(s: Store) {
         let s = s.with_inline_max(8);
         let b = s
             .create_bucket("bkt", "alice", "in-mum", false)
@@ -1471,9 +1483,7 @@ mod tests {
             .is_empty());
     }
 
-    #[tokio::test]
-    async fn a_copy_of_a_small_object_is_small_and_a_part_never_is() {
-        let (_d, s) = store().await;
+    async fn a_copy_of_a_small_object_is_small_and_a_part_never_is(s: Store) {
         let b = s
             .create_bucket("bkt", "alice", "in-mum", false)
             .await
@@ -1500,9 +1510,7 @@ mod tests {
         assert!(!crate::meta::inline::is_inline(part.blob_id()));
     }
 
-    #[tokio::test]
-    async fn a_dropped_staged_blob_leaves_nothing_staged() {
-        let (_d, s) = store().await;
+    async fn a_dropped_staged_blob_leaves_nothing_staged(s: Store) {
         let mut staged = s.stage_blob(None, None).await.unwrap();
         staged
             .write(Bytes::from_static(b"abandoned"))
@@ -1519,9 +1527,7 @@ mod tests {
         assert!(!s.blobs().exists(&id).await.unwrap());
     }
 
-    #[tokio::test]
-    async fn encrypted_objects_read_back_whole_and_ranged_only_with_their_key() {
-        let (_d, s) = store().await;
+    async fn encrypted_objects_read_back_whole_and_ranged_only_with_their_key(s: Store) {
         let s = s.with_inline_max(4096);
         let b = s
             .create_bucket("bkt", "alice", "in-mum", false)
@@ -1594,9 +1600,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_copy_hashes_what_it_copies() {
-        let (_d, s) = store().await;
+    async fn a_copy_hashes_what_it_copies(s: Store) {
         let b = s
             .create_bucket("bkt", "alice", "in-mum", false)
             .await
@@ -1628,9 +1632,7 @@ mod tests {
         assert_eq!(copy.checksum.unwrap().algorithm, ChecksumAlgorithm::Sha256);
     }
 
-    #[tokio::test]
-    async fn a_forced_bucket_delete_takes_objects_and_uploads_with_it() {
-        let (_d, s) = store().await;
+    async fn a_forced_bucket_delete_takes_objects_and_uploads_with_it(s: Store) {
         let b = s
             .create_bucket("full", "alice", "in-mum", false)
             .await
@@ -1684,4 +1686,38 @@ mod tests {
             .collect();
         assert_eq!(left, ["abcd"]);
     }
+
+    /// Each test above, on RocksDB and on PostgreSQL.
+    macro_rules! on_both_indexes {
+        ($($name:ident),*) => {
+            mod rocks {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let (_d, s) = super::store().await;
+                        super::$name(s).await
+                    }
+                )*
+            }
+            #[cfg(feature = "postgres")]
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        super::$name(crate::store::testing::pg_store().await).await
+                    }
+                )*
+            }
+        };
+    }
+
+    on_both_indexes!(
+        a_commit_builds_the_record_and_counts_usage,
+        small_objects_live_in_the_index_until_swept,
+        a_copy_of_a_small_object_is_small_and_a_part_never_is,
+        a_dropped_staged_blob_leaves_nothing_staged,
+        encrypted_objects_read_back_whole_and_ranged_only_with_their_key,
+        a_copy_hashes_what_it_copies,
+        a_forced_bucket_delete_takes_objects_and_uploads_with_it
+    );
 }

@@ -1,13 +1,17 @@
 //! The PostgreSQL index, for several gateways over one namespace: every commit is one
 //! transaction, and what one gateway commits every other sees at once. Its calls block the
-//! thread until the database answers, so like RocksDB's writes they run on the blocking pool
-//! (never on the async threads, where waiting on the runtime would deadlock it).
+//! thread until the database answers, like RocksDB's: the store runs writes and scans on the
+//! blocking pool, and a point read on an async thread moves that thread's other tasks away
+//! first (`block_in_place`), so the server needs its multi-threaded runtime.
 
 mod access;
 mod buckets;
+mod ledger;
+mod objects;
 pub mod schema;
 #[cfg(test)]
 pub mod testing;
+mod uploads;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -21,6 +25,17 @@ pub struct PgMeta {
     pool: Pool,
     /// The runtime the pool's connections are driven on.
     rt: tokio::runtime::Handle,
+    /// This gateway's id, fresh for each run: the owner of the blobs it stages.
+    gateway: [u8; 16],
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for PgMeta {
+    fn drop(&mut self) {
+        if let Some(beat) = self.heartbeat.take() {
+            beat.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for PgMeta {
@@ -49,13 +64,46 @@ impl PgMeta {
             .max_size(pool_size.max(1))
             .build()
             .map_err(|e| Error::Meta(format!("PostgreSQL pool: {e}")))?;
-        let meta = Self { pool, rt };
+        let mut meta = Self {
+            pool,
+            rt,
+            gateway: *uuid::Uuid::new_v4().as_bytes(),
+            heartbeat: None,
+        };
         meta.run(|mut client| async move { schema::migrate(&mut client).await })?;
+        meta.register()?;
+        let (pool, id) = (meta.pool.clone(), meta.gateway);
+        meta.heartbeat = Some(meta.rt.spawn(async move {
+            let every = std::time::Duration::from_millis(ledger::HEARTBEAT_MS);
+            loop {
+                tokio::time::sleep(every).await;
+                match PgMeta::beat(&pool, &id).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::error!(
+                        "this gateway went unheard for too long and was counted as gone: \
+                         the blobs it was writing were reclaimed and their commits will fail"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not record this gateway's heartbeat")
+                    }
+                }
+            }
+        }));
         Ok(meta)
     }
 
-    /// Runs `f` with a pooled connection and waits for it.
+    /// Runs `f` with a pooled connection and waits for it. Called from one of the runtime's
+    /// async threads (a point read), that thread first hands its other tasks to another, so
+    /// nothing waits behind the database's answer.
     fn run<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(deadpool_postgres::Object) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        tokio::task::block_in_place(|| self.wait(f))
+    }
+
+    fn wait<T, F, Fut>(&self, f: F) -> Result<T>
     where
         F: FnOnce(deadpool_postgres::Object) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -70,12 +118,79 @@ impl PgMeta {
     }
 }
 
-/// What a database error means to a client: the database unreachable is a retry later (503),
-/// anything else a fault of the server.
+/// Why a transaction stopped: to be run again from the start (it lost a race with another
+/// one), or for good.
+pub(crate) enum TxError {
+    Retry,
+    Fail(Error),
+}
+
+impl From<Error> for TxError {
+    fn from(e: Error) -> Self {
+        TxError::Fail(e)
+    }
+}
+
+/// A database error inside a transaction: a serialization failure, a deadlock, and an insert
+/// of a row another transaction inserted first are races, run again; the rest fail.
+pub(crate) fn tx_err(e: tokio_postgres::Error) -> TxError {
+    use tokio_postgres::error::SqlState;
+    match e.code() {
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::UNIQUE_VIOLATION =>
+        {
+            TxError::Retry
+        }
+        _ => TxError::Fail(db_err(e)),
+    }
+}
+
+/// Transactions that lost a race this many times in a row give up.
+const TX_ATTEMPTS: u32 = 10;
+
+impl PgMeta {
+    /// Runs `f` in a transaction and commits it, from the start again when it lost a race.
+    pub(crate) fn transact<T, F>(&self, mut f: F) -> Result<T>
+    where
+        F: AsyncFnMut(&deadpool_postgres::Transaction<'_>) -> Result<T, TxError>,
+    {
+        self.run(|mut c| async move {
+            for attempt in 0..TX_ATTEMPTS {
+                let tx = c.transaction().await.map_err(db_err)?;
+                let outcome = match f(&tx).await {
+                    Ok(v) => tx.commit().await.map(|()| v).map_err(tx_err),
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok(v) => return Ok(v),
+                    Err(TxError::Fail(e)) => return Err(e),
+                    Err(TxError::Retry) => {
+                        // Jittered, so the racers do not meet again at once.
+                        let ms = rand::random::<u64>() % (1 << attempt.min(6));
+                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    }
+                }
+            }
+            Err(Error::Meta(format!(
+                "a transaction lost {TX_ATTEMPTS} races in a row"
+            )))
+        })
+    }
+}
+
+/// What a database error means to a client: the database out of reach is a retry later
+/// (503), anything else a fault of the server.
 pub(crate) fn db_err(e: tokio_postgres::Error) -> Error {
-    match e.as_db_error() {
-        Some(db) => Error::Meta(format!("PostgreSQL {}: {}", db.code().code(), db.message())),
-        None => Error::MetaUnavailable(format!("PostgreSQL: {e}")),
+    use std::error::Error as _;
+    if let Some(db) = e.as_db_error() {
+        return Error::Meta(format!("PostgreSQL {}: {}", db.code().code(), db.message()));
+    }
+    let io = e.source().is_some_and(|s| s.is::<std::io::Error>());
+    match e.is_closed() || io {
+        true => Error::MetaUnavailable(format!("PostgreSQL: {e}")),
+        false => Error::Meta(format!("PostgreSQL: {e}")),
     }
 }
 
@@ -115,6 +230,7 @@ mod tests {
 
     crate::meta::contract::access_contract!(open(), second);
     crate::meta::contract::bucket_contract!(open(), second);
+    crate::meta::contract::object_contract!(open());
 
     /// Gateways that start together on an empty database apply the schema once, and one that
     /// starts later finds it current.
@@ -158,6 +274,50 @@ mod tests {
         .unwrap();
         let e = PgMeta::connect(&url, 1, runtime()).unwrap_err().to_string();
         assert!(e.contains("newer than this server"), "{e}");
+    }
+
+    /// The blobs a gateway stages are reclaimed only once it has gone quiet, and then a
+    /// commit of one of them is refused: its bytes may be deleted any moment.
+    #[test]
+    fn only_the_blobs_of_gateways_gone_quiet_are_reclaimed() {
+        use crate::meta::{BlobLedger, BucketStore, ObjectStore, WriteCondition};
+        let a = open();
+        let b = second(&a);
+        a.stage_blob("a1").unwrap();
+        b.stage_blob("b1").unwrap();
+        assert_eq!(a.recover_staged().unwrap(), 0, "both gateways beat");
+        let quiet = b.gateway.to_vec();
+        a.run(|c| async move {
+            c.execute(
+                "UPDATE gateways SET heartbeat_ms = 0 WHERE id = $1",
+                &[&quiet],
+            )
+            .await
+            .map_err(db_err)
+        })
+        .unwrap();
+        assert_eq!(a.recover_staged().unwrap(), 1);
+        assert_eq!(a.staged_blobs().unwrap(), ["a1"]);
+        let queued = a.pending_deletes(0, None, 10).unwrap();
+        assert_eq!((queued[0].blob.as_str(), queued[0].queued_ms), ("b1", 0));
+        let bucket = crate::meta::fixtures::bucket("b");
+        a.insert_bucket(&bucket).unwrap();
+        let late = b.put_object(
+            &bucket,
+            "k",
+            &crate::meta::fixtures::object(1, "b1"),
+            &WriteCondition::Always,
+        );
+        assert!(matches!(late, Err(Error::Meta(m)) if m.contains("no longer staged")));
+        assert_eq!(b.get_object(&bucket.id, "k").unwrap(), None);
+        a.put_object(
+            &bucket,
+            "k",
+            &crate::meta::fixtures::object(1, "a1"),
+            &WriteCondition::Always,
+        )
+        .unwrap();
+        assert!(a.staged_blobs().unwrap().is_empty());
     }
 
     /// A database that cannot be reached is the client's to retry (503), not a server fault.

@@ -58,3 +58,53 @@ CREATE TABLE uploads (
   doc bytea NOT NULL
 );
 CREATE UNIQUE INDEX uploads_listed ON uploads (bucket_id, key, upload_id);
+
+-- Noncurrent versions of a key, newest first by their sort key (see meta::versions).
+CREATE TABLE versions (
+  bucket_id bytea NOT NULL REFERENCES buckets,
+  key bytea NOT NULL,
+  sort bytea NOT NULL,
+  doc bytea NOT NULL,
+  PRIMARY KEY (bucket_id, key, sort)
+);
+
+-- The bytes of objects small enough for the index, and the chunk checksums of blobs.
+CREATE TABLE inline_blobs (
+  blob text COLLATE "C" PRIMARY KEY,
+  data bytea NOT NULL
+);
+CREATE TABLE blob_sums (
+  blob text COLLATE "C" PRIMARY KEY,
+  sums bytea NOT NULL
+);
+
+-- The gateways at work: each registers at start under a fresh id and beats while it runs.
+-- The blobs a gateway had staged are reclaimed only once it has stopped beating.
+CREATE TABLE gateways (
+  id bytea PRIMARY KEY,
+  started_ms bigint NOT NULL,
+  heartbeat_ms bigint NOT NULL
+);
+
+-- Blobs being written (by the gateway named), and blobs waiting to be deleted.
+CREATE TABLE staged (
+  blob text COLLATE "C" PRIMARY KEY,
+  gateway bytea NOT NULL,
+  staged_ms bigint NOT NULL,
+  upload text
+);
+CREATE INDEX staged_by_gateway ON staged (gateway);
+CREATE TABLE gc (
+  blob text COLLATE "C" PRIMARY KEY,
+  queued_ms bigint NOT NULL,
+  upload text
+);
+CREATE INDEX gc_due ON gc (queued_ms, blob);
+
+-- The parts of multipart uploads; they go with their upload.
+CREATE TABLE parts (
+  upload_id text COLLATE "C" NOT NULL REFERENCES uploads ON DELETE CASCADE,
+  part_number int NOT NULL,
+  doc bytea NOT NULL,
+  PRIMARY KEY (upload_id, part_number)
+);

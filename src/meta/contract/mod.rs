@@ -3,13 +3,21 @@
 //! empty index and one that opens a second handle on it (another gateway, for backends
 //! shared by several; the same handle for an embedded one).
 
+pub mod objects;
+pub mod uploads;
+pub mod versions;
+
 use crate::error::Error;
 use crate::meta::fixtures::bucket;
 use crate::meta::sse::KmsKeyRecord;
 use crate::meta::{
-    AccessStore, BucketId, BucketStore, IdempotencyRecord, KeyPermission, KeyRecord, KeyScope,
-    Usage, Versioning, RECORD_VERSION,
+    AccessStore, BlobLedger, BucketId, BucketStore, IdempotencyRecord, KeyPermission, KeyRecord,
+    KeyScope, ObjectStore, Usage, Versioning, RECORD_VERSION,
 };
+
+/// What the object contract needs of a backend.
+pub trait Objects: BucketStore + ObjectStore + BlobLedger {}
+impl<T: BucketStore + ObjectStore + BlobLedger> Objects for T {}
 
 /// A fresh index for a test, and what must outlive it.
 pub struct Opened<M> {
@@ -328,4 +336,31 @@ macro_rules! access_contract {
         }
     };
 }
-pub(crate) use {access_contract, bucket_contract};
+
+/// The object and versioning contract's tests: as [`access_contract!`].
+macro_rules! object_contract {
+    ($open:expr) => {
+        $crate::meta::contract::object_contract!(
+            $open;
+            objects::put_replace_delete_keeps_usage_and_gc_exact,
+            objects::new_blobs_are_kept_with_their_commit,
+            objects::listing_with_prefix_delimiter_and_resume,
+            objects::the_deletion_queue_pages_past_entries_left_behind,
+            versions::enabled_keeps_every_version_and_deletes_leave_markers,
+            versions::the_null_version_is_kept_once_under_suspended,
+            versions::version_pages_resume_inside_a_key,
+            uploads::parts_count_in_usage_until_completed_or_aborted,
+            uploads::uploads_list_in_key_then_id_order_with_markers
+        );
+    };
+    ($open:expr; $($module:ident :: $name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                let m = $open;
+                $crate::meta::contract::$module::$name(&*m);
+            }
+        )*
+    };
+}
+pub(crate) use {access_contract, bucket_contract, object_contract};
