@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cnx-storage developer entry point. Installs what a fresh Debian machine lacks, then:
 #   ./dev.sh serve [ARGS…]   run the server on the embedded default (127.0.0.1:9000, ./data)
-#   ./dev.sh test            unit tests, then s3-compat/run (every client incl. the aws-sdk-rust integration tests)
+#   ./dev.sh test            unit tests, then s3-compat/run (every client incl. the aws-sdk-rust integration tests),
+#                            on RocksDB and again on a private PostgreSQL
 #   ./dev.sh lint            cargo fmt --check and clippy -D warnings
 #   ./dev.sh fuzz [SECS]     every cargo-fuzz target for SECS seconds (default 30) on a copy of
 #                            its committed corpus; scripts/fuzz.sh runs the long version
@@ -73,6 +74,9 @@ case "${1:-}" in
     phase "fuzz smoke"
     s3-compat/run --binary "$CARGO_TARGET_DIR/debug/cnx-storage"
     phase "client matrix (incl. tests/it)"
+    # The same clients (plain http) and tests/it again, the index in a private PostgreSQL.
+    s3-compat/run --binary "$CARGO_TARGET_DIR/debug/cnx-storage" --meta postgres
+    phase "client matrix on the PostgreSQL index"
     # bench/compare end to end (its table from real runs), on the debug build: a smoke run;
     # the figures worth reading come from a release build on an idle machine.
     CNX_BIN="$CARGO_TARGET_DIR/debug/cnx-storage" bench/compare --smoke --servers cnx,cnx-relaxed \

@@ -95,6 +95,30 @@ pub enum BlobBackend {
     },
 }
 
+/// Where the metadata index lives.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(tag = "backend", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MetaBackend {
+    /// RocksDB in `DATA_DIR/meta`, owned by one server.
+    #[default]
+    Rocksdb,
+    /// A PostgreSQL database (`postgres://USER:PASSWORD@HOST:PORT/DB`; env `CNX_META_URL`).
+    Postgres {
+        #[serde(default)]
+        url: Option<Secret>,
+        /// Connections to the database at most.
+        #[serde(default = "default_pool_size")]
+        pool_size: usize,
+    },
+}
+
+fn default_pool_size() -> usize {
+    DEFAULT_META_POOL
+}
+
+/// Connections a server keeps to a PostgreSQL index at most, unless told otherwise.
+pub const DEFAULT_META_POOL: usize = 16;
+
 /// A secret from the config or the environment: `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -294,6 +318,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub s3: S3Section,
     pub blob: Option<BlobBackend>,
+    pub meta: Option<MetaBackend>,
     #[serde(default)]
     pub auth: AuthSection,
     pub limits: Option<Limits>,
@@ -331,6 +356,8 @@ pub struct Config {
     /// Signature V2 requests are verified (otherwise refused with 400 InvalidRequest).
     pub sigv2: bool,
     pub blob: BlobBackend,
+    /// Where the index lives; a PostgreSQL one always has its URL here.
+    pub meta: MetaBackend,
     pub shutdown_grace: std::time::Duration,
     /// Root credentials from the environment; when absent the server loads or generates them.
     pub root_access_key: Option<String>,
@@ -540,6 +567,7 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
         });
     }
     let sigv2 = file.s3.sigv2.unwrap_or(region == "us-east-1");
+    let meta = resolve_meta(file.meta, non_empty(env.get("CNX_META_URL")))?;
     Ok(Config {
         listen,
         data_dir,
@@ -554,6 +582,7 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
             .map(|d| d.trim_matches('.').to_ascii_lowercase()),
         sigv2,
         blob: file.blob.unwrap_or_default(),
+        meta,
         shutdown_grace: std::time::Duration::from_secs(file.shutdown_grace_secs.unwrap_or(10)),
         root_access_key,
         root_secret_key,
@@ -567,6 +596,46 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
         access_log: file.access_log.unwrap_or_default(),
         encryption: file.encryption,
     })
+}
+
+/// `CNX_META_URL` overrides the file's URL, and alone selects PostgreSQL.
+fn resolve_meta(
+    file: Option<MetaBackend>,
+    env_url: Option<String>,
+) -> Result<MetaBackend, ConfigError> {
+    let meta = match (file, env_url) {
+        (Some(MetaBackend::Postgres { pool_size, .. }), Some(url)) => MetaBackend::Postgres {
+            url: Some(Secret(url)),
+            pool_size,
+        },
+        (None, Some(url)) => MetaBackend::Postgres {
+            url: Some(Secret(url)),
+            pool_size: DEFAULT_META_POOL,
+        },
+        (Some(MetaBackend::Rocksdb), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                name: "CNX_META_URL",
+                value: String::new(),
+                why: "the config file chooses the rocksdb index; drop CNX_META_URL or set \
+                      [meta] backend = \"postgres\"",
+            })
+        }
+        (file, None) => file.unwrap_or_default(),
+    };
+    match &meta {
+        MetaBackend::Postgres { url: None, .. } => Err(ConfigError::Invalid {
+            name: "[meta] url",
+            value: String::new(),
+            why: "the postgres index needs a URL (postgres://USER:PASSWORD@HOST:PORT/DB) in \
+                  [meta] url or CNX_META_URL",
+        }),
+        MetaBackend::Postgres { pool_size: 0, .. } => Err(ConfigError::Invalid {
+            name: "[meta] pool_size",
+            value: "0".into(),
+            why: "at least 1 connection",
+        }),
+        _ => Ok(meta),
+    }
 }
 
 fn non_empty(v: Option<&String>) -> Option<String> {
@@ -614,6 +683,44 @@ mod tests {
     }
 
     #[test]
+    fn the_index_is_rocksdb_unless_a_postgres_url_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = |toml: &str, env_pairs: &[(&str, &str)]| {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, toml).unwrap();
+            let mut e = env(env_pairs);
+            e.insert("CNX_CONFIG".into(), path.display().to_string());
+            resolve(&e, &CliOverrides::default())
+        };
+        assert_eq!(cfg("", &[]).unwrap().meta, MetaBackend::Rocksdb);
+        let url = "postgres://u:p@h/db";
+        let pg = |m: MetaBackend| match m {
+            MetaBackend::Postgres { url, pool_size } => {
+                (url.map(|u| u.expose().to_owned()), pool_size)
+            }
+            MetaBackend::Rocksdb => (None, 0),
+        };
+        let from_env = cfg("", &[("CNX_META_URL", url)]).unwrap().meta;
+        assert_eq!(pg(from_env), (Some(url.into()), DEFAULT_META_POOL));
+        let file = "[meta]\nbackend = \"postgres\"\nurl = \"postgres://file\"\npool_size = 4\n";
+        assert_eq!(
+            pg(cfg(file, &[]).unwrap().meta),
+            (Some("postgres://file".into()), 4)
+        );
+        assert_eq!(
+            pg(cfg(file, &[("CNX_META_URL", url)]).unwrap().meta),
+            (Some(url.into()), 4),
+            "the env's URL wins"
+        );
+        let no_url = cfg("[meta]\nbackend = \"postgres\"\n", &[]).unwrap_err();
+        assert!(no_url.to_string().contains("needs a URL"), "{no_url}");
+        let both = cfg("[meta]\nbackend = \"rocksdb\"\n", &[("CNX_META_URL", url)]);
+        assert!(both.is_err());
+        let unknown = cfg("[meta]\nbackend = \"mysql\"\n", &[]);
+        assert!(unknown.is_err());
+    }
+
+    #[test]
     fn the_shipped_default_file_is_the_embedded_default() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
         let file = read_file(&path).unwrap();
@@ -629,6 +736,7 @@ mod tests {
         );
         assert!(!file.encryption.customer_keys_over_http);
         assert!(file.encryption.kms_keys.is_empty());
+        assert_eq!(file.meta.unwrap_or_default(), MetaBackend::Rocksdb);
     }
 
     #[test]

@@ -31,9 +31,33 @@ use crate::integrity::ChunkSums;
 pub use lock::{ObjectLockConfig, Retention};
 
 /// Opens (creating it if needed) the index `cfg` names, each commit as durable as
-/// `durability` asks. Blocking.
-#[cfg(feature = "rocksdb")]
+/// `durability` asks, for this server alone. Blocking; a PostgreSQL index needs to be opened
+/// inside the server's (multi-threaded) runtime, whose tasks drive its connections.
 pub fn open(
+    cfg: &crate::config::Config,
+    durability: crate::config::Durability,
+) -> Result<std::sync::Arc<dyn MetaStore>> {
+    match &cfg.meta {
+        crate::config::MetaBackend::Rocksdb => open_rocks(cfg, durability),
+        crate::config::MetaBackend::Postgres { url, pool_size } => {
+            open_postgres(url.as_ref(), *pool_size, true)
+        }
+    }
+}
+
+/// A read-only view of the index `cfg` names, for `scrub` beside a running server: of a
+/// RocksDB index, a snapshot as of now (it takes no lock); a PostgreSQL one is read live.
+pub fn open_snapshot(cfg: &crate::config::Config) -> Result<std::sync::Arc<dyn MetaStore>> {
+    match &cfg.meta {
+        crate::config::MetaBackend::Rocksdb => open_rocks_snapshot(cfg),
+        crate::config::MetaBackend::Postgres { url, pool_size } => {
+            open_postgres(url.as_ref(), *pool_size, false)
+        }
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+fn open_rocks(
     cfg: &crate::config::Config,
     durability: crate::config::Durability,
 ) -> Result<std::sync::Arc<dyn MetaStore>> {
@@ -44,10 +68,8 @@ pub fn open(
     Ok(std::sync::Arc::new(rocks::RocksMeta::open(&dir, sync)?))
 }
 
-/// A read-only snapshot of the index `cfg` names, as of now: it takes no lock, so a running
-/// server can go on beside it (for `scrub`). Blocking.
 #[cfg(feature = "rocksdb")]
-pub fn open_snapshot(cfg: &crate::config::Config) -> Result<std::sync::Arc<dyn MetaStore>> {
+fn open_rocks_snapshot(cfg: &crate::config::Config) -> Result<std::sync::Arc<dyn MetaStore>> {
     let dir = cfg.meta_dir();
     if !dir.is_dir() {
         return Err(crate::error::Error::Meta(format!(
@@ -56,6 +78,51 @@ pub fn open_snapshot(cfg: &crate::config::Config) -> Result<std::sync::Arc<dyn M
         )));
     }
     Ok(std::sync::Arc::new(rocks::RocksMeta::open_read_only(&dir)?))
+}
+
+#[cfg(not(feature = "rocksdb"))]
+fn open_rocks(
+    _: &crate::config::Config,
+    _: crate::config::Durability,
+) -> Result<std::sync::Arc<dyn MetaStore>> {
+    Err(crate::error::Error::Meta(
+        "this build has no RocksDB index (feature rocksdb)".into(),
+    ))
+}
+
+#[cfg(not(feature = "rocksdb"))]
+fn open_rocks_snapshot(cfg: &crate::config::Config) -> Result<std::sync::Arc<dyn MetaStore>> {
+    open_rocks(cfg, crate::config::Durability::Strict)
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(
+    url: Option<&crate::config::Secret>,
+    pool_size: usize,
+    exclusive: bool,
+) -> Result<std::sync::Arc<dyn MetaStore>> {
+    let url = url
+        .ok_or_else(|| crate::error::Error::Meta("the PostgreSQL index has no URL".into()))?
+        .expose();
+    let rt = tokio::runtime::Handle::try_current().map_err(|_| {
+        crate::error::Error::Internal("the PostgreSQL index is opened outside a runtime".into())
+    })?;
+    let mut meta = pg::PgMeta::connect(url, pool_size, rt)?;
+    if exclusive {
+        meta.lock_server(url)?;
+    }
+    Ok(std::sync::Arc::new(meta))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(
+    _: Option<&crate::config::Secret>,
+    _: usize,
+    _: bool,
+) -> Result<std::sync::Arc<dyn MetaStore>> {
+    Err(crate::error::Error::Meta(
+        "this build has no PostgreSQL index (feature postgres)".into(),
+    ))
 }
 
 /// Current version tag of stored records; readers refuse records they do not know.

@@ -1,7 +1,7 @@
 //! `cnx-storage keys …` and `cnx-storage access-keys …`: the real binary against a running
 //! server, and on the data dir of a stopped one; the keys it prints are used with aws-sdk-s3.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -15,7 +15,7 @@ const NOWHERE: &str = "http://127.0.0.1:1";
 
 /// Runs `cnx-storage GROUP --endpoint E --data-dir D ARGS…` with the server's root credentials.
 fn cli(srv: &Server, endpoint: &str, group: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cnx-storage"))
+    srv.command()
         .arg(group)
         .arg("--endpoint")
         .arg(endpoint)
@@ -264,7 +264,8 @@ async fn cli_errors_exit_1() {
     assert!(err.contains("404"), "{err}");
 
     // Wrong root credentials: the server refuses them.
-    let out = Command::new(env!("CARGO_BIN_EXE_cnx-storage"))
+    let out = srv
+        .command()
         .args(["keys", "--endpoint", &ep, "--data-dir"])
         .arg(srv.data_dir())
         .args(["list", "--bucket", &bucket])

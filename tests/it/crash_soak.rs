@@ -182,7 +182,8 @@ async fn check(srv: &Server, bucket: &str, ledger: &Ledger) -> usize {
 }
 
 fn scrub_report(srv: &Server) -> Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cnx-storage"))
+    let out = srv
+        .command()
         .args(["scrub", "--orphans-older-than", "0", "--data-dir"])
         .arg(srv.data_dir())
         .env_remove("CNX_CONFIG")

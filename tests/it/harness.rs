@@ -164,6 +164,30 @@ impl Server {
         }
     }
 
+    /// The URL of the server's PostgreSQL index (`CNX_TEST_META=postgres`), else `None`.
+    pub fn meta_url(&self) -> Option<String> {
+        let p = self.process.as_ref()?;
+        std::fs::read_to_string(p.data_dir.path().join("it-meta-url")).ok()
+    }
+
+    /// Every value the server's PostgreSQL index holds, bytes as stored (see
+    /// `meta::pg::testing::dump`); `None` with a RocksDB index, which is files in the data dir.
+    pub fn index_dump(&self) -> Option<Vec<u8>> {
+        self.meta_url()
+            .map(|url| cnx_storage::meta::pg::testing::dump(&url))
+    }
+
+    /// `cnx-storage` for a command on this server's data dir and index (the caller adds the
+    /// subcommand, `--data-dir` and credentials).
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnx-storage"));
+        cmd.env_remove("CNX_CONFIG").env_remove("CNX_META_URL");
+        if let Some(url) = self.meta_url() {
+            cmd.env("CNX_META_URL", url);
+        }
+        cmd
+    }
+
     /// True when the suite runs against `CNX_TEST_ENDPOINT` rather than a spawned cnx-storage.
     pub fn is_external(&self) -> bool {
         self.process.is_none()
@@ -331,6 +355,21 @@ impl Drop for Server {
     }
 }
 
+/// With `CNX_TEST_META=postgres` each server keeps its index in a database of its own on a
+/// private PostgreSQL (the same one across restarts); otherwise in RocksDB in its data dir.
+fn meta_url(data_dir: &Path) -> Option<String> {
+    if std::env::var("CNX_TEST_META").ok()? != "postgres" {
+        return None;
+    }
+    let kept = data_dir.join("it-meta-url");
+    if let Ok(url) = std::fs::read_to_string(&kept) {
+        return Some(url);
+    }
+    let url = cnx_storage::meta::pg::testing::fresh_database();
+    std::fs::write(&kept, &url).expect("keep the meta URL");
+    Some(url)
+}
+
 /// Spawns `serve` and waits for its `listening on ADDR` line; returns the child and ADDR.
 fn spawn(
     binary: &Path,
@@ -344,6 +383,10 @@ fn spawn(
     cmd.arg("serve");
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
+    }
+    cmd.env_remove("CNX_META_URL");
+    if let Some(url) = meta_url(data_dir) {
+        cmd.env("CNX_META_URL", url);
     }
     let mut child = cmd
         .arg("--listen")

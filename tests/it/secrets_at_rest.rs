@@ -78,7 +78,23 @@ async fn replayed_key_mints_are_sealed_and_the_data_dir_is_private() {
     let data = srv.data_dir().to_owned();
     let mut all = Vec::new();
     walk(&data, &mut all);
-    assert!(all.iter().any(|p| p.starts_with(data.join("meta"))));
+    match srv.meta_url() {
+        // The index is a database: its dump holds no secret in clear either.
+        Some(url) => {
+            let dump = cnx_storage::meta::pg::testing::dump(&url);
+            assert!(
+                contains(&dump, &key.0),
+                "the dump ({} bytes) lacks the key {}",
+                dump.len(),
+                key.0
+            );
+            assert!(
+                !contains(&dump, &key.1),
+                "secret in clear in the PostgreSQL index"
+            );
+        }
+        None => assert!(all.iter().any(|p| p.starts_with(data.join("meta")))),
+    }
     for p in &all {
         if p.is_file() {
             let bytes = std::fs::read(p).unwrap_or_default();
@@ -92,8 +108,10 @@ async fn replayed_key_mints_are_sealed_and_the_data_dir_is_private() {
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700, "data dir");
     for p in &all {
-        // The harness writes its own config file there; everything else is the server's.
-        if p.file_name().is_some_and(|n| n == "it-config.toml") {
+        // The harness writes its own files there; everything else is the server's.
+        if p.file_name()
+            .is_some_and(|n| n == "it-config.toml" || n == "it-meta-url")
+        {
             continue;
         }
         assert_eq!(mode(p) & 0o077, 0, "{} is {:o}", p.display(), mode(p));
@@ -102,7 +120,7 @@ async fn replayed_key_mints_are_sealed_and_the_data_dir_is_private() {
 
 /// Runs `serve` on `data_dir` as the harness would, and waits for it to exit (it must).
 fn serve_expecting_refusal(srv: &Server, data_dir: &Path, master_key: Option<&str>) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnx-storage"));
+    let mut cmd = srv.command();
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("CNX_ROOT_ACCESS_KEY", &srv.access_key)

@@ -2,7 +2,6 @@
 //! and `cnx-storage scrub` finds corrupt, missing and orphaned blobs.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::Value;
@@ -175,7 +174,8 @@ async fn truncated_and_missing_blobs_are_500() {
 }
 
 pub(crate) fn scrub(srv: &Server, extra: &[&str]) -> (i32, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cnx-storage"))
+    let out = srv
+        .command()
         .arg("scrub")
         .arg("--data-dir")
         .arg(srv.data_dir())

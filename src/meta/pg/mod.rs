@@ -9,7 +9,7 @@ mod buckets;
 mod ledger;
 mod objects;
 pub mod schema;
-#[cfg(test)]
+#[doc(hidden)]
 pub mod testing;
 mod uploads;
 
@@ -28,7 +28,12 @@ pub struct PgMeta {
     /// This gateway's id, fresh for each run: the owner of the blobs it stages.
     gateway: [u8; 16],
     heartbeat: Option<tokio::task::JoinHandle<()>>,
+    /// The session holding the server's lock on the database (see [`PgMeta::lock_server`]).
+    server_lock: Option<tokio_postgres::Client>,
 }
+
+/// The advisory lock a server holds on its database for as long as it runs.
+const SERVER_LOCK: i64 = 0x636e_785f_7365_7276;
 
 impl Drop for PgMeta {
     fn drop(&mut self) {
@@ -69,6 +74,7 @@ impl PgMeta {
             rt,
             gateway: *uuid::Uuid::new_v4().as_bytes(),
             heartbeat: None,
+            server_lock: None,
         };
         meta.run(|mut client| async move { schema::migrate(&mut client).await })?;
         meta.register()?;
@@ -90,6 +96,43 @@ impl PgMeta {
             }
         }));
         Ok(meta)
+    }
+
+    /// Takes the database for this server alone, as RocksDB's lock file does for a data dir:
+    /// until the caches of keys and buckets are kept in step across servers, a second one on
+    /// the same database is refused. The lock is a session's: it goes with this process,
+    /// however it ends.
+    pub fn lock_server(&mut self, url: &str) -> Result<()> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| Error::Meta(format!("bad PostgreSQL URL: {e}")))?;
+        let rt = self.rt.clone();
+        let client = tokio::task::block_in_place(|| {
+            rt.block_on(async {
+                let (client, conn) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(db_err)?;
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::error!(error = %e, "the session holding this server's lock on the PostgreSQL index ended");
+                    }
+                });
+                let row = client
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[&SERVER_LOCK])
+                    .await
+                    .map_err(db_err)?;
+                match row.get::<_, bool>(0) {
+                    true => Ok(client),
+                    false => Err(Error::Meta(
+                        "another cnx-storage server works on this PostgreSQL database; \
+                         several servers over one database are not supported yet"
+                            .into(),
+                    )),
+                }
+            })
+        })?;
+        self.server_lock = Some(client);
+        Ok(())
     }
 
     /// Runs `f` with a pooled connection and waits for it. Called from one of the runtime's
@@ -318,6 +361,28 @@ mod tests {
         )
         .unwrap();
         assert!(a.staged_blobs().unwrap().is_empty());
+    }
+
+    /// One server per database: a second is refused while the first runs, and takes over
+    /// the moment it is gone.
+    #[test]
+    fn a_second_server_on_the_database_is_refused_until_the_first_is_gone() {
+        let url = testing::fresh_database();
+        let mut first = PgMeta::connect(&url, 1, runtime()).unwrap();
+        first.lock_server(&url).unwrap();
+        let mut second = PgMeta::connect(&url, 1, runtime()).unwrap();
+        let e = second.lock_server(&url).unwrap_err().to_string();
+        assert!(e.contains("another cnx-storage server"), "{e}");
+        drop(first);
+        // The lock goes with the first server's session, which the database ends at once.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while second.lock_server(&url).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lock was never released"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// A database that cannot be reached is the client's to retry (503), not a server fault.

@@ -1,7 +1,8 @@
-//! A private PostgreSQL server for tests: `initdb` into a temp dir, started on a free loopback
-//! port with trust authentication, and stopped when the test process ends — a watcher process
-//! stops it even when the tests are killed. Each test gets a database of its own.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! A private PostgreSQL server for tests (this crate's and the integration suite's): `initdb`
+//! into a temp dir, started on a free loopback port with trust authentication, and stopped
+//! when the test process ends — a watcher process stops it even when the tests are killed.
+//! Each test gets a database of its own. `CNX_TEST_PG=HOST:PORT` names a server (trust
+//! authentication for user `postgres`) to use instead.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,9 +12,8 @@ use std::sync::OnceLock;
 /// A running server.
 #[derive(Debug)]
 pub struct TestPg {
+    pub host: String,
     pub port: u16,
-    /// Holds the cluster and its socket; removed by the watcher after the server stops.
-    _dir: PathBuf,
 }
 
 static SERVER: OnceLock<TestPg> = OnceLock::new();
@@ -21,7 +21,19 @@ static DATABASES: AtomicU32 = AtomicU32::new(0);
 
 /// The server of this test process, started on first use.
 pub fn server() -> &'static TestPg {
-    SERVER.get_or_init(|| start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}")))
+    SERVER.get_or_init(|| {
+        if let Some((host, port)) = std::env::var("CNX_TEST_PG")
+            .ok()
+            .and_then(|a| {
+                a.rsplit_once(':')
+                    .map(|(h, p)| (h.to_owned(), p.parse().ok()))
+            })
+            .and_then(|(h, p)| Some((h, p?)))
+        {
+            return TestPg { host, port };
+        }
+        start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"))
+    })
 }
 
 /// The URL of a new, empty database on [`server`].
@@ -48,9 +60,34 @@ pub fn fresh_database() -> String {
     pg.url(&name)
 }
 
+/// Every row of every table of the database at `url`, each value's bytes as stored (the
+/// binary form of `COPY`: a bytea column's bytes verbatim, not hex-encoded as a text dump
+/// would have them).
+pub fn dump(url: &str) -> Vec<u8> {
+    let psql = |sql: &str| -> Vec<u8> {
+        let out = Command::new(bin("psql"))
+            .args(["-X", "-qAt", "-d", url, "-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("psql: {e}"));
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let tables = psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+    let mut all = Vec::new();
+    for table in String::from_utf8_lossy(&tables).lines() {
+        all.extend(psql(&format!("COPY {table} TO STDOUT (FORMAT binary)")));
+    }
+    all
+}
+
 impl TestPg {
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+        format!("postgres://postgres@{}:{}/{database}", self.host, self.port)
     }
 }
 
@@ -116,11 +153,12 @@ fn start() -> Result<TestPg, String> {
             initdb.display()
         ));
     }
-    let dir = tempfile::Builder::new()
-        .prefix("cnx-pg-")
-        .tempdir()
-        .map_err(|e| e.to_string())?
-        .keep();
+    let dir = std::env::temp_dir().join(format!(
+        "cnx-pg-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let data = dir.join("data");
     if rustix::process::geteuid().is_root() {
         run(Command::new("chown")
@@ -156,7 +194,10 @@ fn start() -> Result<TestPg, String> {
         .arg(&data)
         .arg("start"))?;
     watch(&dir, &data)?;
-    Ok(TestPg { port, _dir: dir })
+    Ok(TestPg {
+        host: "127.0.0.1".into(),
+        port,
+    })
 }
 
 /// Starts a process that outlives nothing: when this test process is gone, it stops the
