@@ -15,19 +15,28 @@ pub(super) const HEARTBEAT_MS: u64 = 5_000;
 pub(super) const GATEWAY_TTL_MS: i64 = 30_000;
 
 impl PgMeta {
-    /// Records this gateway as alive, and keeps doing so until it is dropped.
+    /// Records this gateway as alive (its heartbeat then keeps it so until it is dropped).
     pub(super) fn register(&self) -> Result<()> {
         let id = self.gateway.to_vec();
-        self.run(|c| async move {
-            let now = now_ms();
-            c.execute(
-                "INSERT INTO gateways (id, started_ms, heartbeat_ms) VALUES ($1, $2, $2)",
-                &[&id, &now],
+        self.run(|c| async move { Self::beat_once(&c, &id).await.map(drop) })
+    }
+
+    /// Records that the gateway `id` is alive, by the database's clock (so no gateway's clock
+    /// decides another's fate). `true` if its row was gone: it had been counted as dead, its
+    /// staged blobs reclaimed, and it registers again.
+    async fn beat_once(c: &tokio_postgres::Client, id: &[u8]) -> Result<bool> {
+        let row = c
+            .query_one(
+                &format!(
+                    "INSERT INTO gateways (id, started_ms, heartbeat_ms) VALUES ($1, {DB_NOW_MS}, \
+                     {DB_NOW_MS}) ON CONFLICT (id) DO UPDATE SET heartbeat_ms = {DB_NOW_MS} \
+                     RETURNING xmax = 0"
+                ),
+                &[&id],
             )
             .await
             .map_err(db_err)?;
-            Ok(())
-        })
+        Ok(row.get(0))
     }
 
     /// Queues the blobs of gateways gone quiet, as of the blob's staging (nothing can be
@@ -35,12 +44,15 @@ impl PgMeta {
     pub(super) async fn reclaim(c: &tokio_postgres::Client) -> Result<usize> {
         let gone = c
             .query(
-                "WITH dead AS (DELETE FROM gateways WHERE heartbeat_ms < $1 RETURNING id), \
-                 s AS (DELETE FROM staged WHERE gateway IN (SELECT id FROM dead) \
-                 OR gateway NOT IN (SELECT id FROM gateways) RETURNING blob, upload) \
-                 INSERT INTO gc (blob, queued_ms, upload) SELECT blob, 0, upload FROM s \
-                 ON CONFLICT DO NOTHING RETURNING blob",
-                &[&(now_ms() - GATEWAY_TTL_MS)],
+                &format!(
+                    "WITH dead AS (DELETE FROM gateways WHERE heartbeat_ms < {DB_NOW_MS} - $1 \
+                     RETURNING id), \
+                     s AS (DELETE FROM staged WHERE gateway IN (SELECT id FROM dead) \
+                     OR gateway NOT IN (SELECT id FROM gateways) RETURNING blob, upload) \
+                     INSERT INTO gc (blob, queued_ms, upload) SELECT blob, 0, upload FROM s \
+                     ON CONFLICT DO NOTHING RETURNING blob"
+                ),
+                &[&GATEWAY_TTL_MS],
             )
             .await
             .map_err(db_err)?;
@@ -53,24 +65,34 @@ impl PgMeta {
         Ok(gone.len())
     }
 
-    /// One beat: `false` once the row is gone (the gateway was counted as dead and its staged
-    /// blobs reclaimed), when it must not commit what it staged before.
-    pub(super) async fn beat(pool: &deadpool_postgres::Pool, id: &[u8]) -> Result<bool> {
+    /// One beat of the gateway `id`, and the chores any gateway may do: reclaiming the blobs
+    /// of gateways gone quiet, and dropping expired idempotency records (which RocksDB's
+    /// compaction drops).
+    pub(super) async fn beat(pool: &deadpool_postgres::Pool, id: &[u8]) -> Result<()> {
         let c = pool
             .get()
             .await
             .map_err(|e| Error::MetaUnavailable(format!("no PostgreSQL connection: {e}")))?;
-        let n = c
-            .execute(
-                "UPDATE gateways SET heartbeat_ms = $2 WHERE id = $1",
-                &[&id, &now_ms()],
-            )
-            .await
-            .map_err(db_err)?;
+        if Self::beat_once(&c, id).await? {
+            tracing::error!(
+                "this gateway went unheard for too long and was counted as gone: the blobs it \
+                 was writing were reclaimed (their commits fail); it is registered again"
+            );
+        }
         Self::reclaim(&c).await?;
-        Ok(n == 1)
+        c.execute(
+            "DELETE FROM idempotency WHERE slot IN (SELECT slot FROM idempotency \
+             WHERE expires_ms < $1 LIMIT 1000)",
+            &[&now_ms()],
+        )
+        .await
+        .map_err(db_err)?;
+        Ok(())
     }
 }
+
+/// The database's clock in unix milliseconds, for times that gateways compare.
+const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 fn entry(r: &tokio_postgres::Row) -> GcEntry {
     GcEntry {
@@ -95,13 +117,24 @@ impl BlobLedger for PgMeta {
     fn stage_blob(&self, blob: &str) -> Result<()> {
         let gateway = &self.gateway[..];
         self.run(|c| async move {
-            c.execute(
-                "INSERT INTO staged (blob, gateway, staged_ms) VALUES ($1, $2, $3)",
-                &[&blob, &gateway, &now_ms()],
-            )
-            .await
-            .map_err(db_err)?;
-            Ok(())
+            // Only while this gateway counts as alive: a row staged after it was counted as
+            // gone would be reclaimed under its writer.
+            let n = c
+                .execute(
+                    "INSERT INTO staged (blob, gateway, staged_ms) SELECT $1, $2, $3 \
+                     WHERE EXISTS (SELECT 1 FROM gateways WHERE id = $2)",
+                    &[&blob, &gateway, &now_ms()],
+                )
+                .await
+                .map_err(db_err)?;
+            match n {
+                1 => Ok(()),
+                _ => Err(Error::MetaUnavailable(
+                    "this gateway is not registered with the index (it went unheard for too \
+                     long); it registers again with its next heartbeat"
+                        .into(),
+                )),
+            }
         })
     }
 

@@ -32,6 +32,9 @@ pub struct PgMeta {
     server_lock: Option<tokio_postgres::Client>,
 }
 
+/// The longest a call waits for a free connection.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The advisory lock a server holds on its database for as long as it runs.
 const SERVER_LOCK: i64 = 0x636e_785f_7365_7276;
 
@@ -67,6 +70,9 @@ impl PgMeta {
         );
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
+            // A request that cannot get a connection soon is answered 503, not held.
+            .wait_timeout(Some(POOL_WAIT))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Meta(format!("PostgreSQL pool: {e}")))?;
         let mut meta = Self {
@@ -83,15 +89,8 @@ impl PgMeta {
             let every = std::time::Duration::from_millis(ledger::HEARTBEAT_MS);
             loop {
                 tokio::time::sleep(every).await;
-                match PgMeta::beat(&pool, &id).await {
-                    Ok(true) => {}
-                    Ok(false) => tracing::error!(
-                        "this gateway went unheard for too long and was counted as gone: \
-                         the blobs it was writing were reclaimed and their commits will fail"
-                    ),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not record this gateway's heartbeat")
-                    }
+                if let Err(e) = PgMeta::beat(&pool, &id).await {
+                    tracing::warn!(error = %e, "could not record this gateway's heartbeat");
                 }
             }
         }));
@@ -131,8 +130,36 @@ impl PgMeta {
                 }
             })
         })?;
+        // With the lock held no other server runs: the gateways recorded besides this one
+        // are past runs (a kill -9 leaves its row beating for a while), and what they staged
+        // is reclaimed now rather than when their rows would have gone stale.
+        let me = self.gateway.to_vec();
+        tokio::task::block_in_place(|| {
+            rt.block_on(client.execute("DELETE FROM gateways WHERE id <> $1", &[&me]))
+        })
+        .map_err(db_err)?;
         self.server_lock = Some(client);
         Ok(())
+    }
+
+    /// Runs `f` on one snapshot of the database (a read-only repeatable-read transaction):
+    /// its statements see one moment, as a RocksDB iterator does.
+    fn snapshot<T, F>(&self, f: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&tokio_postgres::Transaction<'_>) -> Result<T>,
+    {
+        self.run(|mut c| async move {
+            let tx = c
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(db_err)?;
+            let v = f(&tx).await?;
+            tx.commit().await.map_err(db_err)?;
+            Ok(v)
+        })
     }
 
     /// Runs `f` with a pooled connection and waits for it. Called from one of the runtime's
@@ -174,15 +201,21 @@ impl From<Error> for TxError {
     }
 }
 
-/// A database error inside a transaction: a serialization failure, a deadlock, and an insert
-/// of a row another transaction inserted first are races, run again; the rest fail.
+/// A database error inside a transaction: a serialization failure, a deadlock, and the
+/// insert of a key another commit inserted first are races, run again; the rest fail.
 pub(crate) fn tx_err(e: tokio_postgres::Error) -> TxError {
     use tokio_postgres::error::SqlState;
     match e.code() {
         Some(c)
             if *c == SqlState::T_R_SERIALIZATION_FAILURE
-                || *c == SqlState::T_R_DEADLOCK_DETECTED
-                || *c == SqlState::UNIQUE_VIOLATION =>
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            TxError::Retry
+        }
+        // Two creators of one key: the loser runs again and finds the winner's row.
+        Some(c)
+            if *c == SqlState::UNIQUE_VIOLATION
+                && e.as_db_error().and_then(|d| d.constraint()) == Some("objects_pkey") =>
         {
             TxError::Retry
         }

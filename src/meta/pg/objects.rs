@@ -211,12 +211,14 @@ pub(super) async fn unstage(tx: &Transaction<'_>, gateway: &[u8], blobs: &[&str]
 pub(super) async fn keep_new_blob(tx: &Transaction<'_>, blob: Option<NewBlob<'_>>) -> TxResult<()> {
     let (sql, id, value) = match blob {
         Some(NewBlob::Inline { blob, bytes }) => (
-            "INSERT INTO inline_blobs (blob, data) VALUES ($1, $2)",
+            "INSERT INTO inline_blobs (blob, data) VALUES ($1, $2) \
+             ON CONFLICT (blob) DO UPDATE SET data = EXCLUDED.data",
             blob,
             inline::frame(bytes),
         ),
         Some(NewBlob::Sums { blob, sums }) => (
-            "INSERT INTO blob_sums (blob, sums) VALUES ($1, $2)",
+            "INSERT INTO blob_sums (blob, sums) VALUES ($1, $2) \
+             ON CONFLICT (blob) DO UPDATE SET sums = EXCLUDED.sums",
             blob,
             sums.encode(),
         ),
@@ -298,7 +300,7 @@ async fn find_version(
 impl PgMeta {
     /// Current versions (key, doc) in one bucket from key `start` on, below `end`, in order.
     async fn key_rows(
-        c: &deadpool_postgres::Client,
+        c: &tokio_postgres::Transaction<'_>,
         b: &BucketId,
         start: &[u8],
         end: Option<&[u8]>,
@@ -314,7 +316,7 @@ impl PgMeta {
     }
 
     async fn noncurrent_of(
-        c: &deadpool_postgres::Client,
+        c: &tokio_postgres::Transaction<'_>,
         b: &BucketId,
         key: &str,
     ) -> Result<Vec<ObjectRecord>> {
@@ -520,13 +522,22 @@ impl ObjectStore for PgMeta {
         key: &str,
         v: &VersionRef,
     ) -> Result<Option<ObjectRecord>> {
-        if let Some(cur) = self.get_object(bucket, key)? {
-            if cur.is_version(v) {
+        // One snapshot: a version promoted to current meanwhile is found in one place or
+        // the other, never in neither.
+        self.snapshot(async move |c| {
+            let cur = c
+                .query_opt(
+                    "SELECT doc FROM objects WHERE bucket_id = $1 AND key = $2",
+                    &[&&bucket.0[..], &key.as_bytes()],
+                )
+                .await
+                .map_err(db_err)?
+                .map(|r| decode::<ObjectRecord>(r.get::<_, &[u8]>(0)))
+                .transpose()?;
+            if let Some(cur) = cur.filter(|c| c.is_version(v)) {
                 return Ok(Some(cur));
             }
-        }
-        self.run(|c| async move {
-            Ok(Self::noncurrent_of(&c, bucket, key)
+            Ok(Self::noncurrent_of(c, bucket, key)
                 .await?
                 .into_iter()
                 .find(|rec| rec.is_version(v)))
@@ -541,11 +552,11 @@ impl ObjectStore for PgMeta {
         let end = prefix_successor(q.prefix.as_bytes());
         // Delete markers are walked but not shown: a chunk a little longer than the page.
         let chunk = i64::try_from(q.max.saturating_add(16)).unwrap_or(i64::MAX);
-        self.run(|c| async move {
+        self.snapshot(async move |c| {
             let mut start = resume_at(q.prefix, q.after);
             let mut last: Option<String> = None;
             loop {
-                let rows = Self::key_rows(&c, bucket, &start, end.as_deref(), chunk).await?;
+                let rows = Self::key_rows(c, bucket, &start, end.as_deref(), chunk).await?;
                 let mut next_start = None;
                 for row in &rows {
                     let key = key_str(row.get(0))?;
@@ -593,14 +604,14 @@ impl ObjectStore for PgMeta {
         }
         let end = prefix_successor(q.prefix.as_bytes());
         let chunk = i64::try_from(q.max.saturating_add(1)).unwrap_or(i64::MAX);
-        self.run(|c| async move {
+        self.snapshot(async move |c| {
             // With a version marker, the marker's key still has versions to come.
             let mut start = match (q.key_marker.filter(|m| !m.is_empty()), q.version_marker) {
                 (Some(m), Some(_)) if m >= q.prefix => m.as_bytes().to_vec(),
                 (marker, _) => resume_at(q.prefix, marker),
             };
             loop {
-                let rows = Self::key_rows(&c, bucket, &start, end.as_deref(), chunk).await?;
+                let rows = Self::key_rows(c, bucket, &start, end.as_deref(), chunk).await?;
                 let mut next_start = None;
                 for row in &rows {
                     let key = key_str(row.get(0))?;
@@ -616,7 +627,7 @@ impl ObjectStore for PgMeta {
                         break;
                     }
                     let mut all: Vec<ObjectRecord> = vec![decode(row.get::<_, &[u8]>(1))?];
-                    all.extend(Self::noncurrent_of(&c, bucket, key).await?);
+                    all.extend(Self::noncurrent_of(c, bucket, key).await?);
                     // Resuming inside this key: skip up to and including the marker version.
                     let skip = match (q.key_marker, q.version_marker) {
                         (Some(m), Some(vm)) if m == key => resume_point(&all, vm),

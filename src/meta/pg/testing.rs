@@ -165,6 +165,8 @@ fn start() -> Result<TestPg, String> {
             .args(["-R", "postgres:postgres"])
             .arg(&dir))?;
     }
+    // Before anything that can leave a process or files behind.
+    watch(&dir, &data)?;
     run(as_server_user(&initdb)
         .args([
             "-A",
@@ -193,7 +195,6 @@ fn start() -> Result<TestPg, String> {
         .args(["-o", &opts, "-D"])
         .arg(&data)
         .arg("start"))?;
-    watch(&dir, &data)?;
     Ok(TestPg {
         host: "127.0.0.1".into(),
         port,
@@ -203,16 +204,20 @@ fn start() -> Result<TestPg, String> {
 /// Starts a process that outlives nothing: when this test process is gone, it stops the
 /// server and removes its directory.
 fn watch(dir: &Path, data: &Path) -> Result<(), String> {
+    // Its own process group, deaf to the signals a Ctrl-C or a kill of the tests' group
+    // sends: it must outlive them to clean up after them.
     let stop = format!(
-        "while [ -d /proc/{pid} ]; do sleep 0.5; done; {ctl} -D {data} -m immediate stop \
-         >/dev/null 2>&1; rm -rf {dir}",
+        "trap '' INT TERM HUP; while [ -d /proc/{pid} ]; do sleep 0.5; done; \
+         {ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
         pid = std::process::id(),
         ctl = bin("pg_ctl").display(),
         data = data.display(),
         dir = dir.display(),
     );
+    use std::os::unix::process::CommandExt;
     let mut cmd = as_server_user(Path::new("/bin/sh"));
     cmd.args(["-c", &stop])
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -270,7 +270,7 @@ impl UploadStore for PgMeta {
             start = start.max(after);
         }
         let chunk = i64::try_from(q.max.saturating_add(1)).unwrap_or(i64::MAX);
-        self.run(|c| async move {
+        self.snapshot(async move |c| {
             let mut last: Option<(String, String)> = None;
             loop {
                 let rows = c
