@@ -45,7 +45,7 @@ pub struct RocksMeta {
     pub(super) bucket_gate: RwLock<()>,
     /// Serialises changes to bucket records (create, configure, delete) without holding up
     /// object commits: configuring a bucket never waits for, or blocks, its writers.
-    bucket_records: Mutex<()>,
+    pub(super) bucket_records: Mutex<()>,
 }
 
 fn usage_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {

@@ -3,7 +3,7 @@
 use rocksdb::{compaction_filter::Decision, Options, WriteBatch};
 
 use super::codec::{decode, encode};
-use super::rocks::{RocksMeta, CF_IDEMPOTENCY, CF_KEYS, CF_KMS_KEYS};
+use super::rocks::{lock_err, RocksMeta, CF_IDEMPOTENCY, CF_KEYS, CF_KMS_KEYS};
 use super::sse::KmsKeyRecord;
 use super::{AccessStore, BucketId, IdempotencyRecord, KeyRecord, KeyScope};
 use crate::clock::now_ms;
@@ -39,6 +39,8 @@ impl RocksMeta {
 
 impl AccessStore for RocksMeta {
     fn insert_key(&self, rec: &KeyRecord) -> Result<bool> {
+        // Insert-if-absent must be atomic: two writers minting one id both see it free.
+        let _records = self.bucket_records.lock().map_err(lock_err)?;
         let cf = self.cf(CF_KEYS)?;
         if self
             .db
@@ -91,6 +93,7 @@ impl AccessStore for RocksMeta {
     }
 
     fn insert_kms_key(&self, rec: &KmsKeyRecord) -> Result<bool> {
+        let _records = self.bucket_records.lock().map_err(lock_err)?;
         let cf = self.cf(CF_KMS_KEYS)?;
         if self.db.get_pinned_cf(cf, rec.id.as_bytes())?.is_some() {
             return Ok(false);

@@ -332,6 +332,25 @@ impl PgMeta {
     }
 }
 
+/// Where a listing's next chunk of keys starts: past the common prefix the walk stopped at
+/// (`skip_to`; `Some(None)`: none comes after it), else after the chunk's last key if the
+/// chunk was full. `None`: the listing is at its end.
+fn next_chunk(
+    rows: &[tokio_postgres::Row],
+    skip_to: Option<Option<Vec<u8>>>,
+    chunk: i64,
+) -> Option<Vec<u8>> {
+    match skip_to {
+        Some(past_prefix) => past_prefix,
+        None if rows.len() as i64 == chunk => {
+            let mut s = rows.last()?.get::<_, &[u8]>(0).to_vec();
+            s.push(0);
+            Some(s)
+        }
+        None => None,
+    }
+}
+
 fn key_str(raw: &[u8]) -> Result<&str> {
     std::str::from_utf8(raw).map_err(|_| Error::Meta("stored key is not UTF-8".into()))
 }
@@ -579,18 +598,8 @@ impl ObjectStore for PgMeta {
                     }
                     last = Some(key.to_owned());
                 }
-                start = match next_start {
-                    // Past a common prefix; none after the highest possible one.
-                    Some(Some(s)) => s,
-                    Some(None) => return Ok(page),
-                    None if rows.len() as i64 == chunk => {
-                        let mut s = rows
-                            .last()
-                            .map(|r| r.get::<_, &[u8]>(0).to_vec())
-                            .unwrap_or_default();
-                        s.push(0);
-                        s
-                    }
+                start = match next_chunk(&rows, next_start, chunk) {
+                    Some(s) => s,
                     None => return Ok(page),
                 };
             }
@@ -645,17 +654,8 @@ impl ObjectStore for PgMeta {
                         });
                     }
                 }
-                start = match next_start {
-                    Some(Some(s)) => s,
-                    Some(None) => return Ok(page),
-                    None if rows.len() as i64 == chunk => {
-                        let mut s = rows
-                            .last()
-                            .map(|r| r.get::<_, &[u8]>(0).to_vec())
-                            .unwrap_or_default();
-                        s.push(0);
-                        s
-                    }
+                start = match next_chunk(&rows, next_start, chunk) {
+                    Some(s) => s,
                     None => return Ok(page),
                 };
             }
