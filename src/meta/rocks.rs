@@ -43,7 +43,8 @@ pub struct RocksMeta {
     /// Object commits hold it shared; bucket create/delete hold it exclusively, so a bucket
     /// cannot be deleted between an object commit's bucket check and its write.
     pub(super) bucket_gate: RwLock<()>,
-    /// Serialises changes to bucket records (create, configure, delete) without holding up
+    /// Serialises changes to bucket records (create, configure, delete), and the minting of
+    /// access and KMS keys, without holding up
     /// object commits: configuring a bucket never waits for, or blocks, its writers.
     pub(super) bucket_records: Mutex<()>,
 }
