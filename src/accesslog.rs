@@ -34,6 +34,37 @@ pub struct Source {
     pub config: LoggingConfig,
 }
 
+impl Source {
+    fn of(bucket: &BucketRecord) -> Option<Self> {
+        Some(Source {
+            id: bucket.id,
+            owner: bucket.owner.clone(),
+            region: bucket.region.clone(),
+            config: bucket.logging.clone()?,
+        })
+    }
+}
+
+/// Reloads the sources whenever buckets change in the index (through any gateway), for as
+/// long as the log lives. This gateway's own changes are taken at once by
+/// [`AccessLog::update`] and [`AccessLog::forget`]; a reload that raced one of them is
+/// followed by another, since the change raised the generation too.
+async fn follow_buckets(log: std::sync::Weak<AccessLog>, store: Store) {
+    use crate::meta::gens::{CacheKind, Use, POLL_EVERY};
+    let mut seen = crate::meta::gens::Seen::default();
+    loop {
+        tokio::time::sleep(POLL_EVERY).await;
+        let Some(log) = log.upgrade() else { return };
+        let at = store.meta().generations().current(CacheKind::Buckets);
+        if seen.check(at) == Use::Cleared {
+            if let Err(e) = log.reload(&store).await {
+                tracing::warn!(error = %e, "access log: could not reload the buckets that log");
+                seen = Default::default();
+            }
+        }
+    }
+}
+
 struct Line {
     source: String,
     source_id: BucketId,
@@ -72,15 +103,28 @@ impl AccessLog {
             stop: stop.clone(),
             task: std::sync::Mutex::new(None),
         });
-        for b in store.list_buckets().await? {
-            log.update(&b);
-        }
+        log.reload(&store).await?;
+        tokio::spawn(follow_buckets(Arc::downgrade(&log), store.clone()));
         let every = Duration::from_secs(schedule.flush_secs.max(1));
         let task = tokio::spawn(deliver(store, kms, rx, every, pending, stop));
         if let Ok(mut slot) = log.task.lock() {
             *slot = Some(task);
         }
         Ok(log)
+    }
+
+    /// Takes every bucket's logging setting from the index.
+    async fn reload(&self, store: &Store) -> crate::error::Result<()> {
+        let mut map = HashMap::new();
+        for b in store.list_buckets().await? {
+            if let Some(source) = Source::of(&b) {
+                map.insert(b.name.clone(), source);
+            }
+        }
+        if let Ok(mut sources) = self.sources.write() {
+            *sources = map;
+        }
+        Ok(())
     }
 
     /// Delivers what is waiting, once the server has stopped taking requests.
@@ -102,22 +146,10 @@ impl AccessLog {
     /// Takes `bucket`'s logging setting as it is now (after a change or a creation).
     pub fn update(&self, bucket: &BucketRecord) {
         if let Ok(mut map) = self.sources.write() {
-            match &bucket.logging {
-                Some(config) => {
-                    map.insert(
-                        bucket.name.clone(),
-                        Source {
-                            id: bucket.id,
-                            owner: bucket.owner.clone(),
-                            region: bucket.region.clone(),
-                            config: config.clone(),
-                        },
-                    );
-                }
-                None => {
-                    map.remove(&bucket.name);
-                }
-            }
+            match Source::of(bucket) {
+                Some(source) => map.insert(bucket.name.clone(), source),
+                None => map.remove(&bucket.name),
+            };
         }
     }
 

@@ -54,6 +54,15 @@ impl RootCredentials {
                 secret_key: s.expose().to_owned(),
             });
         }
+        if matches!(cfg.meta, crate::config::MetaBackend::Postgres { .. }) {
+            // Gateways over one index must all take the same root key; a pair made up here
+            // would be this gateway's alone.
+            return Err(Error::Internal(
+                "the index is in PostgreSQL, which several gateways may share: set \
+                 CNX_ROOT_ACCESS_KEY and CNX_ROOT_SECRET_KEY (the same on every gateway)"
+                    .into(),
+            ));
+        }
         let path = cfg.data_dir.join(ROOT_FILE);
         if path.exists() {
             let text = std::fs::read_to_string(&path)

@@ -508,6 +508,18 @@ async fn run_in_background(
     loop {
         tokio::time::sleep(wait).await;
         wait = every;
+        match crate::meta::lead_pass(meta.clone(), "scrub", every).await {
+            Ok(None) => {}
+            Ok(Some(left)) => {
+                tracing::debug!("another gateway runs this scrub pass");
+                wait = left;
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "scrub pass skipped: the index is out of reach");
+                continue;
+            }
+        }
         status.set_running(true);
         tracing::info!("scrub pass starting");
         let pass = async {

@@ -1,6 +1,8 @@
 //! The key ring every signature is checked against: root credentials plus the access keys in
-//! the index. Secrets are unsealed on first use and cached; revocation drops the cache entry,
-//! so a revoked key fails from the next request on. Expiry is checked on every lookup.
+//! the index. Secrets are unsealed on first use and cached; a revocation anywhere empties the
+//! cache (through the index's generation of keys), so a revoked key fails from the next
+//! request on here and within a second on every other gateway. Expiry is checked on every
+//! lookup.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -8,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use crate::auth::SecretLookup;
 use crate::credentials::{random_string, RootCredentials};
 use crate::error::{Error, Result};
+use crate::meta::gens::{CacheKind, Seen, Use};
 use crate::meta::{KeyRecord, KeyScope, MetaStore, RECORD_VERSION};
 
 use super::seal::Sealer;
@@ -28,7 +31,13 @@ pub struct KeyRing {
     root: RootCredentials,
     meta: Arc<dyn MetaStore>,
     sealer: Sealer,
-    cache: RwLock<HashMap<String, Arc<Unsealed>>>,
+    cache: RwLock<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    seen: Seen,
+    keys: HashMap<String, Arc<Unsealed>>,
 }
 
 fn principal_of(scope: &KeyScope) -> Principal {
@@ -63,13 +72,29 @@ impl KeyRing {
         &self.root.access_key
     }
 
+    /// The cached key, if the cache may answer; empties it when keys changed since it was
+    /// filled.
+    fn cached(&self, access_key: &str, at: Option<u64>) -> Option<Arc<Unsealed>> {
+        if let Ok(c) = self.cache.read() {
+            if c.seen.matches(at) {
+                return c.keys.get(access_key).cloned();
+            }
+        }
+        let mut c = self.cache.write().ok()?;
+        match c.seen.check(at) {
+            Use::Cached => c.keys.get(access_key).cloned(),
+            Use::Cleared => {
+                c.keys.clear();
+                None
+            }
+            Use::Bypass => None,
+        }
+    }
+
     fn lookup(&self, access_key: &str) -> Option<Arc<Unsealed>> {
-        let cached = self
-            .cache
-            .read()
-            .ok()
-            .and_then(|c| c.get(access_key).cloned());
-        let found = match cached {
+        let gens = self.meta.generations();
+        let at = gens.current(CacheKind::Keys);
+        let found = match self.cached(access_key, at) {
             Some(u) => u,
             None => {
                 let rec = match self.meta.get_key(access_key) {
@@ -93,10 +118,13 @@ impl KeyRing {
                     expires_at_ms: rec.expires_at_ms,
                 });
                 if let Ok(mut c) = self.cache.write() {
-                    if c.len() >= CACHE_MAX {
-                        c.clear();
+                    // Not kept if keys changed while it was loaded: it may be the revoked one.
+                    if c.seen.keeps(at, gens.current(CacheKind::Keys)) {
+                        if c.keys.len() >= CACHE_MAX {
+                            c.keys.clear();
+                        }
+                        c.keys.insert(access_key.to_owned(), u.clone());
                     }
-                    c.insert(access_key.to_owned(), u.clone());
                 }
                 u
             }
@@ -177,21 +205,8 @@ impl KeyRing {
 
     /// Revokes a key: refused from the next request on.
     pub fn revoke_blocking(&self, access_key_id: &str) -> Result<bool> {
-        let removed = self.meta.delete_key(access_key_id)?;
-        if let Ok(mut c) = self.cache.write() {
-            c.remove(access_key_id);
-        }
-        Ok(removed)
-    }
-
-    /// Drops the cached keys of a deleted bucket; the index dropped them in the deletion's
-    /// own commit.
-    pub fn forget_bucket(&self, bucket: &crate::meta::BucketId) {
-        if let Ok(mut c) = self.cache.write() {
-            c.retain(
-                |_, u| !matches!(&u.principal, Principal::BucketKey(g) if g.bucket_id == *bucket),
-            );
-        }
+        // The index raises the keys' generation in the same commit: every cache empties.
+        self.meta.delete_key(access_key_id)
     }
 
     /// Runs `f` on the blocking pool: key operations touch the index.

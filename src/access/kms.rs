@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::cipher::DataKey;
 use crate::config::EncryptionConfig;
 use crate::error::{Error, Result};
+use crate::meta::gens::{CacheKind, Seen, Use};
 use crate::meta::sse::{Encryption, KmsKeyRecord, SseMode};
 use crate::meta::{BucketRecord, MetaStore, RECORD_VERSION};
 
@@ -54,11 +55,18 @@ pub struct Kms {
     /// Keys from the config file.
     configured: HashMap<String, DataKey>,
     /// Keys from the index, unsealed on first use (`None`: disabled). Filled and cleared under
-    /// its lock, so a key disabled while another request loads it is never cached as enabled.
-    cache: Mutex<HashMap<String, Option<DataKey>>>,
+    /// its lock, so a key disabled while another request loads it is never cached as enabled;
+    /// emptied when the index's generation of KMS keys moves (a change through any gateway).
+    cache: Mutex<KeyCache>,
     /// Held while a key is made, so two makers of one id cannot both store theirs (the
     /// second would replace a key the first may already have wrapped data keys with).
     creating: std::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    seen: Seen,
+    keys: HashMap<String, Option<DataKey>>,
 }
 
 /// Whether `id` may name a key: letters, digits, `-` and `_`, 1 to 64 of them.
@@ -155,7 +163,7 @@ impl Kms {
             configured.insert(id.clone(), DataKey::from_bytes(bytes));
         }
         if meta.get_kms_key(MASTER_CHECK_ID)?.is_none() {
-            meta.insert_kms_key(&KmsKeyRecord {
+            let inserted = meta.insert_kms_key(&KmsKeyRecord {
                 v: RECORD_VERSION,
                 id: MASTER_CHECK_ID.to_owned(),
                 description: "checks the master key at start".to_owned(),
@@ -166,6 +174,21 @@ impl Kms {
                     &hex_key(&DataKey::random()),
                 )?,
             })?;
+            // Another gateway starting at the same time on an empty shared index stored its
+            // check first: this gateway's master key must be the same as that one's.
+            let check = meta.get_kms_key(MASTER_CHECK_ID)?;
+            let opens = check.as_ref().is_some_and(|rec| {
+                master
+                    .open(&format!("kms-key/{MASTER_CHECK_ID}"), &rec.sealed_material)
+                    .is_some()
+            });
+            if !inserted && !opens {
+                return Err(Error::Internal(
+                    "refusing to start: another server sealed this index's secrets with a \
+                     different master key; give every gateway the same CNX_MASTER_KEY"
+                        .into(),
+                ));
+            }
         }
         Ok(Self {
             meta,
@@ -359,8 +382,21 @@ impl Kms {
         if let Some(k) = self.configured.get(id) {
             return Some(Ok(k.clone()));
         }
+        let gens = self.meta.generations();
+        let at = gens.current(CacheKind::Kms);
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        match cache.get(id) {
+        match cache.seen.check(at) {
+            Use::Cached => {}
+            Use::Cleared => cache.keys.clear(),
+            Use::Bypass if reach == Reach::InMemory => return None,
+            Use::Bypass => {
+                let key = self.load(id);
+                return Some(
+                    key.and_then(|k| k.ok_or_else(|| Error::KmsKeyDisabled(id.to_owned()))),
+                );
+            }
+        }
+        match cache.keys.get(id) {
             Some(Some(k)) => return Some(Ok(k.clone())),
             Some(None) => return Some(Err(Error::KmsKeyDisabled(id.to_owned()))),
             None if reach == Reach::InMemory => return None,
@@ -369,7 +405,9 @@ impl Kms {
         // Loaded under the cache's lock: see `cache`.
         let loaded = self.load(id);
         Some(loaded.and_then(|key| {
-            cache.insert(id.to_owned(), key.clone());
+            if cache.seen.keeps(at, gens.current(CacheKind::Kms)) {
+                cache.keys.insert(id.to_owned(), key.clone());
+            }
             key.ok_or_else(|| Error::KmsKeyDisabled(id.to_owned()))
         }))
     }
@@ -490,7 +528,7 @@ impl Kms {
             .ok_or_else(|| Error::KmsKeyNotFound(id.to_owned()))?;
         rec.enabled = enabled;
         self.meta.update_kms_key(&rec)?;
-        cache.remove(id);
+        cache.keys.remove(id);
         Ok(rec)
     }
 }

@@ -395,7 +395,6 @@ pub async fn delete(ctx: &ApiCtx, name: &str) -> ApiResult<Reply> {
     } else {
         ctx.state.store.delete_bucket(&b).await?;
     }
-    ctx.state.keys.forget_bucket(&b.id);
     ctx.state.access_log.forget(&b.name);
     Ok(Reply::no_content())
 }

@@ -10,6 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::error::{ApiError, ApiResult};
 use super::reply::Reply;
+use crate::meta::{IdempotencyClaim, IdempotencyRecord};
 use crate::web::AppState;
 
 const MAX_KEY_LEN: usize = 255;
@@ -52,41 +53,32 @@ pub async fn begin(
         fp.update(part);
     }
     let fingerprint = hex::encode(fp.finalize());
-    if let Some(reply) = stored_reply(state, slot, &fingerprint).await? {
-        return Ok(Outcome::Replay(reply));
+    if let Some(rec) = state.store.idempotency_reply(slot).await? {
+        return replay(state, slot, &fingerprint, &rec).map(Outcome::Replay);
     }
-    let claimed = match state.idempotency_inflight.lock() {
-        Ok(mut set) => set.insert(slot),
-        Err(_) => false,
-    };
-    if !claimed {
-        return Err(ApiError::new(
+    // The claim is in the index, so a retry that reaches another gateway waits for this one.
+    match state.store.claim_idempotency(slot).await? {
+        IdempotencyClaim::Claimed => Ok(Outcome::Run(Claim {
+            state: state.clone(),
+            slot,
+            fingerprint,
+        })),
+        // The first request finished between the lookup above and the claim.
+        IdempotencyClaim::Kept(rec) => replay(state, slot, &fingerprint, &rec).map(Outcome::Replay),
+        IdempotencyClaim::Running => Err(ApiError::new(
             StatusCode::CONFLICT,
             "a request with this Idempotency-Key is still in progress; retry later",
-        ));
+        )),
     }
-    let claim = Claim {
-        state: state.clone(),
-        slot,
-        fingerprint,
-    };
-    // The first request may have finished between the lookup above and the claim: its record
-    // is written before its claim is released, so a second lookup under the claim sees it.
-    if let Some(reply) = stored_reply(state, slot, &claim.fingerprint).await? {
-        return Ok(Outcome::Replay(reply));
-    }
-    Ok(Outcome::Run(claim))
 }
 
-/// The kept reply under `slot`, if any; 422 when it was kept for a different request.
-async fn stored_reply(
+/// The kept reply `rec` under `slot`; 422 when it was kept for a different request.
+fn replay(
     state: &Arc<AppState>,
     slot: [u8; 32],
     fingerprint: &str,
-) -> ApiResult<Option<Reply>> {
-    let Some(rec) = state.store.idempotency_reply(slot).await? else {
-        return Ok(None);
-    };
+    rec: &IdempotencyRecord,
+) -> ApiResult<Reply> {
     if rec.fingerprint != fingerprint {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -116,7 +108,7 @@ async fn stored_reply(
         })?)
     };
     let status = StatusCode::from_u16(rec.status).unwrap_or(StatusCode::OK);
-    Ok(Some(Reply { status, body }))
+    Ok(Reply { status, body })
 }
 
 impl Claim {
@@ -152,8 +144,14 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        if let Ok(mut set) = self.state.idempotency_inflight.lock() {
-            set.remove(&self.slot);
+        // A kept reply stays; only an unfinished claim is dropped, off the request's path.
+        let (store, slot) = (self.state.store.clone(), self.slot);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = store.release_idempotency(slot).await {
+                    tracing::warn!(error = %e, "could not release an Idempotency-Key claim; it lapses on its own");
+                }
+            });
         }
     }
 }

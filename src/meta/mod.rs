@@ -6,6 +6,7 @@ pub mod acl;
 pub mod codec;
 #[cfg(test)]
 pub mod contract;
+pub mod gens;
 pub mod inline;
 pub mod lifecycle;
 pub mod lock;
@@ -40,7 +41,7 @@ pub fn open(
     match &cfg.meta {
         crate::config::MetaBackend::Rocksdb => open_rocks(cfg, durability),
         crate::config::MetaBackend::Postgres { url, pool_size } => {
-            open_postgres(url.as_ref(), *pool_size, true)
+            open_postgres(url.as_ref(), *pool_size)
         }
     }
 }
@@ -51,7 +52,7 @@ pub fn open_snapshot(cfg: &crate::config::Config) -> Result<std::sync::Arc<dyn M
     match &cfg.meta {
         crate::config::MetaBackend::Rocksdb => open_rocks_snapshot(cfg),
         crate::config::MetaBackend::Postgres { url, pool_size } => {
-            open_postgres(url.as_ref(), *pool_size, false)
+            open_postgres(url.as_ref(), *pool_size)
         }
     }
 }
@@ -99,7 +100,6 @@ fn open_rocks_snapshot(cfg: &crate::config::Config) -> Result<std::sync::Arc<dyn
 fn open_postgres(
     url: Option<&crate::config::Secret>,
     pool_size: usize,
-    exclusive: bool,
 ) -> Result<std::sync::Arc<dyn MetaStore>> {
     let url = url
         .ok_or_else(|| crate::error::Error::Meta("the PostgreSQL index has no URL".into()))?
@@ -107,18 +107,15 @@ fn open_postgres(
     let rt = tokio::runtime::Handle::try_current().map_err(|_| {
         crate::error::Error::Internal("the PostgreSQL index is opened outside a runtime".into())
     })?;
-    let mut meta = pg::PgMeta::connect(url, pool_size, rt)?;
-    if exclusive {
-        meta.lock_server(url)?;
-    }
-    Ok(std::sync::Arc::new(meta))
+    Ok(std::sync::Arc::new(pg::PgMeta::connect(
+        url, pool_size, rt,
+    )?))
 }
 
 #[cfg(not(feature = "postgres"))]
 fn open_postgres(
     _: Option<&crate::config::Secret>,
     _: usize,
-    _: bool,
 ) -> Result<std::sync::Arc<dyn MetaStore>> {
     Err(crate::error::Error::Meta(
         "this build has no PostgreSQL index (feature postgres)".into(),
@@ -808,8 +805,23 @@ pub struct IdempotencyRecord {
     pub expires_at_ms: i64,
 }
 
+/// What [`AccessStore::claim_idempotency`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The caller runs the request, then keeps its reply or releases the claim.
+    Claimed,
+    /// The reply of the request that ran under the key.
+    Kept(IdempotencyRecord),
+    /// Another request under the key is running now.
+    Running,
+}
+
 /// Access keys and idempotency records.
 pub trait AccessStore {
+    /// The counters of changes that in-memory caches of this index's records must see: every
+    /// commit that revokes a key, changes a KMS key's state or changes or deletes a bucket
+    /// raises its kind's counter (see [`gens`]).
+    fn generations(&self) -> &gens::Generations;
     /// Stores a new key; `false` (and nothing stored) if its id is taken.
     fn insert_key(&self, rec: &KeyRecord) -> Result<bool>;
     fn get_key(&self, access_key_id: &str) -> Result<Option<KeyRecord>>;
@@ -819,7 +831,14 @@ pub trait AccessStore {
     fn delete_key(&self, access_key_id: &str) -> Result<bool>;
     /// The record under `key` if it has not expired at `now_ms`.
     fn get_idempotency(&self, key: &[u8], now_ms: i64) -> Result<Option<IdempotencyRecord>>;
+    /// Stores the reply under `key` (replacing the running request's claim).
     fn put_idempotency(&self, key: &[u8], rec: &IdempotencyRecord) -> Result<()>;
+    /// Claims `key` for a request about to run, for `hold_ms` at most: unless a reply is kept
+    /// under it, or another request holds a claim that has neither lapsed nor lost its holder
+    /// (a gateway gone).
+    fn claim_idempotency(&self, key: &[u8], now_ms: i64, hold_ms: i64) -> Result<IdempotencyClaim>;
+    /// Drops this process's claim on `key`, if it still holds one (a kept reply stays).
+    fn release_idempotency(&self, key: &[u8]) -> Result<()>;
     /// Stores a key of the key ring; `false` (and nothing stored) if its id is taken.
     fn insert_kms_key(&self, rec: &sse::KmsKeyRecord) -> Result<bool>;
     /// Replaces a key of the key ring (its state); `false` if there is none.
@@ -952,16 +971,73 @@ pub trait BlobLedger {
     fn sync(&self) -> Result<()>;
     /// At start-up: every blob still staged belonged to a request that died; queue it.
     fn recover_staged(&self) -> Result<usize>;
+    /// The blobs for a sweeper to delete now: as [`BlobLedger::pending_deletes`] for those
+    /// queued at least `grace_ms` ago by the index's clock, less any a reader holds a lease on
+    /// ([`BlobLedger::lease_blobs`]). A shared index claims them for this caller for a while,
+    /// so other gateways' sweepers pass them by.
+    fn claim_deletes(
+        &self,
+        grace_ms: i64,
+        after: Option<&GcEntry>,
+        limit: usize,
+    ) -> Result<Vec<GcEntry>>;
+    /// Whether other processes work on this index too (their reads are not in this one's
+    /// leases, so the sweeper waits longer and reads lease their blobs in the index).
+    fn is_shared(&self) -> bool;
+    /// Leases `blobs` to this process's readers for `ttl_ms` more, by the index's clock
+    /// (renewing leases it holds); no other process's sweeper deletes them meanwhile.
+    fn lease_blobs(&self, blobs: &[String], ttl_ms: i64) -> Result<()>;
+    /// Gives up this process's leases on `blobs`.
+    fn release_blob_leases(&self, blobs: &[String]) -> Result<()>;
+}
+
+/// Periodic work (lifecycle, scrub) that one process does for every process sharing the
+/// index.
+pub trait TaskLeases {
+    /// Takes the lease on `task` for `hold_ms` from now, by the index's clock, unless another
+    /// process holds it: `None` when taken, else how many milliseconds the holder's lease
+    /// has left. An index only this process works on always grants it.
+    fn try_lead(&self, task: &str, hold_ms: i64) -> Result<Option<i64>>;
+}
+
+/// Whether this process runs `task`'s periodic pass now, taking the lease on it for one
+/// interval `every` (so the processes sharing the index run one pass per interval between
+/// them); else how long until another may.
+pub async fn lead_pass(
+    meta: std::sync::Arc<dyn MetaStore>,
+    task: &'static str,
+    every: std::time::Duration,
+) -> Result<Option<std::time::Duration>> {
+    let hold = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+    let left = tokio::task::spawn_blocking(move || meta.try_lead(task, hold)).await??;
+    // A moment past the holder's end, so the next try does not land just before it.
+    Ok(left.map(|ms| std::time::Duration::from_millis(ms.max(0) as u64 + 500)))
 }
 
 /// The index operations the store needs. Each mutating call is one atomic commit.
 pub trait MetaStore:
-    BucketStore + ObjectStore + UploadStore + AccessStore + BlobLedger + Send + Sync + 'static
+    BucketStore
+    + ObjectStore
+    + UploadStore
+    + AccessStore
+    + BlobLedger
+    + TaskLeases
+    + Send
+    + Sync
+    + 'static
 {
 }
 
 impl<T> MetaStore for T where
-    T: BucketStore + ObjectStore + UploadStore + AccessStore + BlobLedger + Send + Sync + 'static
+    T: BucketStore
+        + ObjectStore
+        + UploadStore
+        + AccessStore
+        + BlobLedger
+        + TaskLeases
+        + Send
+        + Sync
+        + 'static
 {
 }
 

@@ -12,6 +12,7 @@ use rocksdb::{
 };
 
 use super::codec::{self, decode, encode, object_key, prefix_successor, version_key};
+use super::gens::CacheKind;
 use super::inline;
 use super::versions::new_version_id_after;
 use super::{
@@ -47,6 +48,9 @@ pub struct RocksMeta {
     /// access and KMS keys, without holding up
     /// object commits: configuring a bucket never waits for, or blocks, its writers.
     pub(super) bucket_records: Mutex<()>,
+    pub(super) gens: super::gens::Generations,
+    /// Idempotency keys whose first request is running.
+    pub(super) idempotency_claims: Mutex<std::collections::HashSet<Vec<u8>>>,
 }
 
 fn usage_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
@@ -89,6 +93,8 @@ impl RocksMeta {
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             bucket_gate: RwLock::new(()),
             bucket_records: Mutex::new(()),
+            gens: super::gens::Generations::local(),
+            idempotency_claims: Mutex::default(),
         })
     }
 
@@ -173,6 +179,8 @@ impl RocksMeta {
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             bucket_gate: RwLock::new(()),
             bucket_records: Mutex::new(()),
+            gens: super::gens::Generations::local(),
+            idempotency_claims: Mutex::default(),
         })
     }
 
@@ -371,6 +379,7 @@ impl BucketStore for RocksMeta {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_BUCKETS)?, rec.name.as_bytes(), encode(&rec)?);
         self.write(batch)?;
+        self.gens.bump(CacheKind::Buckets);
         Ok(rec)
     }
 
@@ -395,7 +404,10 @@ impl BucketStore for RocksMeta {
         batch.delete_cf(self.cf(CF_USAGE)?, rec.id.0);
         // The bucket's keys die with it; a new bucket of the same name starts with none.
         self.delete_bucket_keys(&mut batch, &rec.id)?;
-        self.write(batch)
+        self.write(batch)?;
+        self.gens.bump(CacheKind::Buckets);
+        self.gens.bump(CacheKind::Keys);
+        Ok(())
     }
 
     fn usage(&self, bucket: &BucketId) -> Result<Usage> {
@@ -625,6 +637,28 @@ impl BlobLedger for RocksMeta {
         Ok(())
     }
 
+    fn claim_deletes(
+        &self,
+        grace_ms: i64,
+        after: Option<&GcEntry>,
+        limit: usize,
+    ) -> Result<Vec<GcEntry>> {
+        // Only this process sweeps, and its readers' leases are its own.
+        self.pending_deletes(now_ms().saturating_sub(grace_ms), after, limit)
+    }
+
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    fn lease_blobs(&self, _blobs: &[String], _ttl_ms: i64) -> Result<()> {
+        Ok(())
+    }
+
+    fn release_blob_leases(&self, _blobs: &[String]) -> Result<()> {
+        Ok(())
+    }
+
     fn pending_deletes(
         &self,
         until_ms: i64,
@@ -827,4 +861,11 @@ mod contract_tests {
     crate::meta::contract::access_contract!(open(), second);
     crate::meta::contract::bucket_contract!(open(), second);
     crate::meta::contract::object_contract!(open());
+}
+
+impl super::TaskLeases for RocksMeta {
+    fn try_lead(&self, _task: &str, _hold_ms: i64) -> Result<Option<i64>> {
+        // Only this process works on the index.
+        Ok(None)
+    }
 }

@@ -3,9 +3,10 @@
 use rocksdb::{compaction_filter::Decision, Options, WriteBatch};
 
 use super::codec::{decode, encode};
+use super::gens::{CacheKind, Generations};
 use super::rocks::{lock_err, RocksMeta, CF_IDEMPOTENCY, CF_KEYS, CF_KMS_KEYS};
 use super::sse::KmsKeyRecord;
-use super::{AccessStore, BucketId, IdempotencyRecord, KeyRecord, KeyScope};
+use super::{AccessStore, BucketId, IdempotencyClaim, IdempotencyRecord, KeyRecord, KeyScope};
 use crate::clock::now_ms;
 use crate::error::Result;
 
@@ -38,6 +39,10 @@ impl RocksMeta {
 }
 
 impl AccessStore for RocksMeta {
+    fn generations(&self) -> &Generations {
+        &self.gens
+    }
+
     fn insert_key(&self, rec: &KeyRecord) -> Result<bool> {
         // Insert-if-absent must be atomic: two writers minting one id both see it free.
         let _records = self.bucket_records.lock().map_err(lock_err)?;
@@ -89,7 +94,33 @@ impl AccessStore for RocksMeta {
         let mut batch = WriteBatch::default();
         batch.delete_cf(cf, access_key_id.as_bytes());
         self.write(batch)?;
+        self.gens.bump(CacheKind::Keys);
         Ok(true)
+    }
+
+    fn claim_idempotency(
+        &self,
+        key: &[u8],
+        now_ms: i64,
+        _hold_ms: i64,
+    ) -> Result<IdempotencyClaim> {
+        // One process writes this index: its claims live as long as it does, in memory.
+        let mut claims = self.idempotency_claims.lock().map_err(lock_err)?;
+        if let Some(rec) = self.get_idempotency(key, now_ms)? {
+            return Ok(IdempotencyClaim::Kept(rec));
+        }
+        match claims.insert(key.to_vec()) {
+            true => Ok(IdempotencyClaim::Claimed),
+            false => Ok(IdempotencyClaim::Running),
+        }
+    }
+
+    fn release_idempotency(&self, key: &[u8]) -> Result<()> {
+        self.idempotency_claims
+            .lock()
+            .map_err(lock_err)?
+            .remove(key);
+        Ok(())
     }
 
     fn insert_kms_key(&self, rec: &KmsKeyRecord) -> Result<bool> {
@@ -112,6 +143,7 @@ impl AccessStore for RocksMeta {
         let mut batch = WriteBatch::default();
         batch.put_cf(cf, rec.id.as_bytes(), encode(rec)?);
         self.write(batch)?;
+        self.gens.bump(CacheKind::Kms);
         Ok(true)
     }
 
@@ -150,6 +182,7 @@ impl AccessStore for RocksMeta {
         value.extend_from_slice(&encode(rec)?);
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_IDEMPOTENCY)?, key, value);
-        self.write(batch)
+        self.write(batch)?;
+        self.release_idempotency(key)
     }
 }

@@ -224,7 +224,6 @@ pub async fn head_bucket(ctx: &Ctx) -> S3Result<Response> {
 pub async fn delete_bucket(ctx: &Ctx) -> S3Result<Response> {
     let b = resolve(ctx).await?;
     ctx.state.store.delete_bucket(&b).await?;
-    ctx.state.keys.forget_bucket(&b.id);
     ctx.state.access_log.forget(&b.name);
     Ok(status_only(StatusCode::NO_CONTENT))
 }

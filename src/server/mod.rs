@@ -146,7 +146,6 @@ async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
         api_limit: RateLimiter::new(l.api_requests_per_second, l.api_burst),
         s3_limit: RateLimiter::new(l.s3_requests_per_second, l.s3_burst),
         auth_failures: RateLimiter::new(l.auth_failures_per_second, l.auth_failure_burst),
-        idempotency_inflight: Default::default(),
         started: Instant::now(),
         scrub,
         lifecycle,

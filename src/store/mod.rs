@@ -8,6 +8,7 @@
 //! An object of at most `inline_max_bytes` skips all of that: its bytes are held in memory
 //! and committed in the record's own batch (see [`crate::meta::inline`]).
 
+mod leases;
 pub mod multipart;
 pub mod naming;
 mod replies;
@@ -38,6 +39,10 @@ use crate::meta::{ObjectLockConfig, Retention, Tags, VersionGuard};
 /// How long a replaced blob outlives its object, so that reads which started before the
 /// replacement can finish.
 const GC_GRACE: Duration = Duration::from_secs(10);
+/// The grace when other gateways sweep the index too: their sweepers know this process's
+/// reads only once leased in the index, which a read is by [`leases::LEASE_AFTER`] plus a
+/// round of [`leases::KEEP_EVERY`]; the rest is margin for the database's round trips.
+const SHARED_GC_GRACE: Duration = Duration::from_secs(15);
 /// Queued blobs handled per sweep pass.
 const SWEEP_BATCH: usize = 1000;
 
@@ -47,9 +52,8 @@ pub struct Store {
     blobs: BlobStore,
     /// Reads refused because a blob's bytes failed their checksums (or were missing).
     corrupt_reads: Arc<std::sync::atomic::AtomicU64>,
-    /// Blobs being read right now (id → readers): the sweeper leaves them for a later pass,
-    /// so a long GET of a replaced multipart object never loses a segment mid-stream.
-    leases: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    /// Blobs being read right now: the sweeper leaves them for a later pass.
+    leases: leases::ReadLeases,
     pub(crate) gc_kick: Arc<tokio::sync::Notify>,
     /// Objects up to this size are kept in the index.
     inline_max: u64,
@@ -90,7 +94,7 @@ impl Store {
             meta,
             blobs,
             corrupt_reads: Arc::default(),
-            leases: Arc::default(),
+            leases: leases::ReadLeases::default(),
             gc_kick: Arc::new(tokio::sync::Notify::new()),
             inline_max: crate::config::DEFAULT_INLINE_MAX,
         };
@@ -103,6 +107,9 @@ impl Store {
             Err(e) => tracing::warn!(error = %e, "could not recover staged blobs"),
         }
         tokio::spawn(store.clone().sweep_forever());
+        if store.meta.is_shared() {
+            tokio::spawn(store.leases.keeper(store.meta.clone()));
+        }
         store
     }
 
@@ -764,10 +771,9 @@ impl Store {
                 pieces.push((seg.blob.clone(), seg.len, (lo - start)..(hi - start)));
             }
         }
-        let lease = Lease::take(
-            &self.leases,
-            pieces.iter().map(|(id, _, _)| id.clone()).collect(),
-        );
+        let lease = self
+            .leases
+            .take(pieces.iter().map(|(id, _, _)| id.clone()).collect());
         let this = self.clone();
         let what: Arc<str> = what.into();
         futures::stream::iter(pieces)
@@ -893,13 +899,6 @@ impl Store {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn is_leased(&self, blob: &str) -> bool {
-        self.leases
-            .lock()
-            .map(|l| l.contains_key(blob))
-            .unwrap_or(false)
-    }
-
     // ---- garbage ----
 
     async fn sweep_forever(self) {
@@ -920,19 +919,23 @@ impl Store {
     /// read, or whose delete fails, stays queued for a later pass; the pass pages past it, so
     /// a batch of such blobs never holds up the ones queued after them.
     pub async fn sweep_once(&self) -> Result<usize> {
-        self.sweep_queued_before(GC_GRACE).await
+        let grace = match self.meta.is_shared() {
+            true => SHARED_GC_GRACE,
+            false => GC_GRACE,
+        };
+        self.sweep_queued_before(grace).await
     }
 
     /// [`Store::sweep_once`] for blobs queued at least `grace` ago.
     async fn sweep_queued_before(&self, grace: Duration) -> Result<usize> {
-        let until = now_ms() - grace.as_millis() as i64;
+        let grace = grace.as_millis() as i64;
         let mut after: Option<GcEntry> = None;
         let mut synced = false;
         let mut n = 0;
         loop {
             let from = after.clone();
             let batch = self
-                .blocking(move |m| m.pending_deletes(until, from.as_ref(), SWEEP_BATCH))
+                .blocking(move |m| m.claim_deletes(grace, from.as_ref(), SWEEP_BATCH))
                 .await?;
             let Some(last) = batch.last().cloned() else {
                 return Ok(n);
@@ -945,7 +948,7 @@ impl Store {
             }
             let mut done = Vec::with_capacity(batch.len());
             for entry in batch {
-                if self.is_leased(&entry.blob) {
+                if self.leases.is_leased(&entry.blob) {
                     continue;
                 }
                 if let Some(upload) = &entry.upload {
@@ -1121,43 +1124,6 @@ fn remove_staging_files(dir: &std::path::Path, before: std::time::SystemTime) ->
 }
 
 /// Counts a reader on each of its blobs until dropped.
-struct Lease {
-    table: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
-    ids: Vec<String>,
-}
-
-impl Lease {
-    fn take(
-        table: &Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
-        ids: Vec<String>,
-    ) -> Self {
-        if let Ok(mut t) = table.lock() {
-            for id in &ids {
-                *t.entry(id.clone()).or_insert(0) += 1;
-            }
-        }
-        Self {
-            table: table.clone(),
-            ids,
-        }
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Ok(mut t) = self.table.lock() {
-            for id in &self.ids {
-                if let Some(n) = t.get_mut(id) {
-                    *n -= 1;
-                    if *n == 0 {
-                        t.remove(id);
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// What a client's write says about the object beyond its bytes.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectMeta {

@@ -2,16 +2,31 @@
 
 use super::Store;
 use crate::error::Result;
-use crate::meta::{IdempotencyRecord, RECORD_VERSION};
+use crate::meta::{IdempotencyClaim, IdempotencyRecord, RECORD_VERSION};
 
 /// How long a reply is kept: a day, as the seed promises.
 const TTL_MS: i64 = 24 * 3600 * 1000;
+/// How long a claim holds at most if its request neither finishes nor its gateway dies (a
+/// dead gateway's claims lapse with it): longer than any management request runs.
+const CLAIM_HOLD_MS: i64 = 15 * 60 * 1000;
 
 impl Store {
     /// The reply kept under `slot`, unless it has expired.
     pub async fn idempotency_reply(&self, slot: [u8; 32]) -> Result<Option<IdempotencyRecord>> {
         let now = crate::clock::now_ms();
         self.blocking(move |m| m.get_idempotency(&slot, now)).await
+    }
+
+    /// Claims `slot` for a request about to run (see [`crate::meta::AccessStore::claim_idempotency`]).
+    pub async fn claim_idempotency(&self, slot: [u8; 32]) -> Result<IdempotencyClaim> {
+        let now = crate::clock::now_ms();
+        self.blocking(move |m| m.claim_idempotency(&slot, now, CLAIM_HOLD_MS))
+            .await
+    }
+
+    /// Drops a claim whose request kept no reply.
+    pub async fn release_idempotency(&self, slot: [u8; 32]) -> Result<()> {
+        self.blocking(move |m| m.release_idempotency(&slot)).await
     }
 
     /// Keeps a reply (`body` sealed by the caller when it carries a secret) under `slot` for

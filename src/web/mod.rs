@@ -34,8 +34,6 @@ pub struct AppState {
     pub s3_limit: Option<RateLimiter>,
     /// Failed authentications per client IP.
     pub auth_failures: Option<RateLimiter>,
-    /// Idempotency keys whose first request is still running.
-    pub idempotency_inflight: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
     pub started: Instant,
     /// What the background scrubber last found.
     pub scrub: Arc<crate::scrub::ScrubStatus>,

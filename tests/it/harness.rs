@@ -95,7 +95,26 @@ impl Server {
         Self::start_inner(Some(UNLIMITED), Some(log.to_owned()))
     }
 
+    /// Starts one of several gateways over the PostgreSQL index at `meta_url`, with the root
+    /// credentials every gateway shares and `toml` as its config (the shared blob store and
+    /// master key go there).
+    pub fn start_gateway(meta_url: &str, toml: &str, root: (&str, &str)) -> Server {
+        Self::start_full(
+            Some(&format!("{toml}\n{UNLIMITED}")),
+            None,
+            Some((meta_url, root)),
+        )
+    }
+
     fn start_inner(config_toml: Option<&str>, log: Option<PathBuf>) -> Server {
+        Self::start_full(config_toml, log, None)
+    }
+
+    fn start_full(
+        config_toml: Option<&str>,
+        log: Option<PathBuf>,
+        shared: Option<(&str, (&str, &str))>,
+    ) -> Server {
         // Tests fire management requests faster than the default 30/s; a test that exercises
         // the limit sets its own `[limits]`.
         let with_limits;
@@ -133,8 +152,18 @@ impl Server {
                     .prefix("cnx-it-")
                     .tempdir()
                     .expect("create data dir");
-                let access_key = format!("AKIT{}", random_hex(8).to_uppercase());
-                let secret_key = random_hex(20);
+                let (access_key, secret_key) = match shared {
+                    Some((url, (ak, sk))) => {
+                        // Read by `meta_url` at every (re)start.
+                        std::fs::write(data_dir.path().join("it-meta-url"), url)
+                            .expect("keep the meta URL");
+                        (ak.to_owned(), sk.to_owned())
+                    }
+                    None => (
+                        format!("AKIT{}", random_hex(8).to_uppercase()),
+                        random_hex(20),
+                    ),
+                };
                 let config = config_toml.map(|t| {
                     let p = data_dir.path().join("it-config.toml");
                     std::fs::write(&p, t).expect("write config");
@@ -281,6 +310,11 @@ impl Server {
         self.respawn();
     }
 
+    /// Kills the server with SIGKILL, mid-whatever it was doing, and leaves it dead.
+    pub fn kill9(&mut self) {
+        self.stop_process(true);
+    }
+
     /// Kills the server with SIGKILL (no chance to flush) and starts it again.
     pub fn kill9_and_restart(&mut self) {
         self.stop_process(true);
@@ -356,14 +390,15 @@ impl Drop for Server {
 }
 
 /// With `CNX_TEST_META=postgres` each server keeps its index in a database of its own on a
-/// private PostgreSQL (the same one across restarts); otherwise in RocksDB in its data dir.
+/// private PostgreSQL (the same one across restarts); otherwise in RocksDB in its data dir,
+/// unless it is a gateway over a shared one ([`Server::start_gateway`]).
 fn meta_url(data_dir: &Path) -> Option<String> {
-    if std::env::var("CNX_TEST_META").ok()? != "postgres" {
-        return None;
-    }
     let kept = data_dir.join("it-meta-url");
     if let Ok(url) = std::fs::read_to_string(&kept) {
         return Some(url);
+    }
+    if std::env::var("CNX_TEST_META").ok()? != "postgres" {
+        return None;
     }
     let url = cnx_storage::meta::pg::testing::fresh_database();
     std::fs::write(&kept, &url).expect("keep the meta URL");

@@ -9,6 +9,7 @@ pub mod versions;
 
 use crate::error::Error;
 use crate::meta::fixtures::bucket;
+use crate::meta::gens::CacheKind;
 use crate::meta::sse::KmsKeyRecord;
 use crate::meta::{
     AccessStore, BlobLedger, BucketId, BucketStore, IdempotencyRecord, KeyPermission, KeyRecord,
@@ -160,6 +161,38 @@ pub fn idempotency_records_expire(m: &dyn AccessStore) {
     );
 }
 
+/// An idempotency key is claimed by one request at a time, through any handle; a kept reply
+/// answers later claims until it expires.
+pub fn idempotency_claims_are_exclusive(a: &dyn AccessStore, b: &dyn AccessStore) {
+    use crate::meta::IdempotencyClaim::{Claimed, Kept, Running};
+    let slot = b"slot\0\xff";
+    assert_eq!(a.claim_idempotency(slot, 100, 60_000).unwrap(), Claimed);
+    assert_eq!(b.claim_idempotency(slot, 100, 60_000).unwrap(), Running);
+    assert_eq!(
+        a.get_idempotency(slot, 100).unwrap(),
+        None,
+        "a claim is no reply"
+    );
+    a.release_idempotency(slot).unwrap();
+    assert_eq!(b.claim_idempotency(slot, 200, 60_000).unwrap(), Claimed);
+    let rec = IdempotencyRecord {
+        v: RECORD_VERSION,
+        fingerprint: "f".into(),
+        status: 201,
+        body: "{}".into(),
+        expires_at_ms: 5_000,
+    };
+    b.put_idempotency(slot, &rec).unwrap();
+    b.release_idempotency(slot).unwrap();
+    assert_eq!(a.claim_idempotency(slot, 300, 60_000).unwrap(), Kept(rec));
+    // An expired reply is claimed like a free key.
+    assert_eq!(a.claim_idempotency(slot, 5_000, 60_000).unwrap(), Claimed);
+    assert_eq!(
+        b.claim_idempotency(b"other", 5_000, 60_000).unwrap(),
+        Claimed
+    );
+}
+
 pub fn buckets_are_named_once_and_listed_by_name(m: &dyn BucketStore) {
     let b = bucket("b-1");
     assert_eq!(m.insert_bucket(&b).unwrap(), None);
@@ -277,6 +310,60 @@ pub fn keys_die_with_their_bucket<M: BucketStore + AccessStore>(m: &M) {
     assert!(m.get_key("K2").unwrap().is_some());
 }
 
+/// Waits until `b`'s counter of `kind` differs from `before`; panics after a second (the
+/// bound every gateway's caches are held to).
+fn moves_within_a_second(b: &dyn AccessStore, kind: CacheKind, before: u64, what: &str) -> u64 {
+    let start = std::time::Instant::now();
+    loop {
+        match b.generations().current(kind) {
+            Some(now) if now != before => return now,
+            _ if start.elapsed() > std::time::Duration::from_secs(1) => {
+                panic!("{what}: the other handle's {kind:?} generation did not move within 1 s")
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+}
+
+/// The counter of `kind` once it can be trusted (a shared index's first poll).
+fn trusted(b: &dyn AccessStore, kind: CacheKind) -> u64 {
+    for _ in 0..200 {
+        if let Some(g) = b.generations().current(kind) {
+            return g;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the {kind:?} generation is never current");
+}
+
+/// What caches hold, changed through one handle, is seen as changed by the other within a
+/// second: a key's revocation, a KMS key's state, a bucket's settings and its deletion.
+pub fn changes_reach_every_handles_caches<M: BucketStore + AccessStore>(a: &M, b: &M) {
+    assert!(a.insert_key(&account_key("K1")).unwrap());
+    let keys = trusted(b, CacheKind::Keys);
+    assert!(a.delete_key("K1").unwrap());
+    let keys = moves_within_a_second(b, CacheKind::Keys, keys, "a revocation");
+
+    assert!(a.insert_kms_key(&kms_key("k", true)).unwrap());
+    let kms = trusted(b, CacheKind::Kms);
+    assert!(a.update_kms_key(&kms_key("k", false)).unwrap());
+    moves_within_a_second(b, CacheKind::Kms, kms, "a KMS key disabled");
+
+    let rec = bucket("b");
+    a.insert_bucket(&rec).unwrap();
+    let buckets = trusted(b, CacheKind::Buckets);
+    a.update_bucket("b", &rec.id, &mut |r| {
+        r.owner = "someone".into();
+        Ok(())
+    })
+    .unwrap();
+    let buckets = moves_within_a_second(b, CacheKind::Buckets, buckets, "a bucket changed");
+    a.delete_bucket("b", &rec.id).unwrap();
+    moves_within_a_second(b, CacheKind::Buckets, buckets, "a bucket deleted");
+    // Its keys went with it.
+    moves_within_a_second(b, CacheKind::Keys, keys, "a bucket's keys deleted");
+}
+
 /// The bucket contract's tests: as [`access_contract!`].
 macro_rules! bucket_contract {
     ($open:expr, $second:expr) => {
@@ -306,6 +393,12 @@ macro_rules! bucket_contract {
             let m = $open;
             $crate::meta::contract::keys_die_with_their_bucket(&*m);
         }
+        #[test]
+        fn contract_changes_reach_every_handles_caches() {
+            let m = $open;
+            let second = $second(&m);
+            $crate::meta::contract::changes_reach_every_handles_caches(&*m, &*second);
+        }
     };
 }
 
@@ -328,6 +421,12 @@ macro_rules! access_contract {
         fn contract_kms_keys_insert_once_and_update() {
             let m = $open;
             $crate::meta::contract::kms_keys_insert_once_and_update(&*m);
+        }
+        #[test]
+        fn contract_idempotency_claims_are_exclusive() {
+            let m = $open;
+            let second = $second(&m);
+            $crate::meta::contract::idempotency_claims_are_exclusive(&*m, &*second);
         }
         #[test]
         fn contract_idempotency_records_expire() {

@@ -2,11 +2,16 @@
 //! records. Each call is one statement: inserts are atomic insert-if-absent, so two gateways
 //! minting the same id cannot both succeed.
 
+use super::session::{kinds, BUMP};
 use super::{db_err, PgMeta};
 use crate::error::Result;
 use crate::meta::codec::{decode, encode};
+use crate::meta::gens::{CacheKind, Generations};
 use crate::meta::sse::KmsKeyRecord;
-use crate::meta::{AccessStore, IdempotencyRecord, KeyRecord, KeyScope};
+use crate::meta::{AccessStore, IdempotencyClaim, IdempotencyRecord, KeyRecord, KeyScope};
+
+/// A claim that keeps finding its key released and taken again gives up (as `Running`).
+const CLAIM_ATTEMPTS: usize = 5;
 
 /// The bucket a key is bound to, kept beside it so the bucket's deletion finds its keys.
 fn key_bucket(rec: &KeyRecord) -> Option<&[u8]> {
@@ -20,7 +25,36 @@ fn decode_rows<T: serde::de::DeserializeOwned>(rows: &[tokio_postgres::Row]) -> 
     rows.iter().map(|r| decode(r.get::<_, &[u8]>(0))).collect()
 }
 
+impl PgMeta {
+    /// Runs `change` (one statement, `true` if it changed a row) and raises `kind`'s counter
+    /// in the same transaction when it did.
+    fn changing(
+        &self,
+        kind: CacheKind,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<bool> {
+        let changed = self.run(|mut c| async move {
+            let tx = c.transaction().await.map_err(db_err)?;
+            let n = tx.execute(sql, params).await.map_err(db_err)?;
+            if n == 1 {
+                tx.execute(BUMP, &[&kinds(&[kind])]).await.map_err(db_err)?;
+            }
+            tx.commit().await.map_err(db_err)?;
+            Ok(n == 1)
+        })?;
+        if changed {
+            self.gens.bump(kind);
+        }
+        Ok(changed)
+    }
+}
+
 impl AccessStore for PgMeta {
+    fn generations(&self) -> &Generations {
+        &self.gens
+    }
+
     fn insert_key(&self, rec: &KeyRecord) -> Result<bool> {
         let doc = encode(rec)?;
         self.run(|c| async move {
@@ -60,22 +94,18 @@ impl AccessStore for PgMeta {
     }
 
     fn delete_key(&self, access_key_id: &str) -> Result<bool> {
-        self.run(|c| async move {
-            let n = c
-                .execute(
-                    "DELETE FROM access_keys WHERE access_key_id = $1",
-                    &[&access_key_id],
-                )
-                .await
-                .map_err(db_err)?;
-            Ok(n == 1)
-        })
+        self.changing(
+            CacheKind::Keys,
+            "DELETE FROM access_keys WHERE access_key_id = $1",
+            &[&access_key_id],
+        )
     }
 
     fn get_idempotency(&self, key: &[u8], now_ms: i64) -> Result<Option<IdempotencyRecord>> {
         self.run(|c| async move {
             c.query_opt(
-                "SELECT doc FROM idempotency WHERE slot = $1 AND expires_ms > $2",
+                "SELECT doc FROM idempotency WHERE slot = $1 AND expires_ms > $2 \
+                 AND length(doc) > 0",
                 &[&key, &now_ms],
             )
             .await
@@ -100,6 +130,56 @@ impl AccessStore for PgMeta {
         })
     }
 
+    fn claim_idempotency(&self, key: &[u8], now_ms: i64, hold_ms: i64) -> Result<IdempotencyClaim> {
+        let me = &self.gateway[..];
+        self.run(|c| async move {
+            // A claim's row has an empty doc. It is taken over when it lapsed or its gateway
+            // is gone (counted out by the heartbeats), as is a kept reply that expired.
+            for _ in 0..CLAIM_ATTEMPTS {
+                let claimed = c
+                    .query_opt(
+                        "INSERT INTO idempotency AS i (slot, expires_ms, doc, holder) \
+                         VALUES ($1, $2::bigint + $3::bigint, '', $4) \
+                         ON CONFLICT (slot) DO UPDATE SET expires_ms = EXCLUDED.expires_ms, \
+                         doc = '', holder = EXCLUDED.holder \
+                         WHERE i.expires_ms <= $2 OR (length(i.doc) = 0 AND \
+                         NOT EXISTS (SELECT 1 FROM gateways g WHERE g.id = i.holder)) \
+                         RETURNING 1",
+                        &[&key, &now_ms, &hold_ms, &me],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                if claimed.is_some() {
+                    return Ok(IdempotencyClaim::Claimed);
+                }
+                let held = c
+                    .query_opt("SELECT doc FROM idempotency WHERE slot = $1", &[&key])
+                    .await
+                    .map_err(db_err)?;
+                match held.as_ref().map(|r| r.get::<_, &[u8]>(0)) {
+                    Some([]) => return Ok(IdempotencyClaim::Running),
+                    Some(doc) => return Ok(IdempotencyClaim::Kept(decode(doc)?)),
+                    // Released between the two statements: claim it again.
+                    None => continue,
+                }
+            }
+            Ok(IdempotencyClaim::Running)
+        })
+    }
+
+    fn release_idempotency(&self, key: &[u8]) -> Result<()> {
+        let me = &self.gateway[..];
+        self.run(|c| async move {
+            c.execute(
+                "DELETE FROM idempotency WHERE slot = $1 AND length(doc) = 0 AND holder = $2",
+                &[&key, &me],
+            )
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
     fn insert_kms_key(&self, rec: &KmsKeyRecord) -> Result<bool> {
         let doc = encode(rec)?;
         self.run(|c| async move {
@@ -116,16 +196,11 @@ impl AccessStore for PgMeta {
 
     fn update_kms_key(&self, rec: &KmsKeyRecord) -> Result<bool> {
         let doc = encode(rec)?;
-        self.run(|c| async move {
-            let n = c
-                .execute(
-                    "UPDATE kms_keys SET doc = $2 WHERE id = $1",
-                    &[&rec.id, &doc],
-                )
-                .await
-                .map_err(db_err)?;
-            Ok(n == 1)
-        })
+        self.changing(
+            CacheKind::Kms,
+            "UPDATE kms_keys SET doc = $2 WHERE id = $1",
+            &[&rec.id, &doc],
+        )
     }
 
     fn get_kms_key(&self, id: &str) -> Result<Option<KmsKeyRecord>> {

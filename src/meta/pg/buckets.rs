@@ -2,9 +2,11 @@
 //! (the database enforces it), and its objects and uploads reference it, so a bucket cannot
 //! be deleted while a commit into it is under way on any gateway.
 
+use super::session::{kinds, BUMP};
 use super::{db_err, PgMeta};
 use crate::error::{Error, Result};
 use crate::meta::codec::{decode, encode};
+use crate::meta::gens::CacheKind;
 use crate::meta::{BucketId, BucketRecord, BucketStore, Usage};
 
 /// A name taken and freed again between our insert and our look at the record is retried.
@@ -90,9 +92,13 @@ impl BucketStore for PgMeta {
             )
             .await
             .map_err(db_err)?;
+            tx.execute(BUMP, &[&kinds(&[CacheKind::Buckets])])
+                .await
+                .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
             Ok(rec)
         })
+        .inspect(|_| self.gens.bump(CacheKind::Buckets))
     }
 
     fn delete_bucket(&self, name: &str, id: &BucketId) -> Result<()> {
@@ -131,8 +137,14 @@ impl BucketStore for PgMeta {
             tx.execute("DELETE FROM buckets WHERE id = $1", &[&id])
                 .await
                 .map_err(db_err)?;
+            tx.execute(BUMP, &[&kinds(&[CacheKind::Buckets, CacheKind::Keys])])
+                .await
+                .map_err(db_err)?;
             tx.commit().await.map_err(db_err)
-        })
+        })?;
+        self.gens.bump(CacheKind::Buckets);
+        self.gens.bump(CacheKind::Keys);
+        Ok(())
     }
 
     fn usage(&self, bucket: &BucketId) -> Result<Usage> {

@@ -3,11 +3,15 @@
 //! beating (crashed, or stopped without finishing) are reclaimed — never another live
 //! gateway's writes in progress.
 
+use super::session::GATEWAY_LOCK_SQL;
 use super::{db_err, PgMeta};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::integrity::ChunkSums;
 use crate::meta::{BlobLedger, GcEntry};
+
+/// How long a sweeper's claim on the queue entries it is deleting keeps others away.
+const SWEEP_CLAIM_MS: i64 = 60_000;
 
 /// How often a gateway records that it is alive...
 pub(super) const HEARTBEAT_MS: u64 = 5_000;
@@ -41,18 +45,19 @@ impl PgMeta {
 
     /// Queues the blobs of gateways gone quiet, as of the blob's staging (nothing can be
     /// reading them); returns how many.
-    pub(super) async fn reclaim(c: &tokio_postgres::Client) -> Result<usize> {
+    pub(super) async fn reclaim(c: &tokio_postgres::Client, me: &[u8]) -> Result<usize> {
         let gone = c
             .query(
                 &format!(
-                    "WITH dead AS (DELETE FROM gateways WHERE heartbeat_ms < {DB_NOW_MS} - $1 \
+                    "WITH dead AS (DELETE FROM gateways WHERE id <> $2 AND \
+                     (heartbeat_ms < {DB_NOW_MS} - $1 OR pg_try_advisory_xact_lock({GATEWAY_LOCK_SQL})) \
                      RETURNING id), \
                      s AS (DELETE FROM staged WHERE gateway IN (SELECT id FROM dead) \
                      OR gateway NOT IN (SELECT id FROM gateways) RETURNING blob, upload) \
                      INSERT INTO gc (blob, queued_ms, upload) SELECT blob, 0, upload FROM s \
                      ON CONFLICT DO NOTHING RETURNING blob"
                 ),
-                &[&GATEWAY_TTL_MS],
+                &[&GATEWAY_TTL_MS, &me],
             )
             .await
             .map_err(db_err)?;
@@ -79,11 +84,18 @@ impl PgMeta {
                  was writing were reclaimed (their commits fail); it is registered again"
             );
         }
-        Self::reclaim(&c).await?;
+        Self::reclaim(&c, id).await?;
         c.execute(
             "DELETE FROM idempotency WHERE slot IN (SELECT slot FROM idempotency \
              WHERE expires_ms < $1 LIMIT 1000)",
             &[&now_ms()],
+        )
+        .await
+        .map_err(db_err)?;
+        // Leases lapse on their own (a dead gateway's included); their rows go later.
+        c.execute(
+            &format!("DELETE FROM blob_leases WHERE until_ms < {DB_NOW_MS} - 60000"),
+            &[],
         )
         .await
         .map_err(db_err)?;
@@ -92,7 +104,19 @@ impl PgMeta {
 }
 
 /// The database's clock in unix milliseconds, for times that gateways compare.
-const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+pub(super) const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// Where a page of the deletion queue starts: after `after`, else at its beginning.
+fn resume_after(after: Option<&GcEntry>) -> (i64, &str) {
+    match after {
+        Some(e) => (e.queued_ms, e.blob.as_str()),
+        None => (i64::MIN, ""),
+    }
+}
+
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
 
 fn entry(r: &tokio_postgres::Row) -> GcEntry {
     GcEntry {
@@ -160,8 +184,11 @@ impl BlobLedger for PgMeta {
                 .await
                 .map_err(super::tx_err)?;
             tx.execute(
-                "INSERT INTO gc (blob, queued_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&blob, &now_ms()],
+                &format!(
+                    "INSERT INTO gc (blob, queued_ms) VALUES ($1, {DB_NOW_MS}) \
+                     ON CONFLICT DO NOTHING"
+                ),
+                &[&blob],
             )
             .await
             .map_err(super::tx_err)?;
@@ -175,11 +202,7 @@ impl BlobLedger for PgMeta {
         after: Option<&GcEntry>,
         limit: usize,
     ) -> Result<Vec<GcEntry>> {
-        let (after_ms, after_blob) = match after {
-            Some(e) => (e.queued_ms, e.blob.as_str()),
-            None => (i64::MIN, ""),
-        };
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let ((after_ms, after_blob), limit) = (resume_after(after), sql_limit(limit));
         self.run(|c| async move {
             let rows = c
                 .query(
@@ -190,6 +213,72 @@ impl BlobLedger for PgMeta {
                 .await
                 .map_err(db_err)?;
             Ok(rows.iter().map(entry).collect())
+        })
+    }
+
+    fn claim_deletes(
+        &self,
+        grace_ms: i64,
+        after: Option<&GcEntry>,
+        limit: usize,
+    ) -> Result<Vec<GcEntry>> {
+        let ((after_ms, after_blob), limit) = (resume_after(after), sql_limit(limit));
+        self.run(|c| async move {
+            // Entries another sweeper is at (locked, or claimed a moment ago) are skipped,
+            // as are blobs a reader on any gateway holds a lease on.
+            let rows = c
+                .query(
+                    &format!(
+                        "UPDATE gc SET claimed_until_ms = {DB_NOW_MS} + $5 WHERE blob IN ( \
+                         SELECT blob FROM gc WHERE queued_ms <= {DB_NOW_MS} - $1 \
+                         AND claimed_until_ms < {DB_NOW_MS} \
+                         AND (queued_ms, blob) > ($2, $3) \
+                         AND NOT EXISTS (SELECT 1 FROM blob_leases l WHERE l.blob = gc.blob \
+                         AND l.until_ms > {DB_NOW_MS}) \
+                         ORDER BY queued_ms, blob LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                         RETURNING blob, queued_ms, upload"
+                    ),
+                    &[&grace_ms, &after_ms, &after_blob, &limit, &SWEEP_CLAIM_MS],
+                )
+                .await
+                .map_err(db_err)?;
+            let mut out: Vec<GcEntry> = rows.iter().map(entry).collect();
+            out.sort_by(|a, b| (a.queued_ms, &a.blob).cmp(&(b.queued_ms, &b.blob)));
+            Ok(out)
+        })
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn lease_blobs(&self, blobs: &[String], ttl_ms: i64) -> Result<()> {
+        let me = &self.gateway[..];
+        self.run(|c| async move {
+            c.execute(
+                &format!(
+                    "INSERT INTO blob_leases (blob, gateway, until_ms) \
+                     SELECT unnest($1::text[]), $2, {DB_NOW_MS} + $3 \
+                     ON CONFLICT (blob, gateway) DO UPDATE SET until_ms = EXCLUDED.until_ms"
+                ),
+                &[&blobs, &me, &ttl_ms],
+            )
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    fn release_blob_leases(&self, blobs: &[String]) -> Result<()> {
+        let me = &self.gateway[..];
+        self.run(|c| async move {
+            c.execute(
+                "DELETE FROM blob_leases WHERE blob = ANY($1) AND gateway = $2",
+                &[&blobs, &me],
+            )
+            .await
+            .map_err(db_err)?;
+            Ok(())
         })
     }
 
@@ -246,6 +335,40 @@ impl BlobLedger for PgMeta {
     /// gateway also does this on each heartbeat, so a gateway killed mid-write is cleaned up
     /// after by the others.
     fn recover_staged(&self) -> Result<usize> {
-        self.run(|c| async move { PgMeta::reclaim(&c).await })
+        let me = &self.gateway[..];
+        self.run(|c| async move { PgMeta::reclaim(&c, me).await })
+    }
+}
+
+impl crate::meta::TaskLeases for PgMeta {
+    fn try_lead(&self, task: &str, hold_ms: i64) -> Result<Option<i64>> {
+        let me = &self.gateway[..];
+        self.run(|c| async move {
+            // Taken when free or lapsed, whoever held it (this gateway included).
+            let taken = c
+                .query_opt(
+                    &format!(
+                        "INSERT INTO leader_leases AS l (name, holder, until_ms) \
+                         VALUES ($1, $2, {DB_NOW_MS} + $3) ON CONFLICT (name) DO UPDATE \
+                         SET holder = EXCLUDED.holder, until_ms = EXCLUDED.until_ms \
+                         WHERE l.until_ms <= {DB_NOW_MS} RETURNING 1"
+                    ),
+                    &[&task, &me, &hold_ms],
+                )
+                .await
+                .map_err(db_err)?;
+            if taken.is_some() {
+                return Ok(None);
+            }
+            let left = c
+                .query_opt(
+                    &format!("SELECT until_ms - {DB_NOW_MS} FROM leader_leases WHERE name = $1"),
+                    &[&task],
+                )
+                .await
+                .map_err(db_err)?;
+            // Gone meanwhile: free again, for the next try.
+            Ok(Some(left.map_or(0, |r| r.get::<_, i64>(0).max(0))))
+        })
     }
 }

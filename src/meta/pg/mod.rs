@@ -9,6 +9,7 @@ mod buckets;
 mod ledger;
 mod objects;
 pub mod schema;
+mod session;
 #[doc(hidden)]
 pub mod testing;
 mod uploads;
@@ -28,20 +29,24 @@ pub struct PgMeta {
     /// This gateway's id, fresh for each run: the owner of the blobs it stages.
     gateway: [u8; 16],
     heartbeat: Option<tokio::task::JoinHandle<()>>,
-    /// The session holding the server's lock on the database (see [`PgMeta::lock_server`]).
-    server_lock: Option<tokio_postgres::Client>,
+    gens: std::sync::Arc<crate::meta::gens::Generations>,
+    /// Keeps `gens` current (see [`session`]).
+    poller: Option<tokio::task::JoinHandle<()>>,
+    /// The session holding the lock on this gateway's id (see [`session::lock_gateway`]);
+    /// the heartbeat opens it again if it ends.
+    lock: std::sync::Arc<tokio::sync::Mutex<tokio_postgres::Client>>,
 }
 
 /// The longest a call waits for a free connection.
 const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The advisory lock a server holds on its database for as long as it runs.
-const SERVER_LOCK: i64 = 0x636e_785f_7365_7276;
-
 impl Drop for PgMeta {
     fn drop(&mut self) {
-        if let Some(beat) = self.heartbeat.take() {
-            beat.abort();
+        for task in [self.heartbeat.take(), self.poller.take()]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
         }
     }
 }
@@ -75,20 +80,48 @@ impl PgMeta {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Meta(format!("PostgreSQL pool: {e}")))?;
+        let (gateway, lock) = tokio::task::block_in_place(|| {
+            rt.block_on(async {
+                for _ in 0..4 {
+                    let id = *uuid::Uuid::new_v4().as_bytes();
+                    if let Some(lock) = session::lock_gateway(url, &id).await? {
+                        return Ok((id, lock));
+                    }
+                }
+                Err(Error::Meta("could not find a free gateway id".into()))
+            })
+        })?;
         let mut meta = Self {
             pool,
             rt,
-            gateway: *uuid::Uuid::new_v4().as_bytes(),
+            gateway,
             heartbeat: None,
-            server_lock: None,
+            gens: std::sync::Arc::new(crate::meta::gens::Generations::shared()),
+            poller: None,
+            lock: std::sync::Arc::new(tokio::sync::Mutex::new(lock)),
         };
         meta.run(|mut client| async move { schema::migrate(&mut client).await })?;
         meta.register()?;
-        let (pool, id) = (meta.pool.clone(), meta.gateway);
+        let sent = std::time::Instant::now();
+        let first = meta.run(|c| async move { session::read_generations(&c).await })?;
+        meta.gens.observe(&first, sent);
+        meta.poller = Some(
+            meta.rt
+                .spawn(session::poll_generations(url.to_owned(), meta.gens.clone())),
+        );
+        let (pool, id, lock, url) = (
+            meta.pool.clone(),
+            meta.gateway,
+            meta.lock.clone(),
+            url.to_owned(),
+        );
         meta.heartbeat = Some(meta.rt.spawn(async move {
             let every = std::time::Duration::from_millis(ledger::HEARTBEAT_MS);
             loop {
                 tokio::time::sleep(every).await;
+                if let Err(e) = PgMeta::keep_lock(&lock, &url, &id).await {
+                    tracing::warn!(error = %e, "could not take this gateway's lock again");
+                }
                 if let Err(e) = PgMeta::beat(&pool, &id).await {
                     tracing::warn!(error = %e, "could not record this gateway's heartbeat");
                 }
@@ -97,49 +130,28 @@ impl PgMeta {
         Ok(meta)
     }
 
-    /// Takes the database for this server alone, as RocksDB's lock file does for a data dir:
-    /// until the caches of keys and buckets are kept in step across servers, a second one on
-    /// the same database is refused. The lock is a session's: it goes with this process,
-    /// however it ends.
-    pub fn lock_server(&mut self, url: &str) -> Result<()> {
-        let config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| Error::Meta(format!("bad PostgreSQL URL: {e}")))?;
-        let rt = self.rt.clone();
-        let client = tokio::task::block_in_place(|| {
-            rt.block_on(async {
-                let (client, conn) = config
-                    .connect(tokio_postgres::NoTls)
-                    .await
-                    .map_err(db_err)?;
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::error!(error = %e, "the session holding this server's lock on the PostgreSQL index ended");
-                    }
-                });
-                let row = client
-                    .query_one("SELECT pg_try_advisory_lock($1)", &[&SERVER_LOCK])
-                    .await
-                    .map_err(db_err)?;
-                match row.get::<_, bool>(0) {
-                    true => Ok(client),
-                    false => Err(Error::Meta(
-                        "another cnx-storage server works on this PostgreSQL database; \
-                         several servers over one database are not supported yet"
-                            .into(),
-                    )),
-                }
-            })
-        })?;
-        // With the lock held no other server runs: the gateways recorded besides this one
-        // are past runs (a kill -9 leaves its row beating for a while), and what they staged
-        // is reclaimed now rather than when their rows would have gone stale.
-        let me = self.gateway.to_vec();
-        tokio::task::block_in_place(|| {
-            rt.block_on(client.execute("DELETE FROM gateways WHERE id <> $1", &[&me]))
-        })
-        .map_err(db_err)?;
-        self.server_lock = Some(client);
-        Ok(())
+    /// Takes the gateway's lock again if its session ended (the database restarted, or the
+    /// network dropped it). Meanwhile other gateways may have counted this one as gone; the
+    /// beat that follows registers it again.
+    async fn keep_lock(
+        lock: &tokio::sync::Mutex<tokio_postgres::Client>,
+        url: &str,
+        id: &[u8; 16],
+    ) -> Result<()> {
+        let mut held = lock.lock().await;
+        if !held.is_closed() {
+            return Ok(());
+        }
+        tracing::warn!("the session holding this gateway's lock ended; taking the lock again");
+        match session::lock_gateway(url, id).await? {
+            Some(client) => {
+                *held = client;
+                Ok(())
+            }
+            None => Err(Error::Meta(
+                "this gateway's lock is held by another session".into(),
+            )),
+        }
     }
 
     /// Runs `f` on one snapshot of the database (a read-only repeatable-read transaction):
@@ -331,7 +343,10 @@ mod tests {
                 Ok(rows.iter().map(|r| r.get(0)).collect())
             })
             .unwrap();
-        assert_eq!(versions, [schema::current_version()]);
+        assert_eq!(
+            versions,
+            (1..=schema::current_version()).collect::<Vec<_>>()
+        );
     }
 
     /// A database a newer server migrated is refused, not written to.
@@ -396,26 +411,46 @@ mod tests {
         assert!(a.staged_blobs().unwrap().is_empty());
     }
 
-    /// One server per database: a second is refused while the first runs, and takes over
-    /// the moment it is gone.
+    /// Several gateways share the database; one that is gone is known at once, since the
+    /// lock on its id went with its session: the blobs it was writing are reclaimed by the
+    /// next gateway to look, long before its heartbeats would be overdue.
     #[test]
-    fn a_second_server_on_the_database_is_refused_until_the_first_is_gone() {
-        let url = testing::fresh_database();
-        let mut first = PgMeta::connect(&url, 1, runtime()).unwrap();
-        first.lock_server(&url).unwrap();
-        let mut second = PgMeta::connect(&url, 1, runtime()).unwrap();
-        let e = second.lock_server(&url).unwrap_err().to_string();
-        assert!(e.contains("another cnx-storage server"), "{e}");
-        drop(first);
-        // The lock goes with the first server's session, which the database ends at once.
+    fn a_gateway_gone_is_known_at_once() {
+        use crate::meta::BlobLedger;
+        let a = open();
+        let b = second(&a);
+        b.stage_blob("b1").unwrap();
+        a.stage_blob("a1").unwrap();
+        assert_eq!(a.recover_staged().unwrap(), 0, "both gateways run");
+        drop(b);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while second.lock_server(&url).is_err() {
+        while a.recover_staged().unwrap() == 0 {
             assert!(
                 std::time::Instant::now() < deadline,
-                "the lock was never released"
+                "the gone gateway's blobs were never reclaimed"
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        assert_eq!(a.staged_blobs().unwrap(), ["a1"]);
+    }
+
+    /// A periodic task is led by one gateway per interval: the others are told how long the
+    /// holder's lease has left, and take it once it lapsed.
+    #[test]
+    fn one_gateway_leads_a_task_per_interval() {
+        use crate::meta::TaskLeases;
+        let a = open();
+        let b = second(&a);
+        assert_eq!(a.try_lead("scrub", 60_000).unwrap(), None);
+        let left = b.try_lead("scrub", 60_000).unwrap().expect("held by a");
+        assert!((50_000..=60_000).contains(&left), "{left}");
+        assert!(
+            a.try_lead("scrub", 60_000).unwrap().is_some(),
+            "held for the whole interval, against its holder too"
+        );
+        assert_eq!(b.try_lead("lifecycle", 100).unwrap(), None);
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        assert_eq!(a.try_lead("lifecycle", 100).unwrap(), None, "lapsed");
     }
 
     /// A database that cannot be reached is the client's to retry (503), not a server fault.

@@ -7,6 +7,7 @@
 
 use deadpool_postgres::Transaction;
 
+use super::ledger::DB_NOW_MS;
 use super::{db_err, tx_err, PgMeta, TxError};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
@@ -153,9 +154,13 @@ async fn queue_blobs(tx: &Transaction<'_>, rec: &ObjectRecord) -> TxResult<()> {
     if blobs.is_empty() {
         return Ok(());
     }
+    // Queued by the database's clock, as the sweepers of every gateway judge the grace by it.
     tx.execute(
-        "INSERT INTO gc (blob, queued_ms) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
-        &[&blobs, &now_ms()],
+        &format!(
+            "INSERT INTO gc (blob, queued_ms) SELECT unnest($1::text[]), {DB_NOW_MS} \
+             ON CONFLICT DO NOTHING"
+        ),
+        &[&blobs],
     )
     .await
     .map_err(tx_err)?;

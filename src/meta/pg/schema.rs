@@ -9,7 +9,10 @@ use super::db_err;
 use crate::error::{Error, Result};
 
 /// Every migration, in order: (version, name, SQL).
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "gateways", include_str!("migrations/0002_gateways.sql")),
+];
 
 /// Serialises servers that start together on an empty database (any constant will do).
 const MIGRATION_LOCK: i64 = 0x636e_785f_6d69_6772;
