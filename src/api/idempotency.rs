@@ -19,6 +19,8 @@ const MAX_KEY_LEN: usize = 255;
 pub struct Claim {
     state: Arc<AppState>,
     slot: [u8; 32],
+    /// Names this claim, so its release never drops a claim another request took over.
+    token: [u8; 16],
     fingerprint: String,
 }
 
@@ -57,10 +59,12 @@ pub async fn begin(
         return replay(state, slot, &fingerprint, &rec).map(Outcome::Replay);
     }
     // The claim is in the index, so a retry that reaches another gateway waits for this one.
-    match state.store.claim_idempotency(slot).await? {
+    let token: [u8; 16] = rand::random();
+    match state.store.claim_idempotency(slot, token).await? {
         IdempotencyClaim::Claimed => Ok(Outcome::Run(Claim {
             state: state.clone(),
             slot,
+            token,
             fingerprint,
         })),
         // The first request finished between the lookup above and the claim.
@@ -145,10 +149,10 @@ impl Claim {
 impl Drop for Claim {
     fn drop(&mut self) {
         // A kept reply stays; only an unfinished claim is dropped, off the request's path.
-        let (store, slot) = (self.state.store.clone(), self.slot);
+        let (store, slot, token) = (self.state.store.clone(), self.slot, self.token);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                if let Err(e) = store.release_idempotency(slot).await {
+                if let Err(e) = store.release_idempotency(slot, token).await {
                     tracing::warn!(error = %e, "could not release an Idempotency-Key claim; it lapses on its own");
                 }
             });

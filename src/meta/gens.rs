@@ -52,7 +52,12 @@ pub const FRESH_FOR: Duration = Duration::from_millis(700);
 
 /// The counters of one index, as this process knows them.
 pub struct Generations {
-    gens: [AtomicU64; 3],
+    /// The database's counters as last polled (only ever raised).
+    polled_gens: [AtomicU64; 3],
+    /// This process's own changes, counted as it commits them. A cache's counter is the sum:
+    /// both parts only grow, so every change anywhere moves it, however a poll and a local
+    /// change interleave.
+    local_gens: [AtomicU64; 3],
     /// `None`: only this process writes the index, its counters are always current.
     /// Otherwise nanoseconds since `epoch()` at which the last answered poll was sent, plus one
     /// (zero: no poll answered yet).
@@ -68,7 +73,8 @@ impl Generations {
     /// Counters only this process moves.
     pub fn local() -> Self {
         Self {
-            gens: Default::default(),
+            polled_gens: Default::default(),
+            local_gens: Default::default(),
             polled: None,
         }
     }
@@ -77,7 +83,8 @@ impl Generations {
     pub fn shared() -> Self {
         epoch();
         Self {
-            gens: Default::default(),
+            polled_gens: Default::default(),
+            local_gens: Default::default(),
             polled: Some(AtomicU64::new(0)),
         }
     }
@@ -95,23 +102,21 @@ impl Generations {
                 return None;
             }
         }
-        Some(self.gens[kind.slot()].load(Ordering::Acquire))
+        let polled = self.polled_gens[kind.slot()].load(Ordering::Acquire);
+        let local = self.local_gens[kind.slot()].load(Ordering::Acquire);
+        Some(polled.wrapping_add(local))
     }
 
     /// A change of `kind` committed by this process: its own caches see it at once.
     pub fn bump(&self, kind: CacheKind) {
-        self.gens[kind.slot()].fetch_add(1, Ordering::AcqRel);
+        self.local_gens[kind.slot()].fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Takes the counters read by a poll sent at `sent`. The database's counter and the local
-    /// bumps count this gateway's own changes twice over; only a difference matters to a
-    /// cache, and a value that differs (even one read before a local bump) empties it once
-    /// more at worst. Another gateway's change shows as a difference in the first poll sent
-    /// after both it and this gateway's own pending changes are committed: at worst one poll
-    /// late.
+    /// Takes the counters read by a poll sent at `sent`. This process's own changes are
+    /// counted twice (in the database and locally), which only empties a cache once more.
     pub fn observe(&self, values: &[(CacheKind, u64)], sent: Instant) {
         for (kind, v) in values {
-            self.gens[kind.slot()].store(*v, Ordering::Release);
+            self.polled_gens[kind.slot()].fetch_max(*v, Ordering::AcqRel);
         }
         if let Some(polled) = &self.polled {
             // A poll sent before these counters existed says nothing of them.
@@ -198,6 +203,25 @@ mod tests {
         assert_eq!(seen.check(late.current(CacheKind::Keys)), Use::Bypass);
     }
 
+    /// A poll that lands between this process's commit and its local bump, followed by
+    /// another process's change, still moves the counter (the race a single counter lost).
+    #[test]
+    fn every_change_moves_the_counter_whatever_the_interleaving() {
+        let g = Generations::shared();
+        g.observe(&[(CacheKind::Keys, 5)], Instant::now());
+        // This process commits (the database goes to 6); the poll reads 6 before the bump.
+        g.observe(&[(CacheKind::Keys, 6)], Instant::now());
+        g.bump(CacheKind::Keys);
+        let mut seen = Seen::default();
+        assert_eq!(seen.check(g.current(CacheKind::Keys)), Use::Cleared);
+        // Another gateway's change: the database goes to 7.
+        g.observe(&[(CacheKind::Keys, 7)], Instant::now());
+        assert_eq!(seen.check(g.current(CacheKind::Keys)), Use::Cleared);
+        // A late answer of an older poll never moves it back.
+        g.observe(&[(CacheKind::Keys, 6)], Instant::now());
+        assert_eq!(seen.check(g.current(CacheKind::Keys)), Use::Cached);
+    }
+
     #[test]
     fn a_local_bump_holds_until_the_database_is_read_again() {
         let g = Generations::shared();
@@ -209,7 +233,7 @@ mod tests {
         // The database counted the same change and another gateway's: the poll's value
         // differs from the bumped one, so the cache is emptied again.
         g.observe(&[(CacheKind::Keys, 5)], Instant::now());
-        assert_eq!(g.current(CacheKind::Keys), Some(5));
+        assert_eq!(g.current(CacheKind::Keys), Some(6));
         assert_eq!(seen.check(g.current(CacheKind::Keys)), Use::Cleared);
         assert_eq!(seen.check(g.current(CacheKind::Keys)), Use::Cached);
     }

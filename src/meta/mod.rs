@@ -833,12 +833,19 @@ pub trait AccessStore {
     fn get_idempotency(&self, key: &[u8], now_ms: i64) -> Result<Option<IdempotencyRecord>>;
     /// Stores the reply under `key` (replacing the running request's claim).
     fn put_idempotency(&self, key: &[u8], rec: &IdempotencyRecord) -> Result<()>;
-    /// Claims `key` for a request about to run, for `hold_ms` at most: unless a reply is kept
-    /// under it, or another request holds a claim that has neither lapsed nor lost its holder
-    /// (a gateway gone).
-    fn claim_idempotency(&self, key: &[u8], now_ms: i64, hold_ms: i64) -> Result<IdempotencyClaim>;
-    /// Drops this process's claim on `key`, if it still holds one (a kept reply stays).
-    fn release_idempotency(&self, key: &[u8]) -> Result<()>;
+    /// Claims `key` for a request about to run, as `claim` (a random token naming this one
+    /// claim), for `hold_ms` at most: unless a reply is kept under it, or another request
+    /// holds a claim that has neither lapsed nor lost its holder (a gateway gone).
+    fn claim_idempotency(
+        &self,
+        key: &[u8],
+        claim: &[u8; 16],
+        now_ms: i64,
+        hold_ms: i64,
+    ) -> Result<IdempotencyClaim>;
+    /// Drops the claim `claim` on `key`, if it still stands (a kept reply stays, as does a
+    /// claim another request took over).
+    fn release_idempotency(&self, key: &[u8], claim: &[u8; 16]) -> Result<()>;
     /// Stores a key of the key ring; `false` (and nothing stored) if its id is taken.
     fn insert_kms_key(&self, rec: &sse::KmsKeyRecord) -> Result<bool>;
     /// Replaces a key of the key ring (its state); `false` if there is none.
@@ -981,6 +988,9 @@ pub trait BlobLedger {
         after: Option<&GcEntry>,
         limit: usize,
     ) -> Result<Vec<GcEntry>>;
+    /// Gives up this caller's claims on queued `blobs` it did not delete, for the next
+    /// sweeper to look at.
+    fn unclaim_deletes(&self, blobs: &[String]) -> Result<()>;
     /// Whether other processes work on this index too (their reads are not in this one's
     /// leases, so the sweeper waits longer and reads lease their blobs in the index).
     fn is_shared(&self) -> bool;

@@ -50,7 +50,7 @@ pub struct RocksMeta {
     pub(super) bucket_records: Mutex<()>,
     pub(super) gens: super::gens::Generations,
     /// Idempotency keys whose first request is running.
-    pub(super) idempotency_claims: Mutex<std::collections::HashSet<Vec<u8>>>,
+    pub(super) idempotency_claims: Mutex<std::collections::HashMap<Vec<u8>, [u8; 16]>>,
 }
 
 fn usage_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
@@ -645,6 +645,10 @@ impl BlobLedger for RocksMeta {
     ) -> Result<Vec<GcEntry>> {
         // Only this process sweeps, and its readers' leases are its own.
         self.pending_deletes(now_ms().saturating_sub(grace_ms), after, limit)
+    }
+
+    fn unclaim_deletes(&self, _blobs: &[String]) -> Result<()> {
+        Ok(())
     }
 
     fn is_shared(&self) -> bool {

@@ -101,6 +101,7 @@ impl AccessStore for RocksMeta {
     fn claim_idempotency(
         &self,
         key: &[u8],
+        claim: &[u8; 16],
         now_ms: i64,
         _hold_ms: i64,
     ) -> Result<IdempotencyClaim> {
@@ -109,17 +110,18 @@ impl AccessStore for RocksMeta {
         if let Some(rec) = self.get_idempotency(key, now_ms)? {
             return Ok(IdempotencyClaim::Kept(rec));
         }
-        match claims.insert(key.to_vec()) {
-            true => Ok(IdempotencyClaim::Claimed),
-            false => Ok(IdempotencyClaim::Running),
+        if claims.contains_key(key) {
+            return Ok(IdempotencyClaim::Running);
         }
+        claims.insert(key.to_vec(), *claim);
+        Ok(IdempotencyClaim::Claimed)
     }
 
-    fn release_idempotency(&self, key: &[u8]) -> Result<()> {
-        self.idempotency_claims
-            .lock()
-            .map_err(lock_err)?
-            .remove(key);
+    fn release_idempotency(&self, key: &[u8], claim: &[u8; 16]) -> Result<()> {
+        let mut claims = self.idempotency_claims.lock().map_err(lock_err)?;
+        if claims.get(key) == Some(claim) {
+            claims.remove(key);
+        }
         Ok(())
     }
 
@@ -183,6 +185,11 @@ impl AccessStore for RocksMeta {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_IDEMPOTENCY)?, key, value);
         self.write(batch)?;
-        self.release_idempotency(key)
+        // The reply answers from now on, whichever claim ran the request.
+        self.idempotency_claims
+            .lock()
+            .map_err(lock_err)?
+            .remove(key);
+        Ok(())
     }
 }

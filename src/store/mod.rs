@@ -42,7 +42,7 @@ const GC_GRACE: Duration = Duration::from_secs(10);
 /// The grace when other gateways sweep the index too: their sweepers know this process's
 /// reads only once leased in the index, which a read is by [`leases::LEASE_AFTER`] plus a
 /// round of [`leases::KEEP_EVERY`]; the rest is margin for the database's round trips.
-const SHARED_GC_GRACE: Duration = Duration::from_secs(15);
+const SHARED_GC_GRACE: Duration = Duration::from_secs(20);
 /// Queued blobs handled per sweep pass.
 const SWEEP_BATCH: usize = 1000;
 
@@ -947,8 +947,10 @@ impl Store {
                 synced = true;
             }
             let mut done = Vec::with_capacity(batch.len());
+            let mut reading = Vec::new();
             for entry in batch {
                 if self.leases.is_leased(&entry.blob) {
+                    reading.push(entry.blob);
                     continue;
                 }
                 if let Some(upload) = &entry.upload {
@@ -971,6 +973,11 @@ impl Store {
             n += done.len();
             if !done.is_empty() {
                 self.blocking(move |m| m.deleted(&done)).await?;
+            }
+            if !reading.is_empty() {
+                // Left to whichever sweeper comes next: a read lasting past the grace is leased
+                // in the index by then, so every gateway's sweeper passes it by the same way.
+                self.blocking(move |m| m.unclaim_deletes(&reading)).await?;
             }
             after = Some(last);
         }

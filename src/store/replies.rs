@@ -17,16 +17,22 @@ impl Store {
         self.blocking(move |m| m.get_idempotency(&slot, now)).await
     }
 
-    /// Claims `slot` for a request about to run (see [`crate::meta::AccessStore::claim_idempotency`]).
-    pub async fn claim_idempotency(&self, slot: [u8; 32]) -> Result<IdempotencyClaim> {
+    /// Claims `slot` for a request about to run, as `claim` (see
+    /// [`crate::meta::AccessStore::claim_idempotency`]).
+    pub async fn claim_idempotency(
+        &self,
+        slot: [u8; 32],
+        claim: [u8; 16],
+    ) -> Result<IdempotencyClaim> {
         let now = crate::clock::now_ms();
-        self.blocking(move |m| m.claim_idempotency(&slot, now, CLAIM_HOLD_MS))
+        self.blocking(move |m| m.claim_idempotency(&slot, &claim, now, CLAIM_HOLD_MS))
             .await
     }
 
-    /// Drops a claim whose request kept no reply.
-    pub async fn release_idempotency(&self, slot: [u8; 32]) -> Result<()> {
-        self.blocking(move |m| m.release_idempotency(&slot)).await
+    /// Drops the claim `claim` if its request kept no reply.
+    pub async fn release_idempotency(&self, slot: [u8; 32], claim: [u8; 16]) -> Result<()> {
+        self.blocking(move |m| m.release_idempotency(&slot, &claim))
+            .await
     }
 
     /// Keeps a reply (`body` sealed by the caller when it carries a secret) under `slot` for

@@ -10,7 +10,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use tokio::io::AsyncWriteExt;
 
-use crate::harness::{get_bytes, pattern, presigned_put_head, Server};
+use crate::harness::{get_bytes, pattern, presigned_put_head, wait_until_empty, Server};
 
 /// `python3 -m moto.server` on a free loopback port; killed on drop.
 struct Moto {
@@ -152,26 +152,14 @@ async fn s3_blob_backend_against_moto() {
         .send()
         .await
         .expect("delete");
-    // The grace is 10 s, 15 s when the index is shared (PostgreSQL).
-    let deadline = std::time::Instant::now() + Duration::from_secs(45);
-    loop {
-        let n = upstream
-            .list_objects_v2()
-            .bucket("cnx-blobs")
-            .send()
-            .await
-            .expect("list upstream")
-            .key_count()
-            .unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{n} upstream blobs left behind"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    // The grace is 10 s, 20 s when the index is shared (PostgreSQL).
+    wait_until_empty(
+        &upstream,
+        "cnx-blobs",
+        Duration::from_secs(45),
+        "upstream blobs",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -604,6 +604,79 @@ pub async fn put(
         .unwrap_or_else(|e| panic!("put {bucket}/{key}: {e:?}"))
 }
 
+/// Waits until `bucket` holds no object, for `within` at most (then panics with `what`).
+pub async fn wait_until_empty(client: &Client, bucket: &str, within: Duration, what: &str) {
+    let deadline = Instant::now() + within;
+    loop {
+        let n = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list")
+            .key_count()
+            .unwrap_or(0);
+        if n == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{n} {what} left in {bucket}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Uploads `data` as a multipart object of `part_size` parts, part `n` (from 1) through
+/// `client_of(n)`, completed through `client_of(0)`.
+pub async fn upload_in_parts<'a>(
+    client_of: impl Fn(usize) -> &'a Client,
+    bucket: &str,
+    key: &str,
+    data: &[u8],
+    part_size: usize,
+) {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let up = client_of(0)
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("create multipart upload");
+    let id = up.upload_id().expect("upload id");
+    let mut parts = Vec::new();
+    for (i, chunk) in data.chunks(part_size).enumerate() {
+        let n = i + 1;
+        let out = client_of(n)
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .part_number(n as i32)
+            .body(ByteStream::from(chunk.to_vec()))
+            .send()
+            .await
+            .expect("upload part");
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n as i32)
+                .set_e_tag(out.e_tag().map(str::to_owned))
+                .build(),
+        );
+    }
+    client_of(0)
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete multipart upload");
+}
+
 /// Gets `key` and returns its body, panicking on failure.
 pub async fn get_bytes(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
     let out = client

@@ -9,12 +9,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use serde_json::{json, Value};
 
 use crate::api_bucket_keys::{api, mint_bucket_key, revoke_bucket_key, root, unknown_key};
-use crate::harness::{err_info, get_bytes, pattern, put, random_hex, Server, REGION};
+use crate::harness::{
+    err_info, get_bytes, pattern, put, random_hex, upload_in_parts, wait_until_empty, Server,
+    REGION,
+};
 
 /// The gateways, their shared index and blob store.
 struct Cluster {
@@ -286,58 +288,12 @@ async fn a_multipart_upload_spans_gateways() {
     let cluster = Cluster::start(3).await;
     let c = cluster.clients();
     let bucket = cluster.gateways[0].bucket(&c[0], "gw-mpu").await;
-    let up = c[0]
-        .create_multipart_upload()
-        .bucket(&bucket)
-        .key("big")
-        .send()
-        .await
-        .expect("create");
-    let id = up.upload_id().expect("upload id");
-    let parts = [pattern(5 << 20, 1), pattern(5 << 20, 2), pattern(1_234, 3)];
-    let mut done = Vec::new();
-    for (i, data) in parts.iter().enumerate() {
-        // Part 1 through gateway 1, part 2 through gateway 2, part 3 through gateway 0.
-        let n = i as i32 + 1;
-        let out = c[(i + 1) % 3]
-            .upload_part()
-            .bucket(&bucket)
-            .key("big")
-            .upload_id(id)
-            .part_number(n)
-            .body(ByteStream::from(data.clone()))
-            .send()
-            .await
-            .expect("upload part");
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().expect("part etag"))
-                .build(),
-        );
-    }
-    let listed = c[2]
-        .list_parts()
-        .bucket(&bucket)
-        .key("big")
-        .upload_id(id)
-        .send()
-        .await
-        .expect("list parts");
-    assert_eq!(listed.parts().len(), 3);
-    c[1].complete_multipart_upload()
-        .bucket(&bucket)
-        .key("big")
-        .upload_id(id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(done))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("complete");
-    assert_eq!(get_bytes(&c[2], &bucket, "big").await, parts.concat());
+    // Part 1 through gateway 1, part 2 through gateway 2, part 3 through gateway 0; created
+    // and completed through gateway 0.
+    let parts = [pattern(5 << 20, 1), pattern(5 << 20, 2)].concat();
+    let data = [parts, pattern(1_234, 3)].concat();
+    upload_in_parts(|n| &c[n % 3], &bucket, "big", &data, 5 << 20).await;
+    assert_eq!(get_bytes(&c[2], &bucket, "big").await, data);
 }
 
 /// `curl` a management route with an `Idempotency-Key`; (status, JSON body).
@@ -498,6 +454,11 @@ async fn a_gateway_killed_mid_load_loses_nothing_acknowledged() {
         .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     cluster.gateways[2].kill9();
+    // Usually the killed gateway was writing a blob or two (the count includes the others').
+    eprintln!(
+        "staged right after the kill: {}",
+        cluster.rows("staged").await
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut acked, mut tried) = (Vec::new(), std::collections::BTreeSet::new());
@@ -556,4 +517,47 @@ async fn a_gateway_killed_mid_load_loses_nothing_acknowledged() {
     // The survivors go on.
     put(&c[0], &bucket, "after", b"still here").await;
     assert_eq!(get_bytes(&c[1], &bucket, "after").await, b"still here");
+}
+
+#[tokio::test]
+async fn a_long_read_on_one_gateway_outlives_a_replace_and_the_sweeps_of_the_others() {
+    let cluster = Cluster::start(3).await;
+    let c = cluster.clients();
+    let bucket = cluster.gateways[0].bucket(&c[0], "gw-lease").await;
+    // Four 5 MiB parts: four blobs upstream, each opened when the read reaches it, long
+    // after the socket buffers filled.
+    let data = pattern(20 << 20, 7);
+    upload_in_parts(|_| &c[1], &bucket, "big", &data, 5 << 20).await;
+    let mut read = c[0]
+        .get_object()
+        .bucket(&bucket)
+        .key("big")
+        .send()
+        .await
+        .expect("get");
+    let mut got = read
+        .body
+        .try_next()
+        .await
+        .expect("first bytes")
+        .unwrap_or_default()
+        .to_vec();
+    // Replaced through another gateway: the old blobs are queued, due after the 15 s grace,
+    // and the other gateways sweep every 10 s; the reader's gateway leased them meanwhile.
+    put(&c[2], &bucket, "big", b"replaced").await;
+    tokio::time::sleep(Duration::from_secs(24)).await;
+    while let Some(chunk) = read.body.try_next().await.expect("the read keeps flowing") {
+        got.extend_from_slice(&chunk);
+    }
+    assert!(
+        got == data,
+        "read cut short at {} of {} bytes",
+        got.len(),
+        data.len()
+    );
+    assert_eq!(get_bytes(&c[1], &bucket, "big").await, b"replaced");
+    // Once the read is over its lease goes, and so do the replaced blobs.
+    let upstream = cluster.upstream.client();
+    let blobs = &cluster.blob_bucket;
+    wait_until_empty(&upstream, blobs, Duration::from_secs(60), "replaced blobs").await;
 }

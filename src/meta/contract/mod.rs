@@ -166,15 +166,31 @@ pub fn idempotency_records_expire(m: &dyn AccessStore) {
 pub fn idempotency_claims_are_exclusive(a: &dyn AccessStore, b: &dyn AccessStore) {
     use crate::meta::IdempotencyClaim::{Claimed, Kept, Running};
     let slot = b"slot\0\xff";
-    assert_eq!(a.claim_idempotency(slot, 100, 60_000).unwrap(), Claimed);
-    assert_eq!(b.claim_idempotency(slot, 100, 60_000).unwrap(), Running);
+    let (one, two, three) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+    assert_eq!(
+        a.claim_idempotency(slot, &one, 100, 60_000).unwrap(),
+        Claimed
+    );
+    assert_eq!(
+        b.claim_idempotency(slot, &two, 100, 60_000).unwrap(),
+        Running
+    );
     assert_eq!(
         a.get_idempotency(slot, 100).unwrap(),
         None,
         "a claim is no reply"
     );
-    a.release_idempotency(slot).unwrap();
-    assert_eq!(b.claim_idempotency(slot, 200, 60_000).unwrap(), Claimed);
+    // Only the claim's own token releases it.
+    a.release_idempotency(slot, &two).unwrap();
+    assert_eq!(
+        b.claim_idempotency(slot, &two, 100, 60_000).unwrap(),
+        Running
+    );
+    a.release_idempotency(slot, &one).unwrap();
+    assert_eq!(
+        b.claim_idempotency(slot, &two, 200, 60_000).unwrap(),
+        Claimed
+    );
     let rec = IdempotencyRecord {
         v: RECORD_VERSION,
         fingerprint: "f".into(),
@@ -183,12 +199,18 @@ pub fn idempotency_claims_are_exclusive(a: &dyn AccessStore, b: &dyn AccessStore
         expires_at_ms: 5_000,
     };
     b.put_idempotency(slot, &rec).unwrap();
-    b.release_idempotency(slot).unwrap();
-    assert_eq!(a.claim_idempotency(slot, 300, 60_000).unwrap(), Kept(rec));
-    // An expired reply is claimed like a free key.
-    assert_eq!(a.claim_idempotency(slot, 5_000, 60_000).unwrap(), Claimed);
+    b.release_idempotency(slot, &two).unwrap();
     assert_eq!(
-        b.claim_idempotency(b"other", 5_000, 60_000).unwrap(),
+        a.claim_idempotency(slot, &three, 300, 60_000).unwrap(),
+        Kept(rec)
+    );
+    // An expired reply is claimed like a free key.
+    assert_eq!(
+        a.claim_idempotency(slot, &three, 5_000, 60_000).unwrap(),
+        Claimed
+    );
+    assert_eq!(
+        b.claim_idempotency(b"other", &one, 5_000, 60_000).unwrap(),
         Claimed
     );
 }

@@ -130,8 +130,15 @@ impl AccessStore for PgMeta {
         })
     }
 
-    fn claim_idempotency(&self, key: &[u8], now_ms: i64, hold_ms: i64) -> Result<IdempotencyClaim> {
-        let me = &self.gateway[..];
+    fn claim_idempotency(
+        &self,
+        key: &[u8],
+        claim: &[u8; 16],
+        now_ms: i64,
+        hold_ms: i64,
+    ) -> Result<IdempotencyClaim> {
+        // The holder is the gateway's id (whose row says it is alive) and the claim's token.
+        let me = &[&self.gateway[..], &claim[..]].concat();
         self.run(|c| async move {
             // A claim's row has an empty doc. It is taken over when it lapsed or its gateway
             // is gone (counted out by the heartbeats), as is a kept reply that expired.
@@ -143,7 +150,8 @@ impl AccessStore for PgMeta {
                          ON CONFLICT (slot) DO UPDATE SET expires_ms = EXCLUDED.expires_ms, \
                          doc = '', holder = EXCLUDED.holder \
                          WHERE i.expires_ms <= $2 OR (length(i.doc) = 0 AND \
-                         NOT EXISTS (SELECT 1 FROM gateways g WHERE g.id = i.holder)) \
+                         NOT EXISTS (SELECT 1 FROM gateways g \
+                         WHERE g.id = substring(i.holder from 1 for 16))) \
                          RETURNING 1",
                         &[&key, &now_ms, &hold_ms, &me],
                     )
@@ -167,8 +175,8 @@ impl AccessStore for PgMeta {
         })
     }
 
-    fn release_idempotency(&self, key: &[u8]) -> Result<()> {
-        let me = &self.gateway[..];
+    fn release_idempotency(&self, key: &[u8], claim: &[u8; 16]) -> Result<()> {
+        let me = &[&self.gateway[..], &claim[..]].concat();
         self.run(|c| async move {
             c.execute(
                 "DELETE FROM idempotency WHERE slot = $1 AND length(doc) = 0 AND holder = $2",

@@ -13,6 +13,11 @@ use crate::meta::{BlobLedger, GcEntry};
 /// How long a sweeper's claim on the queue entries it is deleting keeps others away.
 const SWEEP_CLAIM_MS: i64 = 60_000;
 
+/// A gateway whose lock is free counts as gone once it missed a beat as well: its session
+/// ended with its process (a kill) — not merely with the database restarting under every
+/// gateway, after which each takes its lock again within a beat.
+const LOCK_FREE_AFTER_MS: i64 = 2 * HEARTBEAT_MS as i64;
+
 /// How often a gateway records that it is alive...
 pub(super) const HEARTBEAT_MS: u64 = 5_000;
 /// ...and how long after its last beat it counts as gone.
@@ -43,21 +48,22 @@ impl PgMeta {
         Ok(row.get(0))
     }
 
-    /// Queues the blobs of gateways gone quiet, as of the blob's staging (nothing can be
-    /// reading them); returns how many.
+    /// Queues the blobs of gateways gone quiet — no beat for [`GATEWAY_TTL_MS`], or none for
+    /// [`LOCK_FREE_AFTER_MS`] with the lock on their id free — as of the blob's staging
+    /// (nothing can be reading them); returns how many.
     pub(super) async fn reclaim(c: &tokio_postgres::Client, me: &[u8]) -> Result<usize> {
         let gone = c
             .query(
                 &format!(
                     "WITH dead AS (DELETE FROM gateways WHERE id <> $2 AND \
-                     (heartbeat_ms < {DB_NOW_MS} - $1 OR pg_try_advisory_xact_lock({GATEWAY_LOCK_SQL})) \
-                     RETURNING id), \
+                     (heartbeat_ms < {DB_NOW_MS} - $1 OR (heartbeat_ms < {DB_NOW_MS} - $3 \
+                     AND pg_try_advisory_xact_lock({GATEWAY_LOCK_SQL}))) RETURNING id), \
                      s AS (DELETE FROM staged WHERE gateway IN (SELECT id FROM dead) \
                      OR gateway NOT IN (SELECT id FROM gateways) RETURNING blob, upload) \
                      INSERT INTO gc (blob, queued_ms, upload) SELECT blob, 0, upload FROM s \
                      ON CONFLICT DO NOTHING RETURNING blob"
                 ),
-                &[&GATEWAY_TTL_MS, &me],
+                &[&GATEWAY_TTL_MS, &me, &LOCK_FREE_AFTER_MS],
             )
             .await
             .map_err(db_err)?;
@@ -248,13 +254,26 @@ impl BlobLedger for PgMeta {
         })
     }
 
+    fn unclaim_deletes(&self, blobs: &[String]) -> Result<()> {
+        self.run(|c| async move {
+            c.execute(
+                "UPDATE gc SET claimed_until_ms = 0 WHERE blob = ANY($1)",
+                &[&blobs],
+            )
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
     fn is_shared(&self) -> bool {
         true
     }
 
     fn lease_blobs(&self, blobs: &[String], ttl_ms: i64) -> Result<()> {
         let me = &self.gateway[..];
-        self.run(|c| async move {
+        // On the gateway's own session: a busy pool must not hold a lease up past the grace.
+        self.on_own_session(async |c| {
             c.execute(
                 &format!(
                     "INSERT INTO blob_leases (blob, gateway, until_ms) \
@@ -271,7 +290,7 @@ impl BlobLedger for PgMeta {
 
     fn release_blob_leases(&self, blobs: &[String]) -> Result<()> {
         let me = &self.gateway[..];
-        self.run(|c| async move {
+        self.on_own_session(async |c| {
             c.execute(
                 "DELETE FROM blob_leases WHERE blob = ANY($1) AND gateway = $2",
                 &[&blobs, &me],

@@ -27,6 +27,9 @@ pub(super) async fn connect(url: &str) -> Result<tokio_postgres::Client> {
     Ok(client)
 }
 
+/// How long a poll may take before its connection is given up.
+const POLL_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Reads every counter once.
 pub(super) async fn read_generations(c: &tokio_postgres::Client) -> Result<Vec<(CacheKind, u64)>> {
     let rows = c
@@ -49,16 +52,21 @@ pub(super) async fn poll_generations(url: String, gens: Arc<Generations>) {
     let mut complained = false;
     loop {
         let sent = Instant::now();
-        let polled = match &client {
-            Some(c) if !c.is_closed() => read_generations(c).await,
-            _ => match connect(&url).await {
-                Ok(c) => {
+        let read = async {
+            match &client {
+                Some(c) if !c.is_closed() => read_generations(c).await,
+                _ => {
+                    let c = connect(&url).await?;
                     let r = read_generations(&c).await;
                     client = Some(c);
                     r
                 }
-                Err(e) => Err(e),
-            },
+            }
+        };
+        // A connection that went quiet without closing is dropped, not waited on.
+        let polled = match tokio::time::timeout(POLL_TIMEOUT, read).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::MetaUnavailable("no answer to the poll".into())),
         };
         match polled {
             Ok(values) => {
@@ -110,9 +118,28 @@ pub(super) async fn lock_gateway(
     id: &[u8; 16],
 ) -> Result<Option<tokio_postgres::Client>> {
     let client = connect(url).await?;
+    // Servers from before several gateways could share a database hold this lock alone.
+    let shared = client
+        .query_one(
+            "SELECT pg_try_advisory_lock_shared($1)",
+            &[&ONE_SERVER_LOCK],
+        )
+        .await
+        .map_err(db_err)?;
+    if !shared.get::<_, bool>(0) {
+        return Err(Error::Meta(
+            "an older cnx-storage server, which must have the database to itself, works on it; \
+             stop it before starting gateways of this version"
+                .into(),
+        ));
+    }
     let row = client
         .query_one("SELECT pg_try_advisory_lock($1)", &[&gateway_lock_key(id)])
         .await
         .map_err(db_err)?;
     Ok(row.get::<_, bool>(0).then_some(client))
 }
+
+/// The lock the servers of the first PostgreSQL release took alone (one server per
+/// database); gateways hold it shared, so neither kind starts beside the other.
+const ONE_SERVER_LOCK: i64 = 0x636e_785f_7365_7276;
