@@ -109,6 +109,11 @@ pub enum MetaBackend {
         /// Connections to the database at most.
         #[serde(default = "default_pool_size")]
         pool_size: usize,
+        /// PEM certificates of the CA that signed the database's certificate: connections
+        /// then use TLS when the server offers it (`sslmode=require` in the URL insists on
+        /// it, against the system's CAs when this is not set).
+        #[serde(default)]
+        ca_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -604,13 +609,20 @@ fn resolve_meta(
     env_url: Option<String>,
 ) -> Result<MetaBackend, ConfigError> {
     let meta = match (file, env_url) {
-        (Some(MetaBackend::Postgres { pool_size, .. }), Some(url)) => MetaBackend::Postgres {
+        (
+            Some(MetaBackend::Postgres {
+                pool_size, ca_file, ..
+            }),
+            Some(url),
+        ) => MetaBackend::Postgres {
             url: Some(Secret(url)),
             pool_size,
+            ca_file,
         },
         (None, Some(url)) => MetaBackend::Postgres {
             url: Some(Secret(url)),
             pool_size: DEFAULT_META_POOL,
+            ca_file: None,
         },
         (Some(MetaBackend::Rocksdb), Some(_)) => {
             return Err(ConfigError::Invalid {
@@ -695,7 +707,7 @@ mod tests {
         assert_eq!(cfg("", &[]).unwrap().meta, MetaBackend::Rocksdb);
         let url = "postgres://u:p@h/db";
         let pg = |m: MetaBackend| match m {
-            MetaBackend::Postgres { url, pool_size } => {
+            MetaBackend::Postgres { url, pool_size, .. } => {
                 (url.map(|u| u.expose().to_owned()), pool_size)
             }
             MetaBackend::Rocksdb => (None, 0),
@@ -712,6 +724,11 @@ mod tests {
             (Some(url.into()), 4),
             "the env's URL wins"
         );
+        let with_ca = format!("{file}ca_file = \"/etc/db-ca.pem\"\n");
+        assert!(matches!(
+            cfg(&with_ca, &[("CNX_META_URL", url)]).unwrap().meta,
+            MetaBackend::Postgres { ca_file: Some(p), .. } if p == Path::new("/etc/db-ca.pem")
+        ));
         let no_url = cfg("[meta]\nbackend = \"postgres\"\n", &[]).unwrap_err();
         assert!(no_url.to_string().contains("needs a URL"), "{no_url}");
         let both = cfg("[meta]\nbackend = \"rocksdb\"\n", &[("CNX_META_URL", url)]);

@@ -40,9 +40,11 @@ pub fn open(
 ) -> Result<std::sync::Arc<dyn MetaStore>> {
     match &cfg.meta {
         crate::config::MetaBackend::Rocksdb => open_rocks(cfg, durability),
-        crate::config::MetaBackend::Postgres { url, pool_size } => {
-            open_postgres(url.as_ref(), *pool_size)
-        }
+        crate::config::MetaBackend::Postgres {
+            url,
+            pool_size,
+            ca_file,
+        } => open_postgres(url.as_ref(), *pool_size, ca_file.as_deref()),
     }
 }
 
@@ -51,9 +53,11 @@ pub fn open(
 pub fn open_snapshot(cfg: &crate::config::Config) -> Result<std::sync::Arc<dyn MetaStore>> {
     match &cfg.meta {
         crate::config::MetaBackend::Rocksdb => open_rocks_snapshot(cfg),
-        crate::config::MetaBackend::Postgres { url, pool_size } => {
-            open_postgres(url.as_ref(), *pool_size)
-        }
+        crate::config::MetaBackend::Postgres {
+            url,
+            pool_size,
+            ca_file,
+        } => open_postgres(url.as_ref(), *pool_size, ca_file.as_deref()),
     }
 }
 
@@ -100,6 +104,7 @@ fn open_rocks_snapshot(cfg: &crate::config::Config) -> Result<std::sync::Arc<dyn
 fn open_postgres(
     url: Option<&crate::config::Secret>,
     pool_size: usize,
+    ca_file: Option<&std::path::Path>,
 ) -> Result<std::sync::Arc<dyn MetaStore>> {
     let url = url
         .ok_or_else(|| crate::error::Error::Meta("the PostgreSQL index has no URL".into()))?
@@ -107,8 +112,9 @@ fn open_postgres(
     let rt = tokio::runtime::Handle::try_current().map_err(|_| {
         crate::error::Error::Internal("the PostgreSQL index is opened outside a runtime".into())
     })?;
-    Ok(std::sync::Arc::new(pg::PgMeta::connect(
-        url, pool_size, rt,
+    let tls = pg::tls::DbTls::for_url(url, ca_file)?;
+    Ok(std::sync::Arc::new(pg::PgMeta::connect_with(
+        url, pool_size, tls, rt,
     )?))
 }
 
@@ -116,6 +122,7 @@ fn open_postgres(
 fn open_postgres(
     _: Option<&crate::config::Secret>,
     _: usize,
+    _: Option<&std::path::Path>,
 ) -> Result<std::sync::Arc<dyn MetaStore>> {
     Err(crate::error::Error::Meta(
         "this build has no PostgreSQL index (feature postgres)".into(),

@@ -12,12 +12,12 @@ pub mod schema;
 mod session;
 #[doc(hidden)]
 pub mod testing;
+pub mod tls;
 mod uploads;
 
 use std::future::Future;
-use std::str::FromStr;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{ManagerConfig, Pool, RecyclingMethod};
 
 use crate::error::{Error, Result};
 
@@ -32,6 +32,8 @@ pub struct PgMeta {
     gens: std::sync::Arc<crate::meta::gens::Generations>,
     /// Keeps `gens` current (see [`session`]).
     poller: Option<tokio::task::JoinHandle<()>>,
+    /// How connections to the database are made.
+    tls: tls::DbTls,
     /// The session holding the lock on this gateway's id (see [`session::lock_gateway`]);
     /// the heartbeat opens it again if it ends.
     lock: std::sync::Arc<tokio::sync::Mutex<tokio_postgres::Client>>,
@@ -64,11 +66,18 @@ impl PgMeta {
     /// schema up to date (refusing one newer than this server). Blocking: call it from the
     /// blocking pool or outside the runtime of `rt`.
     pub fn connect(url: &str, pool_size: usize, rt: tokio::runtime::Handle) -> Result<Self> {
-        let config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| Error::Meta(format!("bad PostgreSQL URL: {e}")))?;
-        let manager = Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
+        Self::connect_with(url, pool_size, tls::DbTls::for_url(url, None)?, rt)
+    }
+
+    /// [`PgMeta::connect`], with TLS to the database made as `tls` says.
+    pub fn connect_with(
+        url: &str,
+        pool_size: usize,
+        tls: tls::DbTls,
+        rt: tokio::runtime::Handle,
+    ) -> Result<Self> {
+        let manager = tls.manager(
+            tls::parse(url)?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -84,7 +93,7 @@ impl PgMeta {
             rt.block_on(async {
                 for _ in 0..4 {
                     let id = *uuid::Uuid::new_v4().as_bytes();
-                    if let Some(lock) = session::lock_gateway(url, &id).await? {
+                    if let Some(lock) = session::lock_gateway(url, &tls, &id).await? {
                         return Ok((id, lock));
                     }
                 }
@@ -99,27 +108,30 @@ impl PgMeta {
             gens: std::sync::Arc::new(crate::meta::gens::Generations::shared()),
             poller: None,
             lock: std::sync::Arc::new(tokio::sync::Mutex::new(lock)),
+            tls,
         };
         meta.run(|mut client| async move { schema::migrate(&mut client).await })?;
         meta.register()?;
         let sent = std::time::Instant::now();
         let first = meta.run(|c| async move { session::read_generations(&c).await })?;
         meta.gens.observe(&first, sent);
-        meta.poller = Some(
-            meta.rt
-                .spawn(session::poll_generations(url.to_owned(), meta.gens.clone())),
-        );
-        let (pool, id, lock, url) = (
+        meta.poller = Some(meta.rt.spawn(session::poll_generations(
+            url.to_owned(),
+            meta.tls.clone(),
+            meta.gens.clone(),
+        )));
+        let (pool, id, lock, url, tls) = (
             meta.pool.clone(),
             meta.gateway,
             meta.lock.clone(),
             url.to_owned(),
+            meta.tls.clone(),
         );
         meta.heartbeat = Some(meta.rt.spawn(async move {
             let every = std::time::Duration::from_millis(ledger::HEARTBEAT_MS);
             loop {
                 tokio::time::sleep(every).await;
-                if let Err(e) = PgMeta::keep_lock(&lock, &url, &id).await {
+                if let Err(e) = PgMeta::keep_lock(&lock, &url, &tls, &id).await {
                     tracing::warn!(error = %e, "could not take this gateway's lock again");
                 }
                 if let Err(e) = PgMeta::beat(&pool, &id).await {
@@ -136,6 +148,7 @@ impl PgMeta {
     async fn keep_lock(
         lock: &tokio::sync::Mutex<tokio_postgres::Client>,
         url: &str,
+        tls: &tls::DbTls,
         id: &[u8; 16],
     ) -> Result<()> {
         let mut held = lock.lock().await;
@@ -143,7 +156,7 @@ impl PgMeta {
             return Ok(());
         }
         tracing::warn!("the session holding this gateway's lock ended; taking the lock again");
-        match session::lock_gateway(url, id).await? {
+        match session::lock_gateway(url, tls, id).await? {
             Some(client) => {
                 *held = client;
                 Ok(())
@@ -480,6 +493,40 @@ mod tests {
         assert_eq!(b.try_lead("lifecycle", 100).unwrap(), None);
         std::thread::sleep(std::time::Duration::from_millis(150));
         assert_eq!(a.try_lead("lifecycle", 100).unwrap(), None, "lapsed");
+    }
+
+    /// `sslmode=require` connects over TLS, verified against the CA file; a server whose
+    /// certificate no trusted CA signed is refused.
+    #[test]
+    fn tls_to_the_database_is_verified() {
+        let Some(ca) = testing::server().ca_file.clone() else {
+            return; // a server this process did not start (CNX_TEST_PG): no CA known
+        };
+        let url = format!("{}?sslmode=require", testing::fresh_database());
+        let tls = tls::DbTls::for_url(&url, Some(&ca)).unwrap();
+        let m = PgMeta::connect_with(&url, 2, tls, runtime()).unwrap();
+        let encrypted: bool = m
+            .run(|c| async move {
+                let row = c
+                    .query_one(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                Ok(row.get(0))
+            })
+            .unwrap();
+        assert!(encrypted);
+        // Against the system's CAs only: the test server's own certificate is not trusted.
+        let untrusted = tls::DbTls::for_url(&url, None).unwrap();
+        assert!(PgMeta::connect_with(&url, 1, untrusted, runtime()).is_err());
+        // Without sslmode=require and without a CA file, plain as before.
+        let plain = testing::fresh_database();
+        assert!(matches!(
+            tls::DbTls::for_url(&plain, None).unwrap(),
+            tls::DbTls::Plain
+        ));
     }
 
     /// A database that cannot be reached is the client's to retry (503), not a server fault.

@@ -2,30 +2,13 @@
 //! generations every [`POLL_EVERY`], so a change committed through another gateway empties
 //! this one's caches within a second, however busy the pool is.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::db_err;
+use super::tls::DbTls;
 use crate::error::{Error, Result};
 use crate::meta::gens::{CacheKind, Generations, POLL_EVERY};
-
-/// Opens one connection outside the pool; its driver runs on the current runtime until the
-/// client is dropped.
-pub(super) async fn connect(url: &str) -> Result<tokio_postgres::Client> {
-    let config = tokio_postgres::Config::from_str(url)
-        .map_err(|e| Error::Meta(format!("bad PostgreSQL URL: {e}")))?;
-    let (client, conn) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(db_err)?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::warn!(error = %e, "a PostgreSQL session of this gateway ended");
-        }
-    });
-    Ok(client)
-}
 
 /// How long a poll may take before its connection is given up.
 const POLL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -47,7 +30,7 @@ pub(super) async fn read_generations(c: &tokio_postgres::Client) -> Result<Vec<(
 
 /// Polls the counters into `gens` until the task is aborted, connecting again after a failure
 /// (meanwhile the counters go stale and caches are bypassed).
-pub(super) async fn poll_generations(url: String, gens: Arc<Generations>) {
+pub(super) async fn poll_generations(url: String, tls: DbTls, gens: Arc<Generations>) {
     let mut client: Option<tokio_postgres::Client> = None;
     let mut complained = false;
     loop {
@@ -56,7 +39,7 @@ pub(super) async fn poll_generations(url: String, gens: Arc<Generations>) {
             match &client {
                 Some(c) if !c.is_closed() => read_generations(c).await,
                 _ => {
-                    let c = connect(&url).await?;
+                    let c = tls.connect(&url).await?;
                     let r = read_generations(&c).await;
                     client = Some(c);
                     r
@@ -115,9 +98,10 @@ pub(super) const GATEWAY_LOCK_SQL: &str =
 /// already locked (a clash of ids: take another).
 pub(super) async fn lock_gateway(
     url: &str,
+    tls: &DbTls,
     id: &[u8; 16],
 ) -> Result<Option<tokio_postgres::Client>> {
-    let client = connect(url).await?;
+    let client = tls.connect(url).await?;
     // Servers from before several gateways could share a database hold this lock alone.
     let shared = client
         .query_one(

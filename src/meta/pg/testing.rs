@@ -14,6 +14,9 @@ use std::sync::OnceLock;
 pub struct TestPg {
     pub host: String,
     pub port: u16,
+    /// The CA that signed the certificate the server presents for TLS, when this process
+    /// started it.
+    pub ca_file: Option<PathBuf>,
 }
 
 static SERVER: OnceLock<TestPg> = OnceLock::new();
@@ -30,7 +33,11 @@ pub fn server() -> &'static TestPg {
             })
             .and_then(|(h, p)| Some((h, p?)))
         {
-            return TestPg { host, port };
+            return TestPg {
+                host,
+                port,
+                ca_file: None,
+            };
         }
         start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"))
     })
@@ -160,6 +167,9 @@ fn start() -> Result<TestPg, String> {
     ));
     std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let data = dir.join("data");
+    // TLS on (plain connections still work), with a certificate for 127.0.0.1 signed by a
+    // CA of its own, as a real deployment's would be.
+    make_certificates(&dir)?;
     if rustix::process::geteuid().is_root() {
         run(Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -185,9 +195,10 @@ fn start() -> Result<TestPg, String> {
         .port();
     // No fsync: a test server's data is thrown away, and syncing would only slow the tests.
     let opts = format!(
-        "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off \
-         -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-        dir.display()
+        "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={dir} -c fsync=off \
+         -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+         -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+        dir = dir.display()
     );
     run(as_server_user(&bin("pg_ctl"))
         .args(["-w", "-t", "60", "-l"])
@@ -198,7 +209,59 @@ fn start() -> Result<TestPg, String> {
     Ok(TestPg {
         host: "127.0.0.1".into(),
         port,
+        ca_file: Some(dir.join("ca.crt")),
     })
+}
+
+/// `ca.crt` (and its key) and `server.crt`/`server.key` for 127.0.0.1 signed by it, in `dir`.
+fn make_certificates(dir: &Path) -> Result<(), String> {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let openssl = || {
+        let mut c = Command::new("openssl");
+        c.current_dir(dir);
+        c
+    };
+    run(openssl()
+        .args(["req", "-x509"])
+        .args(ec)
+        .args(["-days", "2", "-subj", "/CN=cnx test CA"])
+        .args(["-keyout", "ca.key", "-out", "ca.crt"]))?;
+    run(openssl().arg("req").args(ec).args([
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]))?;
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .map_err(|e| e.to_string())?;
+    run(openssl()
+        .args([
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+        ])
+        .args(["-CAcreateserial", "-days", "2", "-extfile", "server.ext"])
+        .args(["-out", "server.crt"]))?;
+    use std::os::unix::fs::PermissionsExt;
+    let key = dir.join("server.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", key.display()))
 }
 
 /// Starts a process that outlives nothing: when this test process is gone, it stops the
