@@ -74,6 +74,21 @@ enum Command {
     /// workloads with every byte checked; prints ops/s, MiB/s, latency percentiles, and the
     /// server's CPU and peak RSS given its pid. Exit 1 when any operation failed.
     Bench(Box<cnx_storage::bench::BenchArgs>),
+    /// Copy a stopped server's RocksDB index into an empty PostgreSQL database, so gateways
+    /// can serve it from there (blobs stay where they are). Resumable: run it again after an
+    /// interruption. Prints the copied tables against the source as JSON; exit 0 when every
+    /// count and each bucket's usage agree, 3 when not.
+    Migrate {
+        /// `rocksdb:DIR`: the server's data dir (or its meta dir).
+        #[arg(long)]
+        from: String,
+        /// `postgres://USER:PASSWORD@HOST:PORT/DB`.
+        #[arg(long)]
+        to: String,
+        /// The CA of the database's certificate, for TLS (as `[meta] ca_file`).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+    },
     /// Account-level access keys: act as an account (root may name any account).
     AccessKeys {
         #[command(flatten)]
@@ -218,6 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
                 }
             }
         }
+        Command::Migrate { from, to, ca_file } => migrate(&from, to, ca_file),
         Command::Scrub {
             common,
             bucket,
@@ -337,6 +353,45 @@ fn with_server_malloc() {
         .env(MARKER, "1")
         .exec();
     eprintln!("warning: running with glibc's default allocator settings ({err})");
+}
+
+fn migrate(from: &str, to: String, ca_file: Option<PathBuf>) -> Result<ExitCode, ExitCode> {
+    let Some(dir) = from.strip_prefix("rocksdb:").map(PathBuf::from) else {
+        eprintln!("error: --from takes rocksdb:DIR (the stopped server's data dir)");
+        return Err(ExitCode::from(2));
+    };
+    let rt = runtime()?;
+    let copy = rt.spawn_blocking(move || {
+        let mut last = std::time::Instant::now();
+        let mut progress = |table: &str, rows: u64| {
+            if last.elapsed() >= std::time::Duration::from_secs(1) || rows == 0 {
+                eprintln!("migrate: {table}: {rows} rows");
+                last = std::time::Instant::now();
+            }
+        };
+        cnx_storage::meta::migrate(&dir, &to, ca_file.as_deref(), &mut progress)
+    });
+    match rt.block_on(copy) {
+        Ok(Ok(report)) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            Ok(if report.verified() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn main() -> ExitCode {

@@ -118,6 +118,38 @@ fn open_postgres(
     )?))
 }
 
+/// `cnx-storage migrate`: copies the RocksDB index of the data dir (or meta dir) `from`,
+/// whose server must be stopped, into the PostgreSQL database at `to` (see [`pg::import`]).
+#[cfg(all(feature = "postgres", feature = "rocksdb"))]
+pub fn migrate(
+    from: &std::path::Path,
+    to: &str,
+    ca_file: Option<&std::path::Path>,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<pg::import::MigrationReport> {
+    use crate::error::Error;
+    let dir = match from.join("meta").is_dir() {
+        true => from.join("meta"),
+        false => from.to_owned(),
+    };
+    // RocksDB's own name for this index: a copy is only ever resumed from the same one.
+    let source_id = std::fs::read_to_string(dir.join("IDENTITY"))
+        .map_err(|e| Error::Meta(format!("no RocksDB index in {}: {e}", dir.display())))?
+        .trim()
+        .to_owned();
+    let src = rocks::RocksMeta::open(&dir, true).map_err(|e| {
+        Error::Meta(format!(
+            "cannot open the index in {} (is its server still running? stop it first): {e}",
+            dir.display()
+        ))
+    })?;
+    let rt = tokio::runtime::Handle::try_current()
+        .map_err(|_| Error::Internal("migrate runs inside a runtime".into()))?;
+    let tls = pg::tls::DbTls::for_url(to, ca_file)?;
+    let dst = pg::PgMeta::connect_with(to, 4, tls, rt)?;
+    dst.import_from(&src, &source_id, progress)
+}
+
 #[cfg(not(feature = "postgres"))]
 fn open_postgres(
     _: Option<&crate::config::Secret>,

@@ -867,6 +867,40 @@ mod contract_tests {
     crate::meta::contract::object_contract!(open());
 }
 
+impl RocksMeta {
+    /// Up to `limit` raw entries of the column family `cf` after the key `after`, in key
+    /// order: what `cnx-storage migrate` copies. Column families: buckets, usage,
+    /// access_keys, kms_keys, objects, versions, uploads, parts, blob_sums, inline, gc,
+    /// idempotency (staged blobs are queued first: see [`BlobLedger::recover_staged`]).
+    pub fn export(
+        &self,
+        cf: &str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut it = self.db.raw_iterator_cf(self.cf(cf)?);
+        match after {
+            Some(k) => {
+                it.seek(k);
+                if it.key() == Some(k) {
+                    it.next();
+                }
+            }
+            None => it.seek_to_first(),
+        }
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
+            out.push((k.to_vec(), v.to_vec()));
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+}
+
 impl super::TaskLeases for RocksMeta {
     fn try_lead(&self, _task: &str, _hold_ms: i64) -> Result<Option<i64>> {
         // Only this process works on the index.

@@ -21,6 +21,7 @@ mod conn_limits;
 mod crash_soak;
 mod enospc;
 mod harness;
+mod migrate;
 mod multi_gateway;
 mod s3_auth;
 mod s3_bucket;

@@ -3,6 +3,7 @@
 //! minting the same id cannot both succeed.
 
 use super::session::{kinds, BUMP};
+use super::Cached;
 use super::{db_err, PgMeta};
 use crate::error::Result;
 use crate::meta::codec::{decode, encode};
@@ -36,9 +37,11 @@ impl PgMeta {
     ) -> Result<bool> {
         let changed = self.run(|mut c| async move {
             let tx = c.transaction().await.map_err(db_err)?;
-            let n = tx.execute(sql, params).await.map_err(db_err)?;
+            let n = tx.c_execute(sql, params).await.map_err(db_err)?;
             if n == 1 {
-                tx.execute(BUMP, &[&kinds(&[kind])]).await.map_err(db_err)?;
+                tx.c_execute(BUMP, &[&kinds(&[kind])])
+                    .await
+                    .map_err(db_err)?;
             }
             tx.commit().await.map_err(db_err)?;
             Ok(n == 1)
@@ -59,7 +62,7 @@ impl AccessStore for PgMeta {
         let doc = encode(rec)?;
         self.run(|c| async move {
             let n = c
-                .execute(
+                .c_execute(
                     "INSERT INTO access_keys (access_key_id, bucket_id, doc) VALUES ($1, $2, $3) \
                      ON CONFLICT DO NOTHING",
                     &[&rec.access_key_id, &key_bucket(rec), &doc],
@@ -72,7 +75,7 @@ impl AccessStore for PgMeta {
 
     fn get_key(&self, access_key_id: &str) -> Result<Option<KeyRecord>> {
         self.run(|c| async move {
-            c.query_opt(
+            c.c_query_opt(
                 "SELECT doc FROM access_keys WHERE access_key_id = $1",
                 &[&access_key_id],
             )
@@ -86,7 +89,7 @@ impl AccessStore for PgMeta {
     fn list_keys(&self) -> Result<Vec<KeyRecord>> {
         self.run(|c| async move {
             let rows = c
-                .query("SELECT doc FROM access_keys ORDER BY access_key_id", &[])
+                .c_query("SELECT doc FROM access_keys ORDER BY access_key_id", &[])
                 .await
                 .map_err(db_err)?;
             decode_rows(&rows)
@@ -103,7 +106,7 @@ impl AccessStore for PgMeta {
 
     fn get_idempotency(&self, key: &[u8], now_ms: i64) -> Result<Option<IdempotencyRecord>> {
         self.run(|c| async move {
-            c.query_opt(
+            c.c_query_opt(
                 "SELECT doc FROM idempotency WHERE slot = $1 AND expires_ms > $2 \
                  AND length(doc) > 0",
                 &[&key, &now_ms],
@@ -118,7 +121,7 @@ impl AccessStore for PgMeta {
     fn put_idempotency(&self, key: &[u8], rec: &IdempotencyRecord) -> Result<()> {
         let doc = encode(rec)?;
         self.run(|c| async move {
-            c.execute(
+            c.c_execute(
                 "INSERT INTO idempotency (slot, expires_ms, doc) VALUES ($1, $2, $3) \
                  ON CONFLICT (slot) DO UPDATE SET expires_ms = EXCLUDED.expires_ms, \
                  doc = EXCLUDED.doc",
@@ -144,7 +147,7 @@ impl AccessStore for PgMeta {
             // is gone (counted out by the heartbeats), as is a kept reply that expired.
             for _ in 0..CLAIM_ATTEMPTS {
                 let claimed = c
-                    .query_opt(
+                    .c_query_opt(
                         "INSERT INTO idempotency AS i (slot, expires_ms, doc, holder) \
                          VALUES ($1, $2::bigint + $3::bigint, '', $4) \
                          ON CONFLICT (slot) DO UPDATE SET expires_ms = EXCLUDED.expires_ms, \
@@ -161,7 +164,7 @@ impl AccessStore for PgMeta {
                     return Ok(IdempotencyClaim::Claimed);
                 }
                 let held = c
-                    .query_opt("SELECT doc FROM idempotency WHERE slot = $1", &[&key])
+                    .c_query_opt("SELECT doc FROM idempotency WHERE slot = $1", &[&key])
                     .await
                     .map_err(db_err)?;
                 match held.as_ref().map(|r| r.get::<_, &[u8]>(0)) {
@@ -178,7 +181,7 @@ impl AccessStore for PgMeta {
     fn release_idempotency(&self, key: &[u8], claim: &[u8; 16]) -> Result<()> {
         let me = &[&self.gateway[..], &claim[..]].concat();
         self.run(|c| async move {
-            c.execute(
+            c.c_execute(
                 "DELETE FROM idempotency WHERE slot = $1 AND length(doc) = 0 AND holder = $2",
                 &[&key, &me],
             )
@@ -192,7 +195,7 @@ impl AccessStore for PgMeta {
         let doc = encode(rec)?;
         self.run(|c| async move {
             let n = c
-                .execute(
+                .c_execute(
                     "INSERT INTO kms_keys (id, doc) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                     &[&rec.id, &doc],
                 )
@@ -213,7 +216,7 @@ impl AccessStore for PgMeta {
 
     fn get_kms_key(&self, id: &str) -> Result<Option<KmsKeyRecord>> {
         self.run(|c| async move {
-            c.query_opt("SELECT doc FROM kms_keys WHERE id = $1", &[&id])
+            c.c_query_opt("SELECT doc FROM kms_keys WHERE id = $1", &[&id])
                 .await
                 .map_err(db_err)?
                 .map(|r| decode(r.get::<_, &[u8]>(0)))
@@ -224,7 +227,7 @@ impl AccessStore for PgMeta {
     fn list_kms_keys(&self) -> Result<Vec<KmsKeyRecord>> {
         self.run(|c| async move {
             let rows = c
-                .query("SELECT doc FROM kms_keys ORDER BY id", &[])
+                .c_query("SELECT doc FROM kms_keys ORDER BY id", &[])
                 .await
                 .map_err(db_err)?;
             decode_rows(&rows)

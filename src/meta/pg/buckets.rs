@@ -3,6 +3,7 @@
 //! be deleted while a commit into it is under way on any gateway.
 
 use super::session::{kinds, BUMP};
+use super::Cached;
 use super::{db_err, PgMeta};
 use crate::error::{Error, Result};
 use crate::meta::codec::{decode, encode};
@@ -15,7 +16,7 @@ const INSERT_ATTEMPTS: usize = 5;
 impl BucketStore for PgMeta {
     fn get_bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
         self.run(|c| async move {
-            c.query_opt("SELECT doc FROM buckets WHERE name = $1", &[&name])
+            c.c_query_opt("SELECT doc FROM buckets WHERE name = $1", &[&name])
                 .await
                 .map_err(db_err)?
                 .map(|r| decode(r.get::<_, &[u8]>(0)))
@@ -25,7 +26,7 @@ impl BucketStore for PgMeta {
 
     fn list_buckets(&self) -> Result<Vec<BucketRecord>> {
         self.run(|c| async move {
-            c.query("SELECT doc FROM buckets ORDER BY name", &[])
+            c.c_query("SELECT doc FROM buckets ORDER BY name", &[])
                 .await
                 .map_err(db_err)?
                 .iter()
@@ -39,7 +40,7 @@ impl BucketStore for PgMeta {
         self.run(|c| async move {
             for _ in 0..INSERT_ATTEMPTS {
                 let inserted = c
-                    .execute(
+                    .c_execute(
                         "INSERT INTO buckets (id, name, doc) VALUES ($1, $2, $3) \
                          ON CONFLICT (name) DO NOTHING",
                         &[&&rec.id.0[..], &rec.name, &doc],
@@ -51,7 +52,7 @@ impl BucketStore for PgMeta {
                 }
                 // A statement of its own: its snapshot sees the commit the insert waited for.
                 if let Some(row) = c
-                    .query_opt("SELECT doc FROM buckets WHERE name = $1", &[&rec.name])
+                    .c_query_opt("SELECT doc FROM buckets WHERE name = $1", &[&rec.name])
                     .await
                     .map_err(db_err)?
                 {
@@ -75,7 +76,7 @@ impl BucketStore for PgMeta {
             let tx = c.transaction().await.map_err(db_err)?;
             // NO KEY UPDATE: commits into the bucket (which hold KEY SHARE) go on meanwhile.
             let Some(row) = tx
-                .query_opt(
+                .c_query_opt(
                     "SELECT doc FROM buckets WHERE name = $1 AND id = $2 FOR NO KEY UPDATE",
                     &[&name, &&id.0[..]],
                 )
@@ -86,13 +87,13 @@ impl BucketStore for PgMeta {
             };
             let mut rec: BucketRecord = decode(row.get::<_, &[u8]>(0))?;
             change(&mut rec)?;
-            tx.execute(
+            tx.c_execute(
                 "UPDATE buckets SET doc = $2 WHERE id = $1",
                 &[&&id.0[..], &encode(&rec)?],
             )
             .await
             .map_err(db_err)?;
-            tx.execute(BUMP, &[&kinds(&[CacheKind::Buckets])])
+            tx.c_execute(BUMP, &[&kinds(&[CacheKind::Buckets])])
                 .await
                 .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
@@ -107,7 +108,7 @@ impl BucketStore for PgMeta {
             let tx = c.transaction().await.map_err(db_err)?;
             // Waits for commits into the bucket under way; those that come later find it gone.
             if tx
-                .query_opt(
+                .c_query_opt(
                     "SELECT 1 FROM buckets WHERE name = $1 AND id = $2 FOR UPDATE",
                     &[&name, &id],
                 )
@@ -119,7 +120,7 @@ impl BucketStore for PgMeta {
             }
             // In-progress multipart uploads hold blobs too: they must be aborted first.
             let used: bool = tx
-                .query_one(
+                .c_query_one(
                     "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket_id = $1) \
                      OR EXISTS (SELECT 1 FROM uploads WHERE bucket_id = $1)",
                     &[&id],
@@ -131,13 +132,13 @@ impl BucketStore for PgMeta {
                 return Err(Error::BucketNotEmpty(name.to_owned()));
             }
             // The bucket's keys die with it; a new bucket of the same name starts with none.
-            tx.execute("DELETE FROM access_keys WHERE bucket_id = $1", &[&id])
+            tx.c_execute("DELETE FROM access_keys WHERE bucket_id = $1", &[&id])
                 .await
                 .map_err(db_err)?;
-            tx.execute("DELETE FROM buckets WHERE id = $1", &[&id])
+            tx.c_execute("DELETE FROM buckets WHERE id = $1", &[&id])
                 .await
                 .map_err(db_err)?;
-            tx.execute(BUMP, &[&kinds(&[CacheKind::Buckets, CacheKind::Keys])])
+            tx.c_execute(BUMP, &[&kinds(&[CacheKind::Buckets, CacheKind::Keys])])
                 .await
                 .map_err(db_err)?;
             tx.commit().await.map_err(db_err)
@@ -150,7 +151,7 @@ impl BucketStore for PgMeta {
     fn usage(&self, bucket: &BucketId) -> Result<Usage> {
         self.run(|c| async move {
             let row = c
-                .query_one(
+                .c_query_one(
                     "SELECT coalesce(sum(bytes), 0)::bigint, coalesce(sum(objects), 0)::bigint \
                      FROM bucket_usage WHERE bucket_id = $1",
                     &[&&bucket.0[..]],

@@ -4,6 +4,7 @@
 //! gateway's writes in progress.
 
 use super::session::GATEWAY_LOCK_SQL;
+use super::Cached;
 use super::{db_err, PgMeta};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
@@ -91,7 +92,7 @@ impl PgMeta {
             );
         }
         Self::reclaim(&c, id).await?;
-        c.execute(
+        c.c_execute(
             "DELETE FROM idempotency WHERE slot IN (SELECT slot FROM idempotency \
              WHERE expires_ms < $1 LIMIT 1000)",
             &[&now_ms()],
@@ -99,7 +100,7 @@ impl PgMeta {
         .await
         .map_err(db_err)?;
         // Leases lapse on their own (a dead gateway's included); their rows go later.
-        c.execute(
+        c.c_execute(
             &format!("DELETE FROM blob_leases WHERE until_ms < {DB_NOW_MS} - 60000"),
             &[],
         )
@@ -136,7 +137,7 @@ impl BlobLedger for PgMeta {
     fn get_inline(&self, blob: &str) -> Result<Option<Vec<u8>>> {
         self.run(|c| async move {
             Ok(
-                c.query_opt("SELECT data FROM inline_blobs WHERE blob = $1", &[&blob])
+                c.c_query_opt("SELECT data FROM inline_blobs WHERE blob = $1", &[&blob])
                     .await
                     .map_err(db_err)?
                     .map(|r| r.get(0)),
@@ -150,7 +151,7 @@ impl BlobLedger for PgMeta {
             // Only while this gateway counts as alive: a row staged after it was counted as
             // gone would be reclaimed under its writer.
             let n = c
-                .execute(
+                .c_execute(
                     "INSERT INTO staged (blob, gateway, staged_ms) SELECT $1, $2, $3 \
                      WHERE EXISTS (SELECT 1 FROM gateways WHERE id = $2)",
                     &[&blob, &gateway, &now_ms()],
@@ -171,7 +172,7 @@ impl BlobLedger for PgMeta {
     fn note_blob_upload(&self, blob: &str, upload: &str) -> Result<()> {
         self.run(|c| async move {
             let n = c
-                .execute(
+                .c_execute(
                     "UPDATE staged SET upload = $2 WHERE blob = $1",
                     &[&blob, &upload],
                 )
@@ -186,10 +187,10 @@ impl BlobLedger for PgMeta {
 
     fn abandon_blob(&self, blob: &str) -> Result<()> {
         self.transact(async |tx| {
-            tx.execute("DELETE FROM staged WHERE blob = $1", &[&blob])
+            tx.c_execute("DELETE FROM staged WHERE blob = $1", &[&blob])
                 .await
                 .map_err(super::tx_err)?;
-            tx.execute(
+            tx.c_execute(
                 &format!(
                     "INSERT INTO gc (blob, queued_ms) VALUES ($1, {DB_NOW_MS}) \
                      ON CONFLICT DO NOTHING"
@@ -211,7 +212,7 @@ impl BlobLedger for PgMeta {
         let ((after_ms, after_blob), limit) = (resume_after(after), sql_limit(limit));
         self.run(|c| async move {
             let rows = c
-                .query(
+                .c_query(
                     "SELECT blob, queued_ms, upload FROM gc WHERE queued_ms <= $1 \
                      AND (queued_ms, blob) > ($2, $3) ORDER BY queued_ms, blob LIMIT $4",
                     &[&until_ms, &after_ms, &after_blob, &limit],
@@ -233,7 +234,7 @@ impl BlobLedger for PgMeta {
             // Entries another sweeper is at (locked, or claimed a moment ago) are skipped,
             // as are blobs a reader on any gateway holds a lease on.
             let rows = c
-                .query(
+                .c_query(
                     &format!(
                         "UPDATE gc SET claimed_until_ms = {DB_NOW_MS} + $5 WHERE blob IN ( \
                          SELECT blob FROM gc WHERE queued_ms <= {DB_NOW_MS} - $1 \
@@ -256,7 +257,7 @@ impl BlobLedger for PgMeta {
 
     fn unclaim_deletes(&self, blobs: &[String]) -> Result<()> {
         self.run(|c| async move {
-            c.execute(
+            c.c_execute(
                 "UPDATE gc SET claimed_until_ms = 0 WHERE blob = ANY($1)",
                 &[&blobs],
             )
@@ -306,7 +307,7 @@ impl BlobLedger for PgMeta {
         let blobs = &blobs;
         self.transact(async |tx| {
             for table in ["gc", "inline_blobs", "blob_sums"] {
-                tx.execute(
+                tx.c_execute(
                     &format!("DELETE FROM {table} WHERE blob = ANY($1)"),
                     &[blobs],
                 )
@@ -320,7 +321,7 @@ impl BlobLedger for PgMeta {
     fn blob_sums(&self, blob: &str) -> Result<Option<ChunkSums>> {
         self.run(|c| async move {
             match c
-                .query_opt("SELECT sums FROM blob_sums WHERE blob = $1", &[&blob])
+                .c_query_opt("SELECT sums FROM blob_sums WHERE blob = $1", &[&blob])
                 .await
                 .map_err(db_err)?
             {
@@ -337,7 +338,7 @@ impl BlobLedger for PgMeta {
     fn staged_blobs(&self) -> Result<Vec<String>> {
         self.run(|c| async move {
             let rows = c
-                .query("SELECT blob FROM staged ORDER BY blob", &[])
+                .c_query("SELECT blob FROM staged ORDER BY blob", &[])
                 .await
                 .map_err(db_err)?;
             Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -365,7 +366,7 @@ impl crate::meta::TaskLeases for PgMeta {
         self.run(|c| async move {
             // Taken when free or lapsed, whoever held it (this gateway included).
             let taken = c
-                .query_opt(
+                .c_query_opt(
                     &format!(
                         "INSERT INTO leader_leases AS l (name, holder, until_ms) \
                          VALUES ($1, $2, {DB_NOW_MS} + $3) ON CONFLICT (name) DO UPDATE \
@@ -380,7 +381,7 @@ impl crate::meta::TaskLeases for PgMeta {
                 return Ok(None);
             }
             let left = c
-                .query_opt(
+                .c_query_opt(
                     &format!("SELECT until_ms - {DB_NOW_MS} FROM leader_leases WHERE name = $1"),
                     &[&task],
                 )

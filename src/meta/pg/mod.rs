@@ -6,6 +6,8 @@
 
 mod access;
 mod buckets;
+#[cfg(feature = "rocksdb")]
+pub mod import;
 mod ledger;
 mod objects;
 pub mod schema;
@@ -225,6 +227,59 @@ impl PgMeta {
         })
     }
 }
+
+/// Statements prepared once per connection and kept by the pool: each call then costs one
+/// round trip to the database instead of two (a parse, then the bind and execute).
+pub(crate) trait Cached: deadpool_postgres::GenericClient {
+    fn c_query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> impl Future<Output = std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>> + Send
+    {
+        async move {
+            let st = self.prepare_cached(sql).await?;
+            self.query(&st, params).await
+        }
+    }
+
+    fn c_query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> impl Future<Output = std::result::Result<Option<tokio_postgres::Row>, tokio_postgres::Error>>
+           + Send {
+        async move {
+            let st = self.prepare_cached(sql).await?;
+            self.query_opt(&st, params).await
+        }
+    }
+
+    fn c_query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> impl Future<Output = std::result::Result<tokio_postgres::Row, tokio_postgres::Error>> + Send
+    {
+        async move {
+            let st = self.prepare_cached(sql).await?;
+            self.query_one(&st, params).await
+        }
+    }
+
+    fn c_execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> impl Future<Output = std::result::Result<u64, tokio_postgres::Error>> + Send {
+        async move {
+            let st = self.prepare_cached(sql).await?;
+            self.execute(&st, params).await
+        }
+    }
+}
+
+impl<C: deadpool_postgres::GenericClient> Cached for C {}
 
 /// Why a transaction stopped: to be run again from the start (it lost a race with another
 /// one), or for good.

@@ -8,6 +8,7 @@
 use deadpool_postgres::Transaction;
 
 use super::ledger::DB_NOW_MS;
+use super::Cached;
 use super::{db_err, tx_err, PgMeta, TxError};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
@@ -38,7 +39,7 @@ pub(super) async fn live_bucket(
     b: &BucketRecord,
 ) -> TxResult<Option<BucketRecord>> {
     let row = tx
-        .query_opt(
+        .c_query_opt(
             "SELECT doc FROM buckets WHERE id = $1 AND name = $2 FOR KEY SHARE",
             &[&&b.id.0[..], &b.name],
         )
@@ -54,7 +55,7 @@ pub(super) async fn current(
     key: &str,
 ) -> TxResult<Option<ObjectRecord>> {
     let row = tx
-        .query_opt(
+        .c_query_opt(
             "SELECT doc FROM objects WHERE bucket_id = $1 AND key = $2 FOR UPDATE",
             &[&&b.0[..], &key.as_bytes()],
         )
@@ -70,7 +71,7 @@ async fn noncurrent(
     key: &str,
 ) -> TxResult<Vec<([u8; 16], ObjectRecord)>> {
     let rows = tx
-        .query(
+        .c_query(
             "SELECT sort, doc FROM versions WHERE bucket_id = $1 AND key = $2 ORDER BY sort \
              FOR UPDATE",
             &[&&b.0[..], &key.as_bytes()],
@@ -100,14 +101,14 @@ async fn set_current(
         true => "UPDATE objects SET doc = $3 WHERE bucket_id = $1 AND key = $2",
         false => "INSERT INTO objects (bucket_id, key, doc) VALUES ($1, $2, $3)",
     };
-    tx.execute(sql, &[&&b.0[..], &key.as_bytes(), &encode(rec)?])
+    tx.c_execute(sql, &[&&b.0[..], &key.as_bytes(), &encode(rec)?])
         .await
         .map_err(tx_err)?;
     Ok(())
 }
 
 async fn remove_current(tx: &Transaction<'_>, b: &BucketId, key: &str) -> TxResult<()> {
-    tx.execute(
+    tx.c_execute(
         "DELETE FROM objects WHERE bucket_id = $1 AND key = $2",
         &[&&b.0[..], &key.as_bytes()],
     )
@@ -123,7 +124,7 @@ async fn set_noncurrent(
     sort: &[u8; 16],
     rec: &ObjectRecord,
 ) -> TxResult<()> {
-    tx.execute(
+    tx.c_execute(
         "INSERT INTO versions (bucket_id, key, sort, doc) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (bucket_id, key, sort) DO UPDATE SET doc = EXCLUDED.doc",
         &[&&b.0[..], &key.as_bytes(), &&sort[..], &encode(rec)?],
@@ -139,7 +140,7 @@ async fn remove_noncurrent(
     key: &str,
     sort: &[u8; 16],
 ) -> TxResult<()> {
-    tx.execute(
+    tx.c_execute(
         "DELETE FROM versions WHERE bucket_id = $1 AND key = $2 AND sort = $3",
         &[&&b.0[..], &key.as_bytes(), &&sort[..]],
     )
@@ -155,7 +156,7 @@ async fn queue_blobs(tx: &Transaction<'_>, rec: &ObjectRecord) -> TxResult<()> {
         return Ok(());
     }
     // Queued by the database's clock, as the sweepers of every gateway judge the grace by it.
-    tx.execute(
+    tx.c_execute(
         &format!(
             "INSERT INTO gc (blob, queued_ms) SELECT unnest($1::text[]), {DB_NOW_MS} \
              ON CONFLICT DO NOTHING"
@@ -172,7 +173,7 @@ pub(super) async fn add_usage(tx: &Transaction<'_>, b: &BucketId, delta: Usage) 
         return Ok(());
     }
     let shard = rand::random::<i16>().rem_euclid(USAGE_SHARDS);
-    tx.execute(
+    tx.c_execute(
         "INSERT INTO bucket_usage (bucket_id, shard, bytes, objects) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (bucket_id, shard) DO UPDATE SET bytes = bucket_usage.bytes + \
          EXCLUDED.bytes, objects = bucket_usage.objects + EXCLUDED.objects",
@@ -196,7 +197,7 @@ pub(super) async fn unstage(tx: &Transaction<'_>, gateway: &[u8], blobs: &[&str]
         return Ok(());
     }
     let n = tx
-        .execute(
+        .c_execute(
             "DELETE FROM staged WHERE blob = ANY($1) AND gateway = $2",
             &[&blobs, &gateway],
         )
@@ -229,7 +230,7 @@ pub(super) async fn keep_new_blob(tx: &Transaction<'_>, blob: Option<NewBlob<'_>
         ),
         None => return Ok(()),
     };
-    tx.execute(sql, &[&id, &value]).await.map_err(tx_err)?;
+    tx.c_execute(sql, &[&id, &value]).await.map_err(tx_err)?;
     Ok(())
 }
 
@@ -384,7 +385,7 @@ fn common_prefix<'k>(key: &'k str, prefix: &str, delimiter: Option<&str>) -> Opt
 impl ObjectStore for PgMeta {
     fn get_object(&self, bucket: &BucketId, key: &str) -> Result<Option<ObjectRecord>> {
         self.run(|c| async move {
-            c.query_opt(
+            c.c_query_opt(
                 "SELECT doc FROM objects WHERE bucket_id = $1 AND key = $2",
                 &[&&bucket.0[..], &key.as_bytes()],
             )

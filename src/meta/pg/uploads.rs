@@ -5,6 +5,7 @@
 use deadpool_postgres::Transaction;
 
 use super::objects::{add_usage, current, keep_new_blob, live_bucket, replace_object, unstage};
+use super::Cached;
 use super::{db_err, tx_err, PgMeta, TxError};
 use crate::error::{Error, Result};
 use crate::integrity::ChunkSums;
@@ -27,7 +28,7 @@ async fn lock_upload(
     key: &str,
     upload_id: &str,
 ) -> TxResult<()> {
-    tx.query_opt(
+    tx.c_query_opt(
         "SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket_id = $2 AND key = $3 \
          FOR NO KEY UPDATE",
         &[&upload_id, &&bucket.0[..], &key.as_bytes()],
@@ -40,7 +41,7 @@ async fn lock_upload(
 
 async fn parts_of(tx: &Transaction<'_>, upload_id: &str) -> TxResult<Vec<PartRecord>> {
     let rows = tx
-        .query(
+        .c_query(
             "SELECT doc FROM parts WHERE upload_id = $1 ORDER BY part_number",
             &[&upload_id],
         )
@@ -65,11 +66,11 @@ async fn remove_upload(
         .filter(|p| !keep.iter().any(|(n, _)| *n == p.part_number))
         .map(|p| p.blob.as_str())
         .collect();
-    tx.execute("DELETE FROM uploads WHERE upload_id = $1", &[&upload_id])
+    tx.c_execute("DELETE FROM uploads WHERE upload_id = $1", &[&upload_id])
         .await
         .map_err(tx_err)?;
     if !dropped.is_empty() {
-        tx.execute(
+        tx.c_execute(
             "INSERT INTO gc (blob, queued_ms) SELECT unnest($1::text[]), $2 \
              ON CONFLICT DO NOTHING",
             &[&dropped, &PART_GC_TS],
@@ -91,7 +92,7 @@ impl UploadStore for PgMeta {
             if live_bucket(tx, bucket).await?.is_none() {
                 return Err(Error::NoSuchBucket(bucket.name.clone()).into());
             }
-            tx.execute(
+            tx.c_execute(
                 "INSERT INTO uploads (upload_id, bucket_id, key, doc) VALUES ($1, $2, $3, $4)",
                 &[&rec.upload_id, &&bucket.id.0[..], &rec.key.as_bytes(), &doc],
             )
@@ -108,7 +109,7 @@ impl UploadStore for PgMeta {
         upload_id: &str,
     ) -> Result<Option<UploadRecord>> {
         self.run(|c| async move {
-            c.query_opt(
+            c.c_query_opt(
                 "SELECT doc FROM uploads WHERE upload_id = $1 AND bucket_id = $2 AND key = $3",
                 &[&upload_id, &&bucket.0[..], &key.as_bytes()],
             )
@@ -134,7 +135,7 @@ impl UploadStore for PgMeta {
         self.transact(async |tx| {
             lock_upload(tx, &bucket.id, key, upload_id).await?;
             let old: Option<PartRecord> = tx
-                .query_opt(
+                .c_query_opt(
                     "SELECT doc FROM parts WHERE upload_id = $1 AND part_number = $2",
                     &[&upload_id, &number],
                 )
@@ -148,7 +149,7 @@ impl UploadStore for PgMeta {
                 sums,
             });
             keep_new_blob(tx, sums).await?;
-            tx.execute(
+            tx.c_execute(
                 "INSERT INTO parts (upload_id, part_number, doc) VALUES ($1, $2, $3) \
                  ON CONFLICT (upload_id, part_number) DO UPDATE SET doc = EXCLUDED.doc",
                 &[&upload_id, &number, &doc],
@@ -157,7 +158,7 @@ impl UploadStore for PgMeta {
             .map_err(tx_err)?;
             let mut delta = bytes(part.size);
             if let Some(old) = old {
-                tx.execute(
+                tx.c_execute(
                     "INSERT INTO gc (blob, queued_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                     &[&old.blob, &PART_GC_TS],
                 )
@@ -184,7 +185,7 @@ impl UploadStore for PgMeta {
         let limit = i64::try_from(max.saturating_add(1)).unwrap_or(i64::MAX);
         self.run(|c| async move {
             let rows = c
-                .query(
+                .c_query(
                     "SELECT doc FROM parts WHERE upload_id = $1 AND part_number > $2::bigint \
                      ORDER BY part_number LIMIT $3",
                     &[&upload_id, &after, &limit],
