@@ -109,9 +109,9 @@ pub enum MetaBackend {
         /// Connections to the database at most.
         #[serde(default = "default_pool_size")]
         pool_size: usize,
-        /// PEM certificates of the CA that signed the database's certificate: connections
-        /// then use TLS when the server offers it (`sslmode=require` in the URL insists on
-        /// it, against the system's CAs when this is not set).
+        /// PEM certificates of the CA that signed the database's certificate, for TLS (the
+        /// URL must say `sslmode=require`; without a CA file that checks against the
+        /// system's CAs).
         #[serde(default)]
         ca_file: Option<std::path::PathBuf>,
     },

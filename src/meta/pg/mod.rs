@@ -576,12 +576,14 @@ mod tests {
         // Against the system's CAs only: the test server's own certificate is not trusted.
         let untrusted = tls::DbTls::for_url(&url, None).unwrap();
         assert!(PgMeta::connect_with(&url, 1, untrusted, runtime()).is_err());
-        // Without sslmode=require and without a CA file, plain as before.
+        // Without sslmode=require and without a CA file, plain as before; a CA file without
+        // sslmode=require is refused (a server could answer that it has no TLS).
         let plain = testing::fresh_database();
         assert!(matches!(
             tls::DbTls::for_url(&plain, None).unwrap(),
             tls::DbTls::Plain
         ));
+        assert!(tls::DbTls::for_url(&plain, Some(&ca)).is_err());
     }
 
     /// A database that cannot be reached is the client's to retry (503), not a server fault.

@@ -1,8 +1,7 @@
-//! TLS to the database, with rustls (the server's own TLS stack). Plain unless asked for: a
-//! CA file (`[meta] ca_file`) turns it on whenever the server offers it, and `sslmode=require`
-//! in the URL insists on it (checked against the CA file, else the system's CAs). The
-//! certificate is always verified, host name included: a database that cannot prove who it is
-//! gets no passwords.
+//! TLS to the database, with rustls (the server's own TLS stack). `sslmode=require` in the
+//! URL asks for it, checked against `[meta] ca_file` (which then must come with
+//! `sslmode=require`), else the system's CAs. The certificate is always verified, host name
+//! included: a database that cannot prove who it is gets no passwords.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -33,6 +32,15 @@ impl DbTls {
         };
         if !wanted {
             return Ok(DbTls::Plain);
+        }
+        // Checked with `require`: under `prefer` a server (or anyone in the way) answering
+        // that it has no TLS would get a plain connection, and a CA file means TLS is wanted.
+        if config.get_ssl_mode() != SslMode::Require {
+            return Err(Error::Meta(
+                "[meta] ca_file is set: add sslmode=require to the database URL \
+                 (postgres://…?sslmode=require), so that no connection is made without TLS"
+                    .into(),
+            ));
         }
         let mut roots = rustls::RootCertStore::empty();
         match ca_file {
