@@ -22,6 +22,8 @@ pub struct Claim {
     /// Names this claim, so its release never drops a claim another request took over.
     token: [u8; 16],
     fingerprint: String,
+    /// Its reply is kept (which replaced the claim): nothing is left to release.
+    kept: bool,
 }
 
 pub enum Outcome {
@@ -66,6 +68,7 @@ pub async fn begin(
             slot,
             token,
             fingerprint,
+            kept: false,
         })),
         // The first request finished between the lookup above and the claim.
         IdempotencyClaim::Kept(rec) => replay(state, slot, &fingerprint, &rec).map(Outcome::Replay),
@@ -118,7 +121,7 @@ fn replay(
 impl Claim {
     /// Keeps the outcome for replay. Server errors and rate-limit refusals are not kept: the
     /// client should be able to retry them under the same key.
-    pub async fn finish(self, result: &ApiResult<Reply>) -> ApiResult<()> {
+    pub async fn finish(mut self, result: &ApiResult<Reply>) -> ApiResult<()> {
         let (status, body) = match result {
             Ok(r) => (
                 r.status,
@@ -142,6 +145,7 @@ impl Claim {
             .store
             .keep_idempotency_reply(self.slot, self.fingerprint.clone(), status.as_u16(), body)
             .await?;
+        self.kept = true;
         Ok(())
     }
 }
@@ -149,6 +153,9 @@ impl Claim {
 impl Drop for Claim {
     fn drop(&mut self) {
         // A kept reply stays; only an unfinished claim is dropped, off the request's path.
+        if self.kept {
+            return;
+        }
         let (store, slot, token) = (self.state.store.clone(), self.slot, self.token);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {

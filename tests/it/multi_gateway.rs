@@ -73,6 +73,31 @@ impl Cluster {
     }
 }
 
+/// Every object of `bucket` (key, size), through all its listing pages.
+async fn list_all(client: &Client, bucket: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .expect("list");
+        out.extend(page.contents().iter().map(|o| {
+            (
+                o.key().unwrap_or_default().to_owned(),
+                o.size().unwrap_or(0) as u64,
+            )
+        }));
+        token = page.next_continuation_token().map(str::to_owned);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
 /// Sizes that cover an object kept in the index, one blob upstream, and a blob streamed
 /// upstream as a multipart upload (over 8 MiB).
 const SIZES: [usize; 3] = [1_000, 300_000, 9 << 20];
@@ -250,25 +275,9 @@ async fn usage_is_exact_under_writes_on_every_gateway() {
         }
     });
     futures::future::join_all(work).await;
-    let (mut objects, mut bytes) = (0u64, 0u64);
-    let mut token = None;
-    loop {
-        let page = c[1]
-            .list_objects_v2()
-            .bucket(&bucket)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .expect("list");
-        for o in page.contents() {
-            objects += 1;
-            bytes += o.size().unwrap_or(0) as u64;
-        }
-        token = page.next_continuation_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let listed = list_all(&c[1], &bucket).await;
+    let objects = listed.len() as u64;
+    let bytes: u64 = listed.iter().map(|(_, size)| *size).sum();
     for g in &cluster.gateways {
         let (st, b) = api(
             g,
@@ -479,26 +488,11 @@ async fn a_gateway_killed_mid_load_loses_nothing_acknowledged() {
         }
     }
     // ...and the listing holds nothing that was never tried.
-    let mut listed = Vec::new();
-    let mut token = None;
-    loop {
-        let page = c[1]
-            .list_objects_v2()
-            .bucket(&bucket)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .expect("list");
-        listed.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-        token = page.next_continuation_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let listed: Vec<String> = list_all(&c[1], &bucket)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     for (key, _) in &acked {
         assert!(listed.contains(key), "{key} acknowledged but not listed");
     }
