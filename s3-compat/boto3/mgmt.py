@@ -39,7 +39,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from s3util import ACCESS_KEY, ENDPOINT, REGION, SECRET_KEY, VERIFY
+from s3util import ACCESS_KEY, ENDPOINT, REGION, SECRET_KEY, VERIFY, next_endpoint
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi" / "storage.yaml"
 SPEC_URI = "urn:cnx-storage:openapi:storage"
@@ -198,14 +198,15 @@ class Api:
         self.secret_key = SECRET_KEY if secret_key is None else secret_key
         self.token = token
         self.service = service
-        self.endpoint = (endpoint or ENDPOINT).rstrip("/")
+        # None: each request goes to the next of S3_ENDPOINTS' gateways
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
         self.unsigned = unsigned
         self.session = requests.Session()
         # passed on every request: a session-level verify loses to REQUESTS_CA_BUNDLE
         self.verify = _verify()
 
     def url(self, path: str, params: dict | None = None) -> str:
-        url = self.endpoint + path
+        url = (self.endpoint or next_endpoint()) + path
         if params:
             url += "?" + urlencode(params, quote_via=quote)
         return url

@@ -2,6 +2,8 @@
 
 Environment:
   S3_ENDPOINT    http(s)://127.0.0.1:PORT of the server under test (required)
+  S3_ENDPOINTS   comma-separated endpoints of gateways sharing one index: boto3 clients and
+                 the management helper then send each request to the next one in turn
   S3_ACCESS_KEY  access key of a principal allowed to create buckets (required)
   S3_SECRET_KEY  its secret (required)
   S3_REGION      signing region, default in-mum
@@ -19,10 +21,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import itertools
 import os
 import re
 import shutil
 import subprocess
+import time
 import uuid
 import zlib
 from contextlib import contextmanager
@@ -49,6 +53,12 @@ elif _VERIFY_RAW:
     VERIFY = _VERIFY_RAW
 else:
     VERIFY = None
+ENDPOINTS = [e.strip().rstrip("/") for e in os.environ.get("S3_ENDPOINTS", "").split(",") if e.strip()]
+ENDPOINTS = ENDPOINTS or [ENDPOINT]
+# Gateways over one index see a key revoked, a bucket deleted or a bucket's setting changed
+# through another within a second (their caches follow counters in the index); one server
+# sees it at once.
+PROPAGATION_SECS = 1.0 if len(ENDPOINTS) > 1 else 0.0
 IS_HTTPS = ENDPOINT.startswith("https://")
 ON_MOTO = ORACLE == "moto"
 
@@ -88,6 +98,29 @@ def sibling_key(key: str, tag: str = "copy") -> str:
 # --------------------------------------------------------------------------
 # clients
 
+_turn = itertools.count()
+
+
+def settle() -> None:
+    """Waits out the time a change made through one gateway takes to reach the others."""
+    if PROPAGATION_SECS:
+        time.sleep(PROPAGATION_SECS)
+
+
+def next_endpoint() -> str:
+    """The endpoint the next request goes to: ENDPOINT, or each of ENDPOINTS in turn."""
+    return ENDPOINTS[next(_turn) % len(ENDPOINTS)]
+
+
+def _round_robin(request, **_):
+    """before-sign hook: moves the request to the next gateway before it is signed (the
+    signature covers the Host header, as behind a load balancer that keeps it)."""
+    for endpoint in ENDPOINTS:
+        if request.url.startswith(endpoint + "/") or request.url == endpoint:
+            request.url = next_endpoint() + request.url[len(endpoint):]
+            return
+
+
 
 def make_client(
     access_key: str | None = None,
@@ -109,7 +142,7 @@ def make_client(
         read_timeout=60,
         **config_kwargs,
     )
-    return boto3.client(
+    client = boto3.client(
         "s3",
         endpoint_url=ENDPOINT,
         region_name=region or REGION,
@@ -118,6 +151,9 @@ def make_client(
         verify=VERIFY,
         config=cfg,
     )
+    if len(ENDPOINTS) > 1:
+        client.meta.events.register("before-sign.s3", _round_robin)
+    return client
 
 
 # --------------------------------------------------------------------------

@@ -9,7 +9,14 @@ import time
 import pytest
 
 from mgmt import bpath, expect
-from s3util import ON_MOTO, create_bucket, delete_bucket_quietly, expect_error, unique_bucket_name
+from s3util import (
+    ON_MOTO,
+    create_bucket,
+    delete_bucket_quietly,
+    expect_error,
+    settle,
+    unique_bucket_name,
+)
 
 pytestmark = pytest.mark.skipif(ON_MOTO, reason="moto keeps the setting but writes no logs")
 
@@ -56,6 +63,7 @@ def logged(s3, make_bucket):
     source, target = make_bucket("logged-src"), make_bucket("logged-dst")
     s3.put_bucket_logging(Bucket=source, BucketLoggingStatus={
         "LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "access/"}})
+    settle()
     return source, target
 
 
@@ -118,6 +126,7 @@ def test_partitioned_prefix_and_the_management_api(s3, make_bucket):
     assert doc["logging"] == {"target_bucket": target, "target_prefix": "p/", "partitioned": True}
     got = s3.get_bucket_logging(Bucket=source)["LoggingEnabled"]
     assert "PartitionedPrefix" in got["TargetObjectKeyFormat"]
+    settle()
     s3.put_object(Bucket=source, Key="k", Body=b"x")
     log_lines(s3, target, "p/", 1)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=target, Prefix="p/")["Contents"]]

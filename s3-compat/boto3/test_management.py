@@ -28,7 +28,7 @@ from mgmt import (
 )
 from s3util import (
     ACCESS_KEY,
-    ENDPOINT,
+    ENDPOINTS,
     ON_MOTO,
     REGION,
     VERIFY,
@@ -36,6 +36,7 @@ from s3util import (
     expect_error,
     make_client,
     payload,
+    settle,
     unique_bucket_name,
 )
 
@@ -710,6 +711,7 @@ def test_revoked_bucket_key_is_refused(root, buckets):
     c = make_client(key["access_key_id"], key["secret_access_key"])
     c.head_object(Bucket=name, Key="obj-0")
     expect(root.delete(bpath(name, "keys", key["access_key_id"])), 204)
+    settle()
     with expect_error("InvalidAccessKeyId", 403):
         c.get_object(Bucket=name, Key="obj-0")
     with expect_error("InvalidAccessKeyId", 403):
@@ -862,8 +864,8 @@ def test_presign_put_get_head_delete(root, buckets, s3):
     assert put["method"] == "PUT" and put["access_key_id"] != ACCESS_KEY
     assert put["headers"] == {"content-type": "text/plain"}
     url = urlsplit(put["url"])
-    endpoint = urlsplit(ENDPOINT)
-    assert (url.scheme, url.netloc) == (endpoint.scheme, endpoint.netloc)
+    # on the gateway that minted it (the request's Host)
+    assert any((url.scheme, url.netloc) == urlsplit(e)[:2] for e in ENDPOINTS)
     assert url.path == f"/{name}/dir/up%20load.txt"
     assert "X-Amz-Expires=600" in url.query
     expires = parse_time(put["expires_at"])
@@ -1166,6 +1168,7 @@ def test_jwt_presign_uses_the_buckets_presign_keys(root, buckets):
     assert expect(api.get("/storage/access-keys"), 200)["keys"] == []
     # revoking it kills the URLs; the next presign mints a new one
     expect(api.delete(bpath(name, "keys", get["access_key_id"])), 204)
+    settle()
     r = requests.get(get["url"], verify=requests_verify())
     assert r.status_code == 403 and b"InvalidAccessKeyId" in r.content
     again = presign(api, name, key="p.bin", method="GET")
