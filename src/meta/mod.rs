@@ -132,17 +132,20 @@ pub fn migrate(
         true => from.join("meta"),
         false => from.to_owned(),
     };
-    // RocksDB's own name for this index: a copy is only ever resumed from the same one.
-    let source_id = std::fs::read_to_string(dir.join("IDENTITY"))
-        .map_err(|e| Error::Meta(format!("no RocksDB index in {}: {e}", dir.display())))?
-        .trim()
-        .to_owned();
+    let identity = std::fs::read_to_string(dir.join("IDENTITY"))
+        .map_err(|e| Error::Meta(format!("no RocksDB index in {}: {e}", dir.display())))?;
     let src = rocks::RocksMeta::open(&dir, true).map_err(|e| {
         Error::Meta(format!(
             "cannot open the index in {} (is its server still running? stop it first): {e}",
             dir.display()
         ))
     })?;
+    // Its server is stopped (its lock is ours): whatever it had staged died. Recovered
+    // before the sequence is read, as it writes.
+    src.recover_staged()?;
+    // RocksDB's own name for this index and its last write: a copy is only ever resumed
+    // from the same index, unchanged since the copy began.
+    let source_id = format!("{} at sequence {}", identity.trim(), src.sequence());
     let rt = tokio::runtime::Handle::try_current()
         .map_err(|_| Error::Internal("migrate runs inside a runtime".into()))?;
     let tls = pg::tls::DbTls::for_url(to, ca_file)?;

@@ -98,6 +98,11 @@ impl RocksMeta {
         })
     }
 
+    /// The sequence number of the last write: it moves with every change to the index.
+    pub fn sequence(&self) -> u64 {
+        self.db.latest_sequence_number()
+    }
+
     fn descriptors() -> (Options, Vec<ColumnFamilyDescriptor>) {
         // Memory is bounded here, not by RocksDB's defaults (each column family with its own
         // 8 MiB block cache and up to two 64 MiB memtables): one block cache for all, and

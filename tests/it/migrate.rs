@@ -95,6 +95,16 @@ async fn a_rocksdb_index_moves_to_postgresql_and_serves_from_there() {
     let (again, report_again) = migrate(&srv, &url);
     assert!(again.status.success(), "{report_again}");
     assert_eq!(report_again["tables"], report["tables"]);
+    // The source changed since (same counts, same usage): the copy is stale, refused.
+    srv.restart();
+    let s3 = srv.client();
+    put(&s3, &bucket, "small", b"KEPT IN THE INDEX").await;
+    srv.sigterm();
+    srv.wait_exit(Duration::from_secs(20))
+        .expect("server stops");
+    let (stale, _) = migrate(&srv, &url);
+    let why = String::from_utf8_lossy(&stale.stderr);
+    assert!(!stale.status.success() && why.contains("changed"), "{why}");
 
     // The same data dir served from the PostgreSQL index.
     std::fs::write(srv.data_dir().join("it-meta-url"), &url).expect("keep the meta URL");

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::meta::codec::{decode, decode_usage, parse_gc_key};
 use crate::meta::rocks::RocksMeta;
 use crate::meta::{
-    BlobLedger, BucketRecord, BucketStore, IdempotencyRecord, KeyRecord, KeyScope, UploadRecord,
+    BucketRecord, BucketStore, IdempotencyRecord, KeyRecord, KeyScope, UploadRecord,
 };
 
 /// What is copied, in an order that keeps references valid (buckets before their objects,
@@ -63,17 +63,16 @@ fn bad(what: &str) -> TxError {
 }
 
 impl PgMeta {
-    /// Copies `src` into this (empty, or partly copied from the same source) database;
-    /// `progress` hears each table's rows as they go. `source_id` names the source, so a copy
-    /// is never resumed from another.
+    /// Copies `src` (its staged blobs recovered: see [`crate::meta::migrate`]) into this
+    /// (empty, or partly copied from the same source) database; `progress` hears each table's
+    /// rows as they go. `source_id` names the source as it is, so a copy is never resumed
+    /// from another, nor from this one changed.
     pub fn import_from(
         &self,
         src: &RocksMeta,
         source_id: &str,
         progress: &mut dyn FnMut(&str, u64),
     ) -> Result<MigrationReport> {
-        // The source's server is stopped (its lock is ours): whatever it had staged died.
-        src.recover_staged()?;
         self.run(|c| async move {
             c.batch_execute(
                 "CREATE TABLE IF NOT EXISTS cnx_migration (cf text PRIMARY KEY, \
@@ -91,8 +90,8 @@ impl PgMeta {
                 .map_err(db_err)?;
             if let Some(row) = other {
                 return Err(Error::Meta(format!(
-                    "this database holds a copy of another index ({}); migrate into an \
-                     empty database",
+                    "this database holds a copy of another index, or of this one before it \
+                     changed ({}); migrate into an empty database",
                     row.get::<_, String>(0)
                 )));
             }
@@ -248,7 +247,7 @@ fn expired(v: &[u8], now: i64) -> bool {
 
 /// Inserts one source entry of `cf` (key `k`, value `v`); one already there is left alone.
 async fn copy_entry(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &super::tx::Tx<'_>,
     cf: &str,
     k: &[u8],
     v: &[u8],

@@ -15,6 +15,7 @@ mod session;
 #[doc(hidden)]
 pub mod testing;
 pub mod tls;
+mod tx;
 mod uploads;
 
 use std::future::Future;
@@ -223,7 +224,14 @@ impl PgMeta {
                 self.pool.get().await.map_err(|e| {
                     Error::MetaUnavailable(format!("no PostgreSQL connection: {e}"))
                 })?;
-            f(client).await
+            let statements = client.statement_cache.clone();
+            let r = f(client).await;
+            if let Err(Error::MetaUnavailable(_)) = &r {
+                // Among these, a statement gone stale (see `stale_statement`): this call
+                // failed, the connection's next ones prepare their statements anew.
+                statements.clear();
+            }
+            r
         })
     }
 }
@@ -285,7 +293,18 @@ impl<C: deadpool_postgres::GenericClient> Cached for C {}
 /// one), or for good.
 pub(crate) enum TxError {
     Retry,
+    /// A statement this connection prepared and kept is no longer valid (see
+    /// [`stale_statement`]): run again once its statements are prepared anew.
+    Stale,
     Fail(Error),
+}
+
+/// A prepared statement the server no longer takes as it was prepared: a later migration
+/// changed what it returns (`0A000`, "cached plan must not change result type"), or the
+/// session under it is not the one that prepared it (`26000`, behind a pooler).
+fn stale_statement(code: &tokio_postgres::error::SqlState) -> bool {
+    use tokio_postgres::error::SqlState;
+    *code == SqlState::FEATURE_NOT_SUPPORTED || *code == SqlState::INVALID_SQL_STATEMENT_NAME
 }
 
 impl From<Error> for TxError {
@@ -299,6 +318,7 @@ impl From<Error> for TxError {
 pub(crate) fn tx_err(e: tokio_postgres::Error) -> TxError {
     use tokio_postgres::error::SqlState;
     match e.code() {
+        Some(c) if stale_statement(c) => TxError::Stale,
         Some(c)
             if *c == SqlState::T_R_SERIALIZATION_FAILURE
                 || *c == SqlState::T_R_DEADLOCK_DETECTED =>
@@ -323,18 +343,16 @@ impl PgMeta {
     /// Runs `f` in a transaction and commits it, from the start again when it lost a race.
     pub(crate) fn transact<T, F>(&self, mut f: F) -> Result<T>
     where
-        F: AsyncFnMut(&deadpool_postgres::Transaction<'_>) -> Result<T, TxError>,
+        F: AsyncFnMut(&tx::Tx<'_>) -> Result<T, TxError>,
     {
-        self.run(|mut c| async move {
+        self.run(|c| async move {
             for attempt in 0..TX_ATTEMPTS {
-                let tx = c.transaction().await.map_err(db_err)?;
-                let outcome = match f(&tx).await {
-                    Ok(v) => tx.commit().await.map(|()| v).map_err(tx_err),
-                    Err(e) => Err(e),
-                };
-                match outcome {
+                let tx = tx::Tx::begin(&c);
+                let outcome = f(&tx).await;
+                match tx.finish(outcome).await {
                     Ok(v) => return Ok(v),
                     Err(TxError::Fail(e)) => return Err(e),
+                    Err(TxError::Stale) => c.statement_cache.clear(),
                     Err(TxError::Retry) => {
                         // Jittered, so the racers do not meet again at once.
                         let ms = rand::random::<u64>() % (1 << attempt.min(6));
@@ -354,7 +372,12 @@ impl PgMeta {
 pub(crate) fn db_err(e: tokio_postgres::Error) -> Error {
     use std::error::Error as _;
     if let Some(db) = e.as_db_error() {
-        return Error::Meta(format!("PostgreSQL {}: {}", db.code().code(), db.message()));
+        let what = format!("PostgreSQL {}: {}", db.code().code(), db.message());
+        return match stale_statement(db.code()) {
+            // Over once the statement is prepared anew: try again.
+            true => Error::MetaUnavailable(what),
+            false => Error::Meta(what),
+        };
     }
     let io = e.source().is_some_and(|s| s.is::<std::io::Error>());
     match e.is_closed() || io {
@@ -428,6 +451,99 @@ mod tests {
             versions,
             (1..=schema::current_version()).collect::<Vec<_>>()
         );
+    }
+
+    fn queued(m: &PgMeta, blob: &'static str) -> i64 {
+        m.run(|c| async move {
+            let row = c
+                .query_one("SELECT count(*) FROM gc WHERE blob = $1", &[&blob])
+                .await
+                .map_err(db_err)?;
+            Ok(row.get(0))
+        })
+        .unwrap()
+    }
+
+    const QUEUE: &str = "INSERT INTO gc (blob, queued_ms) VALUES ($1, 0)";
+
+    /// A pipelined write that fails undoes the whole transaction, the writes sent before it
+    /// included, and leaves the connection out of any transaction.
+    #[test]
+    fn a_failed_pipelined_write_rolls_back_its_transaction() {
+        use tx::params;
+        let url = testing::fresh_database();
+        let m = PgMeta::connect(&url, 1, runtime()).unwrap();
+        let r: Result<()> = m.transact(async |tx| {
+            for blob in ["before", "twice", "twice", "after"] {
+                tx.write(QUEUE, params![blob.to_owned()]).await?;
+            }
+            Ok(())
+        });
+        assert!(
+            matches!(&r, Err(Error::Meta(e)) if e.contains("23505")),
+            "{r:?}"
+        );
+        for blob in ["before", "twice", "after"] {
+            assert_eq!(queued(&m, blob), 0, "{blob}");
+        }
+        // The pool's one connection again: a statement on it commits by itself.
+        m.run(|c| async move {
+            c.execute(QUEUE, &[&"later"]).await.map_err(db_err)?;
+            Ok(())
+        })
+        .unwrap();
+        let other = PgMeta::connect(&url, 1, runtime()).unwrap();
+        assert_eq!(queued(&other, "later"), 1);
+    }
+
+    /// A transaction dropped unfinished (a panic on its way) is rolled back, and its
+    /// connection goes back to the pool out of it.
+    #[test]
+    fn a_dropped_transaction_is_rolled_back() {
+        use tx::params;
+        let url = testing::fresh_database();
+        let m = PgMeta::connect(&url, 1, runtime()).unwrap();
+        m.run(|c| async move {
+            let tx = tx::Tx::begin(&c);
+            tx.write(QUEUE, params!["dropped".to_owned()])
+                .await
+                .map_err(|_| Error::Meta("write".into()))?;
+            drop(tx);
+            c.execute(QUEUE, &[&"autocommitted"])
+                .await
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .unwrap();
+        let other = PgMeta::connect(&url, 1, runtime()).unwrap();
+        assert_eq!(queued(&other, "dropped"), 0);
+        assert_eq!(queued(&other, "autocommitted"), 1);
+    }
+
+    /// A statement kept prepared goes stale when a migration changes what it returns: the
+    /// call that meets it fails as a retry-later, a transaction runs again at once, and the
+    /// connection prepares its statements anew.
+    #[test]
+    fn a_stale_prepared_statement_is_prepared_anew() {
+        const READ: &str = "SELECT queued_ms FROM gc WHERE blob = 'none'";
+        let url = testing::fresh_database();
+        let m = PgMeta::connect(&url, 1, runtime()).unwrap();
+        let read = || m.run(|c| async move { c.c_query(READ, &[]).await.map_err(db_err) });
+        let change = |to: &'static str| {
+            m.run(|c| async move {
+                c.batch_execute(&format!("ALTER TABLE gc ALTER COLUMN queued_ms TYPE {to}"))
+                    .await
+                    .map_err(db_err)
+            })
+            .unwrap()
+        };
+        read().unwrap();
+        change("numeric");
+        assert!(matches!(read(), Err(Error::MetaUnavailable(_))));
+        read().unwrap();
+        change("bigint");
+        let rows = m.transact(async |tx| tx.c_query(READ, &[]).await.map_err(tx_err));
+        assert!(rows.unwrap().is_empty());
     }
 
     /// A database a newer server migrated is refused, not written to.

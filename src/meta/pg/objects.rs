@@ -5,7 +5,7 @@
 //! insert it runs again and finds the winner's: conditional writes hold across gateways.
 //! The bucket's row is locked against deletion (`FOR KEY SHARE`) for the commit's length.
 
-use deadpool_postgres::Transaction;
+use super::tx::{params, Tx};
 
 use super::ledger::DB_NOW_MS;
 use super::Cached;
@@ -34,10 +34,7 @@ enum Place {
 
 /// The bucket as it is now, locked against deletion until the transaction ends; `None` if it
 /// is gone (or is another bucket of the same name).
-pub(super) async fn live_bucket(
-    tx: &Transaction<'_>,
-    b: &BucketRecord,
-) -> TxResult<Option<BucketRecord>> {
+pub(super) async fn live_bucket(tx: &Tx<'_>, b: &BucketRecord) -> TxResult<Option<BucketRecord>> {
     let row = tx
         .c_query_opt(
             "SELECT doc FROM buckets WHERE id = $1 AND name = $2 FOR KEY SHARE",
@@ -50,7 +47,7 @@ pub(super) async fn live_bucket(
 
 /// The key's current version, its row locked until the transaction ends.
 pub(super) async fn current(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     b: &BucketId,
     key: &str,
 ) -> TxResult<Option<ObjectRecord>> {
@@ -64,9 +61,18 @@ pub(super) async fn current(
     Ok(row.map(|r| decode(r.get::<_, &[u8]>(0))).transpose()?)
 }
 
+/// [`live_bucket`] and [`current`] in one round trip (with the transaction's BEGIN).
+pub(super) async fn bucket_and_current(
+    tx: &Tx<'_>,
+    b: &BucketRecord,
+    key: &str,
+) -> TxResult<(Option<BucketRecord>, Option<ObjectRecord>)> {
+    futures::future::try_join(live_bucket(tx, b), current(tx, &b.id, key)).await
+}
+
 /// The key's noncurrent versions, newest first, locked.
 async fn noncurrent(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     b: &BucketId,
     key: &str,
 ) -> TxResult<Vec<([u8; 16], ObjectRecord)>> {
@@ -91,7 +97,7 @@ fn sort_of(raw: &[u8]) -> Result<[u8; 16]> {
 /// Writes the key's current version: an update of the row locked, or an insert that fails
 /// (and so runs the transaction again) if another commit inserted the key meanwhile.
 async fn set_current(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     b: &BucketId,
     key: &str,
     rec: &ObjectRecord,
@@ -101,120 +107,138 @@ async fn set_current(
         true => "UPDATE objects SET doc = $3 WHERE bucket_id = $1 AND key = $2",
         false => "INSERT INTO objects (bucket_id, key, doc) VALUES ($1, $2, $3)",
     };
-    tx.c_execute(sql, &[&&b.0[..], &key.as_bytes(), &encode(rec)?])
-        .await
-        .map_err(tx_err)?;
-    Ok(())
-}
-
-async fn remove_current(tx: &Transaction<'_>, b: &BucketId, key: &str) -> TxResult<()> {
-    tx.c_execute(
-        "DELETE FROM objects WHERE bucket_id = $1 AND key = $2",
-        &[&&b.0[..], &key.as_bytes()],
+    tx.write(
+        sql,
+        params![b.0.to_vec(), key.as_bytes().to_vec(), encode(rec)?],
     )
     .await
-    .map_err(tx_err)?;
-    Ok(())
+}
+
+async fn remove_current(tx: &Tx<'_>, b: &BucketId, key: &str) -> TxResult<()> {
+    tx.write(
+        "DELETE FROM objects WHERE bucket_id = $1 AND key = $2",
+        params![b.0.to_vec(), key.as_bytes().to_vec()],
+    )
+    .await
 }
 
 async fn set_noncurrent(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     b: &BucketId,
     key: &str,
     sort: &[u8; 16],
     rec: &ObjectRecord,
 ) -> TxResult<()> {
-    tx.c_execute(
+    tx.write(
         "INSERT INTO versions (bucket_id, key, sort, doc) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (bucket_id, key, sort) DO UPDATE SET doc = EXCLUDED.doc",
-        &[&&b.0[..], &key.as_bytes(), &&sort[..], &encode(rec)?],
+        params![
+            b.0.to_vec(),
+            key.as_bytes().to_vec(),
+            sort.to_vec(),
+            encode(rec)?
+        ],
     )
     .await
-    .map_err(tx_err)?;
-    Ok(())
 }
 
-async fn remove_noncurrent(
-    tx: &Transaction<'_>,
-    b: &BucketId,
-    key: &str,
-    sort: &[u8; 16],
-) -> TxResult<()> {
-    tx.c_execute(
+async fn remove_noncurrent(tx: &Tx<'_>, b: &BucketId, key: &str, sort: &[u8; 16]) -> TxResult<()> {
+    tx.write(
         "DELETE FROM versions WHERE bucket_id = $1 AND key = $2 AND sort = $3",
-        &[&&b.0[..], &key.as_bytes(), &&sort[..]],
+        params![b.0.to_vec(), key.as_bytes().to_vec(), sort.to_vec()],
     )
     .await
-    .map_err(tx_err)?;
-    Ok(())
 }
 
 /// Queues a version's blobs for deletion.
-async fn queue_blobs(tx: &Transaction<'_>, rec: &ObjectRecord) -> TxResult<()> {
-    let blobs: Vec<&str> = rec.blob_ids().collect();
+async fn queue_blobs(tx: &Tx<'_>, rec: &ObjectRecord) -> TxResult<()> {
+    let blobs: Vec<String> = rec.blob_ids().map(str::to_owned).collect();
     if blobs.is_empty() {
         return Ok(());
     }
     // Queued by the database's clock, as the sweepers of every gateway judge the grace by it.
-    tx.c_execute(
+    tx.write(
         &format!(
             "INSERT INTO gc (blob, queued_ms) SELECT unnest($1::text[]), {DB_NOW_MS} \
              ON CONFLICT DO NOTHING"
         ),
-        &[&blobs],
+        params![blobs],
     )
     .await
-    .map_err(tx_err)?;
-    Ok(())
 }
 
-pub(super) async fn add_usage(tx: &Transaction<'_>, b: &BucketId, delta: Usage) -> TxResult<()> {
+pub(super) async fn add_usage(tx: &Tx<'_>, b: &BucketId, delta: Usage) -> TxResult<()> {
     if delta == Usage::default() {
         return Ok(());
     }
     let shard = rand::random::<i16>().rem_euclid(USAGE_SHARDS);
-    tx.c_execute(
+    tx.write(
         "INSERT INTO bucket_usage (bucket_id, shard, bytes, objects) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (bucket_id, shard) DO UPDATE SET bytes = bucket_usage.bytes + \
          EXCLUDED.bytes, objects = bucket_usage.objects + EXCLUDED.objects",
-        &[&&b.0[..], &shard, &delta.bytes, &delta.objects],
+        params![b.0.to_vec(), shard, delta.bytes, delta.objects],
     )
     .await
-    .map_err(tx_err)?;
-    Ok(())
 }
 
-/// Releases the staged blobs a commit makes part of an object. Each must still be staged by
-/// this gateway: if it was reclaimed (this gateway went unheard for too long), its blob may
-/// be deleted any moment, and the commit is refused.
-pub(super) async fn unstage(tx: &Transaction<'_>, gateway: &[u8], blobs: &[&str]) -> TxResult<()> {
-    let blobs: Vec<&str> = blobs
+/// The staged blobs a commit makes part of an object, their rows locked (see
+/// [`lock_staged`]).
+pub(super) struct Staged {
+    blobs: Vec<String>,
+    held: bool,
+    gateway: Vec<u8>,
+}
+
+/// Locks the rows of the staged blobs a commit makes part of an object. Each must still be
+/// staged by this gateway: if it was reclaimed (this gateway went unheard for too long), its
+/// blob may be deleted any moment, and [`Staged::release`] refuses the commit. Counted by a
+/// read, as a pipelined write's count comes back only after the commit.
+pub(super) async fn lock_staged(tx: &Tx<'_>, gateway: &[u8], blobs: &[&str]) -> TxResult<Staged> {
+    let blobs: Vec<String> = blobs
         .iter()
-        .copied()
         .filter(|b| !inline::is_inline(b))
+        .map(|b| (*b).to_owned())
         .collect();
-    if blobs.is_empty() {
-        return Ok(());
-    }
-    let n = tx
-        .c_execute(
+    let held = blobs.is_empty()
+        || tx
+            .c_query(
+                "SELECT 1 FROM staged WHERE blob = ANY($1) AND gateway = $2 FOR UPDATE",
+                &[&blobs, &gateway],
+            )
+            .await
+            .map_err(tx_err)?
+            .len()
+            == blobs.len();
+    Ok(Staged {
+        blobs,
+        held,
+        gateway: gateway.to_vec(),
+    })
+}
+
+impl Staged {
+    /// Releases the blobs from staging, in the commit that makes them part of an object.
+    pub(super) async fn release(self, tx: &Tx<'_>) -> TxResult<()> {
+        if !self.held {
+            return Err(TxError::Fail(Error::Meta(
+                "a blob of this commit is no longer staged by this gateway (it went unheard \
+                 for too long and its writes were reclaimed)"
+                    .into(),
+            )));
+        }
+        if self.blobs.is_empty() {
+            return Ok(());
+        }
+        tx.write(
             "DELETE FROM staged WHERE blob = ANY($1) AND gateway = $2",
-            &[&blobs, &gateway],
+            params![self.blobs, self.gateway],
         )
         .await
-        .map_err(tx_err)?;
-    if n != blobs.len() as u64 {
-        return Err(TxError::Fail(Error::Meta(
-            "a blob of this commit is no longer staged by this gateway (it went unheard for \
-             too long and its writes were reclaimed)"
-                .into(),
-        )));
     }
-    Ok(())
 }
 
 /// Keeps what the index holds of a new blob, in the commit that makes it part of an object.
-pub(super) async fn keep_new_blob(tx: &Transaction<'_>, blob: Option<NewBlob<'_>>) -> TxResult<()> {
+pub(super) async fn keep_new_blob(tx: &Tx<'_>, blob: Option<NewBlob<'_>>) -> TxResult<()> {
     let (sql, id, value) = match blob {
         Some(NewBlob::Inline { blob, bytes }) => (
             "INSERT INTO inline_blobs (blob, data) VALUES ($1, $2) \
@@ -230,15 +254,14 @@ pub(super) async fn keep_new_blob(tx: &Transaction<'_>, blob: Option<NewBlob<'_>
         ),
         None => return Ok(()),
     };
-    tx.c_execute(sql, &[&id, &value]).await.map_err(tx_err)?;
-    Ok(())
+    tx.write(sql, params![id.to_owned(), value]).await
 }
 
 /// Writes `rec` as the current version of `key` over `old`, as the bucket's versioning state
 /// says (see the RocksDB index's `replace_object`). Returns the record as written, the usage
 /// change and whether blobs were queued.
 pub(super) async fn replace_object(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     bucket: &BucketRecord,
     key: &str,
     rec: &ObjectRecord,
@@ -286,7 +309,7 @@ pub(super) async fn replace_object(
 
 /// Finds one version of `key` (locking its row).
 async fn find_version(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     b: &BucketId,
     key: &str,
     v: &VersionRef,
@@ -406,13 +429,18 @@ impl ObjectStore for PgMeta {
     ) -> Result<Committed> {
         let gateway = &self.gateway[..];
         self.transact(async |tx| {
-            let Some(live) = live_bucket(tx, bucket).await? else {
+            let blobs: Vec<&str> = rec.blob_ids().collect();
+            // One round trip: the BEGIN, the bucket's lock, the key's and the staged blobs'.
+            let ((live, old), staged) = futures::future::try_join(
+                bucket_and_current(tx, bucket, key),
+                lock_staged(tx, gateway, &blobs),
+            )
+            .await?;
+            let Some(live) = live else {
                 return Err(Error::NoSuchBucket(bucket.name.clone()).into());
             };
-            let old = current(tx, &bucket.id, key).await?;
             cond.check(old.as_ref())?;
-            let blobs: Vec<&str> = rec.blob_ids().collect();
-            unstage(tx, gateway, &blobs).await?;
+            staged.release(tx).await?;
             keep_new_blob(tx, blob).await?;
             let (rec, delta, freed) = replace_object(tx, &live, key, rec, old.as_ref()).await?;
             add_usage(tx, &bucket.id, delta).await?;
@@ -427,11 +455,11 @@ impl ObjectStore for PgMeta {
         cond: &WriteCondition,
     ) -> Result<Deleted> {
         self.transact(async |tx| {
+            let (live, old) = bucket_and_current(tx, bucket, key).await?;
             // A bucket deleted meanwhile holds nothing to delete.
-            let Some(live) = live_bucket(tx, bucket).await? else {
+            let Some(live) = live else {
                 return Ok(Deleted::default());
             };
-            let old = current(tx, &bucket.id, key).await?;
             if *cond != WriteCondition::Always {
                 cond.check(old.as_ref())?;
             }

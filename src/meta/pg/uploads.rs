@@ -2,9 +2,9 @@
 //! of it (a part, its completion, its abort), so commits through different gateways are
 //! serialised per upload while the parts' bytes stream in parallel.
 
-use deadpool_postgres::Transaction;
+use super::tx::{params, Tx};
 
-use super::objects::{add_usage, current, keep_new_blob, live_bucket, replace_object, unstage};
+use super::objects::{add_usage, current, keep_new_blob, live_bucket, lock_staged, replace_object};
 use super::Cached;
 use super::{db_err, tx_err, PgMeta, TxError};
 use crate::error::{Error, Result};
@@ -22,12 +22,7 @@ const PART_GC_TS: i64 = 0;
 type TxResult<T> = std::result::Result<T, TxError>;
 
 /// Locks the upload's row; `NoSuchUpload` if it is gone.
-async fn lock_upload(
-    tx: &Transaction<'_>,
-    bucket: &BucketId,
-    key: &str,
-    upload_id: &str,
-) -> TxResult<()> {
+async fn lock_upload(tx: &Tx<'_>, bucket: &BucketId, key: &str, upload_id: &str) -> TxResult<()> {
     tx.c_query_opt(
         "SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket_id = $2 AND key = $3 \
          FOR NO KEY UPDATE",
@@ -39,7 +34,7 @@ async fn lock_upload(
     .ok_or(TxError::Fail(Error::NoSuchUpload))
 }
 
-async fn parts_of(tx: &Transaction<'_>, upload_id: &str) -> TxResult<Vec<PartRecord>> {
+async fn parts_of(tx: &Tx<'_>, upload_id: &str) -> TxResult<Vec<PartRecord>> {
     let rows = tx
         .c_query(
             "SELECT doc FROM parts WHERE upload_id = $1 ORDER BY part_number",
@@ -53,30 +48,31 @@ async fn parts_of(tx: &Transaction<'_>, upload_id: &str) -> TxResult<Vec<PartRec
         .collect::<Result<_>>()?)
 }
 
-/// Deletes the upload and its parts, queueing the blobs of parts whose numbers are not in
+/// Deletes the upload and its `parts`, queueing the blobs of parts whose numbers are not in
 /// `keep`. Returns the bytes of all parts.
 async fn remove_upload(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     upload_id: &str,
+    parts: &[PartRecord],
     keep: &[(u32, String)],
 ) -> TxResult<u64> {
-    let parts = parts_of(tx, upload_id).await?;
-    let dropped: Vec<&str> = parts
+    let dropped: Vec<String> = parts
         .iter()
         .filter(|p| !keep.iter().any(|(n, _)| *n == p.part_number))
-        .map(|p| p.blob.as_str())
+        .map(|p| p.blob.clone())
         .collect();
-    tx.c_execute("DELETE FROM uploads WHERE upload_id = $1", &[&upload_id])
-        .await
-        .map_err(tx_err)?;
+    tx.write(
+        "DELETE FROM uploads WHERE upload_id = $1",
+        params![upload_id.to_owned()],
+    )
+    .await?;
     if !dropped.is_empty() {
-        tx.c_execute(
+        tx.write(
             "INSERT INTO gc (blob, queued_ms) SELECT unnest($1::text[]), $2 \
              ON CONFLICT DO NOTHING",
-            &[&dropped, &PART_GC_TS],
+            params![dropped, PART_GC_TS],
         )
-        .await
-        .map_err(tx_err)?;
+        .await?;
     }
     Ok(parts.iter().map(|p| p.size).sum())
 }
@@ -92,13 +88,16 @@ impl UploadStore for PgMeta {
             if live_bucket(tx, bucket).await?.is_none() {
                 return Err(Error::NoSuchBucket(bucket.name.clone()).into());
             }
-            tx.c_execute(
+            tx.write(
                 "INSERT INTO uploads (upload_id, bucket_id, key, doc) VALUES ($1, $2, $3, $4)",
-                &[&rec.upload_id, &&bucket.id.0[..], &rec.key.as_bytes(), &doc],
+                params![
+                    rec.upload_id.clone(),
+                    bucket.id.0.to_vec(),
+                    rec.key.as_bytes().to_vec(),
+                    doc.clone()
+                ],
             )
             .await
-            .map_err(tx_err)?;
-            Ok(())
         })
     }
 
@@ -133,37 +132,41 @@ impl UploadStore for PgMeta {
         let number = i32::try_from(part.part_number)
             .map_err(|_| Error::Meta(format!("part number {} too large", part.part_number)))?;
         self.transact(async |tx| {
-            lock_upload(tx, &bucket.id, key, upload_id).await?;
-            let old: Option<PartRecord> = tx
-                .c_query_opt(
-                    "SELECT doc FROM parts WHERE upload_id = $1 AND part_number = $2",
-                    &[&upload_id, &number],
-                )
-                .await
-                .map_err(tx_err)?
-                .map(|r| decode(r.get::<_, &[u8]>(0)))
-                .transpose()?;
-            unstage(tx, gateway, &[part.blob.as_str()]).await?;
+            // One round trip: the BEGIN, the upload's lock, the part it replaces and the
+            // part's staged blob.
+            let blob = [part.blob.as_str()];
+            let ((), old, staged) = futures::try_join!(
+                lock_upload(tx, &bucket.id, key, upload_id),
+                async {
+                    tx.c_query_opt(
+                        "SELECT doc FROM parts WHERE upload_id = $1 AND part_number = $2",
+                        &[&upload_id, &number],
+                    )
+                    .await
+                    .map_err(tx_err)
+                },
+                lock_staged(tx, gateway, &blob),
+            )?;
+            staged.release(tx).await?;
+            let old: Option<PartRecord> = old.map(|r| decode(r.get::<_, &[u8]>(0))).transpose()?;
             let sums = sums.map(|sums| NewBlob::Sums {
                 blob: &part.blob,
                 sums,
             });
             keep_new_blob(tx, sums).await?;
-            tx.c_execute(
+            tx.write(
                 "INSERT INTO parts (upload_id, part_number, doc) VALUES ($1, $2, $3) \
                  ON CONFLICT (upload_id, part_number) DO UPDATE SET doc = EXCLUDED.doc",
-                &[&upload_id, &number, &doc],
+                params![upload_id.to_owned(), number, doc.clone()],
             )
-            .await
-            .map_err(tx_err)?;
+            .await?;
             let mut delta = bytes(part.size);
             if let Some(old) = old {
-                tx.c_execute(
+                tx.write(
                     "INSERT INTO gc (blob, queued_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[&old.blob, &PART_GC_TS],
+                    params![old.blob.clone(), PART_GC_TS],
                 )
-                .await
-                .map_err(tx_err)?;
+                .await?;
                 delta -= bytes(old.size);
             }
             let delta = Usage {
@@ -212,11 +215,16 @@ impl UploadStore for PgMeta {
         cond: &WriteCondition,
     ) -> Result<Committed> {
         self.transact(async |tx| {
-            let Some(live) = live_bucket(tx, bucket).await? else {
+            // One round trip: the statements run in this order all the same.
+            let (live, (), parts, old) = futures::try_join!(
+                live_bucket(tx, bucket),
+                lock_upload(tx, &bucket.id, key, upload_id),
+                parts_of(tx, upload_id),
+                current(tx, &bucket.id, key),
+            )?;
+            let Some(live) = live else {
                 return Err(Error::NoSuchBucket(bucket.name.clone()).into());
             };
-            lock_upload(tx, &bucket.id, key, upload_id).await?;
-            let parts = parts_of(tx, upload_id).await?;
             for (n, blob) in used {
                 if !parts.iter().any(|p| p.part_number == *n && p.blob == *blob) {
                     return Err(Error::InvalidPart(format!(
@@ -225,9 +233,8 @@ impl UploadStore for PgMeta {
                     .into());
                 }
             }
-            let old = current(tx, &bucket.id, key).await?;
             cond.check(old.as_ref())?;
-            let part_bytes = remove_upload(tx, upload_id, used).await?;
+            let part_bytes = remove_upload(tx, upload_id, &parts, used).await?;
             let (rec, mut delta, freed) = replace_object(tx, &live, key, rec, old.as_ref()).await?;
             // The parts' bytes were counted as they arrived; the object now holds them.
             delta.bytes -= bytes(part_bytes);
@@ -238,8 +245,12 @@ impl UploadStore for PgMeta {
 
     fn abort_upload(&self, bucket: &BucketRecord, key: &str, upload_id: &str) -> Result<()> {
         self.transact(async |tx| {
-            lock_upload(tx, &bucket.id, key, upload_id).await?;
-            let part_bytes = remove_upload(tx, upload_id, &[]).await?;
+            let ((), parts) = futures::future::try_join(
+                lock_upload(tx, &bucket.id, key, upload_id),
+                parts_of(tx, upload_id),
+            )
+            .await?;
+            let part_bytes = remove_upload(tx, upload_id, &parts, &[]).await?;
             let delta = Usage {
                 bytes: -bytes(part_bytes),
                 objects: 0,
