@@ -471,7 +471,8 @@ macro_rules! object_contract {
             versions::the_null_version_is_kept_once_under_suspended,
             versions::version_pages_resume_inside_a_key,
             uploads::parts_count_in_usage_until_completed_or_aborted,
-            uploads::uploads_list_in_key_then_id_order_with_markers
+            uploads::uploads_list_in_key_then_id_order_with_markers,
+            uploads::completing_in_a_bucket_gone_is_no_such_bucket
         );
     };
     ($open:expr; $($module:ident :: $name:ident),*) => {

@@ -204,3 +204,19 @@ pub fn uploads_list_in_key_then_id_order_with_markers(m: &dyn MetaStore) {
         .unwrap();
     assert_eq!(names(&pre), ["a/1:u1", "a/1:u2", "a/2:u3"]);
 }
+
+/// Completing an upload of a bucket that is gone (deleted, another made under its name) is
+/// `NoSuchBucket`, as for any write into it, and nothing is written.
+pub fn completing_in_a_bucket_gone_is_no_such_bucket(m: &dyn MetaStore) {
+    let old = bucket(m);
+    m.create_upload(&old, &upload("k", "u1")).unwrap();
+    m.abort_upload(&old, "k", "u1").unwrap();
+    m.delete_bucket("b", &old.id).unwrap();
+    let new = bucket(m);
+    let rec = crate::meta::fixtures::object(0, "none");
+    assert!(matches!(
+        m.complete_upload(&old, "k", "u1", &rec, &[], &WriteCondition::Always),
+        Err(Error::NoSuchBucket(_))
+    ));
+    assert_eq!(m.get_object(&new.id, "k").unwrap(), None);
+}

@@ -6,7 +6,7 @@
 //! finished one only checks again. At the end the rows of each table are counted against the
 //! source, and each bucket's usage compared.
 
-use super::{db_err, tx_err, Cached, PgMeta, TxError};
+use super::{db_err, tx_err, PgMeta, TxError};
 use crate::error::{Error, Result};
 use crate::meta::codec::{decode, decode_usage, parse_gc_key};
 use crate::meta::rocks::RocksMeta;

@@ -294,17 +294,22 @@ impl<C: deadpool_postgres::GenericClient> Cached for C {}
 pub(crate) enum TxError {
     Retry,
     /// A statement this connection prepared and kept is no longer valid (see
-    /// [`stale_statement`]): run again once its statements are prepared anew.
-    Stale,
+    /// [`stale_statement`]): run again once, its statements prepared anew.
+    Stale(Error),
     Fail(Error),
 }
 
 /// A prepared statement the server no longer takes as it was prepared: a later migration
-/// changed what it returns (`0A000`, "cached plan must not change result type"), or the
-/// session under it is not the one that prepared it (`26000`, behind a pooler).
-fn stale_statement(code: &tokio_postgres::error::SqlState) -> bool {
+/// changed what it returns ("cached plan must not change result type"), or the session under
+/// it is not the one that prepared it (behind a pooler, "prepared statement … does not exist").
+fn stale_statement(db: &tokio_postgres::error::DbError) -> bool {
     use tokio_postgres::error::SqlState;
-    *code == SqlState::FEATURE_NOT_SUPPORTED || *code == SqlState::INVALID_SQL_STATEMENT_NAME
+    let (code, message) = (db.code(), db.message());
+    (*code == SqlState::FEATURE_NOT_SUPPORTED
+        && message.starts_with("cached plan must not change result type"))
+        || (*code == SqlState::INVALID_SQL_STATEMENT_NAME
+            && message.starts_with("prepared statement")
+            && message.ends_with("does not exist"))
 }
 
 impl From<Error> for TxError {
@@ -317,8 +322,10 @@ impl From<Error> for TxError {
 /// insert of a key another commit inserted first are races, run again; the rest fail.
 pub(crate) fn tx_err(e: tokio_postgres::Error) -> TxError {
     use tokio_postgres::error::SqlState;
+    if e.as_db_error().is_some_and(stale_statement) {
+        return TxError::Stale(db_err(e));
+    }
     match e.code() {
-        Some(c) if stale_statement(c) => TxError::Stale,
         Some(c)
             if *c == SqlState::T_R_SERIALIZATION_FAILURE
                 || *c == SqlState::T_R_DEADLOCK_DETECTED =>
@@ -346,13 +353,18 @@ impl PgMeta {
         F: AsyncFnMut(&tx::Tx<'_>) -> Result<T, TxError>,
     {
         self.run(|c| async move {
+            let mut prepared_anew = false;
             for attempt in 0..TX_ATTEMPTS {
                 let tx = tx::Tx::begin(&c);
                 let outcome = f(&tx).await;
                 match tx.finish(outcome).await {
                     Ok(v) => return Ok(v),
                     Err(TxError::Fail(e)) => return Err(e),
-                    Err(TxError::Stale) => c.statement_cache.clear(),
+                    Err(TxError::Stale(e)) if prepared_anew => return Err(e),
+                    Err(TxError::Stale(_)) => {
+                        c.statement_cache.clear();
+                        prepared_anew = true;
+                    }
                     Err(TxError::Retry) => {
                         // Jittered, so the racers do not meet again at once.
                         let ms = rand::random::<u64>() % (1 << attempt.min(6));
@@ -373,7 +385,7 @@ pub(crate) fn db_err(e: tokio_postgres::Error) -> Error {
     use std::error::Error as _;
     if let Some(db) = e.as_db_error() {
         let what = format!("PostgreSQL {}: {}", db.code().code(), db.message());
-        return match stale_statement(db.code()) {
+        return match stale_statement(db) {
             // Over once the statement is prepared anew: try again.
             true => Error::MetaUnavailable(what),
             false => Error::Meta(what),
@@ -494,6 +506,28 @@ mod tests {
         .unwrap();
         let other = PgMeta::connect(&url, 1, runtime()).unwrap();
         assert_eq!(queued(&other, "later"), 1);
+    }
+
+    /// A statement that fails before it is sent (a value of the wrong type) rolls back its
+    /// transaction, even when the caller goes on as if it had not.
+    #[test]
+    fn a_write_that_cannot_be_sent_rolls_back_its_transaction() {
+        use tx::params;
+        let url = testing::fresh_database();
+        let m = PgMeta::connect(&url, 1, runtime()).unwrap();
+        let r: Result<()> = m.transact(async |tx| {
+            tx.write(QUEUE, params!["sent".to_owned()]).await?;
+            let unsendable = tx
+                .write(
+                    "INSERT INTO gc (blob, queued_ms) VALUES ($1, $2)",
+                    params!["unsent".to_owned(), "not a number".to_owned()],
+                )
+                .await;
+            assert!(unsendable.is_err());
+            Ok(())
+        });
+        assert!(r.is_err());
+        assert_eq!(queued(&m, "sent"), 0);
     }
 
     /// A transaction dropped unfinished (a panic on its way) is rolled back, and its

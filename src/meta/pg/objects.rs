@@ -32,14 +32,18 @@ enum Place {
     Noncurrent([u8; 16]),
 }
 
+pub(super) const LIVE_BUCKET: &str =
+    "SELECT doc FROM buckets WHERE id = $1 AND name = $2 FOR KEY SHARE";
+pub(super) const CURRENT: &str =
+    "SELECT doc FROM objects WHERE bucket_id = $1 AND key = $2 FOR UPDATE";
+pub(super) const STAGED: &str =
+    "SELECT 1 FROM staged WHERE blob = ANY($1) AND gateway = $2 FOR UPDATE";
+
 /// The bucket as it is now, locked against deletion until the transaction ends; `None` if it
 /// is gone (or is another bucket of the same name).
 pub(super) async fn live_bucket(tx: &Tx<'_>, b: &BucketRecord) -> TxResult<Option<BucketRecord>> {
     let row = tx
-        .c_query_opt(
-            "SELECT doc FROM buckets WHERE id = $1 AND name = $2 FOR KEY SHARE",
-            &[&&b.id.0[..], &b.name],
-        )
+        .c_query_opt(LIVE_BUCKET, &[&&b.id.0[..], &b.name])
         .await
         .map_err(tx_err)?;
     Ok(row.map(|r| decode(r.get::<_, &[u8]>(0))).transpose()?)
@@ -52,10 +56,7 @@ pub(super) async fn current(
     key: &str,
 ) -> TxResult<Option<ObjectRecord>> {
     let row = tx
-        .c_query_opt(
-            "SELECT doc FROM objects WHERE bucket_id = $1 AND key = $2 FOR UPDATE",
-            &[&&b.0[..], &key.as_bytes()],
-        )
+        .c_query_opt(CURRENT, &[&&b.0[..], &key.as_bytes()])
         .await
         .map_err(tx_err)?;
     Ok(row.map(|r| decode(r.get::<_, &[u8]>(0))).transpose()?)
@@ -67,6 +68,7 @@ pub(super) async fn bucket_and_current(
     b: &BucketRecord,
     key: &str,
 ) -> TxResult<(Option<BucketRecord>, Option<ObjectRecord>)> {
+    tx.prepare(&[LIVE_BUCKET, CURRENT]).await?;
     futures::future::try_join(live_bucket(tx, b), current(tx, &b.id, key)).await
 }
 
@@ -201,10 +203,7 @@ pub(super) async fn lock_staged(tx: &Tx<'_>, gateway: &[u8], blobs: &[&str]) -> 
         .collect();
     let held = blobs.is_empty()
         || tx
-            .c_query(
-                "SELECT 1 FROM staged WHERE blob = ANY($1) AND gateway = $2 FOR UPDATE",
-                &[&blobs, &gateway],
-            )
+            .c_query(STAGED, &[&blobs, &gateway])
             .await
             .map_err(tx_err)?
             .len()
@@ -431,6 +430,7 @@ impl ObjectStore for PgMeta {
         self.transact(async |tx| {
             let blobs: Vec<&str> = rec.blob_ids().collect();
             // One round trip: the BEGIN, the bucket's lock, the key's and the staged blobs'.
+            tx.prepare(&[LIVE_BUCKET, CURRENT, STAGED]).await?;
             let ((live, old), staged) = futures::future::try_join(
                 bucket_and_current(tx, bucket, key),
                 lock_staged(tx, gateway, &blobs),

@@ -10,16 +10,21 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 
 use deadpool_postgres::Client as Pooled;
 use futures::FutureExt;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
-use super::{tx_err, TxError};
+use super::{tx_err, Cached, TxError};
 use crate::error::Error;
 
 type TxResult<T> = std::result::Result<T, TxError>;
+type DbResult<T> = std::result::Result<T, tokio_postgres::Error>;
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// A value bound to a pipelined statement: owned, as the statement outlives the call that
 /// sends it.
@@ -36,21 +41,20 @@ pub(crate) use params;
 /// A statement sent, its answer not read yet.
 type Sent<'c> = Pin<Box<dyn Future<Output = TxResult<()>> + Send + 'c>>;
 
-/// A transaction on one pooled connection (see the module's note). Reads go through the
-/// connection (`Deref`) and are answered at once; [`Tx::write`] pipelines.
-pub(crate) struct Tx<'c> {
-    client: &'c Pooled,
-    sent: Mutex<Vec<Sent<'c>>>,
-    /// Set once the transaction ended with a COMMIT or ROLLBACK this side awaited.
-    ended: bool,
+enum Answer<'c> {
+    Waiting(Sent<'c>),
+    Read(TxResult<()>),
 }
 
-impl std::ops::Deref for Tx<'_> {
-    type Target = Pooled;
-
-    fn deref(&self) -> &Pooled {
-        self.client
-    }
+/// A transaction on one pooled connection (see the module's note). Reads are answered at
+/// once; [`Tx::write`] pipelines.
+pub(crate) struct Tx<'c> {
+    client: &'c Pooled,
+    answers: Mutex<Vec<Answer<'c>>>,
+    /// A statement could not even be sent: the transaction must not commit.
+    broken: AtomicBool,
+    /// Set once the transaction ended with a COMMIT or ROLLBACK this side awaited.
+    ended: bool,
 }
 
 impl<'c> Tx<'c> {
@@ -58,11 +62,36 @@ impl<'c> Tx<'c> {
     pub(crate) fn begin(client: &'c Pooled) -> Tx<'c> {
         let tx = Tx {
             client,
-            sent: Mutex::new(Vec::new()),
+            answers: Mutex::new(Vec::new()),
+            broken: AtomicBool::new(false),
             ended: false,
         };
-        tx.send(simple(client, "BEGIN"));
+        let _ = tx.send(simple(client, "BEGIN"));
         tx
+    }
+
+    /// Prepares `sqls` on this connection unless it has them already. Done before reads are
+    /// sent together, so they go out in their order: a read whose statement still had to be
+    /// prepared would go out after those behind it.
+    pub(crate) async fn prepare(&self, sqls: &[&str]) -> TxResult<()> {
+        for sql in sqls {
+            self.drive(self.client.prepare_cached(sql))
+                .await
+                .map_err(tx_err)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn c_query(&self, sql: &str, params: Params<'_>) -> DbResult<Vec<Row>> {
+        self.drive(self.client.c_query(sql, params)).await
+    }
+
+    pub(crate) async fn c_query_opt(&self, sql: &str, params: Params<'_>) -> DbResult<Option<Row>> {
+        self.drive(self.client.c_query_opt(sql, params)).await
+    }
+
+    pub(crate) async fn c_execute(&self, sql: &str, params: Params<'_>) -> DbResult<u64> {
+        self.drive(self.client.c_execute(sql, params)).await
     }
 
     /// Sends a statement whose answer the transaction needs only at its commit: that it did
@@ -70,42 +99,97 @@ impl<'c> Tx<'c> {
     pub(crate) async fn write(&self, sql: &str, params: Vec<Param>) -> TxResult<()> {
         // Prepared first (at once when the connection has it cached): the execute must go
         // out now, behind what was sent before it.
-        let st = self.client.prepare_cached(sql).await.map_err(tx_err)?;
+        let st = self
+            .drive(self.client.prepare_cached(sql))
+            .await
+            .map_err(tx_err)?;
         let client = self.client;
         self.send(Box::pin(async move {
             let refs: Vec<&(dyn ToSql + Sync)> =
                 params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
             client.execute(&st, &refs).await.map(drop).map_err(tx_err)
-        }));
-        Ok(())
+        }))
     }
 
     /// Polls `fut` once, which puts its statement on the wire, and keeps it for its answer.
-    fn send(&self, mut fut: Sent<'c>) {
-        let first = (&mut fut).now_or_never();
-        let done: Sent<'c> = match first {
-            // Answered already: only a failure to send is.
-            Some(r) => Box::pin(std::future::ready(r)),
-            None => fut,
+    /// A statement answered at once failed before it was sent (its values could not be
+    /// encoded, the connection is gone): the transaction is then rolled back.
+    fn send(&self, mut fut: Sent<'c>) -> TxResult<()> {
+        let answer = match (&mut fut).now_or_never() {
+            Some(Err(e)) => {
+                self.broken.store(true, Ordering::Relaxed);
+                Err(e)
+            }
+            Some(Ok(())) => Ok(()),
+            None => {
+                self.keep(Answer::Waiting(fut));
+                return Ok(());
+            }
         };
-        if let Ok(mut sent) = self.sent.lock() {
-            sent.push(done);
+        let failed = answer.as_ref().err().map(copy_failure);
+        self.keep(Answer::Read(answer));
+        failed.map_or(Ok(()), Err)
+    }
+
+    fn keep(&self, answer: Answer<'c>) {
+        if let Ok(mut answers) = self.answers.lock() {
+            answers.push(answer);
+        } else {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Runs `fut` while reading the answers of statements sent before: the connection hands
+    /// each answer to its statement through a queue of two messages, and stops reading the
+    /// socket while one is full, so an answer nobody reads would hold back `fut`'s for good.
+    async fn drive<T>(&self, fut: impl Future<Output = T>) -> T {
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+            Poll::Ready(v) => Poll::Ready(v),
+            Poll::Pending => {
+                self.read_answers(cx);
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    fn read_answers(&self, cx: &mut Context<'_>) {
+        let Ok(mut answers) = self.answers.lock() else {
+            return;
+        };
+        for answer in answers.iter_mut() {
+            if let Answer::Waiting(sent) = answer {
+                if let Poll::Ready(r) = sent.as_mut().poll(cx) {
+                    *answer = Answer::Read(r);
+                }
+            }
         }
     }
 
     /// Commits, or rolls back when `outcome` failed, and reads every answer. What the
     /// transaction ended with is the first failure among its statements, else `outcome`.
     pub(crate) async fn finish<T>(mut self, outcome: TxResult<T>) -> TxResult<T> {
-        let end = if outcome.is_ok() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
+        let commit = outcome.is_ok() && !self.broken.load(Ordering::Relaxed);
+        let _ = self.send(simple(
+            self.client,
+            if commit { "COMMIT" } else { "ROLLBACK" },
+        ));
+        let answers = match self.answers.lock() {
+            Ok(mut a) => std::mem::take(&mut *a),
+            Err(_) => {
+                return Err(TxError::Fail(Error::Meta(
+                    "a transaction's answers were lost".into(),
+                )))
+            }
         };
-        self.send(simple(self.client, end));
-        let sent = std::mem::take(&mut *self.sent.lock().map_err(|_| poisoned())?);
         let mut first = None;
-        for answer in sent {
-            if let Err(e) = answer.await {
+        for answer in answers {
+            let r = match answer {
+                Answer::Waiting(sent) => sent.await,
+                Answer::Read(r) => r,
+            };
+            if let Err(e) = r {
                 first.get_or_insert(e);
             }
         }
@@ -131,8 +215,11 @@ fn simple<'c>(client: &'c Pooled, sql: &'static str) -> Sent<'c> {
     Box::pin(async move { client.batch_execute(sql).await.map_err(tx_err) })
 }
 
-fn poisoned() -> TxError {
-    TxError::Fail(Error::Meta(
-        "a transaction's list of statements was poisoned".into(),
-    ))
+/// The same failure again, for the caller of a statement that failed before it was sent
+/// (the transaction keeps the first).
+fn copy_failure(e: &TxError) -> TxError {
+    match e {
+        TxError::Retry => TxError::Retry,
+        TxError::Stale(e) | TxError::Fail(e) => TxError::Fail(Error::Meta(e.to_string())),
+    }
 }

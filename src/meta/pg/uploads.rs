@@ -4,7 +4,10 @@
 
 use super::tx::{params, Tx};
 
-use super::objects::{add_usage, current, keep_new_blob, live_bucket, lock_staged, replace_object};
+use super::objects::{
+    add_usage, current, keep_new_blob, live_bucket, lock_staged, replace_object, CURRENT,
+    LIVE_BUCKET, STAGED,
+};
 use super::Cached;
 use super::{db_err, tx_err, PgMeta, TxError};
 use crate::error::{Error, Result};
@@ -21,27 +24,26 @@ const PART_GC_TS: i64 = 0;
 
 type TxResult<T> = std::result::Result<T, TxError>;
 
-/// Locks the upload's row; `NoSuchUpload` if it is gone.
-async fn lock_upload(tx: &Tx<'_>, bucket: &BucketId, key: &str, upload_id: &str) -> TxResult<()> {
-    tx.c_query_opt(
-        "SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket_id = $2 AND key = $3 \
-         FOR NO KEY UPDATE",
-        &[&upload_id, &&bucket.0[..], &key.as_bytes()],
-    )
-    .await
-    .map_err(tx_err)?
-    .map(drop)
-    .ok_or(TxError::Fail(Error::NoSuchUpload))
+const LOCK_UPLOAD: &str = "SELECT 1 FROM uploads WHERE upload_id = $1 AND bucket_id = $2 \
+                           AND key = $3 FOR NO KEY UPDATE";
+const PARTS: &str = "SELECT doc FROM parts WHERE upload_id = $1 ORDER BY part_number";
+const PART: &str = "SELECT doc FROM parts WHERE upload_id = $1 AND part_number = $2";
+
+/// Locks the upload's row; false if it is gone.
+async fn lock_upload(tx: &Tx<'_>, bucket: &BucketId, key: &str, upload_id: &str) -> TxResult<bool> {
+    Ok(tx
+        .c_query_opt(LOCK_UPLOAD, &[&upload_id, &&bucket.0[..], &key.as_bytes()])
+        .await
+        .map_err(tx_err)?
+        .is_some())
+}
+
+fn no_such_upload() -> TxError {
+    TxError::Fail(Error::NoSuchUpload)
 }
 
 async fn parts_of(tx: &Tx<'_>, upload_id: &str) -> TxResult<Vec<PartRecord>> {
-    let rows = tx
-        .c_query(
-            "SELECT doc FROM parts WHERE upload_id = $1 ORDER BY part_number",
-            &[&upload_id],
-        )
-        .await
-        .map_err(tx_err)?;
+    let rows = tx.c_query(PARTS, &[&upload_id]).await.map_err(tx_err)?;
     Ok(rows
         .iter()
         .map(|r| decode(r.get::<_, &[u8]>(0)))
@@ -135,18 +137,19 @@ impl UploadStore for PgMeta {
             // One round trip: the BEGIN, the upload's lock, the part it replaces and the
             // part's staged blob.
             let blob = [part.blob.as_str()];
-            let ((), old, staged) = futures::try_join!(
+            tx.prepare(&[LOCK_UPLOAD, PART, STAGED]).await?;
+            let (locked, old, staged) = futures::try_join!(
                 lock_upload(tx, &bucket.id, key, upload_id),
                 async {
-                    tx.c_query_opt(
-                        "SELECT doc FROM parts WHERE upload_id = $1 AND part_number = $2",
-                        &[&upload_id, &number],
-                    )
-                    .await
-                    .map_err(tx_err)
+                    tx.c_query_opt(PART, &[&upload_id, &number])
+                        .await
+                        .map_err(tx_err)
                 },
                 lock_staged(tx, gateway, &blob),
             )?;
+            if !locked {
+                return Err(no_such_upload());
+            }
             staged.release(tx).await?;
             let old: Option<PartRecord> = old.map(|r| decode(r.get::<_, &[u8]>(0))).transpose()?;
             let sums = sums.map(|sums| NewBlob::Sums {
@@ -215,8 +218,11 @@ impl UploadStore for PgMeta {
         cond: &WriteCondition,
     ) -> Result<Committed> {
         self.transact(async |tx| {
-            // One round trip: the statements run in this order all the same.
-            let (live, (), parts, old) = futures::try_join!(
+            // One round trip: the statements run in this order all the same (the parts are
+            // read once the upload is locked).
+            tx.prepare(&[LIVE_BUCKET, LOCK_UPLOAD, PARTS, CURRENT])
+                .await?;
+            let (live, locked, parts, old) = futures::try_join!(
                 live_bucket(tx, bucket),
                 lock_upload(tx, &bucket.id, key, upload_id),
                 parts_of(tx, upload_id),
@@ -225,6 +231,9 @@ impl UploadStore for PgMeta {
             let Some(live) = live else {
                 return Err(Error::NoSuchBucket(bucket.name.clone()).into());
             };
+            if !locked {
+                return Err(no_such_upload());
+            }
             for (n, blob) in used {
                 if !parts.iter().any(|p| p.part_number == *n && p.blob == *blob) {
                     return Err(Error::InvalidPart(format!(
@@ -245,11 +254,15 @@ impl UploadStore for PgMeta {
 
     fn abort_upload(&self, bucket: &BucketRecord, key: &str, upload_id: &str) -> Result<()> {
         self.transact(async |tx| {
-            let ((), parts) = futures::future::try_join(
+            tx.prepare(&[LOCK_UPLOAD, PARTS]).await?;
+            let (locked, parts) = futures::future::try_join(
                 lock_upload(tx, &bucket.id, key, upload_id),
                 parts_of(tx, upload_id),
             )
             .await?;
+            if !locked {
+                return Err(no_such_upload());
+            }
             let part_bytes = remove_upload(tx, upload_id, &parts, &[]).await?;
             let delta = Usage {
                 bytes: -bytes(part_bytes),
