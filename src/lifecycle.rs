@@ -361,9 +361,9 @@ async fn run_in_background(
     loop {
         tokio::time::sleep_until(next).await;
         next = tokio::time::Instant::now() + every;
-        match crate::meta::lead_pass(store.meta(), "lifecycle", every).await {
-            Ok(None) => {}
-            Ok(Some(left)) => {
+        let _lead = match crate::meta::lead_pass(store.meta(), "lifecycle", every).await {
+            Ok(crate::meta::Lead::Mine(keeper)) => keeper,
+            Ok(crate::meta::Lead::Theirs(left)) => {
                 tracing::debug!("another gateway runs this lifecycle pass");
                 next = tokio::time::Instant::now() + left;
                 continue;
@@ -372,7 +372,7 @@ async fn run_in_background(
                 tracing::warn!(error = %e, "lifecycle pass skipped: the index is out of reach");
                 continue;
             }
-        }
+        };
         let started_at_ms = crate::clock::now_ms();
         status.set_running(true);
         tracing::info!("lifecycle pass starting");

@@ -508,9 +508,9 @@ async fn run_in_background(
     loop {
         tokio::time::sleep(wait).await;
         wait = every;
-        match crate::meta::lead_pass(meta.clone(), "scrub", every).await {
-            Ok(None) => {}
-            Ok(Some(left)) => {
+        let _lead = match crate::meta::lead_pass(meta.clone(), "scrub", every).await {
+            Ok(crate::meta::Lead::Mine(keeper)) => keeper,
+            Ok(crate::meta::Lead::Theirs(left)) => {
                 tracing::debug!("another gateway runs this scrub pass");
                 wait = left;
                 continue;
@@ -519,7 +519,7 @@ async fn run_in_background(
                 tracing::warn!(error = %e, "scrub pass skipped: the index is out of reach");
                 continue;
             }
-        }
+        };
         status.set_running(true);
         tracing::info!("scrub pass starting");
         let pass = async {

@@ -1050,6 +1050,9 @@ pub trait TaskLeases {
     /// process holds it: `None` when taken, else how many milliseconds the holder's lease
     /// has left. An index only this process works on always grants it.
     fn try_lead(&self, task: &str, hold_ms: i64) -> Result<Option<i64>>;
+    /// Moves the end of this process's lease on `task` to `hold_ms` from now, while its pass
+    /// runs; false if the lease is no longer its own.
+    fn renew_lead(&self, task: &str, hold_ms: i64) -> Result<bool>;
 }
 
 /// Whether this process runs `task`'s periodic pass now, taking the lease on it for one
@@ -1059,11 +1062,64 @@ pub async fn lead_pass(
     meta: std::sync::Arc<dyn MetaStore>,
     task: &'static str,
     every: std::time::Duration,
-) -> Result<Option<std::time::Duration>> {
+) -> Result<Lead> {
     let hold = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
-    let left = tokio::task::spawn_blocking(move || meta.try_lead(task, hold)).await??;
-    // A moment past the holder's end, so the next try does not land just before it.
-    Ok(left.map(|ms| std::time::Duration::from_millis(ms.max(0) as u64 + 500)))
+    let m = meta.clone();
+    let left = tokio::task::spawn_blocking(move || m.try_lead(task, hold)).await??;
+    Ok(match left {
+        // A moment past the holder's end, so the next try does not land just before it.
+        Some(ms) => Lead::Theirs(std::time::Duration::from_millis(ms.max(0) as u64 + 500)),
+        None => Lead::Mine(LeadKeeper(Some(tokio::spawn(keep_lead(
+            meta, task, every, hold,
+        ))))),
+    })
+}
+
+/// The answer of [`lead_pass`].
+pub enum Lead {
+    /// This process runs the pass; the lease is renewed until the keeper is dropped.
+    Mine(LeadKeeper),
+    /// Another runs it; try again after this long.
+    Theirs(std::time::Duration),
+}
+
+/// Renews a lease taken by [`lead_pass`] while the pass it is for runs (a pass longer than
+/// its interval would otherwise let another process start the next one beside it).
+pub struct LeadKeeper(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for LeadKeeper {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn keep_lead(
+    meta: std::sync::Arc<dyn MetaStore>,
+    task: &'static str,
+    every: std::time::Duration,
+    hold: i64,
+) {
+    let beat = (every / 2).clamp(
+        std::time::Duration::from_millis(500),
+        std::time::Duration::from_secs(60),
+    );
+    loop {
+        tokio::time::sleep(beat).await;
+        let m = meta.clone();
+        match tokio::task::spawn_blocking(move || m.renew_lead(task, hold)).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                tracing::warn!(task, "the lease on this pass went to another gateway");
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(task, error = %e, "could not renew the lease on this pass")
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 /// The index operations the store needs. Each mutating call is one atomic commit.

@@ -391,4 +391,21 @@ impl crate::meta::TaskLeases for PgMeta {
             Ok(Some(left.map_or(0, |r| r.get::<_, i64>(0).max(0))))
         })
     }
+
+    fn renew_lead(&self, task: &str, hold_ms: i64) -> Result<bool> {
+        let me = &self.gateway[..];
+        self.run(|c| async move {
+            let n = c
+                .c_execute(
+                    &format!(
+                        "UPDATE leader_leases SET until_ms = {DB_NOW_MS} + $3 \
+                         WHERE name = $1 AND holder = $2"
+                    ),
+                    &[&task, &me, &hold_ms],
+                )
+                .await
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+    }
 }

@@ -698,6 +698,12 @@ mod tests {
         assert_eq!(b.try_lead("lifecycle", 100).unwrap(), None);
         std::thread::sleep(std::time::Duration::from_millis(150));
         assert_eq!(a.try_lead("lifecycle", 100).unwrap(), None, "lapsed");
+        // Its holder renews a lease while its pass runs; no one else can.
+        assert!(!b.renew_lead("lifecycle", 60_000).unwrap());
+        assert!(a.renew_lead("lifecycle", 60_000).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let left = b.try_lead("lifecycle", 100).unwrap().expect("renewed by a");
+        assert!(left > 50_000, "{left}");
     }
 
     /// `sslmode=require` connects over TLS, verified against the CA file; a server whose

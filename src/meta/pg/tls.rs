@@ -7,7 +7,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use tokio_postgres::config::SslMode;
+use tokio_postgres::config::{Host, SslMode};
 
 use super::db_err;
 use crate::error::{Error, Result};
@@ -39,6 +39,14 @@ impl DbTls {
             return Err(Error::Meta(
                 "[meta] ca_file is set: add sslmode=require to the database URL \
                  (postgres://…?sslmode=require), so that no connection is made without TLS"
+                    .into(),
+            ));
+        }
+        let hosts = config.get_hosts();
+        if !hosts.is_empty() && hosts.iter().all(|h| !matches!(h, Host::Tcp(_))) {
+            return Err(Error::Meta(
+                "TLS to the database is asked for (sslmode=require or [meta] ca_file) on a Unix \
+                 socket, which PostgreSQL never encrypts: connect to host:port, or drop both"
                     .into(),
             ));
         }
@@ -127,5 +135,24 @@ async fn drive<F: std::future::Future<Output = std::result::Result<(), tokio_pos
 ) {
     if let Err(e) = conn.await {
         tracing::warn!(error = %e, "a PostgreSQL session of this gateway ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TLS is refused, not attempted, on a Unix socket: PostgreSQL serves none there.
+    #[test]
+    fn tls_is_refused_on_a_unix_socket() {
+        let socket = "postgresql://cnx@%2Fvar%2Frun%2Fpostgresql/cnx?sslmode=require";
+        let e = DbTls::for_url(socket, None).err().expect("refused");
+        assert!(e.to_string().contains("Unix socket"), "{e}");
+        assert!(matches!(
+            DbTls::for_url("postgresql://cnx@%2Fvar%2Frun%2Fpostgresql/cnx", None),
+            Ok(DbTls::Plain)
+        ));
+        let tcp = "postgresql://cnx@db.example:5432/cnx?sslmode=require";
+        assert!(matches!(DbTls::for_url(tcp, None), Ok(DbTls::Rustls(_))));
     }
 }
