@@ -11,7 +11,7 @@ use crate::auth::SecretLookup;
 use crate::credentials::{random_string, RootCredentials};
 use crate::error::{Error, Result};
 use crate::meta::gens::{CacheKind, Seen, Use};
-use crate::meta::{KeyRecord, KeyScope, MetaStore, RECORD_VERSION};
+use crate::meta::{KeyInsert, KeyRecord, KeyScope, MetaStore, RECORD_VERSION};
 
 use super::seal::Sealer;
 use super::{BucketGrant, Caller, Principal};
@@ -173,26 +173,60 @@ impl KeyRing {
     ) -> Result<(KeyRecord, String)> {
         let secret = random_string(40, SECRET_ALPHABET);
         for _ in 0..4 {
-            let id = format!("CNX{}", random_string(17, KEY_ID_ALPHABET));
-            if id == self.root.access_key {
+            let Some(rec) = self.new_record(&secret, &scope, &name, expires_at_ms)? else {
                 continue;
-            }
-            let rec = KeyRecord {
-                v: RECORD_VERSION,
-                sealed_secret: self.sealer.seal(&id, &secret)?,
-                access_key_id: id,
-                name: name.clone(),
-                scope: scope.clone(),
-                created_at_ms: crate::clock::now_ms(),
-                expires_at_ms,
             };
             if self.meta.insert_key(&rec)? {
                 return Ok((rec, secret));
             }
         }
-        Err(Error::Internal(
-            "could not find a free access key id".into(),
-        ))
+        Err(no_free_id())
+    }
+
+    /// The bucket key (of `scope`, unexpiring, named `name`) that `same` finds among the
+    /// bucket's, minted when there is none: once, whichever gateways ask at the same time.
+    pub fn find_or_create_blocking(
+        &self,
+        scope: KeyScope,
+        name: &str,
+        same: &(dyn Fn(&KeyRecord) -> bool + Sync),
+    ) -> Result<KeyRecord> {
+        let secret = random_string(40, SECRET_ALPHABET);
+        let name = Some(name.to_owned());
+        for _ in 0..4 {
+            let Some(rec) = self.new_record(&secret, &scope, &name, None)? else {
+                continue;
+            };
+            match self.meta.insert_key_unless(&rec, same)? {
+                KeyInsert::Inserted => return Ok(rec),
+                KeyInsert::Existing(k) => return Ok(k),
+                KeyInsert::IdTaken => {}
+            }
+        }
+        Err(no_free_id())
+    }
+
+    /// A new key's record under a fresh id (`None` when the id drawn is the root's).
+    fn new_record(
+        &self,
+        secret: &str,
+        scope: &KeyScope,
+        name: &Option<String>,
+        expires_at_ms: Option<i64>,
+    ) -> Result<Option<KeyRecord>> {
+        let id = format!("CNX{}", random_string(17, KEY_ID_ALPHABET));
+        if id == self.root.access_key {
+            return Ok(None);
+        }
+        Ok(Some(KeyRecord {
+            v: RECORD_VERSION,
+            sealed_secret: self.sealer.seal(&id, secret)?,
+            access_key_id: id,
+            name: name.clone(),
+            scope: scope.clone(),
+            created_at_ms: crate::clock::now_ms(),
+            expires_at_ms,
+        }))
     }
 
     pub fn list_blocking(&self) -> Result<Vec<KeyRecord>> {
@@ -218,6 +252,10 @@ impl KeyRing {
         let ring = self.clone();
         tokio::task::spawn_blocking(move || f(&ring)).await?
     }
+}
+
+fn no_free_id() -> Error {
+    Error::Internal("could not find a free access key id".into())
 }
 
 impl SecretLookup for KeyRing {

@@ -14,7 +14,7 @@ use super::ApiCtx;
 use crate::access::signer::{self, Signing};
 use crate::access::{Permission, Principal};
 use crate::clock::rfc3339;
-use crate::meta::{BucketRecord, KeyPermission, KeyScope};
+use crate::meta::{BucketRecord, KeyPermission, KeyRecord, KeyScope};
 
 /// S3's limit for presigned URLs: 7 days.
 const MAX_EXPIRES: u64 = 604_800;
@@ -23,9 +23,6 @@ const DEFAULT_EXPIRES: u64 = 3600;
 /// method, so a URL (or a flaw in how one is checked) never reaches past its bucket.
 const PRESIGN_READ_KEY: &str = "presign-read";
 const PRESIGN_WRITE_KEY: &str = "presign-read-write";
-
-/// Serialises find-or-create of the managed presign keys, so racing requests share one key.
-static MANAGED_KEY_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,16 +109,11 @@ async fn bucket_presign_key(
         .state
         .keys
         .blocking(move |k| {
-            let _one_at_a_time = MANAGED_KEY_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-            let existing = k.list_blocking()?.into_iter().find(|r| {
+            let same = |r: &KeyRecord| {
                 r.name.as_deref() == Some(name) && r.expires_at_ms.is_none() && r.scope == scope
-            });
-            match existing {
-                Some(r) => Ok(r.access_key_id),
-                None => k
-                    .create_blocking(scope, Some(name.to_owned()), None)
-                    .map(|(r, _)| r.access_key_id),
-            }
+            };
+            k.find_or_create_blocking(scope.clone(), name, &same)
+                .map(|r| r.access_key_id)
         })
         .await?;
     Ok(id)

@@ -823,6 +823,16 @@ pub enum KeyScope {
     Account { account: String },
 }
 
+impl KeyScope {
+    /// The bucket a bucket key is bound to.
+    pub fn bucket_id(&self) -> Option<&BucketId> {
+        match self {
+            KeyScope::Bucket { bucket_id, .. } => Some(bucket_id),
+            KeyScope::Account { .. } => None,
+        }
+    }
+}
+
 /// An access key; its secret is sealed with the server's master key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {
@@ -859,6 +869,16 @@ pub enum IdempotencyClaim {
 }
 
 /// Access keys and idempotency records.
+/// What [`AccessStore::insert_key_unless`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyInsert {
+    Inserted,
+    /// Nothing stored: the id is taken.
+    IdTaken,
+    /// Nothing stored: this key of the bucket is already what the new one was for.
+    Existing(KeyRecord),
+}
+
 pub trait AccessStore {
     /// The counters of changes that in-memory caches of this index's records must see: every
     /// commit that revokes a key, changes a KMS key's state or changes or deletes a bucket
@@ -866,6 +886,14 @@ pub trait AccessStore {
     fn generations(&self) -> &gens::Generations;
     /// Stores a new key; `false` (and nothing stored) if its id is taken.
     fn insert_key(&self, rec: &KeyRecord) -> Result<bool>;
+    /// Stores a new key of a bucket unless one of that bucket's keys is `same` as what it is
+    /// for (that one is returned instead): checked and stored as one step for every process
+    /// sharing the index, so a bucket's managed keys are minted once.
+    fn insert_key_unless(
+        &self,
+        rec: &KeyRecord,
+        same: &(dyn Fn(&KeyRecord) -> bool + Sync),
+    ) -> Result<KeyInsert>;
     fn get_key(&self, access_key_id: &str) -> Result<Option<KeyRecord>>;
     /// Every key, in access key id order.
     fn list_keys(&self) -> Result<Vec<KeyRecord>>;

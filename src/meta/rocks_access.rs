@@ -6,7 +6,9 @@ use super::codec::{decode, encode};
 use super::gens::{CacheKind, Generations};
 use super::rocks::{lock_err, RocksMeta, CF_IDEMPOTENCY, CF_KEYS, CF_KMS_KEYS};
 use super::sse::KmsKeyRecord;
-use super::{AccessStore, BucketId, IdempotencyClaim, IdempotencyRecord, KeyRecord, KeyScope};
+use super::{
+    AccessStore, BucketId, IdempotencyClaim, IdempotencyRecord, KeyInsert, KeyRecord, KeyScope,
+};
 use crate::clock::now_ms;
 use crate::error::Result;
 
@@ -38,14 +40,9 @@ impl RocksMeta {
     }
 }
 
-impl AccessStore for RocksMeta {
-    fn generations(&self) -> &Generations {
-        &self.gens
-    }
-
-    fn insert_key(&self, rec: &KeyRecord) -> Result<bool> {
-        // Insert-if-absent must be atomic: two writers minting one id both see it free.
-        let _records = self.bucket_records.lock().map_err(lock_err)?;
+impl RocksMeta {
+    /// Stores `rec` unless its id is taken; the caller holds `bucket_records`.
+    fn insert_key_locked(&self, rec: &KeyRecord) -> Result<bool> {
         let cf = self.cf(CF_KEYS)?;
         if self
             .db
@@ -58,6 +55,38 @@ impl AccessStore for RocksMeta {
         batch.put_cf(cf, rec.access_key_id.as_bytes(), encode(rec)?);
         self.write(batch)?;
         Ok(true)
+    }
+}
+
+impl AccessStore for RocksMeta {
+    fn generations(&self) -> &Generations {
+        &self.gens
+    }
+
+    fn insert_key(&self, rec: &KeyRecord) -> Result<bool> {
+        // Insert-if-absent must be atomic: two writers minting one id both see it free.
+        let _records = self.bucket_records.lock().map_err(lock_err)?;
+        self.insert_key_locked(rec)
+    }
+
+    fn insert_key_unless(
+        &self,
+        rec: &KeyRecord,
+        same: &(dyn Fn(&KeyRecord) -> bool + Sync),
+    ) -> Result<KeyInsert> {
+        let _records = self.bucket_records.lock().map_err(lock_err)?;
+        let bucket = rec.scope.bucket_id();
+        if let Some(k) = self
+            .list_keys()?
+            .into_iter()
+            .find(|k| k.scope.bucket_id() == bucket && same(k))
+        {
+            return Ok(KeyInsert::Existing(k));
+        }
+        Ok(match self.insert_key_locked(rec)? {
+            true => KeyInsert::Inserted,
+            false => KeyInsert::IdTaken,
+        })
     }
 
     fn get_key(&self, access_key_id: &str) -> Result<Option<KeyRecord>> {

@@ -120,6 +120,47 @@ pub fn key_ids_are_taken_once(a: &(dyn AccessStore + Sync), b: &(dyn AccessStore
     assert_eq!(a.list_keys().unwrap().len(), IDS);
 }
 
+/// A bucket's managed key asked for through two handles at once (two gateways minting its
+/// presign key): one key is stored, and both are given it.
+pub fn managed_keys_are_minted_once(a: &(dyn AccessStore + Sync), b: &(dyn AccessStore + Sync)) {
+    const ROUNDS: usize = 20;
+    let scope = |i: usize| KeyScope::Bucket {
+        bucket_id: BucketId([i as u8; 16]),
+        bucket: format!("b{i}"),
+        account: "a".into(),
+        permission: KeyPermission::Read,
+    };
+    let mint = |m: &dyn AccessStore, tag: &str| -> Vec<String> {
+        (0..ROUNDS)
+            .map(|i| {
+                let mut rec = key(&format!("{tag}{i:03}"), scope(i));
+                rec.name = Some("presign-read".into());
+                let same = |k: &KeyRecord| k.name.as_deref() == Some("presign-read");
+                match m.insert_key_unless(&rec, &same).unwrap() {
+                    crate::meta::KeyInsert::Inserted => rec.access_key_id,
+                    crate::meta::KeyInsert::Existing(k) => k.access_key_id,
+                    crate::meta::KeyInsert::IdTaken => panic!("ids differ"),
+                }
+            })
+            .collect()
+    };
+    let (x, y) = std::thread::scope(|s| {
+        let x = s.spawn(|| mint(a, "A"));
+        let y = s.spawn(|| mint(b, "B"));
+        (x.join().unwrap(), y.join().unwrap())
+    });
+    assert_eq!(x, y, "both handles are given the same key for each bucket");
+    assert_eq!(a.list_keys().unwrap().len(), ROUNDS);
+    // Another name, or another bucket, is another key.
+    let mut other = key("C000", scope(0));
+    other.name = Some("presign-read-write".into());
+    let same = |k: &KeyRecord| k.name.as_deref() == Some("presign-read-write");
+    assert_eq!(
+        a.insert_key_unless(&other, &same).unwrap(),
+        crate::meta::KeyInsert::Inserted
+    );
+}
+
 pub fn kms_keys_insert_once_and_update(m: &dyn AccessStore) {
     let k = kms_key("k1", true);
     assert!(m.insert_kms_key(&k).unwrap());
@@ -438,6 +479,12 @@ macro_rules! access_contract {
             let m = $open;
             let second = $second(&m);
             $crate::meta::contract::key_ids_are_taken_once(&*m, &*second);
+        }
+        #[test]
+        fn contract_managed_keys_are_minted_once() {
+            let m = $open;
+            let second = $second(&m);
+            $crate::meta::contract::managed_keys_are_minted_once(&*m, &*second);
         }
         #[test]
         fn contract_kms_keys_insert_once_and_update() {

@@ -4,12 +4,14 @@
 
 use super::session::{kinds, BUMP};
 use super::Cached;
-use super::{db_err, PgMeta};
-use crate::error::Result;
+use super::{db_err, tx_err, PgMeta};
+use crate::error::{Error, Result};
 use crate::meta::codec::{decode, encode};
 use crate::meta::gens::{CacheKind, Generations};
 use crate::meta::sse::KmsKeyRecord;
-use crate::meta::{AccessStore, IdempotencyClaim, IdempotencyRecord, KeyRecord, KeyScope};
+use crate::meta::{
+    AccessStore, IdempotencyClaim, IdempotencyRecord, KeyInsert, KeyRecord, KeyScope,
+};
 
 /// A claim that keeps finding its key released and taken again gives up (as `Running`).
 const CLAIM_ATTEMPTS: usize = 5;
@@ -70,6 +72,54 @@ impl AccessStore for PgMeta {
                 .await
                 .map_err(db_err)?;
             Ok(n == 1)
+        })
+    }
+
+    fn insert_key_unless(
+        &self,
+        rec: &KeyRecord,
+        same: &(dyn Fn(&KeyRecord) -> bool + Sync),
+    ) -> Result<KeyInsert> {
+        let Some(bucket) = key_bucket(rec) else {
+            return Err(Error::Internal(
+                "only a bucket's keys are minted once".into(),
+            ));
+        };
+        let doc = encode(rec)?;
+        self.transact(async |tx| {
+            // One minter per bucket at a time, until the commit; a second waits, then finds
+            // the first one's key.
+            tx.c_query_one(
+                "SELECT pg_advisory_xact_lock(hashtextextended('cnx managed key ' || \
+                 encode($1, 'hex'), 0))",
+                &[&bucket],
+            )
+            .await
+            .map_err(tx_err)?;
+            let rows = tx
+                .c_query(
+                    "SELECT doc FROM access_keys WHERE bucket_id = $1",
+                    &[&bucket],
+                )
+                .await
+                .map_err(tx_err)?;
+            for k in decode_rows::<KeyRecord>(&rows)? {
+                if same(&k) {
+                    return Ok(KeyInsert::Existing(k));
+                }
+            }
+            let n = tx
+                .c_execute(
+                    "INSERT INTO access_keys (access_key_id, bucket_id, doc) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                    &[&rec.access_key_id, &bucket, &doc],
+                )
+                .await
+                .map_err(tx_err)?;
+            Ok(match n {
+                1 => KeyInsert::Inserted,
+                _ => KeyInsert::IdTaken,
+            })
         })
     }
 

@@ -90,6 +90,10 @@ impl<'c> Tx<'c> {
         self.drive(self.client.c_query_opt(sql, params)).await
     }
 
+    pub(crate) async fn c_query_one(&self, sql: &str, params: Params<'_>) -> DbResult<Row> {
+        self.drive(self.client.c_query_one(sql, params)).await
+    }
+
     pub(crate) async fn c_execute(&self, sql: &str, params: Params<'_>) -> DbResult<u64> {
         self.drive(self.client.c_execute(sql, params)).await
     }
