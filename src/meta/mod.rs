@@ -1075,8 +1075,9 @@ pub trait BlobLedger {
 /// index.
 pub trait TaskLeases {
     /// Takes the lease on `task` for `hold_ms` from now, by the index's clock, unless another
-    /// process holds it: `None` when taken, else how many milliseconds the holder's lease
-    /// has left. An index only this process works on always grants it.
+    /// process holds it (its holder takes it again): `None` when taken, else how many
+    /// milliseconds the holder's lease has left. An index only this process works on always
+    /// grants it.
     fn try_lead(&self, task: &str, hold_ms: i64) -> Result<Option<i64>>;
     /// Moves the end of this process's lease on `task` to `hold_ms` from now, while its pass
     /// runs; false if the lease is no longer its own.
@@ -1133,6 +1134,8 @@ async fn keep_lead(
         std::time::Duration::from_millis(500),
         std::time::Duration::from_secs(60),
     );
+    // Three beats at least, so one slow renewal does not let the lease lapse mid-pass.
+    let hold = hold.max(3 * i64::try_from(beat.as_millis()).unwrap_or(i64::MAX / 4));
     loop {
         tokio::time::sleep(beat).await;
         let m = meta.clone();

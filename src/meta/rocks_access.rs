@@ -7,7 +7,8 @@ use super::gens::{CacheKind, Generations};
 use super::rocks::{lock_err, RocksMeta, CF_IDEMPOTENCY, CF_KEYS, CF_KMS_KEYS};
 use super::sse::KmsKeyRecord;
 use super::{
-    AccessStore, BucketId, IdempotencyClaim, IdempotencyRecord, KeyInsert, KeyRecord, KeyScope,
+    AccessStore, BucketId, BucketStore, IdempotencyClaim, IdempotencyRecord, KeyInsert, KeyRecord,
+    KeyScope,
 };
 use crate::clock::now_ms;
 use crate::error::Result;
@@ -76,6 +77,17 @@ impl AccessStore for RocksMeta {
     ) -> Result<KeyInsert> {
         let _records = self.bucket_records.lock().map_err(lock_err)?;
         let bucket = rec.scope.bucket_id();
+        // Under the lock bucket deletion takes too: a bucket gone gets no key.
+        if let KeyScope::Bucket {
+            bucket_id,
+            bucket: name,
+            ..
+        } = &rec.scope
+        {
+            if self.get_bucket(name)?.is_none_or(|b| b.id != *bucket_id) {
+                return Err(crate::error::Error::NoSuchBucket(name.clone()));
+            }
+        }
         if let Some(k) = self
             .list_keys()?
             .into_iter()

@@ -13,7 +13,7 @@ use crate::meta::gens::CacheKind;
 use crate::meta::sse::KmsKeyRecord;
 use crate::meta::{
     AccessStore, BlobLedger, BucketId, BucketStore, IdempotencyRecord, KeyPermission, KeyRecord,
-    KeyScope, ObjectStore, Usage, Versioning, RECORD_VERSION,
+    KeyScope, MetaStore, ObjectStore, Usage, Versioning, RECORD_VERSION,
 };
 
 /// What the object contract needs of a backend.
@@ -122,15 +122,19 @@ pub fn key_ids_are_taken_once(a: &(dyn AccessStore + Sync), b: &(dyn AccessStore
 
 /// A bucket's managed key asked for through two handles at once (two gateways minting its
 /// presign key): one key is stored, and both are given it.
-pub fn managed_keys_are_minted_once(a: &(dyn AccessStore + Sync), b: &(dyn AccessStore + Sync)) {
+pub fn managed_keys_are_minted_once(a: &dyn MetaStore, b: &dyn MetaStore) {
     const ROUNDS: usize = 20;
+    let buckets: Vec<_> = (0..ROUNDS).map(|i| bucket(&format!("b{i}"))).collect();
+    for rec in &buckets {
+        a.insert_bucket(rec).unwrap();
+    }
     let scope = |i: usize| KeyScope::Bucket {
-        bucket_id: BucketId([i as u8; 16]),
-        bucket: format!("b{i}"),
+        bucket_id: buckets[i].id,
+        bucket: buckets[i].name.clone(),
         account: "a".into(),
         permission: KeyPermission::Read,
     };
-    let mint = |m: &dyn AccessStore, tag: &str| -> Vec<String> {
+    let mint = |m: &dyn MetaStore, tag: &str| -> Vec<String> {
         (0..ROUNDS)
             .map(|i| {
                 let mut rec = key(&format!("{tag}{i:03}"), scope(i));
@@ -159,6 +163,17 @@ pub fn managed_keys_are_minted_once(a: &(dyn AccessStore + Sync), b: &(dyn Acces
         a.insert_key_unless(&other, &same).unwrap(),
         crate::meta::KeyInsert::Inserted
     );
+    // A bucket gone (or another under its name) gets none.
+    let gone = KeyScope::Bucket {
+        bucket_id: BucketId::random(),
+        bucket: "b0".into(),
+        account: "a".into(),
+        permission: KeyPermission::Read,
+    };
+    assert!(matches!(
+        a.insert_key_unless(&key("D000", gone), &same),
+        Err(Error::NoSuchBucket(_))
+    ));
 }
 
 pub fn kms_keys_insert_once_and_update(m: &dyn AccessStore) {

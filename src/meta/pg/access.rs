@@ -4,7 +4,7 @@
 
 use super::session::{kinds, BUMP};
 use super::Cached;
-use super::{db_err, tx_err, PgMeta};
+use super::{db_err, tx_err, PgMeta, TxError};
 use crate::error::{Error, Result};
 use crate::meta::codec::{decode, encode};
 use crate::meta::gens::{CacheKind, Generations};
@@ -21,6 +21,13 @@ fn key_bucket(rec: &KeyRecord) -> Option<&[u8]> {
     match &rec.scope {
         KeyScope::Bucket { bucket_id, .. } => Some(&bucket_id.0[..]),
         KeyScope::Account { .. } => None,
+    }
+}
+
+fn key_bucket_name(rec: &KeyRecord) -> &str {
+    match &rec.scope {
+        KeyScope::Bucket { bucket, .. } => bucket,
+        KeyScope::Account { .. } => "",
     }
 }
 
@@ -96,6 +103,20 @@ impl AccessStore for PgMeta {
             )
             .await
             .map_err(tx_err)?;
+            // Kept from deletion until the commit, so that a bucket deleted meanwhile gets
+            // no key its deletion would miss.
+            let live = tx
+                .c_query_opt(
+                    "SELECT 1 FROM buckets WHERE id = $1 FOR KEY SHARE",
+                    &[&bucket],
+                )
+                .await
+                .map_err(tx_err)?;
+            if live.is_none() {
+                return Err(TxError::Fail(Error::NoSuchBucket(
+                    key_bucket_name(rec).to_owned(),
+                )));
+            }
             let rows = tx
                 .c_query(
                     "SELECT doc FROM access_keys WHERE bucket_id = $1",

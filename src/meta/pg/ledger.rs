@@ -364,14 +364,16 @@ impl crate::meta::TaskLeases for PgMeta {
     fn try_lead(&self, task: &str, hold_ms: i64) -> Result<Option<i64>> {
         let me = &self.gateway[..];
         self.run(|c| async move {
-            // Taken when free or lapsed, whoever held it (this gateway included).
+            // Taken when free or lapsed, or by its holder (whose keeper renewed it through
+            // a long pass, and whose next pass is due).
             let taken = c
                 .c_query_opt(
                     &format!(
                         "INSERT INTO leader_leases AS l (name, holder, until_ms) \
                          VALUES ($1, $2, {DB_NOW_MS} + $3) ON CONFLICT (name) DO UPDATE \
                          SET holder = EXCLUDED.holder, until_ms = EXCLUDED.until_ms \
-                         WHERE l.until_ms <= {DB_NOW_MS} RETURNING 1"
+                         WHERE l.until_ms <= {DB_NOW_MS} OR l.holder = EXCLUDED.holder \
+                         RETURNING 1"
                     ),
                     &[&task, &me, &hold_ms],
                 )

@@ -692,8 +692,13 @@ mod tests {
         let left = b.try_lead("scrub", 60_000).unwrap().expect("held by a");
         assert!((50_000..=60_000).contains(&left), "{left}");
         assert!(
-            a.try_lead("scrub", 60_000).unwrap().is_some(),
-            "held for the whole interval, against its holder too"
+            b.try_lead("scrub", 60_000).unwrap().is_some(),
+            "held for the whole interval"
+        );
+        assert_eq!(
+            a.try_lead("scrub", 60_000).unwrap(),
+            None,
+            "its holder's next pass is its own (a lease renewed through a long pass outlasts it)"
         );
         assert_eq!(b.try_lead("lifecycle", 100).unwrap(), None);
         std::thread::sleep(std::time::Duration::from_millis(150));

@@ -66,7 +66,9 @@ impl<'c> Tx<'c> {
             broken: AtomicBool::new(false),
             ended: false,
         };
-        let _ = tx.send(simple(client, "BEGIN"));
+        // Read committed whatever the database's default: a statement that waited for a
+        // lock sees what the holder committed (a managed key, a row another gateway wrote).
+        let _ = tx.send(simple(client, "BEGIN ISOLATION LEVEL READ COMMITTED"));
         tx
     }
 
