@@ -824,10 +824,12 @@ pub enum KeyScope {
 }
 
 impl KeyScope {
-    /// The bucket a bucket key is bound to.
-    pub fn bucket_id(&self) -> Option<&BucketId> {
+    /// The bucket (id and name) a bucket key is bound to.
+    pub fn bucket(&self) -> Option<(&BucketId, &str)> {
         match self {
-            KeyScope::Bucket { bucket_id, .. } => Some(bucket_id),
+            KeyScope::Bucket {
+                bucket_id, bucket, ..
+            } => Some((bucket_id, bucket)),
             KeyScope::Account { .. } => None,
         }
     }

@@ -75,23 +75,20 @@ impl AccessStore for RocksMeta {
         rec: &KeyRecord,
         same: &(dyn Fn(&KeyRecord) -> bool + Sync),
     ) -> Result<KeyInsert> {
+        let Some((bucket_id, name)) = rec.scope.bucket() else {
+            return Err(crate::error::Error::Internal(
+                "only a bucket's keys are minted once".into(),
+            ));
+        };
         let _records = self.bucket_records.lock().map_err(lock_err)?;
-        let bucket = rec.scope.bucket_id();
         // Under the lock bucket deletion takes too: a bucket gone gets no key.
-        if let KeyScope::Bucket {
-            bucket_id,
-            bucket: name,
-            ..
-        } = &rec.scope
-        {
-            if self.get_bucket(name)?.is_none_or(|b| b.id != *bucket_id) {
-                return Err(crate::error::Error::NoSuchBucket(name.clone()));
-            }
+        if self.get_bucket(name)?.is_none_or(|b| b.id != *bucket_id) {
+            return Err(crate::error::Error::NoSuchBucket(name.to_owned()));
         }
         if let Some(k) = self
             .list_keys()?
             .into_iter()
-            .find(|k| k.scope.bucket_id() == bucket && same(k))
+            .find(|k| k.scope.bucket().is_some_and(|(id, _)| id == bucket_id) && same(k))
         {
             return Ok(KeyInsert::Existing(k));
         }

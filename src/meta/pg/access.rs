@@ -2,6 +2,7 @@
 //! records. Each call is one statement: inserts are atomic insert-if-absent, so two gateways
 //! minting the same id cannot both succeed.
 
+use super::objects::LIVE_BUCKET;
 use super::session::{kinds, BUMP};
 use super::Cached;
 use super::{db_err, tx_err, PgMeta, TxError};
@@ -9,27 +10,19 @@ use crate::error::{Error, Result};
 use crate::meta::codec::{decode, encode};
 use crate::meta::gens::{CacheKind, Generations};
 use crate::meta::sse::KmsKeyRecord;
-use crate::meta::{
-    AccessStore, IdempotencyClaim, IdempotencyRecord, KeyInsert, KeyRecord, KeyScope,
-};
+use crate::meta::{AccessStore, IdempotencyClaim, IdempotencyRecord, KeyInsert, KeyRecord};
 
 /// A claim that keeps finding its key released and taken again gives up (as `Running`).
 const CLAIM_ATTEMPTS: usize = 5;
 
 /// The bucket a key is bound to, kept beside it so the bucket's deletion finds its keys.
-fn key_bucket(rec: &KeyRecord) -> Option<&[u8]> {
-    match &rec.scope {
-        KeyScope::Bucket { bucket_id, .. } => Some(&bucket_id.0[..]),
-        KeyScope::Account { .. } => None,
-    }
+pub(super) fn key_bucket(rec: &KeyRecord) -> Option<&[u8]> {
+    rec.scope.bucket().map(|(id, _)| &id.0[..])
 }
 
-fn key_bucket_name(rec: &KeyRecord) -> &str {
-    match &rec.scope {
-        KeyScope::Bucket { bucket, .. } => bucket,
-        KeyScope::Account { .. } => "",
-    }
-}
+/// Stores a key unless its id is taken: `$1` its id, `$2` [`key_bucket`], `$3` its record.
+pub(super) const INSERT_KEY: &str = "INSERT INTO access_keys (access_key_id, bucket_id, doc) \
+                                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
 fn decode_rows<T: serde::de::DeserializeOwned>(rows: &[tokio_postgres::Row]) -> Result<Vec<T>> {
     rows.iter().map(|r| decode(r.get::<_, &[u8]>(0))).collect()
@@ -71,11 +64,7 @@ impl AccessStore for PgMeta {
         let doc = encode(rec)?;
         self.run(|c| async move {
             let n = c
-                .c_execute(
-                    "INSERT INTO access_keys (access_key_id, bucket_id, doc) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
-                    &[&rec.access_key_id, &key_bucket(rec), &doc],
-                )
+                .c_execute(INSERT_KEY, &[&rec.access_key_id, &key_bucket(rec), &doc])
                 .await
                 .map_err(db_err)?;
             Ok(n == 1)
@@ -87,11 +76,12 @@ impl AccessStore for PgMeta {
         rec: &KeyRecord,
         same: &(dyn Fn(&KeyRecord) -> bool + Sync),
     ) -> Result<KeyInsert> {
-        let Some(bucket) = key_bucket(rec) else {
+        let Some((id, name)) = rec.scope.bucket() else {
             return Err(Error::Internal(
                 "only a bucket's keys are minted once".into(),
             ));
         };
+        let bucket = &id.0[..];
         let doc = encode(rec)?;
         self.transact(async |tx| {
             // One minter per bucket at a time, until the commit; a second waits, then finds
@@ -106,16 +96,11 @@ impl AccessStore for PgMeta {
             // Kept from deletion until the commit, so that a bucket deleted meanwhile gets
             // no key its deletion would miss.
             let live = tx
-                .c_query_opt(
-                    "SELECT 1 FROM buckets WHERE id = $1 FOR KEY SHARE",
-                    &[&bucket],
-                )
+                .c_query_opt(LIVE_BUCKET, &[&bucket, &name])
                 .await
                 .map_err(tx_err)?;
             if live.is_none() {
-                return Err(TxError::Fail(Error::NoSuchBucket(
-                    key_bucket_name(rec).to_owned(),
-                )));
+                return Err(TxError::Fail(Error::NoSuchBucket(name.to_owned())));
             }
             let rows = tx
                 .c_query(
@@ -130,11 +115,7 @@ impl AccessStore for PgMeta {
                 }
             }
             let n = tx
-                .c_execute(
-                    "INSERT INTO access_keys (access_key_id, bucket_id, doc) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
-                    &[&rec.access_key_id, &bucket, &doc],
-                )
+                .c_execute(INSERT_KEY, &[&rec.access_key_id, &bucket, &doc])
                 .await
                 .map_err(tx_err)?;
             Ok(match n {

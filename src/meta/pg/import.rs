@@ -10,9 +10,7 @@ use super::{db_err, tx_err, PgMeta, TxError};
 use crate::error::{Error, Result};
 use crate::meta::codec::{decode, decode_usage, parse_gc_key};
 use crate::meta::rocks::RocksMeta;
-use crate::meta::{
-    BucketRecord, BucketStore, IdempotencyRecord, KeyRecord, KeyScope, UploadRecord,
-};
+use crate::meta::{BucketRecord, BucketStore, IdempotencyRecord, KeyRecord, UploadRecord};
 
 /// What is copied, in an order that keeps references valid (buckets before their objects,
 /// uploads before their parts): (RocksDB column family, PostgreSQL table).
@@ -280,14 +278,9 @@ async fn copy_entry(
         }
         "access_keys" => {
             let rec: KeyRecord = decode(v)?;
-            let bucket_id = match &rec.scope {
-                KeyScope::Bucket { bucket_id, .. } => Some(bucket_id.0.to_vec()),
-                KeyScope::Account { .. } => None,
-            };
             tx.c_execute(
-                "INSERT INTO access_keys (access_key_id, bucket_id, doc) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-                &[&rec.access_key_id, &bucket_id, &v],
+                super::access::INSERT_KEY,
+                &[&rec.access_key_id, &super::access::key_bucket(&rec), &v],
             )
             .await
         }
