@@ -201,19 +201,7 @@ async fn call_once(
     path: &str,
     body: Option<Value>,
 ) -> Result<Value, CliError> {
-    let base: http::Uri = endpoint
-        .parse()
-        .map_err(|_| failed(format!("invalid endpoint `{endpoint}`")))?;
-    if base.scheme_str() != Some("http") {
-        return Err(failed(
-            "the keys commands speak plain http to the server; with TLS on, stop the server \
-             to work on the data dir, or use curl --aws-sigv4 against the management API",
-        ));
-    }
-    let authority = base
-        .authority()
-        .ok_or_else(|| failed(format!("endpoint `{endpoint}` names no host")))?
-        .to_string();
+    let authority = http_authority(endpoint)?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let url = format!("http://{authority}{path}");
     let mut headers: Vec<(&str, &str)> = vec![("host", authority.as_str())];
@@ -269,6 +257,50 @@ async fn call_once(
                 .to_owned(),
         })
     }
+}
+
+/// `GET /health` on a running server (plain http, as the keys commands): its JSON when it
+/// answers 200.
+pub async fn health(endpoint: &str) -> Result<Value, CliError> {
+    let authority = http_authority(endpoint)?;
+    let stream = tokio::net::TcpStream::connect(&authority)
+        .await
+        .map_err(|e| CliError::Unreachable(e.to_string()))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(failed)?;
+    tokio::spawn(conn);
+    let req = http::Request::get("/health")
+        .header(http::header::HOST, authority.as_str())
+        .body(Full::new(Bytes::new()))
+        .map_err(failed)?;
+    let resp = sender.send_request(req).await.map_err(failed)?;
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.map_err(failed)?.to_bytes();
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| failed(format!("bad response: {e}")))?;
+    match status.is_success() {
+        true => Ok(value),
+        false => Err(api_error(status.as_u16(), value.to_string())),
+    }
+}
+
+/// The `host:port` of a plain-http endpoint.
+fn http_authority(endpoint: &str) -> Result<String, CliError> {
+    let base: http::Uri = endpoint
+        .parse()
+        .map_err(|_| failed(format!("invalid endpoint `{endpoint}`")))?;
+    if base.scheme_str() != Some("http") {
+        return Err(failed(
+            "the CLI speaks plain http to the server; with TLS on, stop the server \
+             to work on the data dir, or use curl --aws-sigv4 against the management API",
+        ));
+    }
+    Ok(base
+        .authority()
+        .ok_or_else(|| failed(format!("endpoint `{endpoint}` names no host")))?
+        .to_string())
 }
 
 fn api_error(status: u16, message: impl Into<String>) -> CliError {

@@ -334,6 +334,36 @@ pub struct ConfigFile {
     pub encryption: EncryptionConfig,
     /// Longest a graceful shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: Option<u64>,
+    #[serde(default)]
+    pub log: LogSection,
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// How the server writes its log (on stderr).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people; coloured only on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, for a log pipeline.
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `text` (the default) or `json` (env `CNX_LOG_FORMAT` wins).
+    pub format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// A bearer token `/storage/metrics` then requires (env `CNX_METRICS_TOKEN` wins); open
+    /// without one.
+    pub token: Option<Secret>,
 }
 
 /// Flags given to `cnx-storage serve`.
@@ -375,6 +405,9 @@ pub struct Config {
     pub lifecycle: LifecycleSchedule,
     pub access_log: AccessLogSchedule,
     pub encryption: EncryptionConfig,
+    pub log_format: LogFormat,
+    /// The bearer token `/storage/metrics` requires, if any.
+    pub metrics_token: Option<Secret>,
 }
 
 /// Server-side encryption: where SSE-C keys are taken, and keys of the local key ring.
@@ -600,7 +633,27 @@ pub fn resolve(env: &HashMap<String, String>, cli: &CliOverrides) -> Result<Conf
         lifecycle: file.lifecycle.unwrap_or_default(),
         access_log: file.access_log.unwrap_or_default(),
         encryption: file.encryption,
+        log_format: match non_empty(env.get("CNX_LOG_FORMAT")) {
+            Some(v) => parse_log_format(&v)?,
+            None => file.log.format.unwrap_or_default(),
+        },
+        metrics_token: non_empty(env.get("CNX_METRICS_TOKEN"))
+            .map(Secret)
+            .or(file.metrics.token)
+            .filter(|t| !t.expose().is_empty()),
     })
+}
+
+fn parse_log_format(v: &str) -> Result<LogFormat, ConfigError> {
+    match v {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(ConfigError::Invalid {
+            name: "CNX_LOG_FORMAT",
+            value: v.to_owned(),
+            why: "`text` or `json`",
+        }),
+    }
 }
 
 /// `CNX_META_URL` overrides the file's URL, and alone selects PostgreSQL.
@@ -692,6 +745,38 @@ mod tests {
         assert_eq!(c.blob, BlobBackend::Local);
         assert_eq!(c.limits.api_requests_per_second, 30.0);
         assert_eq!(c.limits.s3_requests_per_second, 0.0);
+    }
+
+    #[test]
+    fn log_format_and_metrics_token_come_from_file_or_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = |toml: &str, env_pairs: &[(&str, &str)]| {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, toml).unwrap();
+            let mut e = env(env_pairs);
+            e.insert("CNX_CONFIG".into(), path.display().to_string());
+            resolve(&e, &CliOverrides::default())
+        };
+        let plain = cfg("", &[]).unwrap();
+        assert_eq!(plain.log_format, LogFormat::Text);
+        assert_eq!(plain.metrics_token, None);
+        let file = "[log]\nformat = \"json\"\n[metrics]\ntoken = \"t1\"\n";
+        let c = cfg(file, &[]).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.metrics_token, Some(Secret::new("t1")));
+        let c = cfg(
+            file,
+            &[("CNX_LOG_FORMAT", "text"), ("CNX_METRICS_TOKEN", "t2")],
+        )
+        .unwrap();
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.metrics_token, Some(Secret::new("t2")));
+        assert!(cfg("", &[("CNX_LOG_FORMAT", "xml")]).is_err());
+        assert!(cfg("[log]\nformat = \"xml\"\n", &[]).is_err());
+        assert_eq!(
+            cfg("[metrics]\ntoken = \"\"\n", &[]).unwrap().metrics_token,
+            None
+        );
     }
 
     #[test]

@@ -89,6 +89,17 @@ enum Command {
         #[arg(long)]
         ca_file: Option<PathBuf>,
     },
+    /// Ask a running server for `/health`: prints its JSON; exit 0 when it answers 200,
+    /// 1 otherwise (for container health checks and scripts).
+    Health {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print a shell completion script: `cnx-storage completions bash > /etc/bash_completion.d/cnx-storage`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Account-level access keys: act as an account (root may name any account).
     AccessKeys {
         #[command(flatten)]
@@ -214,6 +225,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
     match cli.command {
         Command::Serve { common, listen } => {
             let cfg = resolve(common, listen)?;
+            init_log(cfg.log_format);
             let rt = runtime()?;
             match rt.block_on(cnx_storage::server::run(cfg)) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
@@ -234,6 +246,12 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             }
         }
         Command::Migrate { from, to, ca_file } => migrate(&from, to, ca_file),
+        Command::Health { target } => health(target),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "cnx-storage", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Scrub {
             common,
             bucket,
@@ -394,17 +412,51 @@ fn migrate(from: &str, to: String, ca_file: Option<PathBuf>) -> Result<ExitCode,
     }
 }
 
+fn health(target: Target) -> Result<ExitCode, ExitCode> {
+    // Exit 1 for every failure: container runtimes reserve other codes.
+    let cfg = resolve(target.common, None).map_err(|_| ExitCode::FAILURE)?;
+    let endpoint = target
+        .endpoint
+        .unwrap_or_else(|| cli::default_endpoint(&cfg));
+    let rt = runtime()?;
+    match rt.block_on(cli::health(&endpoint)) {
+        Ok(v) => {
+            println!("{v}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {endpoint}: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The log on stderr: `RUST_LOG` filters it (default `info`); colours only on a terminal,
+/// so a log file or journal gets plain text.
+fn init_log(format: config::LogFormat) {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let base = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        config::LogFormat::Text => base.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        config::LogFormat::Json => base
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Serve { .. }) {
-        with_server_malloc();
+    match &cli.command {
+        Command::Serve { .. } => with_server_malloc(),
+        // The server sets up its log once its config names the format.
+        _ => init_log(config::LogFormat::Text),
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     run(cli).unwrap_or_else(|code| code)
 }

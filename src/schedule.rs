@@ -54,6 +54,15 @@ impl<P: Clone> TaskStatus<P> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).1 = last;
     }
 
+    /// The last pass's record, if one finished.
+    pub fn last(&self) -> Option<P> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
+    }
+
     /// `{"running": …, "last_pass": view(last) or null}`.
     pub fn summary(&self, view: impl FnOnce(P) -> serde_json::Value) -> serde_json::Value {
         let (running, last) = self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone();

@@ -26,7 +26,7 @@ use self::reply::Reply;
 use crate::access::{Caller, Principal};
 use crate::auth::{self, PayloadMode, Verification};
 use crate::web::body::Response;
-use crate::web::AppState;
+use crate::web::{AppState, Handled};
 
 /// Management requests carry small JSON documents.
 const MAX_BODY: usize = 1 << 20;
@@ -62,14 +62,14 @@ pub async fn handle(
     state: Arc<AppState>,
     req: http::Request<RequestBody>,
     request_id: &str,
-) -> (Response, Option<&'static str>) {
+) -> (Response, Handled) {
     let (parts, body) = req.into_parts();
-    let mut op = None;
-    let resp = match run(state, parts, body, &mut op).await {
+    let mut done = Handled::default();
+    let resp = match run(state, parts, body, &mut done).await {
         Ok(r) => r,
         Err(e) => e.into_response(request_id),
     };
-    (resp, op)
+    (resp, done)
 }
 
 async fn read_body(body: RequestBody) -> ApiResult<Bytes> {
@@ -181,7 +181,7 @@ async fn run(
     state: Arc<AppState>,
     parts: http::request::Parts,
     body: RequestBody,
-    op: &mut Option<&'static str>,
+    done: &mut Handled,
 ) -> ApiResult<Response> {
     let ip = crate::web::client_ip(&parts);
     let count_failure = |e: ApiError| throttle_failure(&state, ip, e);
@@ -189,6 +189,7 @@ async fn run(
     // Only a request that may be genuine gets its body read (and at most MAX_BODY of it).
     let body = read_body(body).await?;
     let caller = authenticate(&state, pre, &body).map_err(count_failure)?;
+    done.key_id = caller.access_key_id.clone();
     rate_limit(&state, &caller)?;
     let mutating = matches!(
         parts.method,
@@ -210,12 +211,12 @@ async fn run(
         Some(k) => match claim_or_replay(&ctx, k).await? {
             Ok(claim) => Some(claim),
             Err(replay) => {
-                *op = Some("IdempotentReplay");
+                done.op = Some("IdempotentReplay");
                 return Ok(replay);
             }
         },
     };
-    let result = route(&ctx, op).await;
+    let result = route(&ctx, &mut done.op).await;
     if let Some(claim) = claim {
         claim.finish(&result).await?;
     }

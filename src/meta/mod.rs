@@ -17,10 +17,13 @@ pub mod rocks;
 #[cfg(feature = "rocksdb")]
 mod rocks_access;
 #[cfg(feature = "rocksdb")]
+mod rocks_stats;
+#[cfg(feature = "rocksdb")]
 mod rocks_uploads;
 #[cfg(feature = "rocksdb")]
 mod rocks_versions;
 pub mod sse;
+pub mod stats;
 pub mod versions;
 
 use serde::{Deserialize, Serialize};
@@ -1163,6 +1166,7 @@ pub trait MetaStore:
     + AccessStore
     + BlobLedger
     + TaskLeases
+    + stats::IndexStatus
     + Send
     + Sync
     + 'static
@@ -1176,6 +1180,7 @@ impl<T> MetaStore for T where
         + AccessStore
         + BlobLedger
         + TaskLeases
+        + stats::IndexStatus
         + Send
         + Sync
         + 'static

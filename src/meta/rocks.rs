@@ -35,6 +35,22 @@ pub(super) const CF_BLOB_SUMS: &str = "blob_sums";
 pub(super) const CF_VERSIONS: &str = "versions";
 const CF_INLINE: &str = "inline";
 pub(super) const CF_KMS_KEYS: &str = "kms_keys";
+/// Every column family, for figures summed over them.
+pub(super) const ALL_CFS: [&str; 13] = [
+    CF_BUCKETS,
+    CF_OBJECTS,
+    CF_USAGE,
+    CF_STAGED,
+    CF_GC,
+    CF_UPLOADS,
+    CF_PARTS,
+    CF_KEYS,
+    CF_IDEMPOTENCY,
+    CF_BLOB_SUMS,
+    CF_VERSIONS,
+    CF_INLINE,
+    CF_KMS_KEYS,
+];
 const STRIPES: usize = 256;
 
 pub struct RocksMeta {
@@ -51,6 +67,8 @@ pub struct RocksMeta {
     pub(super) gens: super::gens::Generations,
     /// Idempotency keys whose first request is running.
     pub(super) idempotency_claims: Mutex<std::collections::HashMap<Vec<u8>, [u8; 16]>>,
+    /// Holds the engine's counters (write stalls) that `/storage/metrics` reports.
+    pub(super) opts: Options,
 }
 
 fn usage_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
@@ -87,7 +105,11 @@ impl RocksMeta {
     pub fn open(path: &Path, sync: bool) -> Result<Self> {
         let (opts, cfs) = Self::descriptors();
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Self {
+        Ok(Self::around(db, sync, opts))
+    }
+
+    fn around(db: DB, sync: bool, opts: Options) -> Self {
+        Self {
             db,
             sync,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
@@ -95,7 +117,8 @@ impl RocksMeta {
             bucket_records: Mutex::new(()),
             gens: super::gens::Generations::local(),
             idempotency_claims: Mutex::default(),
-        })
+            opts,
+        }
     }
 
     /// The sequence number of the last write: it moves with every change to the index.
@@ -140,6 +163,10 @@ impl RocksMeta {
         opts.set_db_write_buffer_size(MEMTABLES);
         opts.set_write_buffer_size(MEMTABLE);
         opts.set_block_based_table_factory(&table);
+        // Counters only (stall time among them): the timers and histograms of the richer
+        // levels cost every read and write a clock call.
+        opts.enable_statistics();
+        opts.set_statistics_level(rocksdb::statistics::StatsLevel::ExceptHistogramOrTimers);
         // Object bytes: a small memtable keeps the server's memory bounded however many small
         // objects arrive (the default, 64 MiB, would be most of its footprint), and no
         // compression (object bytes are rarely worth the CPU).
@@ -178,15 +205,7 @@ impl RocksMeta {
             .into_iter()
             .filter(|d| existing.iter().any(|e| e == d.name()));
         let db = DB::open_cf_descriptors_read_only(&opts, path, cfs, false)?;
-        Ok(Self {
-            db,
-            sync: false,
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-            bucket_gate: RwLock::new(()),
-            bucket_records: Mutex::new(()),
-            gens: super::gens::Generations::local(),
-            idempotency_claims: Mutex::default(),
-        })
+        Ok(Self::around(db, false, opts))
     }
 
     pub(super) fn cf(&self, name: &str) -> Result<&ColumnFamily> {

@@ -277,6 +277,8 @@ fn uri_for_log(target: &str) -> String {
 #[derive(Debug, Default, Clone)]
 pub struct Requester {
     pub canonical_id: Option<String>,
+    /// For the server's own log line; S3's access log has no field for it.
+    pub access_key_id: Option<String>,
     pub signature: Option<&'static str>,
     pub auth: Option<&'static str>,
 }
@@ -356,6 +358,8 @@ pub struct Outcome<'a> {
     pub error_code: Option<&'a str>,
     pub response: &'a http::HeaderMap,
     pub request_id: &'a str,
+    /// `x-amz-id-2`.
+    pub host_id: &'a str,
 }
 
 /// One line of S3's server access log format.
@@ -420,7 +424,7 @@ pub fn line(
         quoted(&req.referer),
         quoted(&req.user_agent),
         field(header("x-amz-version-id")),
-        field(out.request_id),
+        field(out.host_id),
         field(who.signature.unwrap_or("")),
         "-".into(),
         field(who.auth.unwrap_or("")),
@@ -488,9 +492,11 @@ mod tests {
             error_code: None,
             response: &headers,
             request_id: "REQ1",
+            host_id: "HOST1",
         };
         let who = Requester {
             canonical_id: Some("abc".into()),
+            access_key_id: Some("AKID".into()),
             signature: Some("SigV4"),
             auth: Some("AuthHeader"),
         };
@@ -508,6 +514,11 @@ mod tests {
             "{l}"
         );
         assert!(l.contains("\"aws-cli/1.0 _quoted_\""), "{l}");
+        assert!(
+            l.contains(" HOST1 SigV4 "),
+            "the host id is x-amz-id-2: {l}"
+        );
+        assert!(!l.contains("AKID"), "S3's log names no key: {l}");
         assert!(
             l.contains(" SigV4 - AuthHeader 127.0.0.1:9000 - - -"),
             "{l}"

@@ -35,7 +35,7 @@ use crate::web::body::{self as rbody, Response};
 use crate::web::query::Query;
 use crate::web::status_only;
 use crate::web::target::S3Target;
-use crate::web::AppState;
+use crate::web::{AppState, Handled};
 
 /// How much of a refused request body is read and discarded before the error is sent; a
 /// larger one is cut off with the connection.
@@ -89,14 +89,14 @@ pub async fn handle(
     req: http::Request<RequestBody>,
     target: S3Target,
     request_id: &str,
-) -> (Response, Option<&'static str>) {
+) -> (Response, Handled) {
     let (parts, mut body) = req.into_parts();
     let resource = parts.uri.path().to_owned();
     if parts.method == Method::OPTIONS {
         let resp = cors::preflight(&state, &parts.headers, target.bucket.as_deref())
             .await
             .unwrap_or_else(|e| error_response(&e, &resource, request_id, false));
-        return (resp, Some("PreflightCors"));
+        return (resp, Handled::op("PreflightCors"));
     }
     let origin = parts
         .headers
@@ -152,6 +152,7 @@ pub async fn handle(
         cors::decorate(&state, &origin, &method, bucket, &mut resp).await;
     }
     if let (Some(source), Some(req), Some(bucket)) = (log_source, log_request, &cors_bucket) {
+        let host_id = state.host_id(request_id);
         let outcome = logging::Outcome {
             op: op_name,
             key: log_key.as_deref(),
@@ -159,11 +160,16 @@ pub async fn handle(
             error_code,
             response: resp.headers(),
             request_id,
+            host_id: &host_id,
         };
         let text = logging::line(&source.owner, bucket, &req, &requester, &outcome);
         state.access_log.record(bucket, &source, text);
     }
-    (resp, op_name)
+    let handled = Handled {
+        op: op_name,
+        key_id: requester.access_key_id,
+    };
+    (resp, handled)
 }
 
 async fn run(
@@ -187,6 +193,7 @@ async fn run(
     let (verified, caller) = throttled_auth(&state, ip, || authenticate(&state, &parts))?;
     if !matches!(caller.principal, Principal::Anonymous) {
         requester.canonical_id = Some(owner_id(caller.principal.account()));
+        requester.access_key_id = caller.access_key_id.clone();
         requester.signature = Some(if verified.sigv2 { "SigV2" } else { "SigV4" });
         requester.auth = Some(if verified.presigned {
             "QueryString"

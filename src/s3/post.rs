@@ -213,6 +213,7 @@ pub async fn post_object(
                 })?;
                 super::rate_limit(&state, &caller, ip)?;
                 requester.canonical_id = Some(super::owner_id(caller.principal.account()));
+                requester.access_key_id = caller.access_key_id.clone();
                 requester.auth = Some("POST");
                 let policy = Policy::parse(policy_b64)?;
                 policy.check(time::OffsetDateTime::now_utc(), &form_fields.0, bucket_name)?;

@@ -3,6 +3,8 @@
 //! in-flight requests on SIGINT/SIGTERM. No S3 or JSON semantics live here.
 
 pub mod conn;
+mod metrics;
+mod record;
 pub mod router;
 
 use std::io::Write as _;
@@ -21,6 +23,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use self::conn::{Activity, Admission, Admit, Busy, Deadlines, SendPace, Watched};
+use self::record::RequestLog;
 use self::router::Route;
 use crate::access::jwt::JwtVerifier;
 use crate::access::ratelimit::RateLimiter;
@@ -31,7 +34,8 @@ use crate::credentials::RootCredentials;
 use crate::s3::error::{S3Code, S3Error};
 use crate::store::Store;
 use crate::web::body::{self, BodyDeadlines, RequestBody, Response};
-use crate::web::{AppState, ClientAddr};
+use crate::web::metrics::{Flow, Metrics, Surface};
+use crate::web::{AppState, ClientAddr, Handled};
 
 /// S3's limit on a request's header section.
 pub const MAX_HEADER_SECTION: usize = 8 << 10;
@@ -57,15 +61,29 @@ pub enum ServerError {
 
 #[cfg(feature = "rocksdb")]
 pub async fn run(cfg: Config) -> Result<(), ServerError> {
-    let shutdown = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    use tokio::signal::unix::{signal, SignalKind};
+    // Registered before start-up, which can take a while (opening the index, migrating it):
+    // as a container's PID 1 a signal without a handler is ignored, so a stop asked for
+    // meanwhile would be lost. One that arrives then is acted on once serving begins.
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let shutdown = async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            _ = next_signal(term.as_mut()) => {}
+            _ = next_signal(int.as_mut()) => {}
         }
     };
     run_until(cfg, shutdown).await
+}
+
+#[cfg(feature = "rocksdb")]
+async fn next_signal(s: Option<&mut tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(feature = "rocksdb")]
@@ -85,6 +103,7 @@ pub async fn run_until(
     };
     let listener = TcpListener::bind(listen).await.map_err(bind_err)?;
     let addr = listener.local_addr().map_err(bind_err)?;
+    let _ = state.node.set(node_name(addr));
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {addr}");
@@ -150,6 +169,11 @@ async fn build_state(cfg: Config) -> Result<Arc<AppState>, ServerError> {
         scrub,
         lifecycle,
         access_log,
+        metrics: Metrics::new(match cfg.meta {
+            crate::config::MetaBackend::Rocksdb => "rocksdb",
+            crate::config::MetaBackend::Postgres { .. } => "postgres",
+        }),
+        node: std::sync::OnceLock::new(),
         cfg,
     }))
 }
@@ -249,6 +273,7 @@ impl Conns {
         } else {
             self.deadlines
         };
+        let _open = self.state.metrics.connection();
         let activity = Activity::new();
         let io = Watched::new(stream, activity.clone());
         let svc = {
@@ -259,18 +284,27 @@ impl Conns {
                 let conns = conns.clone();
                 let activity = activity.clone();
                 async move {
-                    let resp = if overflow {
-                        over_capacity(&conns.state, &req)
+                    let metrics = &conns.state.metrics;
+                    let (resp, log) = if overflow {
+                        (over_capacity(&conns.state, &req), None)
                     } else {
-                        let mut req = req.map(|b| RequestBody::new(b, conns.body));
+                        let inflow = metrics.inflow();
+                        let mut req = req.map(|b| RequestBody::new(b, conns.body, inflow.clone()));
                         req.extensions_mut().insert(ClientAddr(peer));
-                        handle(conns.state.clone(), req).await
+                        let (resp, log) = handle(conns.state.clone(), req, inflow).await;
+                        (resp, Some(log))
                     };
                     Ok::<_, std::convert::Infallible>(sending(
                         resp,
-                        activity.responding(),
+                        Outgoing {
+                            busy: activity.responding(),
+                            pace: SendPace::new(&deadlines),
+                            flow: metrics.outflow(),
+                            log,
+                            ended: false,
+                            length: None,
+                        },
                         busy,
-                        &deadlines,
                     ))
                 }
             })
@@ -338,11 +372,23 @@ async fn watchdog<E>(
     }
 }
 
-/// The response body, counted as being sent until it ends or is dropped.
+/// The response body, counted as being sent until it ends or is dropped; then its request's
+/// log line is written.
 struct Sending {
     inner: body::Body,
+    out: Outgoing,
+}
+
+/// What is tracked while a response body is sent.
+struct Outgoing {
     busy: Busy,
     pace: SendPace,
+    flow: Flow,
+    log: Option<RequestLog>,
+    ended: bool,
+    /// The body's announced length: hyper stops asking once it is sent, so the end may
+    /// never be polled.
+    length: Option<u64>,
 }
 
 impl http_body::Body for Sending {
@@ -353,15 +399,20 @@ impl http_body::Body for Sending {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        if let Err(e) = self.pace.asked() {
+        if let Err(e) = self.out.pace.asked() {
             tracing::debug!(error = %e, "cutting off a response");
             return std::task::Poll::Ready(Some(Err(e.into())));
         }
         let r = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        if let std::task::Poll::Ready(Some(Ok(frame))) = &r {
-            self.busy.progressed();
-            let n = frame.data_ref().map_or(0, bytes::Bytes::len);
-            self.pace.handed(n);
+        match &r {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                self.out.busy.progressed();
+                let n = frame.data_ref().map_or(0, bytes::Bytes::len);
+                self.out.pace.handed(n);
+                self.out.flow.add(n);
+            }
+            std::task::Poll::Ready(None) => self.out.ended = true,
+            _ => {}
         }
         r
     }
@@ -375,15 +426,25 @@ impl http_body::Body for Sending {
     }
 }
 
-fn sending(resp: Response, responding: Busy, handling: Busy, deadlines: &Deadlines) -> Response {
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if let Some(log) = self.out.log.take() {
+            let sent = self.out.flow.bytes();
+            let complete = self.out.ended
+                || http_body::Body::is_end_stream(&self.inner)
+                || self.out.length.is_some_and(|n| sent >= n);
+            log.finish(sent, complete);
+        }
+    }
+}
+
+fn sending(resp: Response, mut out: Outgoing, handling: Busy) -> Response {
     drop(handling);
-    resp.map(|inner| {
-        http_body_util::BodyExt::boxed_unsync(Sending {
-            inner,
-            busy: responding,
-            pace: SendPace::new(deadlines),
-        })
-    })
+    out.length = resp
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    resp.map(|inner| http_body_util::BodyExt::boxed_unsync(Sending { inner, out }))
 }
 
 /// The one answer a connection over a cap gets: `/health` still works, anything else is
@@ -403,6 +464,12 @@ fn over_capacity(state: &AppState, req: &http::Request<Incoming>) -> Response {
     };
     resp.headers_mut()
         .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    state.metrics.request(
+        Surface::S3,
+        Some("ConnectionLimit"),
+        resp.status().as_u16(),
+        Duration::ZERO,
+    );
     resp
 }
 
@@ -442,43 +509,81 @@ fn new_request_id() -> String {
     hex::encode_upper(&id.as_bytes()[..8])
 }
 
-async fn handle(state: Arc<AppState>, req: http::Request<RequestBody>) -> Response {
+/// This gateway's name in `x-amz-id-2`: its host and port.
+fn node_name(addr: SocketAddr) -> String {
+    let uname = rustix::system::uname();
+    let host = uname.nodename().to_string_lossy();
+    format!("{host}:{}", addr.port())
+}
+
+async fn handle(
+    state: Arc<AppState>,
+    req: http::Request<RequestBody>,
+    received: Flow,
+) -> (Response, RequestLog) {
     let started = Instant::now();
     let request_id = new_request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let head = method == http::Method::HEAD;
-    let (mut resp, op) = guarded(dispatch(state, req, &request_id), || {
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let route = router::route(
+        req.method(),
+        req.uri(),
+        host.as_deref(),
+        state.cfg.s3_domain.as_deref(),
+    );
+    let (surface, bucket) = match &route {
+        Ok(Route::Health) => (Surface::Health, None),
+        Ok(Route::Metrics) => (Surface::Metrics, None),
+        Ok(Route::Api) => (Surface::Api, router::api_bucket(&path)),
+        Ok(Route::S3(t)) => (Surface::S3, t.bucket.clone()),
+        Err(_) => (Surface::S3, None),
+    };
+    let (mut resp, handled) = guarded(dispatch(state.clone(), req, route, &request_id), || {
         tracing::error!(request_id = %request_id, "handler panicked");
         let e = S3Error::code(S3Code::InternalError);
         (
             crate::s3::error_response(&e, &path, &request_id, head),
-            None,
+            Handled::default(),
         )
     })
     .await;
+    let host_id = state.host_id(&request_id);
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert("x-amz-request-id", v.clone());
-        h.insert("x-amz-id-2", v);
+    if let (Ok(id), Ok(id2)) = (
+        HeaderValue::from_str(&request_id),
+        HeaderValue::from_str(&host_id),
+    ) {
+        h.insert("x-amz-request-id", id);
+        h.insert("x-amz-id-2", id2);
     }
     h.insert("server", HeaderValue::from_static("cnx-storage"));
-    let bytes = h
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    tracing::info!(
-        request_id = %request_id,
-        method = %method,
-        path = %path,
-        op = op.unwrap_or("-"),
-        status = resp.status().as_u16(),
-        bytes,
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
-    resp
+    let status = resp.status().as_u16();
+    let head_after = started.elapsed();
+    state
+        .metrics
+        .request(surface, handled.op, status, head_after);
+    let log = RequestLog {
+        request_id,
+        host_id,
+        method,
+        path,
+        surface,
+        op: handled.op,
+        bucket,
+        key_id: handled.key_id,
+        status,
+        started,
+        head_after,
+        received,
+    };
+    (resp, log)
 }
 
 /// Runs a handler; a panic inside it becomes `on_panic()`'s response instead of a dropped
@@ -493,23 +598,16 @@ async fn guarded<T>(fut: impl std::future::Future<Output = T>, on_panic: impl Fn
 async fn dispatch(
     state: Arc<AppState>,
     req: http::Request<RequestBody>,
+    route: Result<Route, crate::web::target::InvalidUri>,
     request_id: &str,
-) -> (Response, Option<&'static str>) {
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()));
-    let route = router::route(
-        req.method(),
-        req.uri(),
-        host.as_deref(),
-        state.cfg.s3_domain.as_deref(),
-    );
+) -> (Response, Handled) {
     let too_large = header_section_len(req.headers()) > MAX_HEADER_SECTION;
     match route {
-        Ok(Route::Health) => (health(&state), Some("Health")),
+        Ok(Route::Health) => (health(&state), Handled::op("Health")),
+        Ok(Route::Metrics) => (
+            self::metrics::respond(&state, &req).await,
+            Handled::op("Metrics"),
+        ),
         Ok(Route::Api) if too_large => (
             json(
                 StatusCode::BAD_REQUEST,
@@ -517,7 +615,7 @@ async fn dispatch(
                     "error": format!("the request header section exceeds {MAX_HEADER_SECTION} bytes")
                 }),
             ),
-            None,
+            Handled::default(),
         ),
         Ok(Route::S3(_)) if too_large => {
             let err = S3Error::code(S3Code::RequestHeaderSectionTooLarge)
@@ -525,7 +623,7 @@ async fn dispatch(
             let head = req.method() == http::Method::HEAD;
             (
                 crate::s3::error_response(&err, req.uri().path(), request_id, head),
-                None,
+                Handled::default(),
             )
         }
         Ok(Route::Api) => crate::api::handle(state, req, request_id).await,
@@ -535,7 +633,7 @@ async fn dispatch(
             let head = req.method() == http::Method::HEAD;
             (
                 crate::s3::error_response(&err, req.uri().path(), request_id, head),
-                None,
+                Handled::default(),
             )
         }
     }

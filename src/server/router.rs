@@ -8,9 +8,20 @@ use crate::web::target::{decode_path, virtual_host_bucket, InvalidUri, S3Target}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
+    /// `/storage/metrics`: Prometheus' scrape.
+    Metrics,
     /// The JSON management surface under `/storage/`.
     Api,
     S3(S3Target),
+}
+
+pub const METRICS_PATH: &str = "/storage/metrics";
+
+/// The bucket a management path names (`/storage/buckets/{name}…`), for the log line.
+pub fn api_bucket(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/storage/buckets/")?;
+    let name = rest.split('/').next().filter(|n| !n.is_empty())?;
+    decode_path(name).ok()
 }
 
 pub fn route(
@@ -34,6 +45,9 @@ pub fn route(
             bucket: Some(bucket),
             key,
         }));
+    }
+    if path == METRICS_PATH {
+        return Ok(Route::Metrics);
     }
     // `/storage` and `/storage/` alone stay S3: bucket `storage`, reserved, never exists.
     if path.len() > "/storage/".len() && path.starts_with("/storage/") {
@@ -73,6 +87,23 @@ mod tests {
             bucket: bucket.map(Into::into),
             key: key.map(Into::into),
         })
+    }
+
+    #[test]
+    fn management_paths_name_their_bucket() {
+        assert_eq!(
+            api_bucket("/storage/buckets/b1/keys").as_deref(),
+            Some("b1")
+        );
+        assert_eq!(api_bucket("/storage/buckets/b1").as_deref(), Some("b1"));
+        assert_eq!(api_bucket("/storage/buckets"), None);
+        assert_eq!(api_bucket("/storage/buckets/"), None);
+        assert_eq!(api_bucket("/storage/access-keys"), None);
+        assert_eq!(
+            r(Method::GET, "/storage/metrics", None, None),
+            Route::Metrics
+        );
+        assert_eq!(r(Method::GET, "/storage/metricsx", None, None), Route::Api);
     }
 
     #[test]

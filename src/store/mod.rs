@@ -50,8 +50,7 @@ const SWEEP_BATCH: usize = 1000;
 pub struct Store {
     meta: Arc<dyn MetaStore>,
     blobs: BlobStore,
-    /// Reads refused because a blob's bytes failed their checksums (or were missing).
-    corrupt_reads: Arc<std::sync::atomic::AtomicU64>,
+    counts: Arc<Counts>,
     /// Blobs being read right now: the sweeper leaves them for a later pass.
     leases: leases::ReadLeases,
     pub(crate) gc_kick: Arc<tokio::sync::Notify>,
@@ -60,6 +59,15 @@ pub struct Store {
 }
 
 use crate::clock::now_ms;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Counts since start-up, for `/health` and `/storage/metrics`.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Reads refused because a blob's bytes failed their checksums (or were missing).
+    corrupt_reads: std::sync::atomic::AtomicU64,
+    blobs_swept: std::sync::atomic::AtomicU64,
+}
 
 impl Store {
     /// Opens the index and blob backend named by `cfg`, recovers what a crash left staged, and
@@ -93,7 +101,7 @@ impl Store {
         let store = Self {
             meta,
             blobs,
-            corrupt_reads: Arc::default(),
+            counts: Arc::default(),
             leases: leases::ReadLeases::default(),
             gc_kick: Arc::new(tokio::sync::Notify::new()),
             inline_max: crate::config::DEFAULT_INLINE_MAX,
@@ -799,9 +807,9 @@ impl Store {
         key: Option<DataKey>,
     ) -> Result<BoxStream<'static, Result<Bytes>>> {
         let corrupt = {
-            let (count, what, id) = (self.corrupt_reads.clone(), what.clone(), id.clone());
+            let (counts, what, id) = (self.counts.clone(), what.clone(), id.clone());
             move |detail: String| {
-                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                counts.corrupt_reads.fetch_add(1, Relaxed);
                 tracing::error!(object = %what, blob = %id, %detail, "refused to serve a corrupt blob");
                 Error::Corrupt {
                     blob: id.clone(),
@@ -895,8 +903,17 @@ impl Store {
 
     /// Reads refused as corrupt since start-up.
     pub fn corrupt_reads(&self) -> u64 {
-        self.corrupt_reads
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.counts.corrupt_reads.load(Relaxed)
+    }
+
+    /// Blobs this process deleted from the queue since start-up.
+    pub fn blobs_swept(&self) -> u64 {
+        self.counts.blobs_swept.load(Relaxed)
+    }
+
+    /// What the index reports about itself: one short read, for a metrics scrape.
+    pub async fn index_stats(&self) -> Result<crate::meta::stats::IndexStats> {
+        self.blocking(|m| m.stats()).await
     }
 
     // ---- garbage ----
@@ -972,7 +989,9 @@ impl Store {
             }
             n += done.len();
             if !done.is_empty() {
+                let swept = done.len() as u64;
                 self.blocking(move |m| m.deleted(&done)).await?;
+                self.counts.blobs_swept.fetch_add(swept, Relaxed);
             }
             if !reading.is_empty() {
                 // Left to whichever sweeper comes next: a read lasting past the grace is leased

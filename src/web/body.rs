@@ -69,10 +69,16 @@ pub struct RequestBody {
     timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
     /// Set once cut off: every later poll gets the same error, never a clean end.
     failed: Option<fn(&BodyDeadlines) -> BodyError>,
+    flow: super::metrics::Flow,
 }
 
 impl RequestBody {
-    pub fn new(inner: hyper::body::Incoming, limits: BodyDeadlines) -> Self {
+    /// `flow` counts the bytes read, for the request's log line and the metrics.
+    pub fn new(
+        inner: hyper::body::Incoming,
+        limits: BodyDeadlines,
+        flow: super::metrics::Flow,
+    ) -> Self {
         Self {
             inner,
             limits,
@@ -81,6 +87,7 @@ impl RequestBody {
             bytes: 0,
             timer: None,
             failed: None,
+            flow,
         }
     }
 
@@ -112,7 +119,9 @@ impl http_body::Body for RequestBody {
                 }
                 this.timer = None;
                 if let Some(Ok(f)) = &frame {
-                    this.bytes += f.data_ref().map_or(0, |d| d.len() as u64);
+                    let n = f.data_ref().map_or(0, Bytes::len);
+                    this.bytes += n as u64;
+                    this.flow.add(n);
                 }
                 if this.too_slow() {
                     let fail: fn(&BodyDeadlines) -> BodyError =

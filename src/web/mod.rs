@@ -2,6 +2,7 @@
 //! handler works with, request and response bodies, what a path names, decoded queries.
 
 pub mod body;
+pub mod metrics;
 pub mod query;
 pub mod target;
 
@@ -41,9 +42,57 @@ pub struct AppState {
     pub lifecycle: Arc<crate::lifecycle::LifecycleStatus>,
     /// Buckets that log their requests, and the queue their lines go to.
     pub access_log: Arc<crate::accesslog::AccessLog>,
+    pub metrics: metrics::Metrics,
+    /// This gateway's name in `x-amz-id-2` (host and port), set once it listens.
+    pub node: std::sync::OnceLock<String>,
+}
+
+/// What a surface's handler tells the server about a request, for its log line and metrics.
+#[derive(Debug, Default)]
+pub struct Handled {
+    /// The operation's name (`GetObject`, `CreateBucket`, …).
+    pub op: Option<&'static str>,
+    /// The access key the request was signed with.
+    pub key_id: Option<String>,
+}
+
+impl Handled {
+    pub fn op(op: &'static str) -> Self {
+        Self {
+            op: Some(op),
+            key_id: None,
+        }
+    }
 }
 
 impl AppState {
+    /// `x-amz-id-2` of a request: which gateway answered it, and the request, as opaque
+    /// base64 the way S3 sends it (decoded: `cnx-storage NODE REQUEST_ID`).
+    pub fn host_id(&self, request_id: &str) -> String {
+        use base64::Engine as _;
+        let node = self.node.get().map_or("-", String::as_str);
+        base64::engine::general_purpose::STANDARD.encode(format!("cnx-storage {node} {request_id}"))
+    }
+
+    /// The figures `/storage/metrics` reads from the rest of the process.
+    pub async fn metrics_snapshot(&self) -> crate::error::Result<metrics::Snapshot> {
+        let scrub = self
+            .scrub
+            .last()
+            .map(|p: crate::scrub::LastPass| metrics::ScrubFigures {
+                finished_at_ms: p.finished_at_ms,
+                corrupt: p.report.corrupt.len() as u64,
+                missing: p.report.missing.len() as u64,
+            });
+        Ok(metrics::Snapshot {
+            index: self.store.index_stats().await?,
+            corrupt_reads: self.store.corrupt_reads(),
+            blobs_swept: self.store.blobs_swept(),
+            uptime: self.started.elapsed(),
+            scrub,
+        })
+    }
+
     /// How long a client IP must wait, after too many failed authentications.
     pub fn auth_throttled(&self, ip: Option<IpAddr>) -> Option<Duration> {
         let (limiter, ip) = (self.auth_failures.as_ref()?, ip?);

@@ -95,6 +95,11 @@ impl Server {
         Self::start_inner(Some(UNLIMITED), Some(log.to_owned()))
     }
 
+    /// Starts a spawned server with this TOML as its config, logging at debug level into `log`.
+    pub fn start_logged_with_config(toml: &str, log: &Path) -> Server {
+        Self::start_inner(Some(toml), Some(log.to_owned()))
+    }
+
     /// Starts one of several gateways over the PostgreSQL index at `meta_url`, with the root
     /// credentials every gateway shares and `toml` as its config (the shared blob store and
     /// master key go there).

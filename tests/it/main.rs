@@ -23,6 +23,7 @@ mod enospc;
 mod harness;
 mod migrate;
 mod multi_gateway;
+mod operability;
 mod s3_auth;
 mod s3_bucket;
 mod s3_checksum;

@@ -11,14 +11,15 @@ use crate::error::Error;
 use crate::meta::fixtures::bucket;
 use crate::meta::gens::CacheKind;
 use crate::meta::sse::KmsKeyRecord;
+use crate::meta::stats::IndexStatus;
 use crate::meta::{
     AccessStore, BlobLedger, BucketId, BucketStore, IdempotencyRecord, KeyPermission, KeyRecord,
     KeyScope, MetaStore, ObjectStore, Usage, Versioning, RECORD_VERSION,
 };
 
 /// What the object contract needs of a backend.
-pub trait Objects: BucketStore + ObjectStore + BlobLedger {}
-impl<T: BucketStore + ObjectStore + BlobLedger> Objects for T {}
+pub trait Objects: BucketStore + ObjectStore + BlobLedger + IndexStatus {}
+impl<T: BucketStore + ObjectStore + BlobLedger + IndexStatus> Objects for T {}
 
 /// A fresh index for a test, and what must outlive it.
 pub struct Opened<M> {

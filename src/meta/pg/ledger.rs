@@ -9,6 +9,7 @@ use super::{db_err, PgMeta};
 use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::integrity::ChunkSums;
+use crate::meta::stats::{EngineStat, IndexStats, EXACT_GC_COUNT};
 use crate::meta::{BlobLedger, GcEntry};
 
 /// How long a sweeper's claim on the queue entries it is deleting keeps others away.
@@ -408,6 +409,57 @@ impl crate::meta::TaskLeases for PgMeta {
                 .await
                 .map_err(db_err)?;
             Ok(n == 1)
+        })
+    }
+}
+
+impl crate::meta::stats::IndexStatus for PgMeta {
+    fn stats(&self) -> Result<IndexStats> {
+        let cap = EXACT_GC_COUNT as i64;
+        let gc_queued = self.run(|c| async move {
+            let counted: i64 = c
+                .c_query_one(
+                    "SELECT count(*) FROM (SELECT 1 FROM gc LIMIT $1) AS q",
+                    &[&cap],
+                )
+                .await
+                .map_err(db_err)?
+                .get(0);
+            if counted < cap {
+                return Ok(counted as u64);
+            }
+            // The planner's row estimate, from the last ANALYZE or autovacuum.
+            let estimate: f32 = c
+                .c_query_one(
+                    "SELECT greatest(reltuples, 0)::real FROM pg_class WHERE oid = 'gc'::regclass",
+                    &[],
+                )
+                .await
+                .map_err(db_err)?
+                .get(0);
+            Ok((estimate as u64).max(counted as u64))
+        })?;
+        let pool = self.pool.status();
+        let f = |v: usize| v as f64;
+        Ok(IndexStats {
+            gc_queued,
+            engine: vec![
+                EngineStat::gauge(
+                    "postgres_pool_connections",
+                    "Connections this gateway's pool holds open to PostgreSQL.",
+                    f(pool.size),
+                ),
+                EngineStat::gauge(
+                    "postgres_pool_idle_connections",
+                    "Of those, the ones free for the next call.",
+                    f(pool.available),
+                ),
+                EngineStat::gauge(
+                    "postgres_pool_waiting_calls",
+                    "Calls waiting for a free connection: a pool too small, or a database too slow.",
+                    f(pool.waiting),
+                ),
+            ],
         })
     }
 }
