@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # cnx-storage developer entry point. Installs what a fresh Debian machine lacks, then:
 #   ./dev.sh serve [ARGS…]   run the server on the embedded default (127.0.0.1:9000, ./data)
-#   ./dev.sh test            unit tests, then s3-compat/run (every client incl. the aws-sdk-rust integration tests),
-#                            on RocksDB and again on a private PostgreSQL
+#   ./dev.sh test            unit tests, the web console in chromium, then s3-compat/run (every client incl. the
+#                            aws-sdk-rust integration tests), on RocksDB and again on a private PostgreSQL
 #   ./dev.sh lint            cargo fmt --check and clippy -D warnings
 #   ./dev.sh fuzz [SECS]     every cargo-fuzz target for SECS seconds (default 30) on a copy of
 #                            its committed corpus; scripts/fuzz.sh runs the long version
@@ -70,6 +70,9 @@ case "${1:-}" in
     # unit tests; the integration tests (aws-sdk-rust) run inside s3-compat/run as a column
     cargo test --lib --bins --examples
     phase "unit tests"
+    # The web console in Debian's chromium (playwright-core); screenshots in console/test/artifacts.
+    console/test/run --binary "$CARGO_TARGET_DIR/debug/cnx-storage"
+    phase "console in a browser"
     fuzz_smoke 30
     phase "fuzz smoke"
     s3-compat/run --binary "$CARGO_TARGET_DIR/debug/cnx-storage"

@@ -1240,3 +1240,18 @@ def test_idempotency_survives_restart(dedicated):
     assert replay.headers["idempotent-replayed"] == "true"
     expect(api.post("/storage/buckets", {"name": name + "x"}, headers=h), 422)
     expect(api.delete(bpath(name)), 204)
+
+
+def test_whoami_tells_each_key_what_it_may_do(root, buckets):
+    me = expect(root.get("/storage/whoami"), 200)
+    assert me == {"access_key_id": ACCESS_KEY, "kind": "root", "account": "root", "bucket": None, "permission": "full"}
+    name = buckets()
+    for permission in ("read", "read-write"):
+        key = bucket_key(root, name, permission)
+        settle()
+        as_key = Api(key["access_key_id"], key["secret_access_key"])
+        me = expect(as_key.get("/storage/whoami"), 200)
+        assert me["kind"] == "bucket" and me["bucket"] == name and me["permission"] == permission, me
+        # and nothing else under /storage/
+        expect(as_key.get("/storage/buckets"), 403)
+    expect(Api(unsigned=True).get("/storage/whoami"), 401)

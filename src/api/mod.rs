@@ -12,6 +12,7 @@ pub mod kms;
 pub mod lifecycle;
 pub mod presign;
 pub mod reply;
+pub mod whoami;
 
 use std::sync::Arc;
 
@@ -140,7 +141,12 @@ fn pre_authenticate(state: &AppState, parts: &http::request::Parts) -> ApiResult
     }
 }
 
-fn authenticate(state: &AppState, pre: PreAuth, body: &Bytes) -> ApiResult<Caller> {
+fn authenticate(
+    state: &AppState,
+    parts: &http::request::Parts,
+    pre: PreAuth,
+    body: &Bytes,
+) -> ApiResult<Caller> {
     let verified = match pre {
         PreAuth::Bearer(caller) => return Ok(caller),
         PreAuth::NeedsBody(pending) => {
@@ -169,7 +175,8 @@ fn authenticate(state: &AppState, pre: PreAuth, body: &Bytes) -> ApiResult<Calle
         .keys
         .caller(&verified.access_key)
         .ok_or_else(|| ApiError::unauthorized("unknown, revoked or expired access key"))?;
-    if matches!(caller.principal, Principal::BucketKey(_)) {
+    // Whoami alone, so the console learns what a bucket key may do before showing a button.
+    if matches!(caller.principal, Principal::BucketKey(_)) && !whoami::is_whoami(parts) {
         return Err(ApiError::forbidden(
             "a bucket access key acts on its bucket through the S3 surface only, never on /storage/",
         ));
@@ -188,7 +195,7 @@ async fn run(
     let pre = pre_authenticate(&state, &parts).map_err(count_failure)?;
     // Only a request that may be genuine gets its body read (and at most MAX_BODY of it).
     let body = read_body(body).await?;
-    let caller = authenticate(&state, pre, &body).map_err(count_failure)?;
+    let caller = authenticate(&state, &parts, pre, &body).map_err(count_failure)?;
     done.key_id = caller.access_key_id.clone();
     rate_limit(&state, &caller)?;
     let mutating = matches!(
@@ -314,6 +321,8 @@ async fn route(ctx: &ApiCtx, op: &mut Option<&'static str>) -> ApiResult<Reply> 
         Err(e)
     };
     let (name, result) = match (&method, segments.as_slice()) {
+        (&Method::GET, ["whoami"]) => ("WhoAmI", Ok(whoami::whoami(ctx))),
+        (_, ["whoami"]) => return not_allowed("GET"),
         (&Method::GET, ["buckets"]) => ("ListBuckets", buckets::list(ctx).await),
         (&Method::POST, ["buckets"]) => ("CreateBucket", buckets::create(ctx).await),
         (&Method::GET, ["buckets", b]) => ("GetBucket", buckets::get(ctx, &decode(b)?).await),

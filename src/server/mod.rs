@@ -3,6 +3,7 @@
 //! in-flight requests on SIGINT/SIGTERM. No S3 or JSON semantics live here.
 
 pub mod conn;
+mod console;
 mod metrics;
 mod record;
 pub mod router;
@@ -541,6 +542,7 @@ async fn handle(
     let (surface, bucket) = match &route {
         Ok(Route::Health) => (Surface::Health, None),
         Ok(Route::Metrics) => (Surface::Metrics, None),
+        Ok(Route::Console) => (Surface::Console, None),
         Ok(Route::Api) => (Surface::Api, router::api_bucket(&path)),
         Ok(Route::S3(t)) => (Surface::S3, t.bucket.clone()),
         Err(_) => (Surface::S3, None),
@@ -608,6 +610,7 @@ async fn dispatch(
             self::metrics::respond(&state, &req).await,
             Handled::op("Metrics"),
         ),
+        Ok(Route::Console) => (self::console::respond(&req), Handled::op("Console")),
         Ok(Route::Api) if too_large => (
             json(
                 StatusCode::BAD_REQUEST,

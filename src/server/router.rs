@@ -10,12 +10,16 @@ pub enum Route {
     Health,
     /// `/storage/metrics`: Prometheus' scrape.
     Metrics,
+    /// `/storage/console` and the files under it: the web console.
+    Console,
     /// The JSON management surface under `/storage/`.
     Api,
     S3(S3Target),
 }
 
 pub const METRICS_PATH: &str = "/storage/metrics";
+pub const CONSOLE_PATH: &str = "/storage/console";
+pub const CONSOLE_PREFIX: &str = "/storage/console/";
 
 /// The bucket a management path names (`/storage/buckets/{name}…`), for the log line.
 pub fn api_bucket(path: &str) -> Option<String> {
@@ -48,6 +52,9 @@ pub fn route(
     }
     if path == METRICS_PATH {
         return Ok(Route::Metrics);
+    }
+    if path == CONSOLE_PATH || path.starts_with(CONSOLE_PREFIX) {
+        return Ok(Route::Console);
     }
     // `/storage` and `/storage/` alone stay S3: bucket `storage`, reserved, never exists.
     if path.len() > "/storage/".len() && path.starts_with("/storage/") {
@@ -104,6 +111,15 @@ mod tests {
             Route::Metrics
         );
         assert_eq!(r(Method::GET, "/storage/metricsx", None, None), Route::Api);
+        assert_eq!(
+            r(Method::GET, "/storage/console", None, None),
+            Route::Console
+        );
+        assert_eq!(
+            r(Method::GET, "/storage/console/app.js", None, None),
+            Route::Console
+        );
+        assert_eq!(r(Method::GET, "/storage/consoles", None, None), Route::Api);
     }
 
     #[test]

@@ -790,7 +790,20 @@ async fn bucket_key_on_management_routes_is_403() {
             None,
         );
         assert_eq!(st, 403, "{e}");
+        // Whoami alone answers a bucket key: what it is and may do (the console asks it).
+        let (st, me) = api(&srv, &key, "GET", "/storage/whoami", None);
+        assert_eq!(st, 200, "{me}");
+        assert_eq!(me["kind"], "bucket", "{me}");
+        assert_eq!(me["bucket"], bucket.as_str(), "{me}");
+        assert_eq!(me["permission"], permission, "{me}");
+        assert_eq!(me["access_key_id"], key.0.as_str(), "{me}");
+        let (st, e) = api(&srv, &key, "GET", "/storage/whoami/", None);
+        assert_eq!(st, 403, "only the exact path: {e}");
     }
+    let (st, me) = api(&srv, &root(&srv), "GET", "/storage/whoami", None);
+    assert_eq!(st, 200, "{me}");
+    assert_eq!(me["kind"], "root", "{me}");
+    assert_eq!(me["permission"], "full", "{me}");
     // None of that minted, revoked or deleted anything.
     let (st, list) = api(
         &srv,

@@ -213,3 +213,75 @@ fn the_health_command_checks_a_running_server() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
+
+#[tokio::test]
+async fn the_console_is_served_with_types_etags_and_a_strict_csp() {
+    let srv = Server::start();
+    if srv.skip_external("the console is cnx-storage's own") {
+        return;
+    }
+    let base = format!("{}/storage/console", srv.endpoint());
+    let bare = raw_request("GET", &base, &[], "").await;
+    assert_eq!(bare.status, 308);
+    assert_eq!(bare.header("location"), Some("/storage/console/"));
+    let index = raw_request("GET", &format!("{base}/"), &[], "").await;
+    assert_eq!(index.status, 200);
+    assert_eq!(
+        index.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = index.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("script-src 'self'")
+            && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert_eq!(index.header("x-frame-options"), Some("DENY"));
+    assert_eq!(index.header("cache-control"), Some("no-cache"));
+    assert!(index
+        .text()
+        .contains(r#"<script type="module" src="app.js">"#));
+    let etag = index.header("etag").expect("an ETag").to_owned();
+    let again = raw_request("GET", &format!("{base}/"), &[("if-none-match", &etag)], "").await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    for (file, kind) in [
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("s3.js", "text/javascript; charset=utf-8"),
+        ("upload.js", "text/javascript; charset=utf-8"),
+        ("vendor/sigv4.js", "text/javascript; charset=utf-8"),
+        ("style.css", "text/css; charset=utf-8"),
+        ("favicon.svg", "image/svg+xml"),
+    ] {
+        let r = raw_request("GET", &format!("{base}/{file}"), &[], "").await;
+        assert_eq!(r.status, 200, "{file}");
+        assert_eq!(r.header("content-type"), Some(kind), "{file}");
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{file}"
+        );
+        assert!(!r.body.is_empty(), "{file}");
+        assert_ne!(
+            r.header("etag"),
+            Some(etag.as_str()),
+            "{file} has an ETag of its own"
+        );
+    }
+    let head = raw_request("HEAD", &format!("{base}/app.js"), &[], "").await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(
+        raw_request("GET", &format!("{base}/nope.js"), &[], "")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        raw_request("POST", &format!("{base}/"), &[], "")
+            .await
+            .status,
+        405
+    );
+}
