@@ -36,6 +36,11 @@ function toast(message, bad = false) {
 }
 
 function fail(e) {
+  // The key was revoked or expired meanwhile: nothing more will work with it.
+  if (e.status === 401 || e.code === "InvalidAccessKeyId") {
+    signOut("Signed out: the key is no longer valid.");
+    return;
+  }
   toast(e.message || String(e), true);
 }
 
@@ -59,10 +64,13 @@ const isBucketKey = () => session?.who.kind === "bucket";
 const bucketPath = (b) => `/storage/buckets/${encode(b)}`;
 const objectPath = (b, k) => `/${encodeURIComponent(b)}/${encodeKey(k)}`;
 
+let quietRedraw = false;
+
 function page(title, ...children) {
-  main.replaceChildren(h("h1", { text: title }), ...children);
+  main.replaceChildren(h("h1", { id: "page-title", text: title }), ...children);
   document.title = `${title} · cnx-storage`;
-  main.focus({ preventScroll: true });
+  // A redraw the user did not ask for (an upload finishing) leaves focus where it is.
+  if (!quietRedraw) main.focus({ preventScroll: true });
 }
 
 function loading() {
@@ -117,7 +125,16 @@ setInterval(() => {
 }, 15_000);
 
 function signOut(message) {
-  session = null; // the secret goes with the client
+  // The secret goes with the client: uploads still running under it stop, and nothing it
+  // showed (a new key's secret in the dialog) stays on the page.
+  for (const u of browse.uploads) u.cancel();
+  browse.uploads = [];
+  browse.bucket = null;
+  uploadList?.replaceChildren();
+  clearTimeout(refreshSoon);
+  if (dialog.open) dialog.close();
+  dialog.replaceChildren();
+  session = null;
   document.getElementById("nav").hidden = true;
   document.getElementById("who").hidden = true;
   if (location.hash !== "#/") history.replaceState(null, "", "#/");
@@ -125,10 +142,15 @@ function signOut(message) {
 }
 
 document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out."));
+document.getElementById("skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  main.focus();
+});
 
 function signIn(message) {
   const id = h("input", { type: "text", id: "access-key", name: "access_key_id", autocomplete: "username", required: true, spellcheck: "false" });
-  const secret = h("input", { type: "password", id: "secret-key", name: "secret", autocomplete: "current-password", required: true });
+  // Not offered to the browser's password manager: the secret is to stay in this page.
+  const secret = h("input", { type: "password", id: "secret-key", name: "secret", autocomplete: "off", required: true });
   const error = h("p", { class: "error", role: "alert" });
   const form = h(
     "form",
@@ -165,8 +187,8 @@ async function start(accessKeyId, secretAccessKey) {
     `${who.access_key_id} · ${who.kind === "bucket" ? `${who.bucket} (${who.permission})` : who.account}`;
   document.getElementById("who").hidden = false;
   document.getElementById("nav").hidden = isBucketKey();
-  if (isBucketKey()) location.hash = `#/b/${encode(who.bucket)}/`;
-  else if (location.hash === "" || location.hash === "#/") route();
+  const home = `#/b/${encode(who.bucket)}/`;
+  if (isBucketKey() && location.hash !== home && !location.hash.startsWith(home)) location.hash = home;
   else route();
 }
 
@@ -176,6 +198,8 @@ window.addEventListener("hashchange", () => route());
 
 function route() {
   if (!session) return signIn();
+  // `#main` (the skip link) and the like are not routes.
+  if (location.hash && !location.hash.startsWith("#/")) return;
   const hash = location.hash.replace(/^#/, "") || "/";
   const [, section = "", ...rest] = hash.split("/");
   for (const a of document.querySelectorAll("[data-nav]")) {
@@ -183,7 +207,13 @@ function route() {
     if (current) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  const decode = (s) => decodeURIComponent(s || "");
+  const decode = (s) => {
+    try {
+      return decodeURIComponent(s || "");
+    } catch {
+      return s || "";
+    }
+  };
   if (isBucketKey() && section !== "b") {
     location.hash = `#/b/${encode(session.who.bucket)}/`;
     return;
@@ -287,15 +317,17 @@ async function createBucket() {
   }, { once: true });
 }
 
-async function deleteBucket(b) {
-  const force = b.object_count > 0;
+async function deleteBucket(b, force = b.object_count > 0) {
   const typed = h("input", { type: "text", id: "confirm-name", spellcheck: "false", autocomplete: "off" });
   const go = h("button", { type: "button", class: "danger", id: "confirm-delete", text: force ? "Delete bucket and contents" : "Delete bucket", disabled: force });
   typed.addEventListener("input", () => { go.disabled = typed.value !== b.name; });
   go.addEventListener("click", () => dialog.close("delete"));
+  const holds = b.object_count > 0
+    ? `${b.object_count} object${b.object_count === 1 ? "" : "s"} (${bytes(b.size_bytes)})`
+    : "object versions or unfinished uploads";
   const body = force
     ? h("div", {},
-      h("p", { text: `${b.name} holds ${b.object_count} object${b.object_count === 1 ? "" : "s"} (${bytes(b.size_bytes)}). Deleting it deletes them all, every version, for good.` }),
+      h("p", { text: `${b.name} holds ${holds}. Deleting it deletes them all, every version, for good.` }),
       h("label", { for: "confirm-name", text: `Type ${b.name} to confirm` }), typed)
     : h("p", { text: `Delete the empty bucket ${b.name}?` });
   const answer = await modal(`Delete ${b.name}`, body, [closeButton("Cancel"), go]);
@@ -304,6 +336,8 @@ async function deleteBucket(b) {
     await session.client.api("DELETE", bucketPath(b.name), undefined, force ? { force: "true" } : {});
     toast(`Bucket ${b.name} deleted`);
   } catch (e) {
+    // Empty of objects but not of versions or unfinished uploads: offer to delete those too.
+    if (e.status === 409 && !force) return deleteBucket(b, true);
     fail(e);
   }
   buckets();
@@ -327,7 +361,7 @@ async function cors(bucket) {
   } catch (e) {
     return page(`CORS · ${bucket}`, h("p", { class: "error", text: e.message }));
   }
-  const area = h("textarea", { id: "cors-rules", spellcheck: "false", "aria-describedby": "cors-hint" });
+  const area = h("textarea", { id: "cors-rules", spellcheck: "false", "aria-labelledby": "page-title", "aria-describedby": "cors-hint" });
   area.value = JSON.stringify(b.cors ?? [], null, 2);
   const error = h("p", { class: "error", role: "alert" });
   const save = async (rules) => {
@@ -365,16 +399,18 @@ async function cors(bucket) {
 
 // ---- objects ----
 
+/** The route of a folder (a prefix ending in `/`, empty segments kept). */
+const folderHash = (bucket, prefix) => `#/b/${encode(bucket)}/${prefix.split("/").map(encode).join("/")}`;
+
 function crumbs(bucket, prefix) {
-  const parts = prefix.split("/").filter(Boolean);
+  const parts = prefix ? prefix.slice(0, -1).split("/") : [];
   const links = [];
   if (!isBucketKey()) links.push(h("a", { href: "#/", text: "Buckets" }), " / ");
   links.push(h("a", { href: `#/b/${encode(bucket)}/`, text: bucket }));
-  let acc = "";
-  for (const p of parts) {
-    acc += `${p}/`;
-    links.push(" / ", h("a", { href: `#/b/${encode(bucket)}/${acc.split("/").filter(Boolean).map(encode).join("/")}/`, text: p }));
-  }
+  parts.forEach((p, i) => {
+    const upTo = `${parts.slice(0, i + 1).join("/")}/`;
+    links.push(" / ", h("a", { href: folderHash(bucket, upTo), text: p || "(empty)" }));
+  });
   return h("nav", { class: "crumbs", "aria-label": "Path" }, links);
 }
 
@@ -389,29 +425,42 @@ async function objects(bucket, prefix) {
   await renderObjects();
 }
 
+/** A key as listed with `encoding-type=url` (which carries any byte XML cannot). */
+const unurl = (s) => (s === null ? s : decodeURIComponent(s.replace(/\+/g, " ")));
+
 async function listPage() {
-  const q = { "list-type": "2", delimiter: "/", "max-keys": String(PAGE_SIZE), prefix: browse.prefix + browse.search };
+  const q = {
+    "list-type": "2", delimiter: "/", "max-keys": String(PAGE_SIZE),
+    prefix: browse.prefix + browse.search, "encoding-type": "url",
+  };
   const token = browse.tokens[browse.index];
   if (token) q["continuation-token"] = token;
   const resp = await session.client.s3("GET", `/${encodeURIComponent(browse.bucket)}`, { query: q });
   const doc = xml(await resp.text()).documentElement;
+  if (doc.localName !== "ListBucketResult") throw new Error("the listing could not be read");
   return {
-    folders: kids(doc, "CommonPrefixes").map((p) => kid(p, "Prefix")),
+    folders: kids(doc, "CommonPrefixes").map((p) => unurl(kid(p, "Prefix"))),
     files: kids(doc, "Contents").map((c) => ({
-      key: kid(c, "Key"), size: Number(kid(c, "Size")), modified: kid(c, "LastModified"), etag: kid(c, "ETag"),
+      key: unurl(kid(c, "Key")), size: Number(kid(c, "Size")), modified: kid(c, "LastModified"), etag: kid(c, "ETag"),
     })),
     next: kid(doc, "IsTruncated") === "true" ? kid(doc, "NextContinuationToken") : null,
   };
 }
 
+let listings = 0;
+
 async function renderObjects() {
   const { bucket, prefix } = browse;
+  const mine = ++listings;
   let listing;
   try {
     listing = await listPage();
   } catch (e) {
+    if (mine !== listings) return;
     return page(bucket, crumbs(bucket, prefix), h("p", { class: "error", text: e.message }));
   }
+  // A slower answer for a folder the user has left is dropped.
+  if (mine !== listings) return;
   const selected = new Set();
   const del = h("button", { type: "button", class: "quiet danger", id: "delete-selected", text: "Delete selected", disabled: true, onclick: () => deleteObjects([...selected]) });
   const pick = (key, on) => {
@@ -423,7 +472,7 @@ async function renderObjects() {
   const rows = [
     ...listing.folders.map((p) => h("tr", {},
       canWrite() ? h("td", {}) : null,
-      h("td", {}, h("a", { class: "name folder", href: `#/b/${encode(bucket)}/${p.split("/").filter(Boolean).map(encode).join("/")}/`, text: name(p) })),
+      h("td", {}, h("a", { class: "name folder", href: folderHash(bucket, p), text: name(p) })),
       h("td", { class: "num", text: "" }),
       h("td", { class: "wide", text: "folder" }),
       h("td", { class: "actions" }),
@@ -540,8 +589,12 @@ async function share(key) {
     out.value = await session.client.presign("GET", objectPath(browse.bucket, key), secs);
     until.textContent = `Anyone with the link can download ${key} until ${new Date(Date.now() + secs * 1000).toLocaleString()}, or until the key ${session.client.accessKeyId} is revoked.`;
   };
-  expiry.addEventListener("change", make);
-  await make();
+  expiry.addEventListener("change", () => make().catch(fail));
+  try {
+    await make();
+  } catch (e) {
+    return fail(e);
+  }
   await modal(`Share ${key}`, h("div", {},
     h("label", { for: "share-expiry", text: "Expires after" }), expiry,
     h("label", { for: "share-url", text: "Link" }), out, until),
@@ -556,11 +609,18 @@ async function deleteObjects(keys) {
   );
   if (answer !== "delete") return;
   try {
-    if (keys.length === 1) {
-      await session.client.s3("DELETE", objectPath(browse.bucket, keys[0]));
-    } else {
-      const esc = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-      const body = `<Delete><Quiet>true</Quiet>${keys.map((k) => `<Object><Key>${esc(k)}</Key></Object>`).join("")}</Delete>`;
+    // XML 1.0 cannot carry most control characters: such keys are deleted one by one.
+    const unwritable = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+    const single = keys.filter((k) => unwritable.test(k));
+    const batch = keys.filter((k) => !unwritable.test(k));
+    for (const k of single) await session.client.s3("DELETE", objectPath(browse.bucket, k));
+    if (batch.length === 1) {
+      await session.client.s3("DELETE", objectPath(browse.bucket, batch[0]));
+    } else if (batch.length > 1) {
+      // Line ends are written as references: a parser would normalise them to `\n`.
+      const esc = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+        .replace(/\r/g, "&#13;").replace(/\u0085/g, "&#133;").replace(/\u2028/g, "&#8232;");
+      const body = `<Delete><Quiet>true</Quiet>${batch.map((k) => `<Object><Key>${esc(k)}</Key></Object>`).join("")}</Delete>`;
       const resp = await session.client.s3("POST", `/${encodeURIComponent(browse.bucket)}`, {
         query: { delete: "" }, headers: { "content-type": "application/xml" }, body,
       });
@@ -600,7 +660,7 @@ function uploadRow(u) {
 let uploadList = null;
 
 function uploadTools() {
-  uploadList = uploadList || h("div", { class: "uploads", "aria-label": "Uploads" });
+  uploadList = uploadList || h("div", { class: "uploads", role: "region", "aria-label": "Uploads" });
   for (const u of browse.uploads) if (!uploadList.contains(u.row)) uploadList.append(u.row);
   const files = h("input", { type: "file", multiple: true, id: "file-input", hidden: true, onchange: (e) => { enqueue([...e.target.files].map((f) => [f, f.name])); e.target.value = ""; } });
   const folder = h("input", { type: "file", multiple: true, webkitdirectory: true, id: "folder-input", hidden: true, onchange: (e) => { enqueue([...e.target.files].map((f) => [f, f.webkitRelativePath || f.name])); e.target.value = ""; } });
@@ -618,7 +678,14 @@ function uploadTools() {
     const found = entries.length ? await walk(entries) : [...e.dataTransfer.files].map((f) => [f, f.name]);
     enqueue(found);
   });
-  return [zone, uploadList];
+  const clear = h("button", { type: "button", class: "quiet", text: "Clear finished", onclick: () => {
+    browse.uploads = browse.uploads.filter((u) => {
+      const finished = u.state === "done" || u.state === "cancelled";
+      if (finished) u.row.remove();
+      return !finished;
+    });
+  } });
+  return [zone, h("div", { class: "row" }, clear), uploadList];
 }
 
 /** Every file under dropped entries, with its path relative to the drop. */
@@ -645,12 +712,18 @@ let refreshSoon = null;
 
 function enqueue(found) {
   const { bucket, prefix } = browse;
+  const here = location.hash;
   for (const [file, rel] of found) {
     const u = new Upload(session.client, bucket, prefix + rel, file, (x) => {
       x.paint?.();
-      if (x.state === "done" && browse.bucket === bucket && browse.prefix === prefix) {
+      // The listing is redrawn only while the user is still on it.
+      if (x.state === "done" && session && location.hash === here) {
         clearTimeout(refreshSoon);
-        refreshSoon = setTimeout(() => renderObjects(), 300);
+        refreshSoon = setTimeout(() => {
+          if (location.hash !== here) return;
+          quietRedraw = true;
+          renderObjects().finally(() => { quietRedraw = false; });
+        }, 300);
       }
     });
     u.row = uploadRow(u);

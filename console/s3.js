@@ -10,6 +10,11 @@ export function encode(s) {
 }
 
 export function encodeKey(key) {
+  // A browser resolves `.` and `..` in every URL path it sends (encoded or not), so such a
+  // key would be asked for under another name and its signature would not match.
+  if (key.split("/").some((s) => s === "." || s === "..")) {
+    throw new Error(`"${key}" has a . or .. segment, which a browser cannot send: use the aws CLI for it`);
+  }
   return key.split("/").map(encode).join("/");
 }
 

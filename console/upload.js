@@ -5,13 +5,19 @@
 import { errorOf, kid, xml, encodeKey } from "./s3.js";
 
 export const PART_SIZE = 8 * 1024 * 1024;
+/** S3 takes at most this many parts: larger files get larger parts. */
+const MAX_PARTS = 10000;
 const PARALLEL = 4;
 const TRIES = 3;
 const URL_SECONDS = 3600;
 
 /** PUT `blob` to `url` with progress; resolves to the XHR once 2xx. */
-function put(url, blob, onProgress, xhrs, contentType) {
+function put(url, blob, onProgress, xhrs, contentType, stopped) {
   return new Promise((resolve, reject) => {
+    if (stopped()) {
+      reject(new Error("cancelled"));
+      return;
+    }
     const xhr = new XMLHttpRequest();
     xhrs.add(xhr);
     xhr.open("PUT", url);
@@ -73,6 +79,11 @@ export class Upload {
     this.onChange(this);
   }
 
+  /** True once cancelled, or once a part failed for good: the other parts stop. */
+  stopped() {
+    return this.state !== "uploading";
+  }
+
   async start() {
     this.loaded = 0;
     this.set("uploading");
@@ -82,9 +93,9 @@ export class Upload {
       this.loaded = this.file.size;
       this.set("done");
     } catch (e) {
-      if (this.state === "cancelled") return;
+      // Whatever ended it, no upload is left open on the server.
       await this.abortRemote();
-      this.set("failed", e.message || String(e));
+      if (this.state !== "cancelled") this.set("failed", e.message || String(e));
     }
   }
 
@@ -93,15 +104,23 @@ export class Upload {
     await retried(async () => {
       const url = await this.client.presign("PUT", this.path, URL_SECONDS);
       this.loaded = 0;
-      return put(url, this.file, (n) => { this.loaded = n; this.onChange(this); }, this.xhrs, type);
-    }, () => this.state === "cancelled");
+      return put(url, this.file, (n) => { this.loaded = n; this.onChange(this); }, this.xhrs, type, () => this.stopped());
+    }, () => this.stopped());
   }
 
   async multipart() {
     const type = this.file.type || "application/octet-stream";
-    const created = await this.client.s3("POST", this.path, { query: { uploads: "" }, headers: { "content-type": type } });
+    const created = await retried(
+      () => this.client.s3("POST", this.path, { query: { uploads: "" }, headers: { "content-type": type } }),
+      () => this.stopped(),
+    );
     this.uploadId = kid(xml(await created.text()).documentElement, "UploadId");
-    const count = Math.ceil(this.file.size / PART_SIZE);
+    if (!this.uploadId) throw new Error("the server named no upload id");
+    // Cancelled while the upload was being created: start() aborts it.
+    if (this.stopped()) throw new Error("cancelled");
+    const mib = 1024 * 1024;
+    const partSize = Math.max(PART_SIZE, Math.ceil(this.file.size / MAX_PARTS / mib) * mib);
+    const count = Math.ceil(this.file.size / partSize);
     const done = new Array(count);
     const inFlight = new Map(); // part number → bytes sent so far
     let next = 0;
@@ -112,35 +131,47 @@ export class Upload {
       this.loaded = n;
       this.onChange(this);
     };
+    let failure = null;
     const worker = async () => {
-      while (next < count && this.state === "uploading") {
+      while (next < count && !this.stopped() && !failure) {
         const i = next++;
         const number = i + 1;
-        const blob = this.file.slice(i * PART_SIZE, Math.min(this.file.size, (i + 1) * PART_SIZE));
+        const blob = this.file.slice(i * partSize, Math.min(this.file.size, (i + 1) * partSize));
         const xhr = await retried(async () => {
           const url = await this.client.presign("PUT", this.path, URL_SECONDS, {
             partNumber: String(number),
             uploadId: this.uploadId,
           });
           inFlight.set(number, 0);
-          return put(url, blob, (n) => { inFlight.set(number, n); sent(); }, this.xhrs);
-        }, () => this.state === "cancelled");
+          return put(url, blob, (n) => { inFlight.set(number, n); sent(); }, this.xhrs, undefined, () => this.stopped() || failure);
+        }, () => this.stopped() || failure);
         inFlight.delete(number);
         done[i] = { number, etag: xhr.getResponseHeader("etag"), size: blob.size };
         sent();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL, count) }, worker));
-    if (this.state !== "uploading") throw new Error("cancelled");
+    // A part that fails for good stops the others (their requests are cut off) before the
+    // upload is aborted, so no part lands after the abort.
+    const guarded = async () => {
+      try {
+        await worker();
+      } catch (e) {
+        failure = failure || e;
+        for (const x of this.xhrs) x.abort();
+      }
+    };
+    await Promise.allSettled(Array.from({ length: Math.min(PARALLEL, count) }, guarded));
+    if (failure) throw failure;
+    if (this.stopped()) throw new Error("cancelled");
     const parts = done
       .map((p) => `<Part><PartNumber>${p.number}</PartNumber><ETag>${p.etag.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</ETag></Part>`)
       .join("");
     const body = `<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`;
-    const resp = await this.client.s3("POST", this.path, {
+    const resp = await retried(() => this.client.s3("POST", this.path, {
       query: { uploadId: this.uploadId },
       headers: { "content-type": "application/xml" },
       body,
-    });
+    }), () => this.stopped());
     // A Complete can fail after its 200 has begun: the error is then in the body.
     const doc = xml(await resp.text());
     if (doc.documentElement.localName === "Error") {
@@ -162,7 +193,6 @@ export class Upload {
     if (this.state !== "uploading" && this.state !== "waiting") return;
     this.set("cancelled");
     for (const x of this.xhrs) x.abort();
-    await this.abortRemote();
-    this.onChange(this);
+    // The abort itself happens in start(), once no part can still be on its way.
   }
 }

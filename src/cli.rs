@@ -262,6 +262,13 @@ async fn call_once(
 /// `GET /health` on a running server (plain http, as the keys commands): its JSON when it
 /// answers 200.
 pub async fn health(endpoint: &str) -> Result<Value, CliError> {
+    // A server that accepts but never answers must not hang a health check.
+    tokio::time::timeout(std::time::Duration::from_secs(5), health_once(endpoint))
+        .await
+        .map_err(|_| failed("no answer within 5 s"))?
+}
+
+async fn health_once(endpoint: &str) -> Result<Value, CliError> {
     let authority = http_authority(endpoint)?;
     let stream = tokio::net::TcpStream::connect(&authority)
         .await

@@ -74,6 +74,7 @@ try {
   expectRefusals = true;
   await signIn(page, root.id, "not-the-secret");
   await page.getByText("Not signed in").waitFor();
+  await page.waitForTimeout(200);
   expectRefusals = false;
   await signIn(page, root.id, root.secret);
   await page.getByRole("heading", { name: "Buckets" }).waitFor();
@@ -146,12 +147,49 @@ try {
   step("share a link");
   await page.getByRole("button", { name: "Share docs/big.bin" }).click();
   await page.getByLabel("Expires after").selectOption("86400");
+  await page.waitForFunction(() => document.querySelector("#share-url").value.includes("X-Amz-Expires=86400"));
   const link = await page.getByLabel("Link").inputValue();
   check(link.includes("X-Amz-Expires=86400"), `a one-day link: ${link}`);
   await snap("share");
   const shared = Buffer.from(await (await fetch(link)).arrayBuffer());
   check(sha(shared) === sha(data), "the shared link serves the bytes");
   await page.locator("dialog[open]").getByRole("button", { name: "Close" }).click();
+
+  step("keys with spaces, & + % and unicode; search; delete selected; paging");
+  await page.getByRole("link", { name: bucket, exact: true }).click();
+  await page.getByRole("link", { name: "docs/", exact: true }).waitFor();
+  // All sort before the f… files, so they share the first page with them.
+  const odd = ["a b&c.txt", "b+%25.txt", "c ünï (1).txt"];
+  const many = Array.from({ length: 101 }, (_, i) => `f${String(i).padStart(3, "0")}.txt`);
+  await page.locator("#file-input").setInputFiles(
+    [...odd, ...many].map((name) => ({ name, mimeType: "text/plain", buffer: Buffer.from(`body of ${name}`) })),
+  );
+  await page.waitForFunction((n) => document.querySelectorAll(".upload.done").length >= n, odd.length + many.length + 1, { timeout: 60_000 });
+  await page.getByRole("button", { name: "Clear finished" }).click();
+  check((await page.locator(".upload").count()) === 0, "finished uploads are cleared");
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await page.getByRole("button", { name: "Details of a b&c.txt" }).waitFor();
+  check(!(await page.locator("#next-page").isDisabled()), "105 entries make a second page");
+  await page.locator("#next-page").click();
+  await page.getByText("Page 2").waitFor();
+  check((await page.getByRole("button", { name: /^Details of / }).count()) === 5, "the second page holds the last 5");
+  await page.getByRole("button", { name: "Previous page" }).click();
+  await page.getByText("Page 1").waitFor();
+  await page.getByLabel("Search by prefix").fill("b+");
+  await page.getByLabel("Search by prefix").press("Enter");
+  await page.getByRole("button", { name: "Details of b+%25.txt" }).waitFor();
+  check((await page.getByRole("button", { name: /^Details of / }).count()) === 1, "the search finds one");
+  await page.getByLabel("Search by prefix").fill("");
+  await page.getByLabel("Search by prefix").press("Enter");
+  await page.getByRole("button", { name: "Details of a b&c.txt" }).waitFor();
+  for (const name of odd) await page.getByLabel(`Select ${name}`).check();
+  await page.locator("#delete-selected").click();
+  await page.locator("#confirm-delete").click();
+  await page.getByText("3 objects deleted").waitFor();
+  await page.getByRole("button", { name: "Details of f000.txt" }).waitFor();
+  for (const name of odd) {
+    check((await page.getByRole("button", { name: `Details of ${name}` }).count()) === 0, `${name} is deleted`);
+  }
 
   step("mint a read key");
   await page.goto(`${url}#/keys/${bucket}`);
@@ -187,6 +225,7 @@ try {
     const del = await c.send("s3", "DELETE", `/${b}/docs/big.bin`);
     return [put.status, del.status];
   }, [bucket, readId, readSecret]);
+  await page.waitForTimeout(200);
   expectRefusals = false;
   check(forced[0] === 403 && forced[1] === 403, `writes with the read key are refused: ${forced}`);
 
@@ -202,6 +241,7 @@ try {
   expectRefusals = true;
   await signIn(page, readId, readSecret);
   await page.getByText("Not signed in").waitFor();
+  await page.waitForTimeout(200);
   expectRefusals = false;
 
   step("phone width");
@@ -209,6 +249,7 @@ try {
   await page.getByRole("heading", { name: "Buckets" }).waitFor();
   const phone = await context.newPage();
   phone.on("console", (m) => { if (m.type() === "error") problems.push(`phone console error: ${m.text()}`); });
+  phone.on("pageerror", (e) => problems.push(`phone page error: ${e.message}`));
   await phone.setViewportSize({ width: 390, height: 844 });
   await phone.goto(url);
   await signIn(phone, root.id, root.secret);
@@ -238,6 +279,7 @@ try {
   await snap("delete-bucket");
   await page.locator("#confirm-delete").click();
   await page.getByText(`Bucket ${bucket} deleted`).waitFor();
+  await page.getByText("No buckets yet.").waitFor();
   check((await page.getByRole("link", { name: bucket }).count()) === 0, "the bucket is gone");
 
   step("sign out");

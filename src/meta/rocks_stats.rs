@@ -25,7 +25,10 @@ impl RocksMeta {
 
     fn gc_queued(&self) -> Result<u64> {
         let cf = self.cf(CF_GC)?;
-        let mut it = self.db.raw_iterator_cf(cf);
+        // A count must not push the records requests need out of the block cache.
+        let mut opts = rocksdb::ReadOptions::default();
+        opts.fill_cache(false);
+        let mut it = self.db.raw_iterator_cf_opt(cf, opts);
         it.seek_to_first();
         let mut n = 0;
         while it.valid() && n < EXACT_GC_COUNT {
@@ -90,7 +93,7 @@ impl IndexStatus for RocksMeta {
             ),
         ];
         Ok(IndexStats {
-            gc_queued: self.gc_queued()?,
+            gc_queued: Some(self.gc_queued()?),
             engine,
         })
     }

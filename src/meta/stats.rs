@@ -40,8 +40,9 @@ impl EngineStat {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexStats {
     /// Blobs queued for deletion, swept once their grace period is over: exact up to
-    /// [`EXACT_GC_COUNT`], an engine's estimate beyond (never below it).
-    pub gc_queued: u64,
+    /// [`EXACT_GC_COUNT`], an engine's estimate beyond (never below it). `None` when the
+    /// index could not be asked (the engine's own figures may still be known).
+    pub gc_queued: Option<u64>,
     pub engine: Vec<EngineStat>,
 }
 

@@ -232,6 +232,10 @@ const OVERRIDES: [(&str, &str); 6] = [
     ("response-content-encoding", "content-encoding"),
 ];
 
+/// No `allow-same-origin`: everything else a page may need still works.
+const OBJECT_SANDBOX: &str =
+    "sandbox allow-downloads allow-forms allow-modals allow-popups allow-scripts";
+
 fn object_headers(h: &mut HeaderMap, rec: &ObjectRecord) {
     set(h, "etag", &quote_etag(&rec.etag));
     set(h, "last-modified", &http_date(rec.last_modified_ms));
@@ -319,6 +323,10 @@ pub async fn get_object(ctx: &Ctx, head: bool) -> S3Result<Response> {
     let mut r = status_only(StatusCode::OK);
     let hm = r.headers_mut();
     object_headers(hm, &rec);
+    // The web console shares this origin: an object a browser opens as a page (an uploaded
+    // HTML file) runs in an opaque origin of its own, so it cannot reach the console's window.
+    // Browsers read the header only for documents; images, scripts and downloads are as before.
+    set(hm, "content-security-policy", OBJECT_SANDBOX);
     version_header(hm, &bucket, &rec);
     super::sse::response_headers(
         hm,

@@ -20,21 +20,22 @@ pub async fn respond(state: &AppState, req: &http::Request<RequestBody>) -> Resp
         return r;
     }
     if let Some(token) = &state.cfg.metrics_token {
-        let ip = req
-            .extensions()
-            .get::<crate::web::ClientAddr>()
-            .map(|c| c.0.ip());
-        if let Some(wait) = state.auth_throttled(ip) {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many failed authentications from this address",
-            );
-            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-                r.headers_mut().insert(http::header::RETRY_AFTER, v);
-            }
-            return r;
-        }
+        // The token first: a scraper that has it is never held up by others at its address.
         if !bearer_matches(req.headers(), token.expose()) {
+            let ip = req
+                .extensions()
+                .get::<crate::web::ClientAddr>()
+                .map(|c| c.0.ip());
+            if let Some(wait) = state.auth_throttled(ip) {
+                let mut r = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many failed authentications from this address",
+                );
+                if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                    r.headers_mut().insert(http::header::RETRY_AFTER, v);
+                }
+                return r;
+            }
             state.auth_failed(ip);
             let mut r = error(
                 StatusCode::UNAUTHORIZED,
@@ -47,23 +48,20 @@ pub async fn respond(state: &AppState, req: &http::Request<RequestBody>) -> Resp
             return r;
         }
     }
-    let snapshot = match state.metrics_snapshot().await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics: the index did not answer");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!("the index did not answer: {e}"),
-            );
-        }
-    };
-    match state.metrics.render(snapshot).await {
+    let head = req.method() == http::Method::HEAD;
+    match state.metrics.scrape(|| state.metrics_snapshot()).await {
         Ok(text) => {
-            let mut r = http::Response::new(body::full(text));
+            let len = text.len();
+            let mut r = http::Response::new(match head {
+                true => body::empty(),
+                false => body::full(text),
+            });
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static(CONTENT_TYPE),
             );
+            r.headers_mut()
+                .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
             r.headers_mut().insert(
                 http::header::CACHE_CONTROL,
                 HeaderValue::from_static("no-store"),

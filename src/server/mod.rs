@@ -97,20 +97,29 @@ pub async fn run_until(
         None => None,
     };
     let (listen, grace, limits) = (cfg.listen, cfg.shutdown_grace, cfg.limits);
-    let state = build_state(cfg).await?;
+    // A stop asked for during start-up (a long index open or migration) ends it there.
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let state = tokio::select! {
+        state = build_state(cfg) => state?,
+        _ = shutdown.clone() => {
+            tracing::info!("stopped during start-up");
+            return Ok(());
+        }
+    };
     let bind_err = |source| ServerError::Bind {
         addr: listen,
         source,
     };
     let listener = TcpListener::bind(listen).await.map_err(bind_err)?;
     let addr = listener.local_addr().map_err(bind_err)?;
-    let _ = state.node.set(node_name(addr));
+    let (gateway, host) = gateway_id(addr);
+    let _ = state.node.set(gateway.clone());
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {addr}");
         let _ = out.flush();
     }
-    tracing::info!(%addr, tls = tls.is_some(), "serving");
+    tracing::info!(%addr, tls = tls.is_some(), %gateway, %host, "serving");
     let access_log = state.access_log.clone();
     let conns = Arc::new(Conns::new(state, &limits, tls));
     let graceful = GracefulShutdown::new();
@@ -292,8 +301,7 @@ impl Conns {
                         let inflow = metrics.inflow();
                         let mut req = req.map(|b| RequestBody::new(b, conns.body, inflow.clone()));
                         req.extensions_mut().insert(ClientAddr(peer));
-                        let (resp, log) = handle(conns.state.clone(), req, inflow).await;
-                        (resp, Some(log))
+                        handle(conns.state.clone(), req, inflow).await
                     };
                     Ok::<_, std::convert::Infallible>(sending(
                         resp,
@@ -510,18 +518,21 @@ fn new_request_id() -> String {
     hex::encode_upper(&id.as_bytes()[..8])
 }
 
-/// This gateway's name in `x-amz-id-2`: its host and port.
-fn node_name(addr: SocketAddr) -> String {
+/// This gateway's id in `x-amz-id-2`: opaque to clients (a digest of its host and port), and
+/// named beside its host and port in the `serving` log line, for operators.
+fn gateway_id(addr: SocketAddr) -> (String, String) {
+    use sha2::Digest as _;
     let uname = rustix::system::uname();
-    let host = uname.nodename().to_string_lossy();
-    format!("{host}:{}", addr.port())
+    let host = format!("{}:{}", uname.nodename().to_string_lossy(), addr.port());
+    let id = hex::encode(&sha2::Sha256::digest(host.as_bytes())[..6]);
+    (id, host)
 }
 
 async fn handle(
     state: Arc<AppState>,
     req: http::Request<RequestBody>,
     received: Flow,
-) -> (Response, RequestLog) {
+) -> (Response, Option<RequestLog>) {
     let started = Instant::now();
     let request_id = new_request_id();
     let method = req.method().clone();
@@ -547,6 +558,26 @@ async fn handle(
         Ok(Route::S3(t)) => (Surface::S3, t.bucket.clone()),
         Err(_) => (Surface::S3, None),
     };
+    let host_id = state.host_id(&request_id);
+    // Until the response is ready the line is owed: a request whose client leaves (or whose
+    // connection is closed) before then is still logged and counted, as 499.
+    let mut owed = Unanswered {
+        log: Some(RequestLog {
+            request_id: request_id.clone(),
+            host_id,
+            method,
+            path: path.clone(),
+            surface,
+            op: None,
+            bucket,
+            key_id: None,
+            status: CLIENT_GONE,
+            started,
+            head_after: Duration::ZERO,
+            received,
+        }),
+        state: state.clone(),
+    };
     let (mut resp, handled) = guarded(dispatch(state.clone(), req, route, &request_id), || {
         tracing::error!(request_id = %request_id, "handler panicked");
         let e = S3Error::code(S3Code::InternalError);
@@ -556,36 +587,50 @@ async fn handle(
         )
     })
     .await;
-    let host_id = state.host_id(&request_id);
     let h = resp.headers_mut();
-    if let (Ok(id), Ok(id2)) = (
+    if let (Ok(id), Some(id2)) = (
         HeaderValue::from_str(&request_id),
-        HeaderValue::from_str(&host_id),
+        owed.log
+            .as_ref()
+            .and_then(|l| HeaderValue::from_str(&l.host_id).ok()),
     ) {
         h.insert("x-amz-request-id", id);
         h.insert("x-amz-id-2", id2);
     }
     h.insert("server", HeaderValue::from_static("cnx-storage"));
-    let status = resp.status().as_u16();
-    let head_after = started.elapsed();
-    state
-        .metrics
-        .request(surface, handled.op, status, head_after);
-    let log = RequestLog {
-        request_id,
-        host_id,
-        method,
-        path,
-        surface,
-        op: handled.op,
-        bucket,
-        key_id: handled.key_id,
-        status,
-        started,
-        head_after,
-        received,
-    };
+    let mut log = owed.log.take();
+    if let Some(log) = &mut log {
+        log.status = resp.status().as_u16();
+        log.head_after = started.elapsed();
+        log.op = handled.op;
+        log.key_id = handled.key_id;
+        state
+            .metrics
+            .request(surface, log.op, log.status, log.head_after);
+    }
     (resp, log)
+}
+
+/// nginx's status for a request whose client closed the connection before the answer.
+const CLIENT_GONE: u16 = 499;
+
+/// The log line of a request still being handled; written (as [`CLIENT_GONE`]) if the
+/// handler is dropped before it answers.
+struct Unanswered {
+    log: Option<RequestLog>,
+    state: Arc<AppState>,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(mut log) = self.log.take() {
+            log.head_after = log.started.elapsed();
+            self.state
+                .metrics
+                .request(log.surface, log.op, log.status, log.head_after);
+            log.finish(0, false);
+        }
+    }
 }
 
 /// Runs a handler; a panic inside it becomes `on_panic()`'s response instead of a dropped

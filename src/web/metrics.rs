@@ -70,10 +70,14 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
 
+/// Scrapes closer together than this share one reading of the figures below.
+const SNAPSHOT_REUSE: Duration = Duration::from_secs(1);
+
 /// Figures read from the rest of the process at each scrape.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
-    pub index: IndexStats,
+    /// `None` when the index did not answer (the rest is still reported).
+    pub index: Option<IndexStats>,
     pub corrupt_reads: u64,
     pub blobs_swept: u64,
     pub uptime: Duration,
@@ -99,19 +103,28 @@ impl Collector for Scraped {
             let m = ConstGauge::new(v);
             m.encode(enc.encode_descriptor(name, help, unit, m.metric_type())?)
         };
+        let index = s.index.clone().unwrap_or_default();
         gauge(
-            "gc_queue_blobs",
-            "Blobs queued for deletion (replaced, deleted or abandoned), swept after a grace period.",
+            "index_up",
+            "1 when the metadata index answered this scrape, else 0 (its figures are then left out).",
             None,
-            s.index.gc_queued as f64,
+            if index.gc_queued.is_some() { 1.0 } else { 0.0 },
         )?;
+        if let Some(queued) = index.gc_queued {
+            gauge(
+                "gc_queue_blobs",
+                "Blobs queued for deletion (replaced, deleted or abandoned), swept after a grace period.",
+                None,
+                queued as f64,
+            )?;
+        }
         gauge(
             "uptime",
             "Time since this process started.",
             Some(&Unit::Seconds),
             s.uptime.as_secs_f64(),
         )?;
-        for e in s.index.engine.iter().filter(|e| !e.counter) {
+        for e in index.engine.iter().filter(|e| !e.counter) {
             gauge(e.name, e.help, None, e.value)?;
         }
         if let Some(scrub) = &s.scrub {
@@ -148,7 +161,7 @@ impl Collector for Scraped {
             "Reads refused because a blob's bytes failed their checksums or were missing.",
             s.corrupt_reads as f64,
         )?;
-        for e in s.index.engine.iter().filter(|e| e.counter) {
+        for e in index.engine.iter().filter(|e| e.counter) {
             counter(e.name, e.help, e.value)?;
         }
         Ok(())
@@ -164,8 +177,9 @@ pub struct Metrics {
     open_connections: Gauge,
     connections: Counter,
     scraped: Arc<Scraped>,
-    /// One scrape at a time: each sets the snapshot the encoder then reads.
-    scraping: tokio::sync::Mutex<()>,
+    /// One scrape at a time, each reading the figures at most once a second: a flood of
+    /// scrapes costs the index no more than one.
+    scraping: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Metrics {
@@ -231,7 +245,7 @@ impl Metrics {
             open_connections,
             connections,
             scraped,
-            scraping: tokio::sync::Mutex::new(()),
+            scraping: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -274,10 +288,19 @@ impl Metrics {
         OpenConnection(self.open_connections.clone())
     }
 
-    /// The exposition, with `snapshot` as the scrape-time figures.
-    pub async fn render(&self, snapshot: Snapshot) -> Result<String, std::fmt::Error> {
-        let _one = self.scraping.lock().await;
-        *self.scraped.0.lock().unwrap_or_else(|p| p.into_inner()) = snapshot;
+    /// The exposition; `take` reads the scrape-time figures, unless a scrape under a second
+    /// ago did.
+    pub async fn scrape<F, Fut>(&self, take: F) -> Result<String, std::fmt::Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Snapshot>,
+    {
+        let mut last = self.scraping.lock().await;
+        if last.is_none_or(|at| at.elapsed() >= SNAPSHOT_REUSE) {
+            let snapshot = take().await;
+            *self.scraped.0.lock().unwrap_or_else(|p| p.into_inner()) = snapshot;
+            *last = Some(std::time::Instant::now());
+        }
         let mut out = String::with_capacity(16 << 10);
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
@@ -340,14 +363,14 @@ mod tests {
         m.outflow().add(1000);
         let conn = m.connection();
         let snapshot = Snapshot {
-            index: IndexStats {
-                gc_queued: 7,
+            index: Some(IndexStats {
+                gc_queued: Some(7),
                 engine: vec![EngineStat::counter("rocksdb_write_stall_seconds", "h", 1.5)],
-            },
+            }),
             corrupt_reads: 2,
             ..Snapshot::default()
         };
-        let text = m.render(snapshot).await.unwrap();
+        let text = m.scrape(|| async { snapshot }).await.unwrap();
         for line in [
             r#"cnx_requests_total{surface="s3",op="GetObject",status="2xx"} 1"#,
             r#"cnx_requests_total{surface="s3",op="GetObject",status="4xx"} 1"#,
@@ -364,8 +387,31 @@ mod tests {
             );
         }
         assert!(text.ends_with("# EOF\n"));
+        assert!(text.lines().any(|l| l == "cnx_index_up 1.0"), "{text}");
         drop(conn);
-        let text = m.render(Snapshot::default()).await.unwrap();
+        // Within a second the figures are not read again; the counters are current.
+        let text = m
+            .scrape(|| async { panic!("read again within a second") })
+            .await
+            .unwrap();
         assert!(text.lines().any(|l| l == "cnx_open_connections 0"));
+        assert!(text.lines().any(|l| l == "cnx_gc_queue_blobs 7.0"));
+    }
+
+    #[tokio::test]
+    async fn an_index_that_does_not_answer_leaves_the_rest() {
+        let m = Metrics::new("postgres");
+        m.request(
+            Surface::Api,
+            Some("ListBuckets"),
+            200,
+            Duration::from_millis(3),
+        );
+        let text = m.scrape(|| async { Snapshot::default() }).await.unwrap();
+        assert!(text.lines().any(|l| l == "cnx_index_up 0.0"), "{text}");
+        assert!(!text.contains("cnx_gc_queue_blobs"), "{text}");
+        assert!(
+            text.contains(r#"cnx_requests_total{surface="api",op="ListBuckets",status="2xx"} 1"#)
+        );
     }
 }

@@ -43,7 +43,7 @@ pub struct AppState {
     /// Buckets that log their requests, and the queue their lines go to.
     pub access_log: Arc<crate::accesslog::AccessLog>,
     pub metrics: metrics::Metrics,
-    /// This gateway's name in `x-amz-id-2` (host and port), set once it listens.
+    /// This gateway's id in `x-amz-id-2`, set once it listens.
     pub node: std::sync::OnceLock<String>,
 }
 
@@ -67,15 +67,17 @@ impl Handled {
 
 impl AppState {
     /// `x-amz-id-2` of a request: which gateway answered it, and the request, as opaque
-    /// base64 the way S3 sends it (decoded: `cnx-storage NODE REQUEST_ID`).
+    /// base64 the way S3 sends it (decoded: `cnx-storage GATEWAY_ID REQUEST_ID`; the
+    /// `serving` log line names each gateway id's host and port).
     pub fn host_id(&self, request_id: &str) -> String {
         use base64::Engine as _;
         let node = self.node.get().map_or("-", String::as_str);
         base64::engine::general_purpose::STANDARD.encode(format!("cnx-storage {node} {request_id}"))
     }
 
-    /// The figures `/storage/metrics` reads from the rest of the process.
-    pub async fn metrics_snapshot(&self) -> crate::error::Result<metrics::Snapshot> {
+    /// The figures `/storage/metrics` reads from the rest of the process; an index that does
+    /// not answer leaves out its own.
+    pub async fn metrics_snapshot(&self) -> metrics::Snapshot {
         let scrub = self
             .scrub
             .last()
@@ -84,13 +86,20 @@ impl AppState {
                 corrupt: p.report.corrupt.len() as u64,
                 missing: p.report.missing.len() as u64,
             });
-        Ok(metrics::Snapshot {
-            index: self.store.index_stats().await?,
+        let index = match self.store.index_stats().await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: the index did not answer");
+                None
+            }
+        };
+        metrics::Snapshot {
+            index,
             corrupt_reads: self.store.corrupt_reads(),
             blobs_swept: self.store.blobs_swept(),
             uptime: self.started.elapsed(),
             scrub,
-        })
+        }
     }
 
     /// How long a client IP must wait, after too many failed authentications.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::operation::{RequestId, RequestIdExt};
 use base64::Engine as _;
 
-use crate::harness::{put, raw_request, Server};
+use crate::harness::{put, raw_request, root_request, Server};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -137,11 +137,22 @@ async fn json_log_lines_match_the_ids_of_each_response() {
         .decode(&id2)
         .expect("x-amz-id-2 is base64");
     let decoded = String::from_utf8(decoded).unwrap();
+    let serving = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "serving")
+        .expect("a serving line");
+    let gateway = serving["gateway"].as_str().unwrap();
     let port = srv.addr.rsplit(':').next().unwrap();
     assert!(
-        decoded.starts_with("cnx-storage ") && decoded.ends_with(&format!(":{port} {id}")),
-        "{decoded}"
+        serving["host"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{port}")),
+        "{serving}"
     );
+    assert_eq!(decoded, format!("cnx-storage {gateway} {id}"));
 
     let put_line = log_line(&log, out.request_id().unwrap());
     assert_eq!(put_line["op"], "PutObject", "{put_line}");
@@ -284,4 +295,31 @@ async fn the_console_is_served_with_types_etags_and_a_strict_csp() {
             .status,
         405
     );
+}
+
+#[tokio::test]
+async fn an_object_opened_as_a_page_cannot_reach_the_console() {
+    let srv = Server::start();
+    if srv.skip_external("the sandbox header is cnx-storage's own") {
+        return;
+    }
+    let s3 = srv.client();
+    let bucket = srv.bucket(&s3, "sandbox").await;
+    s3.put_object()
+        .bucket(&bucket)
+        .key("page.html")
+        .content_type("text/html")
+        .body(b"<script>opener.document</script>".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    for method in ["GET", "HEAD"] {
+        let r = root_request(&srv, method, &format!("/{bucket}/page.html"), &[], "").await;
+        assert_eq!(r.status, 200);
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.starts_with("sandbox") && !csp.contains("allow-same-origin"),
+            "{method}: {csp}"
+        );
+    }
 }

@@ -416,7 +416,9 @@ impl crate::meta::TaskLeases for PgMeta {
 impl crate::meta::stats::IndexStatus for PgMeta {
     fn stats(&self) -> Result<IndexStats> {
         let cap = EXACT_GC_COUNT as i64;
-        let gc_queued = self.run(|c| async move {
+        // The pool's figures are known without a connection, and matter most when the
+        // database does not answer: a failed count leaves them in.
+        let counted = self.run(|c| async move {
             let counted: i64 = c
                 .c_query_one(
                     "SELECT count(*) FROM (SELECT 1 FROM gc LIMIT $1) AS q",
@@ -438,7 +440,14 @@ impl crate::meta::stats::IndexStatus for PgMeta {
                 .map_err(db_err)?
                 .get(0);
             Ok((estimate as u64).max(counted as u64))
-        })?;
+        });
+        let gc_queued = match counted {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: could not count the deletion queue");
+                None
+            }
+        };
         let pool = self.pool.status();
         let f = |v: usize| v as f64;
         Ok(IndexStats {
