@@ -51,7 +51,8 @@ EXPOSE 9000
 USER 10001:10001
 # `health` finds the endpoint the same way `serve` does (CNX_LISTEN, CNX_CONFIG), so a
 # listen address given as a `serve --listen` flag instead of in the environment is not seen
-# here. The start period covers opening a large RocksDB index or migrating a PostgreSQL one.
+# here. With [tls] it speaks https and accepts exactly the configured certificate. The start
+# period covers opening a large RocksDB index or migrating a PostgreSQL one.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["/usr/local/bin/cnx-storage", "health"]
 ENTRYPOINT ["/usr/local/bin/cnx-storage"]

@@ -259,27 +259,59 @@ async fn call_once(
     }
 }
 
-/// `GET /health` on a running server (plain http, as the keys commands): its JSON when it
-/// answers 200.
-pub async fn health(endpoint: &str) -> Result<Value, CliError> {
+/// `GET /health` on a running server: its JSON when it answers 200. Over https the server
+/// must present the certificate of `pin` (its own `[tls] cert`): a health check reaches the
+/// server by an address its certificate seldom names, so the certificate itself is checked.
+pub async fn health(endpoint: &str, pin: Option<&std::path::Path>) -> Result<Value, CliError> {
     // A server that accepts but never answers must not hang a health check.
-    tokio::time::timeout(std::time::Duration::from_secs(5), health_once(endpoint))
-        .await
-        .map_err(|_| failed("no answer within 5 s"))?
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        health_once(endpoint, pin),
+    )
+    .await
+    .map_err(|_| failed("no answer within 5 s"))?
 }
 
-async fn health_once(endpoint: &str) -> Result<Value, CliError> {
-    let authority = http_authority(endpoint)?;
+async fn health_once(endpoint: &str, pin: Option<&std::path::Path>) -> Result<Value, CliError> {
+    let base: http::Uri = endpoint
+        .parse()
+        .map_err(|_| failed(format!("invalid endpoint `{endpoint}`")))?;
+    let authority = base
+        .authority()
+        .ok_or_else(|| failed(format!("endpoint `{endpoint}` names no host")))?
+        .to_string();
     let stream = tokio::net::TcpStream::connect(&authority)
         .await
         .map_err(|e| CliError::Unreachable(e.to_string()))?;
+    match base.scheme_str() {
+        Some("http") => get_health(stream, &authority).await,
+        Some("https") => {
+            let pin = pin.ok_or_else(|| {
+                failed("an https health check needs the server's config, to check its [tls] cert")
+            })?;
+            let connector = pinned_tls(pin)?;
+            let name =
+                rustls::pki_types::ServerName::try_from("cnx-storage.invalid").map_err(failed)?;
+            let tls = connector.connect(name, stream).await.map_err(failed)?;
+            get_health(tls, &authority).await
+        }
+        _ => Err(failed(format!(
+            "endpoint `{endpoint}` is neither http nor https"
+        ))),
+    }
+}
+
+async fn get_health<IO>(io: IO, authority: &str) -> Result<Value, CliError>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
             .await
             .map_err(failed)?;
     tokio::spawn(conn);
     let req = http::Request::get("/health")
-        .header(http::header::HOST, authority.as_str())
+        .header(http::header::HOST, authority)
         .body(Full::new(Bytes::new()))
         .map_err(failed)?;
     let resp = sender.send_request(req).await.map_err(failed)?;
@@ -290,6 +322,87 @@ async fn health_once(endpoint: &str) -> Result<Value, CliError> {
     match status.is_success() {
         true => Ok(value),
         false => Err(api_error(status.as_u16(), value.to_string())),
+    }
+}
+
+/// A TLS client that accepts exactly the first certificate of the PEM file `pin`.
+fn pinned_tls(pin: &std::path::Path) -> Result<tokio_rustls::TlsConnector, CliError> {
+    let pem = std::fs::read(pin).map_err(|e| failed(format!("{}: {e}", pin.display())))?;
+    let cert = rustls_pemfile::certs(&mut pem.as_slice())
+        .next()
+        .ok_or_else(|| failed(format!("{} holds no certificate", pin.display())))?
+        .map_err(|e| failed(format!("{}: {e}", pin.display())))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = std::sync::Arc::new(Pinned {
+        cert,
+        provider: provider.clone(),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(failed)?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
+}
+
+#[derive(Debug)]
+struct Pinned {
+    cert: rustls::pki_types::CertificateDer<'static>,
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match end_entity.as_ref() == self.cert.as_ref() {
+            true => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            false => Err(rustls::Error::General(
+                "the server's certificate is not the configured [tls] cert".into(),
+            )),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

@@ -419,7 +419,8 @@ fn health(target: Target) -> Result<ExitCode, ExitCode> {
         .endpoint
         .unwrap_or_else(|| cli::default_endpoint(&cfg));
     let rt = runtime()?;
-    match rt.block_on(cli::health(&endpoint)) {
+    let pin = cfg.tls.as_ref().map(|t| t.cert.as_path());
+    match rt.block_on(cli::health(&endpoint, pin)) {
         Ok(v) => {
             println!("{v}");
             Ok(ExitCode::SUCCESS)

@@ -323,3 +323,72 @@ async fn an_object_opened_as_a_page_cannot_reach_the_console() {
         );
     }
 }
+
+/// A self-signed certificate and key for `localhost`, made by openssl.
+fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl")
+        .status
+        .success();
+    assert!(ok, "openssl could not make a certificate");
+    (cert, key)
+}
+
+#[test]
+fn the_health_command_checks_a_tls_server_by_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "server");
+    let tls = format!(
+        "[tls]\ncert = {:?}\nkey = {:?}\n",
+        cert.display().to_string(),
+        key.display().to_string()
+    );
+    let srv = Server::start_with_config(&tls);
+    if srv.skip_external("needs TLS") {
+        return;
+    }
+    let endpoint = format!("https://{}", srv.addr);
+    let config = dir.path().join("health.toml");
+    std::fs::write(&config, &tls).unwrap();
+    let out = srv
+        .command()
+        .arg("health")
+        .arg("--config")
+        .arg(&config)
+        .args(["--endpoint", &endpoint])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // Another certificate configured: the server is not the one it names.
+    let (other, other_key) = self_signed(dir.path(), "other");
+    std::fs::write(
+        &config,
+        format!(
+            "[tls]\ncert = {:?}\nkey = {:?}\n",
+            other.display().to_string(),
+            other_key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = srv
+        .command()
+        .arg("health")
+        .arg("--config")
+        .arg(&config)
+        .args(["--endpoint", &endpoint])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
