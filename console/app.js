@@ -414,7 +414,7 @@ function crumbs(bucket, prefix) {
   return h("nav", { class: "crumbs", "aria-label": "Path" }, links);
 }
 
-const browse = { bucket: null, prefix: null, search: "", tokens: [null], index: 0, uploads: [] };
+const browse = { bucket: null, prefix: null, search: "", tokens: [null], index: 0, uploads: [], selected: new Set() };
 
 async function objects(bucket, prefix) {
   if (prefix && !prefix.endsWith("/")) prefix += "/";
@@ -461,8 +461,12 @@ async function renderObjects() {
   }
   // A slower answer for a folder the user has left is dropped.
   if (mine !== listings) return;
-  const selected = new Set();
-  const del = h("button", { type: "button", class: "quiet danger", id: "delete-selected", text: "Delete selected", disabled: true, onclick: () => deleteObjects([...selected]) });
+  // A redraw the user did not ask for keeps what they were doing: the selection (of keys
+  // still listed) and search text not yet submitted.
+  const typed = quietRedraw ? document.getElementById("search")?.value : undefined;
+  const selected = new Set(quietRedraw ? [...browse.selected].filter((k) => listing.files.some((f) => f.key === k)) : []);
+  browse.selected = selected;
+  const del = h("button", { type: "button", class: "quiet danger", id: "delete-selected", text: "Delete selected", disabled: selected.size === 0, onclick: () => deleteObjects([...selected]) });
   const pick = (key, on) => {
     if (on) selected.add(key);
     else selected.delete(key);
@@ -478,7 +482,7 @@ async function renderObjects() {
       h("td", { class: "actions" }),
     )),
     ...listing.files.map((f) => h("tr", {},
-      canWrite() ? h("td", {}, h("input", { type: "checkbox", "aria-label": `Select ${f.key}`, onchange: (e) => pick(f.key, e.target.checked) })) : null,
+      canWrite() ? h("td", {}, h("input", { type: "checkbox", "aria-label": `Select ${f.key}`, checked: selected.has(f.key), onchange: (e) => pick(f.key, e.target.checked) })) : null,
       h("td", {}, h("button", { type: "button", class: "quiet name", text: name(f.key) || f.key, "aria-label": `Details of ${f.key}`, onclick: () => details(f.key) })),
       h("td", { class: "num", title: `${f.size} bytes`, text: bytes(f.size) }),
       h("td", { class: "wide", text: when(f.modified) }),
@@ -489,7 +493,7 @@ async function renderObjects() {
       ),
     )),
   ];
-  const search = h("input", { type: "search", id: "search", placeholder: "Search by prefix in this folder", "aria-label": "Search by prefix", value: browse.search });
+  const search = h("input", { type: "search", id: "search", placeholder: "Search by prefix in this folder", "aria-label": "Search by prefix", value: typed ?? browse.search });
   search.addEventListener("keydown", (e) => {
     if (e.key === "Enter") {
       browse.search = search.value;

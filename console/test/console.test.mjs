@@ -40,6 +40,7 @@ const browser = await chromium.launch({
 const problems = [];
 let expectRefusals = false;
 const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(url).origin });
 const page = await context.newPage();
 page.on("console", (m) => {
   if (m.type() !== "error") return;
@@ -76,7 +77,13 @@ try {
   await page.getByText("Not signed in").waitFor();
   await page.waitForTimeout(200);
   expectRefusals = false;
-  await signIn(page, root.id, root.secret);
+  // With the keyboard alone: the key id field has focus, Tab moves on, Enter submits.
+  await page.reload();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.keyboard.type(root.id);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(root.secret);
+  await page.keyboard.press("Enter");
   await page.getByRole("heading", { name: "Buckets" }).waitFor();
 
   step("create a bucket");
@@ -151,6 +158,9 @@ try {
   const link = await page.getByLabel("Link").inputValue();
   check(link.includes("X-Amz-Expires=86400"), `a one-day link: ${link}`);
   await snap("share");
+  await page.getByRole("button", { name: "Copy link" }).click();
+  await page.getByText("Link copied").waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === link, "Copy link puts the link on the clipboard");
   const shared = Buffer.from(await (await fetch(link)).arrayBuffer());
   check(sha(shared) === sha(data), "the shared link serves the bytes");
   await page.locator("dialog[open]").getByRole("button", { name: "Close" }).click();
@@ -175,10 +185,12 @@ try {
   check((await page.getByRole("button", { name: /^Details of / }).count()) === 5, "the second page holds the last 5");
   await page.getByRole("button", { name: "Previous page" }).click();
   await page.getByText("Page 1").waitFor();
+  await page.getByRole("button", { name: "Details of a b&c.txt" }).waitFor();
   await page.getByLabel("Search by prefix").fill("b+");
   await page.getByLabel("Search by prefix").press("Enter");
+  // The search's own page: only what starts with "b+".
+  await page.waitForFunction(() => document.querySelectorAll('button[aria-label^="Details of "]').length === 1);
   await page.getByRole("button", { name: "Details of b+%25.txt" }).waitFor();
-  check((await page.getByRole("button", { name: /^Details of / }).count()) === 1, "the search finds one");
   await page.getByLabel("Search by prefix").fill("");
   await page.getByLabel("Search by prefix").press("Enter");
   await page.getByRole("button", { name: "Details of a b&c.txt" }).waitFor();
@@ -190,6 +202,42 @@ try {
   for (const name of odd) {
     check((await page.getByRole("button", { name: `Details of ${name}` }).count()) === 0, `${name} is deleted`);
   }
+
+  step("drop a file; cancel a large upload, which leaves no upload behind");
+  const dropped = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
+    return dt;
+  });
+  await page.dispatchEvent("#drop-zone", "drop", { dataTransfer: dropped });
+  await page.locator('.upload.done[data-key="dropped.txt"]').waitFor();
+  await page.getByRole("button", { name: "Details of dropped.txt" }).waitFor();
+  writeFileSync(join(work, "huge.bin"), randomBytes(40 * 1024 * 1024));
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 * 1024 * 1024,
+  });
+  await page.locator("#file-input").setInputFiles(join(work, "huge.bin"));
+  await page.waitForFunction(() => Number(document.querySelector('[data-key="huge.bin"] progress')?.getAttribute("value")) > 0.05);
+  await page.getByRole("button", { name: "Cancel huge.bin" }).click();
+  await page.locator('.upload.cancelled[data-key="huge.bin"]').waitFor();
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
+  });
+  expectRefusals = true; // the HEAD below answers 404
+  const left = await page.evaluate(async ([b, id, secret]) => {
+    const { Client } = await import("./s3.js");
+    const health = await (await fetch("/health")).json();
+    const c = new Client({ accessKeyId: id, secretAccessKey: secret, region: health.region });
+    for (let i = 0; i < 50; i++) {
+      const text = await (await c.send("s3", "GET", `/${b}`, { query: { uploads: "" } })).text();
+      if (!text.includes("<Key>huge.bin</Key>")) return (await c.send("s3", "HEAD", `/${b}/huge.bin`)).status;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return "an upload of huge.bin is still open";
+  }, [bucket, root.id, root.secret]);
+  await page.waitForTimeout(200);
+  expectRefusals = false;
+  check(left === 404, `a cancelled upload leaves neither an upload nor an object: ${left}`);
 
   step("mint a read key");
   await page.goto(`${url}#/keys/${bucket}`);
@@ -244,8 +292,24 @@ try {
   await page.waitForTimeout(200);
   expectRefusals = false;
 
-  step("phone width");
+  step("account keys");
   await signIn(page, root.id, root.secret);
+  await page.getByRole("heading", { name: "Buckets" }).waitFor();
+  await page.goto(`${url}#/keys`);
+  await page.getByLabel("Name (optional)").fill("ci job");
+  await page.getByRole("button", { name: "Mint account key" }).click();
+  const accountId = await page.locator("#new-key-id").innerText();
+  check((await page.locator("#new-key-lines").innerText()).includes(`export AWS_ACCESS_KEY_ID=${accountId}`), "the aws CLI lines of an account key");
+  await page.getByRole("button", { name: "Copy secret" }).click();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === (await page.locator("#new-key-secret").innerText()), "Copy secret");
+  await page.locator("dialog[open]").getByRole("button", { name: "Done" }).click();
+  await page.getByRole("button", { name: `Revoke ${accountId}` }).click();
+  await page.locator("#confirm-revoke").click();
+  await page.getByText(`${accountId} revoked`).waitFor();
+  check((await page.getByRole("button", { name: `Revoke ${accountId}` }).count()) === 0, "the revoked key is gone from the list");
+
+  step("phone width");
+  await page.goto(`${url}#/`);
   await page.getByRole("heading", { name: "Buckets" }).waitFor();
   const phone = await context.newPage();
   phone.on("console", (m) => { if (m.type() === "error") problems.push(`phone console error: ${m.text()}`); });

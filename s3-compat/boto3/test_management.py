@@ -158,6 +158,7 @@ def test_openapi_document_is_valid():
         ("/storage/access-keys/{access_key_id}", "delete"),
         ("/storage/kms/keys", "get"), ("/storage/kms/keys", "post"),
         ("/storage/kms/keys/{key_id}", "get"), ("/storage/kms/keys/{key_id}", "patch"),
+        ("/storage/whoami", "get"),
     }
     found = {
         (p, m) for p, item in doc["paths"].items() for m in item

@@ -193,6 +193,13 @@ async fn run(
     let ip = crate::web::client_ip(&parts);
     let count_failure = |e: ApiError| throttle_failure(&state, ip, e);
     let pre = pre_authenticate(&state, &parts).map_err(count_failure)?;
+    // The key is in the log line even when what it asks is refused (a bucket key on a
+    // management route, a body that does not match its signature).
+    done.key_id = match &pre {
+        PreAuth::Signed(v) => Some(v.access_key.clone()),
+        PreAuth::NeedsBody(p) => Some(p.claimed_access_key().to_owned()),
+        PreAuth::Bearer(_) => None,
+    };
     // Only a request that may be genuine gets its body read (and at most MAX_BODY of it).
     let body = read_body(body).await?;
     let caller = authenticate(&state, &parts, pre, &body).map_err(count_failure)?;

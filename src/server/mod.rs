@@ -296,7 +296,7 @@ impl Conns {
                 async move {
                     let metrics = &conns.state.metrics;
                     let (resp, log) = if overflow {
-                        (over_capacity(&conns.state, &req), None)
+                        over_capacity(&conns.state, &req)
                     } else {
                         let inflow = metrics.inflow();
                         let mut req = req.map(|b| RequestBody::new(b, conns.body, inflow.clone()));
@@ -458,28 +458,54 @@ fn sending(resp: Response, mut out: Outgoing, handling: Busy) -> Response {
 
 /// The one answer a connection over a cap gets: `/health` still works, anything else is
 /// 503 SlowDown, and the connection closes.
-fn over_capacity(state: &AppState, req: &http::Request<Incoming>) -> Response {
-    let mut resp = if req.uri().path() == "/health" && req.method() == http::Method::GET {
-        health(state)
+fn over_capacity(
+    state: &AppState,
+    req: &http::Request<Incoming>,
+) -> (Response, Option<RequestLog>) {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let health_check = req.uri().path() == "/health" && req.method() == http::Method::GET;
+    let (mut resp, surface, op) = if health_check {
+        (health(state), Surface::Health, "Health")
     } else {
         let e = S3Error::new(
             S3Code::SlowDown,
             "The server is at its connection limit. Please reduce your request rate.",
         );
-        let mut r = crate::s3::error_response(&e, req.uri().path(), &new_request_id(), false);
+        let mut r = crate::s3::error_response(&e, req.uri().path(), &request_id, false);
         r.headers_mut()
             .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-        r
+        (r, Surface::S3, "ConnectionLimit")
     };
-    resp.headers_mut()
-        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-    state.metrics.request(
-        Surface::S3,
-        Some("ConnectionLimit"),
-        resp.status().as_u16(),
-        Duration::ZERO,
-    );
-    resp
+    let host_id = state.host_id(&request_id);
+    let h = resp.headers_mut();
+    h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    if let (Ok(id), Ok(id2)) = (
+        HeaderValue::from_str(&request_id),
+        HeaderValue::from_str(&host_id),
+    ) {
+        h.insert("x-amz-request-id", id);
+        h.insert("x-amz-id-2", id2);
+    }
+    let status = resp.status().as_u16();
+    state
+        .metrics
+        .request(surface, Some(op), status, started.elapsed());
+    let log = RequestLog {
+        request_id,
+        host_id,
+        method: req.method().clone(),
+        path: req.uri().path().to_owned(),
+        surface,
+        op: Some(op),
+        bucket: None,
+        key_id: None,
+        status,
+        started,
+        head_after: started.elapsed(),
+        received: state.metrics.inflow(),
+    };
+    (resp, Some(log))
 }
 
 /// Bytes of the header section as sent: `name: value\r\n` per field.

@@ -211,6 +211,19 @@ async fn connection_caps_answer_503_and_keep_health() {
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 503"), "{text}");
     assert!(text.contains("<Code>SlowDown</Code>"), "{text}");
+    // Its ids, as on every response: the one in the body, and which gateway answered.
+    let lower = text.to_ascii_lowercase();
+    let id = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("x-amz-request-id: "))
+        .expect("x-amz-request-id on the 503")
+        .trim()
+        .to_ascii_uppercase();
+    assert!(
+        text.contains(&format!("<RequestId>{id}</RequestId>")),
+        "{text}"
+    );
+    assert!(lower.contains("x-amz-id-2: "), "{text}");
     assert!(took < Duration::from_secs(2), "{took:?}");
     let mut s = connect_from(&srv, "127.0.0.1").await;
     s.write_all(health_request(&srv).as_bytes()).await.unwrap();
