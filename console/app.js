@@ -134,6 +134,7 @@ function signOut(message) {
   clearTimeout(refreshSoon);
   if (dialog.open) dialog.close();
   dialog.replaceChildren();
+  document.getElementById("toasts").replaceChildren();
   session = null;
   document.getElementById("nav").hidden = true;
   document.getElementById("who").hidden = true;
