@@ -747,16 +747,23 @@ mod tests {
         assert_eq!(c.limits.s3_requests_per_second, 0.0);
     }
 
+    /// `toml` as the config file (`CNX_CONFIG`) beside `env_pairs`.
+    fn with_file(
+        dir: &Path,
+        toml: &str,
+        env_pairs: &[(&str, &str)],
+    ) -> Result<Config, ConfigError> {
+        let path = dir.join("c.toml");
+        std::fs::write(&path, toml).unwrap();
+        let mut e = env(env_pairs);
+        e.insert("CNX_CONFIG".into(), path.display().to_string());
+        resolve(&e, &CliOverrides::default())
+    }
+
     #[test]
     fn log_format_and_metrics_token_come_from_file_or_env() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = |toml: &str, env_pairs: &[(&str, &str)]| {
-            let path = dir.path().join("c.toml");
-            std::fs::write(&path, toml).unwrap();
-            let mut e = env(env_pairs);
-            e.insert("CNX_CONFIG".into(), path.display().to_string());
-            resolve(&e, &CliOverrides::default())
-        };
+        let cfg = |toml: &str, env_pairs: &[(&str, &str)]| with_file(dir.path(), toml, env_pairs);
         let plain = cfg("", &[]).unwrap();
         assert_eq!(plain.log_format, LogFormat::Text);
         assert_eq!(plain.metrics_token, None);
@@ -782,13 +789,7 @@ mod tests {
     #[test]
     fn the_index_is_rocksdb_unless_a_postgres_url_is_given() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = |toml: &str, env_pairs: &[(&str, &str)]| {
-            let path = dir.path().join("c.toml");
-            std::fs::write(&path, toml).unwrap();
-            let mut e = env(env_pairs);
-            e.insert("CNX_CONFIG".into(), path.display().to_string());
-            resolve(&e, &CliOverrides::default())
-        };
+        let cfg = |toml: &str, env_pairs: &[(&str, &str)]| with_file(dir.path(), toml, env_pairs);
         assert_eq!(cfg("", &[]).unwrap().meta, MetaBackend::Rocksdb);
         let url = "postgres://u:p@h/db";
         let pg = |m: MetaBackend| match m {

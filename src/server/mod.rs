@@ -480,13 +480,7 @@ fn over_capacity(
     let host_id = state.host_id(&request_id);
     let h = resp.headers_mut();
     h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-    if let (Ok(id), Ok(id2)) = (
-        HeaderValue::from_str(&request_id),
-        HeaderValue::from_str(&host_id),
-    ) {
-        h.insert("x-amz-request-id", id);
-        h.insert("x-amz-id-2", id2);
-    }
+    set_ids(h, &request_id, &host_id);
     let status = resp.status().as_u16();
     state
         .metrics
@@ -614,14 +608,8 @@ async fn handle(
     })
     .await;
     let h = resp.headers_mut();
-    if let (Ok(id), Some(id2)) = (
-        HeaderValue::from_str(&request_id),
-        owed.log
-            .as_ref()
-            .and_then(|l| HeaderValue::from_str(&l.host_id).ok()),
-    ) {
-        h.insert("x-amz-request-id", id);
-        h.insert("x-amz-id-2", id2);
+    if let Some(log) = &owed.log {
+        set_ids(h, &request_id, &log.host_id);
     }
     h.insert("server", HeaderValue::from_static("cnx-storage"));
     let mut log = owed.log.take();
@@ -635,6 +623,17 @@ async fn handle(
             .request(surface, log.op, log.status, log.head_after);
     }
     (resp, log)
+}
+
+/// `x-amz-request-id` and `x-amz-id-2`, on every response the server sends.
+fn set_ids(h: &mut http::HeaderMap, request_id: &str, host_id: &str) {
+    if let (Ok(id), Ok(id2)) = (
+        HeaderValue::from_str(request_id),
+        HeaderValue::from_str(host_id),
+    ) {
+        h.insert("x-amz-request-id", id);
+        h.insert("x-amz-id-2", id2);
+    }
 }
 
 /// nginx's status for a request whose client closed the connection before the answer.

@@ -270,20 +270,7 @@ async fn connection_caps_answer_503_and_keep_health() {
 #[tokio::test]
 async fn tls_handshake_has_a_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=localhost", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl")
-        .status
-        .success();
-    assert!(ok, "openssl could not make a certificate");
+    let (cert, key) = crate::harness::self_signed(dir.path(), "cert");
     let srv = Server::start_with_config(&format!(
         "[tls]\ncert = {:?}\nkey = {:?}\n\n[limits]\napi_requests_per_second = 0\ntls_handshake_timeout_secs = 1\n",
         cert.display().to_string(),

@@ -520,6 +520,28 @@ fn terminate(child: &mut Child) {
 }
 
 /// `n` random bytes as lowercase hex.
+/// A self-signed certificate and key for `localhost`, made by openssl.
+pub fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl")
+        .status
+        .success();
+    assert!(ok, "openssl could not make a certificate");
+    (cert, key)
+}
+
 pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     std::fs::File::open("/dev/urandom")

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::operation::{RequestId, RequestIdExt};
 use base64::Engine as _;
 
-use crate::harness::{put, raw_request, root_request, Server};
+use crate::harness::{put, raw_request, root_request, self_signed, Server};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -324,28 +324,6 @@ async fn an_object_opened_as_a_page_cannot_reach_the_console() {
     }
 }
 
-/// A self-signed certificate and key for `localhost`, made by openssl.
-fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (
-        dir.join(format!("{name}.pem")),
-        dir.join(format!("{name}.key")),
-    );
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=localhost", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl")
-        .status
-        .success();
-    assert!(ok, "openssl could not make a certificate");
-    (cert, key)
-}
-
 #[test]
 fn the_health_command_checks_a_tls_server_by_its_certificate() {
     let dir = tempfile::tempdir().unwrap();
@@ -362,14 +340,16 @@ fn the_health_command_checks_a_tls_server_by_its_certificate() {
     let endpoint = format!("https://{}", srv.addr);
     let config = dir.path().join("health.toml");
     std::fs::write(&config, &tls).unwrap();
-    let out = srv
-        .command()
-        .arg("health")
-        .arg("--config")
-        .arg(&config)
-        .args(["--endpoint", &endpoint])
-        .output()
-        .unwrap();
+    let health = |config: &std::path::Path| {
+        srv.command()
+            .arg("health")
+            .arg("--config")
+            .arg(config)
+            .args(["--endpoint", &endpoint])
+            .output()
+            .unwrap()
+    };
+    let out = health(&config);
     assert!(out.status.success(), "{out:?}");
     // Another certificate configured: the server is not the one it names.
     let (other, other_key) = self_signed(dir.path(), "other");
@@ -382,13 +362,6 @@ fn the_health_command_checks_a_tls_server_by_its_certificate() {
         ),
     )
     .unwrap();
-    let out = srv
-        .command()
-        .arg("health")
-        .arg("--config")
-        .arg(&config)
-        .args(["--endpoint", &endpoint])
-        .output()
-        .unwrap();
+    let out = health(&config);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
